@@ -1,0 +1,138 @@
+//! An in-memory store: the demo's default and the reference the persistent stores are compared
+//! against in model-based tests. Nothing survives the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chatrixcd_ports::store::{Store, StoreError, TaskRef, TrackedTask};
+use chatrixcd_ports::RoomId;
+
+#[derive(Debug, Default)]
+struct State {
+    aliases: BTreeMap<String, String>,
+    tracked: Vec<TrackedTask>,
+    last_task: HashMap<RoomId, TaskRef>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts with these aliases (e.g. read from an existing `aliases.json`).
+    pub fn with_aliases(aliases: BTreeMap<String, String>) -> Self {
+        Self { state: Mutex::new(State { aliases, ..State::default() }) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every method leaves the state consistent before it can panic, so a poisoned lock still
+        // guards valid data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn aliases(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        Ok(self.state().aliases.clone())
+    }
+
+    async fn set_alias(&self, name: &str, command: &str) -> Result<(), StoreError> {
+        self.state().aliases.insert(name.to_owned(), command.to_owned());
+        Ok(())
+    }
+
+    async fn remove_alias(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.state().aliases.remove(name).is_some())
+    }
+
+    async fn tracked_tasks(&self) -> Result<Vec<TrackedTask>, StoreError> {
+        Ok(self.state().tracked.clone())
+    }
+
+    async fn track(&self, task: TrackedTask) -> Result<(), StoreError> {
+        let mut state = self.state();
+        match state
+            .tracked
+            .iter_mut()
+            .find(|t| t.project == task.project && t.task == task.task && t.room == task.room)
+        {
+            Some(existing) => *existing = task,
+            None => state.tracked.push(task),
+        }
+        Ok(())
+    }
+
+    async fn untrack(&self, task: TaskRef, room: &RoomId) -> Result<(), StoreError> {
+        self.state()
+            .tracked
+            .retain(|t| !(t.project == task.project && t.task == task.task && &t.room == room));
+        Ok(())
+    }
+
+    async fn last_task(&self, room: &RoomId) -> Result<Option<TaskRef>, StoreError> {
+        Ok(self.state().last_task.get(room).copied())
+    }
+
+    async fn set_last_task(&self, room: &RoomId, task: TaskRef) -> Result<(), StoreError> {
+        self.state().last_task.insert(room.clone(), task);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatrixcd_ports::{ProjectId, TaskId, TaskStatus, TemplateId, UserId};
+
+    fn tracked(task: u64, room: &str) -> TrackedTask {
+        TrackedTask {
+            project: ProjectId::new(1),
+            task: TaskId::new(task),
+            template: TemplateId::new(1),
+            template_name: "deploy".into(),
+            room: RoomId::parse(room).unwrap(),
+            requester: UserId::parse("@a:x").unwrap(),
+            status_event: None,
+            last_status: TaskStatus::Waiting,
+            started_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            stop_requested_by: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn track_replaces_same_task_in_same_room_only() {
+        let store = MemoryStore::new();
+        store.track(tracked(1, "!a:x")).await.unwrap();
+        store.track(tracked(1, "!b:x")).await.unwrap();
+        let mut again = tracked(1, "!a:x");
+        again.last_status = TaskStatus::Running;
+        store.track(again).await.unwrap();
+        let all = store.tracked_tasks().await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].last_status, TaskStatus::Running);
+        let r = TaskRef { project: ProjectId::new(1), task: TaskId::new(1) };
+        store.untrack(r, &RoomId::parse("!a:x").unwrap()).await.unwrap();
+        assert_eq!(store.tracked_tasks().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn aliases_round_trip_and_last_task_is_per_room() {
+        let store = MemoryStore::new();
+        store.set_alias("deploy", "run 1 1").await.unwrap();
+        assert_eq!(store.aliases().await.unwrap()["deploy"], "run 1 1");
+        assert!(store.remove_alias("deploy").await.unwrap());
+        assert!(!store.remove_alias("deploy").await.unwrap());
+        let a = RoomId::parse("!a:x").unwrap();
+        let r = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        store.set_last_task(&a, r).await.unwrap();
+        assert_eq!(store.last_task(&a).await.unwrap(), Some(r));
+        assert_eq!(store.last_task(&RoomId::parse("!b:x").unwrap()).await.unwrap(), None);
+    }
+}

@@ -1,0 +1,180 @@
+//! Identifier newtypes, parsed once at the edge so the rest of the code never re-validates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a piece of text is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("'{value}' is not a valid {what}: {why}")]
+    Invalid { what: &'static str, value: String, why: &'static str },
+}
+
+macro_rules! numeric_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(u64);
+
+        impl $name {
+            pub const fn new(value: u64) -> Self {
+                Self(value)
+            }
+            pub const fn get(self) -> u64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let digits = s.trim().trim_start_matches('#');
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(IdError::Invalid { what: $what, value: s.to_owned(), why: "expected a number" });
+                }
+                digits
+                    .parse::<u64>()
+                    .map(Self)
+                    .map_err(|_| IdError::Invalid { what: $what, value: s.to_owned(), why: "number too large" })
+            }
+        }
+    };
+}
+
+numeric_id!(
+    /// A Semaphore project id.
+    ProjectId,
+    "project id"
+);
+numeric_id!(
+    /// A Semaphore template id.
+    TemplateId,
+    "template id"
+);
+numeric_id!(
+    /// A Semaphore task id. Unique across a Semaphore instance. On BoltDB-backed servers ids count
+    /// *down* from 2147483646, so never compare ids to find the newest task.
+    TaskId,
+    "task id"
+);
+
+/// A Matrix room id such as `!abc:example.org`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomId(String);
+
+/// A Matrix user id such as `@alice:example.org`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+fn check_sigil_id(what: &'static str, sigil: char, value: &str) -> Result<(), IdError> {
+    let invalid = |why| IdError::Invalid { what, value: value.to_owned(), why };
+    let rest = value.strip_prefix(sigil).ok_or_else(|| invalid("wrong leading character"))?;
+    let (local, server) = rest.split_once(':').ok_or_else(|| invalid("missing ':server' part"))?;
+    if local.is_empty() {
+        return Err(invalid("empty local part"));
+    }
+    if server.is_empty() {
+        return Err(invalid("empty server name"));
+    }
+    if value.len() > 255 {
+        return Err(invalid("longer than 255 bytes"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("contains whitespace"));
+    }
+    Ok(())
+}
+
+impl RoomId {
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        check_sigil_id("room id", '!', &value)?;
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl UserId {
+    pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        check_sigil_id("user id", '@', &value)?;
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The part before the colon, without the sigil: a readable fallback display name.
+    pub fn localpart(&self) -> &str {
+        self.0[1..].split(':').next().unwrap_or_default()
+    }
+}
+
+macro_rules! string_id_impls {
+    ($name:ident) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+string_id_impls!(RoomId);
+string_id_impls!(UserId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_accept_digits_and_a_leading_hash() {
+        assert_eq!("42".parse::<TaskId>().unwrap().get(), 42);
+        assert_eq!("#2147483646".parse::<TaskId>().unwrap().get(), 2_147_483_646);
+        assert!("".parse::<TaskId>().is_err());
+        assert!("-1".parse::<ProjectId>().is_err());
+        assert!("4a".parse::<TemplateId>().is_err());
+        assert!("99999999999999999999999".parse::<TaskId>().is_err());
+    }
+
+    #[test]
+    fn matrix_ids_need_sigil_and_server() {
+        assert!(UserId::parse("@alice:example.org").is_ok());
+        assert_eq!(UserId::parse("@alice:example.org").unwrap().localpart(), "alice");
+        assert!(UserId::parse("alice:example.org").is_err());
+        assert!(UserId::parse("@alice").is_err());
+        assert!(UserId::parse("@:x").is_err());
+        assert!(RoomId::parse("!room:example.org").is_ok());
+        assert!(RoomId::parse("#alias:example.org").is_err());
+        let err = UserId::parse("@a b:x").unwrap_err().to_string();
+        assert!(err.contains("whitespace"), "{err}");
+    }
+}

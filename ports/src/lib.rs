@@ -1,0 +1,18 @@
+//! The ports of chatrixcd: every trait the domain needs from the outside world, and the plain
+//! data types that cross them.
+//!
+//! Nothing here does I/O. Adapters (Matrix, Semaphore over HTTP, storage, clocks, fakes) implement
+//! these traits; the domain only ever sees the traits. Keep this crate small and stable: a change
+//! here ripples through every adapter.
+
+pub mod chat;
+pub mod clock;
+pub mod ids;
+pub mod semaphore;
+pub mod store;
+
+pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
+pub use clock::Clock;
+pub use ids::{IdError, ProjectId, RoomId, TaskId, TemplateId, UserId};
+pub use semaphore::{SemaphoreError, SemaphorePort, TaskStatus};
+pub use store::{Store, StoreError, TaskRef, TrackedTask};
