@@ -1,1 +1,50 @@
-fn main() {}
+//! `chatrixcd`: a Matrix ChatOps bot for Semaphore UI.
+//!
+//! This crate is the only one that knows every adapter: it reads the command line, wires the
+//! adapters into the domain and runs the event loop.
+
+mod demo;
+mod logging;
+mod runtime;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "chatrixcd", version, about = "A Matrix ChatOps bot for Semaphore UI", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole bot in this terminal against a simulated Semaphore: no configuration needed
+    /// (the default when no command is given).
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chatrixcd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            None => demo::run(demo::DemoArgs::default()).await,
+            Some(Command::Demo(args)) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chatrixcd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -4,6 +4,18 @@
 //! world comes through the traits in `chatrixcd-ports`, so the whole bot can be driven by tests
 //! with fakes and a manual clock.
 
+pub mod access;
+pub mod aliases;
+pub mod bot;
+pub mod commands;
+pub mod confirm;
+pub mod grammar;
 pub mod personality;
 pub mod redact;
 pub mod render;
+pub mod resolve;
+pub mod settings;
+mod watch;
+
+pub use bot::{Bot, Deps, Outcome, Stats, strip_prefix};
+pub use settings::{ConfirmPolicy, Settings};

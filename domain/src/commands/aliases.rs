@@ -1,0 +1,102 @@
+//! `aliases [add|remove]`: shortcuts for longer commands, in ChatrixCD's `aliases.json` format.
+
+use crate::bot::{Bot, Request};
+use crate::commands::{CommandError, REGISTRY};
+use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
+use crate::render::Reply;
+
+pub(crate) static SPEC: CommandSpec = CommandSpec {
+    name: "aliases",
+    aliases: &["alias"],
+    summary: "List, add or remove command aliases",
+    args: &[],
+    flags: &[],
+    subcommands: &[
+        CommandSpec {
+            name: "list",
+            aliases: &["ls"],
+            summary: "List the aliases",
+            args: &[],
+            flags: &[],
+            subcommands: &[],
+            examples: &[],
+            hidden: false,
+            mutating: false,
+        },
+        CommandSpec {
+            name: "add",
+            aliases: &["set"],
+            summary: "Add or replace an alias; words typed after it are appended",
+            args: &[
+                ArgSpec { name: "alias", kind: ValueKind::Word, required: true, help: "one word" },
+                ArgSpec { name: "command", kind: ValueKind::Rest, required: true, help: "the command it stands for" },
+            ],
+            flags: &[],
+            subcommands: &[],
+            examples: &["aliases add deploy-web run ops deploy-web"],
+            hidden: false,
+            mutating: true,
+        },
+        CommandSpec {
+            name: "remove",
+            aliases: &["rm", "delete", "del"],
+            summary: "Remove an alias",
+            args: &[ArgSpec { name: "alias", kind: ValueKind::Word, required: true, help: "the alias" }],
+            flags: &[],
+            subcommands: &[],
+            examples: &["aliases remove deploy-web"],
+            hidden: false,
+            mutating: true,
+        },
+    ],
+    examples: &["aliases", "aliases add dw run 1 1", "aliases remove dw"],
+    hidden: false,
+    mutating: false,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Args {
+    List,
+    Add { alias: String, command: String },
+    Remove { alias: String },
+}
+
+impl Args {
+    pub(crate) fn from_parsed(p: &Parsed) -> Self {
+        let alias = p.arg("alias").unwrap_or_default().to_owned();
+        match p.sub() {
+            Some("add") => Self::Add { alias, command: p.arg("command").unwrap_or_default().to_owned() },
+            Some("remove") => Self::Remove { alias },
+            _ => Self::List,
+        }
+    }
+}
+
+pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    let prefix = bot.settings.prefix.clone();
+    let reply = match args {
+        Args::List => {
+            let aliases = bot.deps.store.aliases().await?;
+            if aliases.is_empty() {
+                Reply::notice().push("No aliases yet. 🔖 Add one with ").code(&format!("{prefix} aliases add <alias> <command>"))
+            } else {
+                let rows: Vec<Vec<String>> = aliases.iter().map(|(a, c)| vec![a.clone(), format!("{prefix} {c}")]).collect();
+                Reply::notice().bold("Aliases").table(&["Alias", "Runs"], &rows)
+            }
+        }
+        Args::Add { alias, command } => {
+            let command = crate::aliases::validate(&alias, &command, &prefix, REGISTRY).map_err(|e| CommandError::Usage(e.to_string()))?;
+            bot.deps.store.set_alias(&alias, &command).await?;
+            Reply::notice().push("✅ Alias added: ").bold(&alias).push(" → ").code(&format!("{prefix} {command}"))
+        }
+        Args::Remove { alias } => {
+            if bot.deps.store.remove_alias(&alias).await? {
+                Reply::notice().push("✅ Alias removed: ").bold(&alias)
+            } else {
+                return Err(CommandError::Refused(format!("There is no alias `{alias}`.")));
+            }
+        }
+    };
+    bot.reply(req, reply).await;
+    Ok(())
+}

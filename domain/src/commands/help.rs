@@ -1,0 +1,127 @@
+//! `help [command]`: what the bot can do, generated from the command grammar.
+
+use crate::bot::{Bot, Request};
+use crate::commands::{CommandError, REGISTRY};
+use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind, suggest};
+use crate::render::Reply;
+
+pub(crate) static SPEC: CommandSpec = CommandSpec {
+    name: "help",
+    aliases: &["h", "?"],
+    summary: "Show what I can do, or the details of one command",
+    args: &[ArgSpec { name: "command", kind: ValueKind::Rest, required: false, help: "a command, e.g. `run` or `aliases add`" }],
+    flags: &[],
+    subcommands: &[],
+    examples: &["help", "help run"],
+    hidden: false,
+    mutating: false,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    topic: Option<String>,
+}
+
+impl Args {
+    pub(crate) fn from_parsed(p: &Parsed) -> Self {
+        Self { topic: p.arg("command").map(str::to_owned) }
+    }
+}
+
+pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    let prefix = bot.settings.prefix.clone();
+    let reply = match args.topic {
+        None => overview(bot.greeting(req), &prefix, req.access.may_run(true)),
+        Some(topic) => {
+            let path: Vec<&str> = topic.split_whitespace().collect();
+            let Some(spec) = crate::commands::spec_at(&path) else {
+                let hint = suggest(path[0], REGISTRY.iter().filter(|s| !s.hidden).map(|s| s.name));
+                let mut msg = format!("There is no command `{topic}`.");
+                if let Some(h) = hint {
+                    msg.push_str(&format!(" Did you mean `{h}`?"));
+                }
+                return Err(CommandError::Usage(msg));
+            };
+            let canonical: Vec<&str> = canonical_path(&path);
+            detail(spec, &prefix, &canonical)
+        }
+    };
+    bot.reply(req, reply).await;
+    Ok(())
+}
+
+fn canonical_path<'a>(path: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut specs: &[&CommandSpec] = REGISTRY;
+    let mut owned: Vec<&CommandSpec>;
+    for word in path {
+        match specs.iter().find(|s| s.matches(word)) {
+            Some(spec) => {
+                out.push(spec.name);
+                owned = spec.subcommands.iter().collect();
+                specs = &owned;
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// The command list. Commands the caller may not run are left out.
+pub(crate) fn overview(greeting: Reply, prefix: &str, may_change: bool) -> Reply {
+    let rows: Vec<Vec<String>> = REGISTRY
+        .iter()
+        .filter(|s| !s.hidden && (may_change || !s.mutating))
+        .map(|s| vec![s.usage(prefix, &[s.name]), s.summary.to_owned()])
+        .collect();
+    greeting
+        .bold("Here is what I can do:")
+        .table(&["Command", "What it does"], &rows)
+        .line()
+        .push("Details: ")
+        .code(&format!("{prefix} help <command>"))
+        .push(". Risky commands ask first: answer 👍/👎 or yes/no.")
+}
+
+/// Everything about one command.
+pub(crate) fn detail(spec: &CommandSpec, prefix: &str, path: &[&str]) -> Reply {
+    let mut reply = Reply::notice().code(&spec.usage(prefix, path)).line().push(spec.summary).push(".");
+    if !spec.aliases.is_empty() {
+        reply = reply.line().push("Also: ").push(&spec.aliases.join(", "));
+    }
+    if !spec.args.is_empty() || !spec.flags.is_empty() {
+        let mut rows: Vec<Vec<String>> = spec
+            .args
+            .iter()
+            .map(|a| vec![if a.required { format!("<{}>", a.name) } else { format!("[{}]", a.name) }, a.help.to_owned()])
+            .collect();
+        rows.extend(spec.flags.iter().map(|f| {
+            let mut name = format!("--{}", f.name);
+            if f.value.is_some() {
+                name.push_str("=…");
+            }
+            let mut help = f.help.to_owned();
+            if !f.aliases.is_empty() {
+                help.push_str(&format!(" (also --{})", f.aliases.join(", --")));
+            }
+            vec![name, help]
+        }));
+        reply = reply.table(&["Argument", "Meaning"], &rows);
+    }
+    if !spec.subcommands.is_empty() {
+        let rows: Vec<Vec<String>> = spec
+            .subcommands
+            .iter()
+            .map(|s| {
+                let mut p = path.to_vec();
+                p.push(s.name);
+                vec![s.usage(prefix, &p), s.summary.to_owned()]
+            })
+            .collect();
+        reply = reply.table(&["Action", "What it does"], &rows);
+    }
+    if !spec.examples.is_empty() {
+        reply = reply.line().push("Examples:").list(spec.examples.iter().map(|e| format!("{prefix} {e}")));
+    }
+    reply
+}

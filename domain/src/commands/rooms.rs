@@ -1,0 +1,110 @@
+//! `rooms [join|part]`: the rooms the bot is in.
+
+use crate::bot::{Bot, Request};
+use crate::commands::CommandError;
+use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
+use crate::render::Reply;
+
+static ROOM_ARG: [ArgSpec; 1] = [ArgSpec { name: "room", kind: ValueKind::Word, required: true, help: "room id (!…) or alias (#…)" }];
+
+pub(crate) static SPEC: CommandSpec = CommandSpec {
+    name: "rooms",
+    aliases: &["room"],
+    summary: "List the rooms I am in, or join/leave one",
+    args: &[],
+    flags: &[],
+    subcommands: &[
+        CommandSpec {
+            name: "list",
+            aliases: &["ls"],
+            summary: "List the rooms I am in",
+            args: &[],
+            flags: &[],
+            subcommands: &[],
+            examples: &[],
+            hidden: false,
+            mutating: false,
+        },
+        CommandSpec {
+            name: "join",
+            aliases: &[],
+            summary: "Join a room",
+            args: &ROOM_ARG,
+            flags: &[],
+            subcommands: &[],
+            examples: &["rooms join #ops:example.org"],
+            hidden: false,
+            mutating: true,
+        },
+        CommandSpec {
+            name: "part",
+            aliases: &["leave"],
+            summary: "Leave a room",
+            args: &ROOM_ARG,
+            flags: &[],
+            subcommands: &[],
+            examples: &["rooms part !abc:example.org"],
+            hidden: false,
+            mutating: true,
+        },
+    ],
+    examples: &["rooms", "rooms join #ops:example.org"],
+    hidden: false,
+    mutating: false,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Args {
+    List,
+    Join(String),
+    Part(String),
+}
+
+impl Args {
+    pub(crate) fn from_parsed(p: &Parsed) -> Self {
+        let room = p.arg("room").unwrap_or_default().to_owned();
+        match p.sub() {
+            Some("join") => Self::Join(room),
+            Some("part") => Self::Part(room),
+            _ => Self::List,
+        }
+    }
+}
+
+pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    let reply = match args {
+        Args::List => {
+            let rooms = bot.deps.chat.joined_rooms().await?;
+            if rooms.is_empty() {
+                Reply::notice().push("I am not in any room.")
+            } else {
+                let allowed = &bot.settings.allowed_rooms;
+                let rows: Vec<Vec<String>> = rooms
+                    .iter()
+                    .map(|r| {
+                        let answers = r.can_send && (allowed.is_empty() || allowed.contains(&r.id));
+                        vec![
+                            r.name.clone().unwrap_or_else(|| "(no name)".into()),
+                            r.id.to_string(),
+                            if r.encrypted { "🔒" } else { "" }.to_owned(),
+                            if answers { "✅ yes" } else { "❌ no" }.to_owned(),
+                        ]
+                    })
+                    .collect();
+                Reply::notice().bold("Rooms").table(&["Name", "ID", "Encrypted", "Commands answered"], &rows)
+            }
+        }
+        Args::Join(room) => {
+            let joined = bot.deps.chat.join(&room).await?;
+            Reply::notice().push("✅ Joined ").code(joined.as_str())
+        }
+        Args::Part(room) => {
+            let id = chatrixcd_ports::RoomId::parse(room.as_str())
+                .map_err(|e| CommandError::Usage(format!("{e}. Leave a room by its id (!…), as `rooms` lists it.")))?;
+            bot.deps.chat.leave(&id).await?;
+            Reply::notice().push("👋 Left ").code(id.as_str())
+        }
+    };
+    bot.reply(req, reply).await;
+    Ok(())
+}

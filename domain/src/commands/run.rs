@@ -1,0 +1,359 @@
+//! `run [project] [template] [tags]`: start a Semaphore task, after a confirmation.
+//!
+//! ChatrixCD's syntax keeps working (`run 4 5 update,molecule`, `--tags=`, `--args=`), but it is
+//! mapped onto what Semaphore really accepts, and an override the template does not allow is
+//! refused here instead of being silently ignored by the server.
+
+use std::collections::BTreeMap;
+
+use chatrixcd_ports::semaphore::{App, Project, StartTask, SurveyVarType, Template};
+use chatrixcd_ports::store::{TaskRef, TrackedTask};
+use chatrixcd_ports::UserId;
+
+use crate::bot::{Bot, Request};
+use crate::commands::templates::pick_project;
+use crate::commands::{CommandError, PendingAction, ask};
+use crate::confirm::Approver;
+use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind, split_words};
+use crate::personality::Category;
+use crate::render::Reply;
+use crate::resolve;
+use crate::settings::ConfirmPolicy;
+
+const fn value_flag(name: &'static str, aliases: &'static [&'static str], help: &'static str) -> FlagSpec {
+    FlagSpec { name, aliases, value: Some(ValueKind::Word), repeatable: false, help }
+}
+const fn switch(name: &'static str, aliases: &'static [&'static str], help: &'static str) -> FlagSpec {
+    FlagSpec { name, aliases, value: None, repeatable: false, help }
+}
+
+pub(crate) static SPEC: CommandSpec = CommandSpec {
+    name: "run",
+    aliases: &["start", "deploy"],
+    summary: "Start a template as a Semaphore task (asks first)",
+    args: &[
+        ArgSpec { name: "project", kind: ValueKind::Word, required: false, help: "project id or name" },
+        ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" },
+        ArgSpec { name: "tags", kind: ValueKind::Word, required: false, help: "Ansible tags, comma-separated (same as --tags)" },
+    ],
+    flags: &[
+        value_flag("tags", &["tag"], "Ansible tags to run, comma-separated"),
+        value_flag("skip-tags", &["skip-tag"], "Ansible tags to skip, comma-separated"),
+        value_flag("limit", &[], "Ansible hosts or groups to limit the run to, comma-separated"),
+        value_flag("args", &["arg", "arguments"], "extra command-line arguments, quoted: --args=\"--check -v\""),
+        value_flag("branch", &["git-branch"], "git branch to run from"),
+        value_flag("message", &["msg", "m"], "a note shown with the task in Semaphore"),
+        FlagSpec {
+            name: "var",
+            aliases: &["v", "extra-var"],
+            value: Some(ValueKind::Word),
+            repeatable: true,
+            help: "a template variable: --var name=value (repeat for more)",
+        },
+        switch("dry-run", &["check"], "Ansible check mode: show what would change"),
+        switch("diff", &[], "Ansible diff mode: show file changes"),
+        switch("debug", &[], "verbose Ansible output (-vvvv)"),
+        switch("yes", &["y"], "do not ask for confirmation (where the template's policy allows)"),
+    ],
+    subcommands: &[],
+    examples: &["run 1 1", "run ops deploy-web", "run 4 5 update,molecule", "run ops hello --var who=world", "run 1 8 --args=\"--verbose\" --yes"],
+    hidden: false,
+    mutating: true,
+};
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Args {
+    project: Option<String>,
+    template: Option<String>,
+    tags: Vec<String>,
+    skip_tags: Vec<String>,
+    limit: Vec<String>,
+    arguments: Vec<String>,
+    branch: Option<String>,
+    message: Option<String>,
+    vars: Vec<(String, String)>,
+    dry_run: bool,
+    diff: bool,
+    debug: bool,
+    yes: bool,
+}
+
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+impl Args {
+    pub(crate) fn from_parsed(p: &Parsed) -> Result<Self, CommandError> {
+        let mut tags = p.arg("tags").map(comma_list).unwrap_or_default();
+        tags.extend(p.flag("tags").map(comma_list).unwrap_or_default());
+        let arguments = match p.flag("args") {
+            None => Vec::new(),
+            // A JSON array is what Semaphore stores; accept it as is.
+            Some(a) if a.trim_start().starts_with('[') => serde_json::from_str::<Vec<String>>(a)
+                .map_err(|e| CommandError::Usage(format!("--args looks like a JSON array but is not a list of strings: {e}.")))?,
+            Some(a) => split_words(a),
+        };
+        let vars = p
+            .flag_all("var")
+            .iter()
+            .map(|v| match v.split_once('=') {
+                Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), val.to_owned())),
+                _ => Err(CommandError::Usage(format!("`--var {v}` needs the form name=value."))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            project: p.arg("project").map(str::to_owned),
+            template: p.arg("template").map(str::to_owned),
+            tags,
+            skip_tags: p.flag("skip-tags").map(comma_list).unwrap_or_default(),
+            limit: p.flag("limit").map(comma_list).unwrap_or_default(),
+            arguments,
+            branch: p.flag("branch").map(str::to_owned),
+            message: p.flag("message").map(str::to_owned),
+            vars,
+            dry_run: p.switch("dry-run"),
+            diff: p.switch("diff"),
+            debug: p.switch("debug"),
+            yes: p.switch("yes"),
+        })
+    }
+}
+
+/// A run, checked against its template, ready to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub project: Project,
+    pub template: Template,
+    pub request: StartTask,
+}
+
+pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    let project = pick_project(bot, args.project.as_deref()).await?;
+    let templates = bot.deps.semaphore.templates(project.id).await?;
+    let template = match (&args.template, templates.as_slice()) {
+        (Some(given), _) => resolve::find("template", &templates, given).map_err(|e| CommandError::Usage(e.describe()))?.clone(),
+        (None, [only]) => only.clone(),
+        (None, []) => return Err(CommandError::Refused(format!("Project {} has no templates to run.", project.name))),
+        (None, many) => {
+            return Err(CommandError::Usage(format!(
+                "Which template of {}? {}.",
+                project.name,
+                many.iter().map(|t| format!("{} ({})", t.name, t.id)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    };
+    let request = build_request(&template, &args)?;
+    let policy = bot.settings.policy_for(project.id, template.id);
+    let plan = Plan { project, template, request };
+    match policy {
+        ConfirmPolicy::None => launch(bot, req, plan, &req.sender.clone()).await,
+        ConfirmPolicy::Confirm if args.yes => launch(bot, req, plan, &req.sender.clone()).await,
+        ConfirmPolicy::Confirm => {
+            let question = describe(bot.greeting(req), &plan);
+            let timeout = bot.settings.run_confirm_timeout;
+            ask(bot, req, PendingAction::Run(Box::new(plan)), Approver::Requester, timeout, question).await;
+            Ok(())
+        }
+        ConfirmPolicy::TwoPerson => {
+            let mut question = describe(bot.greeting(req), &plan).line().push("🔐 This template needs a second admin's approval.");
+            if args.yes {
+                question = question.push(" (--yes cannot skip that.)");
+            }
+            let timeout = bot.settings.run_confirm_timeout;
+            ask(bot, req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
+            Ok(())
+        }
+    }
+}
+
+/// Maps the user's options onto a start request, refusing what the template would ignore.
+pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTask, CommandError> {
+    let refuse = |what: &str, why: &str| {
+        Err(CommandError::Refused(format!("Template {} does not allow {what}: {why}. Semaphore would silently ignore it, so I won't start the run.", template.name)))
+    };
+    let ansible_only = [
+        (!args.tags.is_empty(), "--tags"),
+        (!args.skip_tags.is_empty(), "--skip-tags"),
+        (!args.limit.is_empty(), "--limit"),
+        (args.dry_run, "--dry-run"),
+        (args.diff, "--diff"),
+        (args.debug, "--debug"),
+    ];
+    if template.app != App::Ansible
+        && let Some((_, flag)) = ansible_only.iter().find(|(given, _)| *given)
+    {
+        return refuse(flag, &format!("{flag} is for Ansible templates and this one runs {}", template.app.as_str()));
+    }
+    let policy = &template.params_policy;
+    let checks = [
+        (!args.tags.is_empty(), policy.allow_override_tags, "tags", "its prompt \"Tags\" is off"),
+        (!args.skip_tags.is_empty(), policy.allow_override_skip_tags, "--skip-tags", "its prompt \"Skip tags\" is off"),
+        (!args.limit.is_empty(), policy.allow_override_limit, "--limit", "its prompt \"Limit\" is off"),
+        (args.debug, policy.allow_debug, "--debug", "its prompt \"Debug\" is off"),
+        (args.branch.is_some(), policy.allow_override_branch, "--branch", "overriding the branch is off"),
+        (!args.arguments.is_empty(), template.allow_override_args_in_task, "--args", "\"Allow CLI args in task\" is off"),
+    ];
+    for (given, allowed, what, why) in checks {
+        if given && !allowed {
+            return refuse(what, why);
+        }
+    }
+    let (environment, secrets) = survey_values(template, &args.vars)?;
+    Ok(StartTask {
+        template_id: template.id,
+        message: args.message.clone(),
+        debug: args.debug,
+        dry_run: args.dry_run,
+        diff: args.diff,
+        limit: args.limit.clone(),
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        arguments: args.arguments.clone(),
+        git_branch: args.branch.clone(),
+        environment,
+        secrets,
+    })
+}
+
+type Values = BTreeMap<String, String>;
+
+/// Checks `--var` values against the template's survey: types, enum choices, required ones (the
+/// server does not enforce `required`), defaults (newer servers do not apply them over the API).
+fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Values, Values), CommandError> {
+    let mut environment = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    for (name, value) in given {
+        let Some(var) = template.survey_vars.iter().find(|v| &v.name == name) else {
+            if template.survey_vars.is_empty() {
+                environment.insert(name.clone(), value.clone());
+                continue;
+            }
+            let known: Vec<&str> = template.survey_vars.iter().map(|v| v.name.as_str()).collect();
+            let hint = crate::grammar::suggest(name, known.iter().copied()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+            return Err(CommandError::Usage(format!(
+                "Template {} has no variable `{name}`.{hint} It asks for: {}.",
+                template.name,
+                known.join(", ")
+            )));
+        };
+        let value = match var.var_type {
+            SurveyVarType::Int => {
+                value.trim().parse::<i64>().map_err(|_| CommandError::Usage(format!("`{name}` must be a whole number, not `{value}`.")))?;
+                value.trim().to_owned()
+            }
+            SurveyVarType::Enum => var
+                .values
+                .iter()
+                .find(|choice| choice.name.eq_ignore_ascii_case(value) || choice.value.eq_ignore_ascii_case(value))
+                .map(|choice| choice.value.clone())
+                .ok_or_else(|| {
+                    let choices: Vec<&str> = var.values.iter().map(|c| c.name.as_str()).collect();
+                    CommandError::Usage(format!("`{name}` must be one of: {} (not `{value}`).", choices.join(", ")))
+                })?,
+            SurveyVarType::String | SurveyVarType::Secret | SurveyVarType::Text => value.clone(),
+        };
+        if var.var_type == SurveyVarType::Secret {
+            secrets.insert(name.clone(), value);
+        } else {
+            environment.insert(name.clone(), value);
+        }
+    }
+    let mut missing = Vec::new();
+    for var in &template.survey_vars {
+        if environment.contains_key(&var.name) || secrets.contains_key(&var.name) {
+            continue;
+        }
+        match &var.default_value {
+            Some(default) if var.var_type == SurveyVarType::Secret => {
+                secrets.insert(var.name.clone(), default.clone());
+            }
+            Some(default) => {
+                environment.insert(var.name.clone(), default.clone());
+            }
+            None if var.required => {
+                let title = if var.title.is_empty() { String::new() } else { format!(" ({})", var.title) };
+                missing.push(format!("--var {}=…{title}", var.name));
+            }
+            None => {}
+        }
+    }
+    if !missing.is_empty() {
+        return Err(CommandError::Usage(format!("Template {} needs: {}.", template.name, missing.join(", "))));
+    }
+    Ok((environment, secrets))
+}
+
+/// The confirmation question: everything that will be sent, secrets masked.
+fn describe(greeting: Reply, plan: &Plan) -> Reply {
+    let t = &plan.template;
+    let r = &plan.request;
+    let mut rows = vec![
+        vec!["Project".to_owned(), format!("{} ({})", plan.project.name, plan.project.id)],
+        vec!["Template".to_owned(), format!("{} ({})", t.name, t.id)],
+        vec!["Runs".to_owned(), t.app.as_str().to_owned()],
+    ];
+    if let Some(d) = t.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        rows.push(vec!["Description".to_owned(), d.replace('¶', " ")]);
+    }
+    let lists = [("Tags", &r.tags), ("Skip tags", &r.skip_tags), ("Limit", &r.limit)];
+    for (name, list) in lists {
+        if !list.is_empty() {
+            rows.push(vec![name.to_owned(), list.join(", ")]);
+        }
+    }
+    if !r.arguments.is_empty() {
+        rows.push(vec!["Arguments".to_owned(), r.arguments.join(" ")]);
+    }
+    if let Some(b) = &r.git_branch {
+        rows.push(vec!["Branch".to_owned(), b.clone()]);
+    }
+    let mut modes = Vec::new();
+    for (on, name) in [(r.dry_run, "dry run"), (r.diff, "diff"), (r.debug, "debug")] {
+        if on {
+            modes.push(name);
+        }
+    }
+    if !modes.is_empty() {
+        rows.push(vec!["Mode".to_owned(), modes.join(", ")]);
+    }
+    for (k, v) in &r.environment {
+        rows.push(vec![format!("Variable {k}"), v.clone()]);
+    }
+    for k in r.secrets.keys() {
+        rows.push(vec![format!("Variable {k}"), "•••••• (secret)".to_owned()]);
+    }
+    if let Some(m) = &r.message {
+        rows.push(vec!["Message".to_owned(), m.clone()]);
+    }
+    greeting.bold(&format!("🚀 Ready to run {}?", t.name)).table(&["", ""], &rows)
+}
+
+/// Starts the task, posts its status message and begins watching it.
+pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by: &UserId) -> Result<(), CommandError> {
+    let task = bot.deps.semaphore.start_task(plan.project.id, plan.request.clone()).await?;
+    let now = bot.deps.clock.now();
+    let mut tracked = TrackedTask {
+        project: plan.project.id,
+        task: task.id,
+        template: plan.template.id,
+        template_name: plan.template.name.clone(),
+        room: req.room.clone(),
+        requester: req.sender.clone(),
+        status_event: None,
+        last_status: task.status.clone(),
+        started_at: now,
+        stop_requested_by: None,
+    };
+    let phrase = bot.personality.pick(Category::TaskStart, &[("task_name", &plan.template.name)]);
+    let mut status = crate::watch::status_message(bot, &tracked, Some(&task), now);
+    status = Reply::notice().push_rich(&phrase.plain, &phrase.html).line().push_rich(status.plain(), status.html());
+    if approved_by != &req.sender {
+        status = status.line().push(&format!("Approved by {approved_by}."));
+    }
+    tracked.status_event = bot.reply(req, status).await;
+    let task_ref = TaskRef { project: plan.project.id, task: task.id };
+    bot.deps.store.set_last_task(&req.room, task_ref).await?;
+    bot.deps.store.track(tracked).await?;
+    bot.watch_soon();
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! `tasks [project]`: recent and running tasks, across projects.
+
+use chatrixcd_ports::semaphore::Task;
+
+use crate::bot::{Bot, Request};
+use crate::commands::CommandError;
+use crate::commands::templates::pick_project;
+use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
+use crate::render::Reply;
+use crate::render::reply::status_style;
+
+const DEFAULT_LIMIT: usize = 10;
+const MAX_LIMIT: usize = 50;
+
+pub(crate) static SPEC: CommandSpec = CommandSpec {
+    name: "tasks",
+    aliases: &["recent", "ps"],
+    summary: "List recent tasks, or only running ones",
+    args: &[ArgSpec { name: "project", kind: ValueKind::Word, required: false, help: "project id or name (default: all)" }],
+    flags: &[
+        FlagSpec { name: "running", aliases: &["active"], value: None, repeatable: false, help: "only queued or running tasks" },
+        FlagSpec { name: "limit", aliases: &["n"], value: Some(ValueKind::Number), repeatable: false, help: "how many (default 10, at most 50)" },
+    ],
+    subcommands: &[],
+    examples: &["tasks", "tasks ops --running", "tasks --limit 20"],
+    hidden: false,
+    mutating: false,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    project: Option<String>,
+    running: bool,
+    limit: usize,
+}
+
+impl Args {
+    pub(crate) fn from_parsed(p: &Parsed) -> Result<Self, CommandError> {
+        let limit = p.flag("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(CommandError::Usage(format!("--limit must be between 1 and {MAX_LIMIT}.")));
+        }
+        Ok(Self { project: p.arg("project").map(str::to_owned), running: p.switch("running"), limit })
+    }
+}
+
+pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    let projects = match &args.project {
+        Some(_) => vec![pick_project(bot, args.project.as_deref()).await?],
+        None => bot.deps.semaphore.projects().await?,
+    };
+    let mut tasks: Vec<(String, Task)> = Vec::new();
+    for project in &projects {
+        for task in bot.deps.semaphore.recent_tasks(project.id, 200).await? {
+            if !args.running || task.status.is_active() {
+                tasks.push((project.name.clone(), task));
+            }
+        }
+    }
+    // Newest first by creation time: ids count down on some servers, so never sort by id.
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.1.created));
+    let total = tasks.len();
+    tasks.truncate(args.limit);
+    let what = if args.running { "running or queued tasks" } else { "tasks" };
+    let reply = if tasks.is_empty() {
+        Reply::notice().push(&format!("No {what}. 💤"))
+    } else {
+        let rows: Vec<Vec<String>> = tasks
+            .iter()
+            .map(|(project, t)| {
+                let (emoji, _) = status_style(&t.status);
+                vec![
+                    format!("#{}", t.id),
+                    format!("{emoji} {}", t.status),
+                    project.clone(),
+                    t.template_name.clone().unwrap_or_else(|| t.template_id.to_string()),
+                    t.user_name.clone().unwrap_or_else(|| "—".into()),
+                    t.created.map(|c| c.format("%m-%d %H:%M").to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let mut r = Reply::notice().bold(&format!("Latest {what}")).table(&["Task", "Status", "Project", "Template", "By", "Queued"], &rows);
+        if total > rows.len() {
+            r = r.line().push(&format!("({} more; use --limit)", total - rows.len()));
+        }
+        r
+    };
+    bot.reply(req, reply).await;
+    Ok(())
+}
