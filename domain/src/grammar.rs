@@ -61,6 +61,22 @@ impl CommandSpec {
         self.name.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
     }
 
+    /// The arguments only, for lists: `run [project] [template] [tags] [options]`.
+    pub fn short_usage(&self, prefix: &str, path: &[&str]) -> String {
+        let mut line = format!("{prefix} {}", path.join(" "));
+        if !self.subcommands.is_empty() && self.args.is_empty() {
+            let subs: Vec<_> = self.subcommands.iter().map(|s| s.name).collect();
+            let _ = write!(line, " [{}]", subs.join("|"));
+        }
+        for arg in self.args {
+            let _ = if arg.required { write!(line, " <{}>", arg.name) } else { write!(line, " [{}]", arg.name) };
+        }
+        if !self.flags.is_empty() {
+            line.push_str(" [options]");
+        }
+        line
+    }
+
     /// One line: `run <project> <template> [tags] [--tags=…]`.
     pub fn usage(&self, prefix: &str, path: &[&str]) -> String {
         let mut line = format!("{prefix} {}", path.join(" "));

@@ -19,3 +19,8 @@ mod watch;
 
 pub use bot::{Bot, Deps, Outcome, Stats, strip_prefix};
 pub use settings::{ConfirmPolicy, Settings};
+
+#[cfg(test)]
+mod bot_tests;
+#[cfg(test)]
+mod testing;

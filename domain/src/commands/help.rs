@@ -72,7 +72,7 @@ pub(crate) fn overview(greeting: Reply, prefix: &str, may_change: bool) -> Reply
     let rows: Vec<Vec<String>> = REGISTRY
         .iter()
         .filter(|s| !s.hidden && (may_change || !s.mutating))
-        .map(|s| vec![s.usage(prefix, &[s.name]), s.summary.to_owned()])
+        .map(|s| vec![s.short_usage(prefix, &[s.name]), s.summary.to_owned()])
         .collect();
     greeting
         .bold("Here is what I can do:")

@@ -147,19 +147,27 @@ impl Reply {
             }
             line.trim_end().to_owned()
         };
-        self.plain.push('\n');
-        self.plain.push_str(&pad_row(&mut headers.iter().copied()));
+        // A table of label/value pairs has no header worth showing.
+        let show_header = headers.iter().any(|h| !h.is_empty());
+        if show_header {
+            self.plain.push('\n');
+            self.plain.push_str(&pad_row(&mut headers.iter().copied()));
+        }
         for row in rows {
             self.plain.push('\n');
             self.plain.push_str(&pad_row(&mut row.iter().map(String::as_str)));
         }
-        self.html.push_str("<table><thead><tr>");
-        for h in headers {
-            self.html.push_str("<th>");
-            self.html.push_str(&escape(h));
-            self.html.push_str("</th>");
+        self.html.push_str("<table>");
+        if show_header {
+            self.html.push_str("<thead><tr>");
+            for h in headers {
+                self.html.push_str("<th>");
+                self.html.push_str(&escape(h));
+                self.html.push_str("</th>");
+            }
+            self.html.push_str("</tr></thead>");
         }
-        self.html.push_str("</tr></thead><tbody>");
+        self.html.push_str("<tbody>");
         for row in rows {
             self.html.push_str("<tr>");
             for cell in row.iter().take(columns) {

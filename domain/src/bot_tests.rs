@@ -1,0 +1,275 @@
+//! The bot against port mocks and fakes: access, errors, confirmations, snapshots of replies.
+
+use std::sync::Arc;
+
+use chatrixcd_clock::ManualClock;
+use chatrixcd_ports::semaphore::{
+    App, MockSemaphorePort, Project, SemaphoreError, SurveyVar, Task, TaskParamsPolicy, Template,
+};
+use chatrixcd_ports::{Clock, ProjectId, TaskId, TaskStatus, TemplateId, UserId};
+use chatrixcd_store_memory::MemoryStore;
+use chrono::Duration;
+
+use crate::testing::{Posted, admin, bot_with, message_from, reaction_from, settings};
+use crate::{Outcome, Settings};
+
+fn clock() -> ManualClock {
+    ManualClock::at_epoch()
+}
+
+fn project() -> Project {
+    Project { id: ProjectId::new(1), name: "ops".into() }
+}
+
+fn template() -> Template {
+    Template {
+        id: TemplateId::new(1),
+        project_id: ProjectId::new(1),
+        name: "deploy-web".into(),
+        description: Some("Deploy <the> web tier".into()),
+        app: App::Ansible,
+        playbook: "deploy.yml".into(),
+        params_policy: TaskParamsPolicy::legacy(),
+        survey_vars: vec![SurveyVar { name: "version".into(), title: "Version".into(), required: true, ..Default::default() }],
+        ..Default::default()
+    }
+}
+
+fn task(status: TaskStatus) -> Task {
+    Task {
+        id: TaskId::new(2_147_483_645),
+        project_id: ProjectId::new(1),
+        template_id: TemplateId::new(1),
+        status,
+        created: None,
+        start: None,
+        end: None,
+        message: None,
+        template_name: Some("deploy-web".into()),
+        user_name: Some("admin".into()),
+    }
+}
+
+/// A Semaphore mock with one project and one template.
+fn catalogue() -> MockSemaphorePort {
+    let mut sem = MockSemaphorePort::new();
+    sem.expect_projects().returning(|| Ok(vec![project()]));
+    sem.expect_templates().returning(|_| Ok(vec![template()]));
+    sem.expect_task_url().returning(|p, t, k| Some(format!("https://semaphore.test/project/{p}/templates/{t}?t={k}")));
+    sem
+}
+
+fn run_bot(sem: MockSemaphorePort, settings: Settings) -> (crate::Bot, Arc<crate::testing::RecordingChat>, ManualClock) {
+    let clock = clock();
+    let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings);
+    (bot, chat, clock)
+}
+
+#[tokio::test]
+async fn an_unauthorised_token_is_not_reported_as_no_projects() {
+    let mut sem = MockSemaphorePort::new();
+    sem.expect_projects().returning(|| Err(SemaphoreError::Unauthorised));
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd projects", clock.now())).await;
+    let bodies = chat.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains("Semaphore rejected the API token"), "{bodies:?}");
+    assert!(!bodies[0].contains("No projects"), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn an_override_the_template_does_not_allow_is_refused_before_any_start() {
+    let mut sem = catalogue();
+    sem.expect_start_task().times(0);
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd run 1 1 --args=--check --var version=1", clock.now())).await;
+    let bodies = chat.bodies();
+    assert!(bodies[0].contains("does not allow --args"), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn a_missing_required_variable_is_named() {
+    let mut sem = catalogue();
+    sem.expect_start_task().times(0);
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd run ops deploy-web", clock.now())).await;
+    let bodies = chat.bodies();
+    assert!(bodies[0].contains("Template deploy-web needs: --var version=… (Version)"), "{bodies:?}");
+    assert!(bodies[0].contains("Usage: `!cd run"), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn run_asks_then_starts_only_after_the_requester_confirms() {
+    let mut sem = catalogue();
+    sem.expect_start_task()
+        .times(1)
+        .withf(|p, r| p.get() == 1 && r.environment.get("version").map(String::as_str) == Some("2.5"))
+        .returning(|_, _| Ok(task(TaskStatus::Waiting)));
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd run ops deploy --var version=2.5", clock.now())).await;
+    let posted = chat.take();
+    let Some(Posted::Message(question, q)) = posted.first() else { panic!("{posted:?}") };
+    assert!(q.body.contains("Ready to run deploy-web?"), "{}", q.body);
+    // Chatter from the requester and answers from others change nothing.
+    bot.handle(message_from(&admin(), "hmm, is that the right one?", clock.now())).await;
+    bot.handle(reaction_from(&UserId::parse("@bob:test").unwrap(), question, "👍", clock.now())).await;
+    let refused = chat.bodies();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("Only @alice:test can answer"), "{refused:?}");
+    bot.handle(reaction_from(&admin(), question, "👍", clock.now())).await;
+    let started = chat.bodies();
+    assert!(started.iter().any(|b| b.contains("deploy-web · task #2147483645")), "{started:?}");
+    assert!(bot.is_watching());
+}
+
+#[tokio::test]
+async fn a_confirmation_expires_at_its_own_deadline() {
+    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    bot.handle(message_from(&admin(), "!cd exit", clock.now())).await;
+    chat.take();
+    clock.advance(Duration::seconds(59));
+    assert_eq!(bot.tick().await, Outcome::Continue);
+    assert!(chat.take().is_empty());
+    assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(1)));
+    clock.advance(Duration::seconds(1));
+    bot.tick().await;
+    let bodies = chat.bodies();
+    assert!(bodies[0].contains("The request to shut the bot down expired"), "{bodies:?}");
+    // A late "yes" does nothing.
+    assert_eq!(bot.handle(message_from(&admin(), "yes", clock.now())).await, Outcome::Continue);
+}
+
+#[tokio::test]
+async fn exit_shuts_down_after_yes() {
+    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    bot.handle(message_from(&admin(), "!cd exit", clock.now())).await;
+    assert_eq!(bot.handle(message_from(&admin(), "yes", clock.now())).await, Outcome::Shutdown);
+    assert!(chat.bodies().iter().any(|b| b.contains("Goodbye")));
+}
+
+#[tokio::test]
+async fn access_is_denied_by_default_and_explained() {
+    let mut s = settings();
+    s.admins.clear();
+    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
+    bot.handle(message_from(&admin(), "!cd ping", clock.now())).await;
+    let bodies = chat.bodies();
+    assert!(bodies[0].contains("no admin is configured"), "{bodies:?}");
+    assert!(bodies[0].contains("bot.admin_users"), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn strangers_are_brushed_off_and_viewers_may_only_look() {
+    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    bot.handle(message_from(&UserId::parse("@eve:test").unwrap(), "!cd projects", clock.now())).await;
+    assert_eq!(chat.take().len(), 1);
+    let viewer = UserId::parse("@victor:test").unwrap();
+    bot.handle(message_from(&viewer, "!cd projects", clock.now())).await;
+    assert!(chat.bodies()[0].contains("Projects"));
+    bot.handle(message_from(&viewer, "!cd run 1 1", clock.now())).await;
+    assert!(chat.bodies()[0].contains("you may only look"));
+}
+
+#[tokio::test]
+async fn other_bots_own_messages_and_non_commands_are_ignored() {
+    let mut s = settings();
+    s.ignored_users = vec![UserId::parse("@otherbot:test").unwrap()];
+    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
+    for (sender, body) in [("@bot:test", "!cd ping"), ("@otherbot:test", "!cd ping"), ("@alice:test", "!cdping"), ("@alice:test", "hello")] {
+        bot.handle(message_from(&UserId::parse(sender).unwrap(), body, clock.now())).await;
+    }
+    assert!(chat.take().is_empty());
+}
+
+#[tokio::test]
+async fn commands_sent_while_offline_are_skipped_with_a_note() {
+    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
+    let sent = clock.now() - Duration::minutes(30);
+    bot.handle(message_from(&admin(), "!cd ping", sent)).await;
+    let bodies = chat.bodies();
+    assert!(bodies[0].contains("I skipped `ping` because it was sent while I was offline (30m 00s ago)"), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_chat() {
+    let mut sem = MockSemaphorePort::new();
+    sem.expect_projects().returning(|| Err(SemaphoreError::Rejected("token s3cr3t-token-value is invalid".into())));
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd projects", clock.now())).await;
+    let posted = chat.take();
+    let Posted::Message(_, m) = &posted[0] else { panic!() };
+    assert!(!m.body.contains("s3cr3t-token-value"), "{}", m.body);
+    assert!(!m.html.clone().unwrap_or_default().contains("s3cr3t-token-value"));
+}
+
+#[tokio::test]
+async fn stop_refuses_finished_tasks_so_semaphore_never_rewrites_them() {
+    let mut sem = catalogue();
+    sem.expect_task().returning(|_, _| Ok(task(TaskStatus::Success)));
+    sem.expect_stop_task().times(0);
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd stop 2147483645 --yes", clock.now())).await;
+    assert!(chat.bodies()[0].contains("already ended (success)"));
+}
+
+#[tokio::test]
+async fn usage_errors_show_the_right_form() {
+    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
+    bot.handle(message_from(&admin(), "!cd stop", clock.now())).await;
+    bot.handle(message_from(&admin(), "!cd lgos 5", clock.now())).await;
+    let bodies = chat.bodies();
+    assert_eq!(bodies[0], "🤔 Missing <task>.\nUsage: `!cd stop <task> [--force] [--yes]`");
+    assert!(bodies[1].starts_with("🤔 Unknown command `lgos`. Did you mean `logs`?"), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn aliases_expand_and_are_listed() {
+    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    bot.handle(message_from(&admin(), "!cd aliases add prj projects", clock.now())).await;
+    bot.handle(message_from(&admin(), "!cd prj", clock.now())).await;
+    bot.handle(message_from(&admin(), "!cd aliases", clock.now())).await;
+    let bodies = chat.bodies();
+    assert!(bodies[0].contains("Alias added: prj → `!cd projects`"), "{bodies:?}");
+    assert!(bodies[1].contains("ops"), "{bodies:?}");
+    assert!(bodies[2].contains("prj    !cd projects"), "{bodies:?}");
+}
+
+mod snapshots {
+    use super::*;
+
+    async fn first_message(line: &str, sem: MockSemaphorePort) -> chatrixcd_ports::chat::OutgoingMessage {
+        let (mut bot, chat, clock) = run_bot(sem, settings());
+        bot.handle(message_from(&admin(), line, clock.now())).await;
+        match chat.take().into_iter().next() {
+            Some(Posted::Message(_, m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn help_overview() {
+        let m = first_message("!cd help", MockSemaphorePort::new()).await;
+        insta::assert_snapshot!("help_plain", m.body);
+        insta::assert_snapshot!("help_html", m.html.unwrap());
+    }
+
+    #[tokio::test]
+    async fn help_for_run() {
+        let m = first_message("!cd help run", MockSemaphorePort::new()).await;
+        insta::assert_snapshot!("help_run_plain", m.body);
+    }
+
+    #[tokio::test]
+    async fn run_confirmation_question() {
+        let m = first_message("!cd run 1 1 --var version=2.5 --tags=web,db --limit web1", catalogue()).await;
+        insta::assert_snapshot!("run_question_plain", m.body);
+        insta::assert_snapshot!("run_question_html", m.html.unwrap());
+    }
+
+    #[tokio::test]
+    async fn templates_table() {
+        let m = first_message("!cd templates ops", catalogue()).await;
+        insta::assert_snapshot!("templates_plain", m.body);
+        insta::assert_snapshot!("templates_html", m.html.unwrap());
+    }
+}

@@ -1,0 +1,140 @@
+//! Test support: a chat port that records what the bot posts, and a bot wired to fakes.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chatrixcd_ports::chat::{
+    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, OutgoingMessage, RoomInfo,
+};
+use chatrixcd_ports::{Clock, RoomId, SemaphorePort, Store, UserId};
+use chrono::{DateTime, Utc};
+
+use crate::bot::{Bot, Deps};
+use crate::personality::Personality;
+use crate::redact::Redactor;
+use crate::settings::Settings;
+
+/// Something the bot did in the chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Posted {
+    Message(EventId, OutgoingMessage),
+    Edit(EventId, OutgoingMessage),
+    Reaction(EventId, String),
+    Upload(FileUpload),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RecordingChat {
+    pub(crate) posted: Mutex<Vec<Posted>>,
+    next: Mutex<u64>,
+}
+
+impl RecordingChat {
+    fn id(&self) -> EventId {
+        let mut n = self.next.lock().unwrap();
+        *n += 1;
+        EventId(format!("$bot{n}"))
+    }
+
+    pub(crate) fn take(&self) -> Vec<Posted> {
+        std::mem::take(&mut self.posted.lock().unwrap())
+    }
+
+    /// Plain bodies of messages and edits, in order.
+    pub(crate) fn bodies(&self) -> Vec<String> {
+        self.take()
+            .into_iter()
+            .filter_map(|p| match p {
+                Posted::Message(_, m) | Posted::Edit(_, m) => Some(m.body),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ChatPort for RecordingChat {
+    async fn send(&self, _room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
+        let id = self.id();
+        self.posted.lock().unwrap().push(Posted::Message(id.clone(), message));
+        Ok(id)
+    }
+    async fn edit(&self, _room: &RoomId, event: &EventId, message: OutgoingMessage) -> Result<EventId, ChatError> {
+        self.posted.lock().unwrap().push(Posted::Edit(event.clone(), message));
+        Ok(self.id())
+    }
+    async fn react(&self, _room: &RoomId, event: &EventId, key: &str) -> Result<EventId, ChatError> {
+        self.posted.lock().unwrap().push(Posted::Reaction(event.clone(), key.to_owned()));
+        Ok(self.id())
+    }
+    async fn redact(&self, _room: &RoomId, _event: &EventId, _reason: Option<String>) -> Result<(), ChatError> {
+        Ok(())
+    }
+    async fn upload(&self, _room: &RoomId, file: FileUpload) -> Result<EventId, ChatError> {
+        self.posted.lock().unwrap().push(Posted::Upload(file));
+        Ok(self.id())
+    }
+    async fn joined_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
+        Ok(vec![RoomInfo { id: room(), name: Some("Ops".into()), can_send: true, encrypted: true }])
+    }
+    async fn join(&self, room_or_alias: &str) -> Result<RoomId, ChatError> {
+        RoomId::parse(room_or_alias).map_err(|e| ChatError::Refused(e.to_string()))
+    }
+    async fn leave(&self, _room: &RoomId) -> Result<(), ChatError> {
+        Ok(())
+    }
+    fn connection_info(&self) -> ConnectionInfo {
+        ConnectionInfo { network: "test".into(), server: "test".into(), user_id: "@bot:test".into(), ..Default::default() }
+    }
+}
+
+pub(crate) fn room() -> RoomId {
+    RoomId::parse("!ops:test").unwrap()
+}
+pub(crate) fn admin() -> UserId {
+    UserId::parse("@alice:test").unwrap()
+}
+pub(crate) fn bot_user() -> UserId {
+    UserId::parse("@bot:test").unwrap()
+}
+
+pub(crate) fn settings() -> Settings {
+    let mut s = Settings::new(bot_user());
+    s.admins = vec![admin(), UserId::parse("@bob:test").unwrap()];
+    s.viewers = vec![UserId::parse("@victor:test").unwrap()];
+    s.greetings = false;
+    s.version = "test".into();
+    s
+}
+
+pub(crate) fn bot_with(
+    semaphore: Arc<dyn SemaphorePort>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+) -> (Bot, Arc<RecordingChat>) {
+    let chat = Arc::new(RecordingChat::default());
+    let deps = Deps { chat: chat.clone(), semaphore, store, clock };
+    let redactor = Redactor::new(["s3cr3t-token-value".to_owned()]);
+    (Bot::new(deps, settings, Personality::with_seed(7), redactor), chat)
+}
+
+static NEXT_EVENT: Mutex<u64> = Mutex::new(0);
+
+pub(crate) fn message_from(sender: &UserId, body: &str, at: DateTime<Utc>) -> ChatEvent {
+    let mut n = NEXT_EVENT.lock().unwrap();
+    *n += 1;
+    ChatEvent::Message {
+        meta: Incoming { room: room(), sender: sender.clone(), sender_name: None, event_id: EventId(format!("$in{n}")), timestamp: at },
+        body: body.to_owned(),
+        thread_root: None,
+    }
+}
+
+pub(crate) fn reaction_from(sender: &UserId, to: &EventId, key: &str, at: DateTime<Utc>) -> ChatEvent {
+    ChatEvent::Reaction {
+        meta: Incoming { room: room(), sender: sender.clone(), sender_name: None, event_id: EventId("$react".into()), timestamp: at },
+        relates_to: to.clone(),
+        key: key.to_owned(),
+    }
+}
