@@ -29,7 +29,7 @@ fn template() -> Template {
         description: Some("Deploy <the> web tier".into()),
         app: App::Ansible,
         playbook: "deploy.yml".into(),
-        params_policy: TaskParamsPolicy::legacy(),
+        params_policy: TaskParamsPolicy { allow_override_tags: true, ..TaskParamsPolicy::legacy(false) },
         survey_vars: vec![SurveyVar { name: "version".into(), title: "Version".into(), required: true, ..Default::default() }],
         ..Default::default()
     }

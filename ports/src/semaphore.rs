@@ -192,8 +192,10 @@ pub struct SurveyVar {
 }
 
 /// Which task overrides a template allows. Semaphore 2.13+ silently ignores overrides a template
-/// does not allow; the bot refuses them instead. On 2.10 (no `task_params`) the Ansible overrides
-/// are always honoured, which [`TaskParamsPolicy::legacy`] expresses.
+/// does not allow; the bot refuses them instead. A 2.10 server (no `task_params`) honours limit,
+/// debug, inventory and branch as sent but has no task-level tags at all: there, tags can only
+/// travel as CLI arguments, so an adapter allows them exactly when the template allows arguments
+/// (see [`TaskParamsPolicy::legacy`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TaskParamsPolicy {
     pub allow_debug: bool,
@@ -205,13 +207,14 @@ pub struct TaskParamsPolicy {
 }
 
 impl TaskParamsPolicy {
-    /// What a 2.10 server honours: everything but the branch needs no permission.
-    pub fn legacy() -> Self {
+    /// What a 2.10 server honours for a template; `allow_args` is its
+    /// `allow_override_args_in_task`, the only way tags reach the playbook there.
+    pub fn legacy(allow_args: bool) -> Self {
         Self {
             allow_debug: true,
             allow_override_limit: true,
-            allow_override_tags: true,
-            allow_override_skip_tags: true,
+            allow_override_tags: allow_args,
+            allow_override_skip_tags: allow_args,
             allow_override_inventory: true,
             allow_override_branch: true,
         }

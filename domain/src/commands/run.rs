@@ -166,6 +166,9 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
 }
 
+/// Where tags are switched on differs between server versions.
+const TAGS_HOW: &str = "turn on its \"Tags\" prompt in Semaphore (2.13 and newer), or on 2.10 \"Allow CLI args in task\", as tags then travel as arguments";
+
 /// Maps the user's options onto a start request, refusing what the template would ignore.
 pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTask, CommandError> {
     let refuse = |what: &str, why: &str| {
@@ -186,8 +189,8 @@ pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTas
     }
     let policy = &template.params_policy;
     let checks = [
-        (!args.tags.is_empty(), policy.allow_override_tags, "tags", "its prompt \"Tags\" is off"),
-        (!args.skip_tags.is_empty(), policy.allow_override_skip_tags, "--skip-tags", "its prompt \"Skip tags\" is off"),
+        (!args.tags.is_empty(), policy.allow_override_tags, "tags", TAGS_HOW),
+        (!args.skip_tags.is_empty(), policy.allow_override_skip_tags, "--skip-tags", TAGS_HOW),
         (!args.limit.is_empty(), policy.allow_override_limit, "--limit", "its prompt \"Limit\" is off"),
         (args.debug, policy.allow_debug, "--debug", "its prompt \"Debug\" is off"),
         (args.branch.is_some(), policy.allow_override_branch, "--branch", "overriding the branch is off"),

@@ -1,0 +1,272 @@
+//! HTTP transport: requests, retries, and the mapping of statuses onto `SemaphoreError`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chatrixcd_ports::semaphore::{
+    OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask, StopMode, Task, Template,
+};
+use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::config::{ConfigError, SemaphoreConfig};
+use crate::wire::{self, WireInfo, WireOutput, WireProject, WireTask, WireTemplate};
+
+/// A Semaphore server reached over HTTP(S).
+pub struct HttpSemaphore {
+    http: reqwest::Client,
+    /// `https://host[/path]/api`
+    api: String,
+    /// Where the web UI lives, for task links.
+    web: String,
+    token: String,
+    read_retries: u32,
+    retry_backoff: Duration,
+    /// Whether the server predates `params` (older than 2.13), learned from `/api/info` once.
+    legacy: Mutex<Option<bool>>,
+}
+
+impl std::fmt::Debug for HttpSemaphore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSemaphore").field("api", &self.api).finish_non_exhaustive()
+    }
+}
+
+fn read_pem(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|source| ConfigError::File { what, path: path.to_owned(), source })
+}
+
+impl HttpSemaphore {
+    pub fn new(config: &SemaphoreConfig) -> Result<Self, ConfigError> {
+        let url = config.url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < "http://x".len() {
+            return Err(ConfigError::BadUrl(config.url.clone()));
+        }
+        if config.token.trim().is_empty() {
+            return Err(ConfigError::NoToken);
+        }
+        let base = url.strip_suffix("/api").unwrap_or(url);
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("chatrixcd/", env!("CARGO_PKG_VERSION")));
+        if !config.verify_tls {
+            tracing::warn!(
+                url = %base,
+                "TLS certificate verification for Semaphore is OFF: anyone on the network path can read the API token and forge answers"
+            );
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(path) = &config.ca_file {
+            let pem = read_pem("CA file", path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ConfigError::Pem { what: "CA file", path: path.clone(), reason: e.to_string() })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(cert_path) = &config.client_cert {
+            let mut pem = read_pem("client certificate", cert_path)?;
+            if let Some(key_path) = &config.client_key {
+                pem.push(b'\n');
+                pem.extend(read_pem("client key", key_path)?);
+            }
+            let identity = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| ConfigError::Pem { what: "client certificate", path: cert_path.clone(), reason: e.to_string() })?;
+            builder = builder.identity(identity);
+        }
+        let http = builder.build().map_err(|e| ConfigError::Client(e.to_string()))?;
+        let web = config.web_url.as_deref().map(|w| w.trim_end_matches('/').to_owned()).unwrap_or_else(|| base.to_owned());
+        Ok(Self {
+            http,
+            api: format!("{base}/api"),
+            web,
+            token: config.token.trim().to_owned(),
+            read_retries: config.read_retries,
+            retry_backoff: config.retry_backoff,
+            legacy: Mutex::new(None),
+        })
+    }
+
+    async fn send_once(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, String), SemaphoreError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let text = response.text().await.map_err(transport_error)?;
+        Ok((status, text))
+    }
+
+    /// A read: retried with jittered exponential backoff on timeouts, unreachability and 5xx.
+    async fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, SemaphoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = match self.send_once(Method::GET, path, None).await {
+                Ok((status, text)) if status.is_success() => return decode(&text, what),
+                Ok((status, text)) => Err(status_error(status, &text, what)),
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Err(e) => e,
+                Ok(never) => return Ok(never),
+            };
+            let retryable = matches!(
+                error,
+                SemaphoreError::Unreachable(_) | SemaphoreError::Timeout(_) | SemaphoreError::Server { status: 502..=504, .. }
+            );
+            if !retryable || attempt >= self.read_retries {
+                return Err(error);
+            }
+            attempt += 1;
+            let base = self.retry_backoff.saturating_mul(1 << attempt.min(6));
+            let jitter = base.mul_f64(fastrand::f64() * 0.5);
+            tracing::debug!(path, attempt, error = %error, "retrying a Semaphore read");
+            tokio::time::sleep(base / 2 + jitter).await;
+        }
+    }
+
+    /// A write: sent once. Retrying a task start could start it twice.
+    async fn post(&self, path: &str, body: Option<&Value>, what: &str) -> Result<String, SemaphoreError> {
+        let (status, text) = self.send_once(Method::POST, path, body).await?;
+        if status.is_success() { Ok(text) } else { Err(status_error(status, &text, what)) }
+    }
+
+    async fn is_legacy(&self) -> Result<bool, SemaphoreError> {
+        if let Some(known) = *self.legacy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            return Ok(known);
+        }
+        let info = self.info().await?;
+        // Unknown version strings (development builds) are treated as current.
+        let legacy = wire::parse_version(&info.version).is_some_and(|v| v < (2, 13));
+        *self.legacy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(legacy);
+        Ok(legacy)
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> SemaphoreError {
+    if e.is_timeout() {
+        SemaphoreError::Timeout(e.without_url().to_string())
+    } else if e.is_decode() {
+        SemaphoreError::Malformed(e.without_url().to_string())
+    } else {
+        SemaphoreError::Unreachable(e.without_url().to_string())
+    }
+}
+
+fn decode<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, SemaphoreError> {
+    serde_json::from_str(text).map_err(|e| SemaphoreError::Malformed(format!("{what}: {e}")))
+}
+
+/// The server's own words, when it sent `{"error": "..."}`.
+fn server_message(text: &str) -> Option<String> {
+    serde_json::from_str::<Value>(text).ok()?.get("error")?.as_str().map(str::to_owned)
+}
+
+fn status_error(status: StatusCode, text: &str, what: &str) -> SemaphoreError {
+    let message = server_message(text);
+    match status.as_u16() {
+        401 => SemaphoreError::Unauthorised,
+        403 => SemaphoreError::Forbidden(message),
+        404 => SemaphoreError::NotFound(what.to_owned()),
+        400 | 409 | 422 => SemaphoreError::Rejected(message.unwrap_or_else(|| format!("{what}: {status}"))),
+        code => SemaphoreError::Server { status: code, message },
+    }
+}
+
+/// On task routes 2.10 answers 400 with no body for a task that is not in the project.
+fn task_not_found(error: SemaphoreError, project: ProjectId, task: TaskId) -> SemaphoreError {
+    match error {
+        SemaphoreError::Rejected(m) if m.ends_with("400 Bad Request") => {
+            SemaphoreError::NotFound(format!("task #{task} in project {project}"))
+        }
+        other => other,
+    }
+}
+
+#[async_trait]
+impl SemaphorePort for HttpSemaphore {
+    async fn ping(&self) -> Result<(), SemaphoreError> {
+        let (status, _) = self.send_once(Method::GET, "/ping", None).await?;
+        if status.is_success() { Ok(()) } else { Err(status_error(status, "", "ping")) }
+    }
+
+    async fn info(&self) -> Result<ServerInfo, SemaphoreError> {
+        Ok(self.get::<WireInfo>("/info", "server info").await?.into_port())
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>, SemaphoreError> {
+        let list: Vec<WireProject> = self.get("/projects", "projects").await?;
+        Ok(list.into_iter().map(WireProject::into_port).collect())
+    }
+
+    async fn templates(&self, project: ProjectId) -> Result<Vec<Template>, SemaphoreError> {
+        let what = format!("project {project}");
+        let list: Vec<WireTemplate> = self.get(&format!("/project/{project}/templates?sort=name&order=asc"), &what).await?;
+        let mut templates: Vec<Template> = list.into_iter().map(|t| t.into_port(project)).collect();
+        // Numbered the way people see them in the UI: by id.
+        templates.sort_by_key(|t| t.id);
+        Ok(templates)
+    }
+
+    async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError> {
+        let legacy = self.is_legacy().await?;
+        let body = wire::start_body(&request, legacy);
+        let what = format!("template {} of project {project}", request.template_id);
+        let text = self.post(&format!("/project/{project}/tasks"), Some(&body), &what).await?;
+        Ok(decode::<WireTask>(&text, "started task")?.into_port(project))
+    }
+
+    async fn task(&self, project: ProjectId, task: TaskId) -> Result<Task, SemaphoreError> {
+        let what = format!("task #{task} in project {project}");
+        let wire: WireTask =
+            self.get(&format!("/project/{project}/tasks/{task}"), &what).await.map_err(|e| task_not_found(e, project, task))?;
+        Ok(wire.into_port(project))
+    }
+
+    async fn recent_tasks(&self, project: ProjectId, limit: u8) -> Result<Vec<Task>, SemaphoreError> {
+        let limit = limit.clamp(1, 200);
+        let list: Vec<WireTask> =
+            self.get(&format!("/project/{project}/tasks/last?limit={limit}"), &format!("project {project}")).await?;
+        Ok(list.into_iter().map(|t| t.into_port(project)).collect())
+    }
+
+    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError> {
+        let what = format!("task #{task} in project {project}");
+        let list: Vec<WireOutput> = self
+            .get(&format!("/project/{project}/tasks/{task}/output"), &what)
+            .await
+            .map_err(|e| task_not_found(e, project, task))?;
+        Ok(list.into_iter().map(WireOutput::into_port).collect())
+    }
+
+    async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError> {
+        // 2.10 refuses a stop without a JSON body.
+        let body = json!({ "force": mode == StopMode::Force });
+        let what = format!("task #{task} in project {project}");
+        self.post(&format!("/project/{project}/tasks/{task}/stop"), Some(&body), &what)
+            .await
+            .map_err(|e| task_not_found(e, project, task))?;
+        Ok(())
+    }
+
+    async fn confirm_task(&self, project: ProjectId, task: TaskId) -> Result<(), SemaphoreError> {
+        let what = format!("task #{task} in project {project}");
+        match self.post(&format!("/project/{project}/tasks/{task}/confirm"), None, &what).await {
+            Ok(_) => Ok(()),
+            // 400 here means the task is not waiting for confirmation (or not in the project).
+            Err(SemaphoreError::Rejected(_)) => {
+                Err(SemaphoreError::Rejected(format!("task #{task} is not waiting for confirmation")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn task_url(&self, project: ProjectId, template: TemplateId, task: TaskId) -> Option<String> {
+        Some(format!("{}/project/{project}/templates/{template}?t={task}", self.web))
+    }
+}

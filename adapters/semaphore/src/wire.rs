@@ -1,0 +1,354 @@
+//! Semaphore's JSON, as it really arrives: every field optional, unknown fields ignored, and
+//! converted into the port's types in one place.
+
+use std::collections::BTreeMap;
+
+use chatrixcd_ports::semaphore::{
+    App, OutputLine, Project, ServerInfo, StartTask, SurveyEnumValue, SurveyVar, SurveyVarType, Task, TaskParamsPolicy,
+    TaskStatus, Template,
+};
+use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Go's zero time (`0001-01-01T00:00:00Z`) means "unset" (BoltDB projects carry it).
+fn real_time(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    t.filter(|t| t.timestamp() > 0)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireInfo {
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
+}
+
+impl WireInfo {
+    pub(crate) fn into_port(self) -> ServerInfo {
+        let extra = self
+            .rest
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect();
+        ServerInfo { version: self.version.unwrap_or_default(), extra }
+    }
+}
+
+/// Major and minor version from `2.10.32-f33944e0-1729800000`; `None` if unreadable.
+pub(crate) fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim_start_matches('v').split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireProject {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl WireProject {
+    pub(crate) fn into_port(self) -> Project {
+        Project { id: ProjectId::new(self.id), name: self.name.unwrap_or_default() }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireEnumValue {
+    pub name: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireSurveyVar {
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub required: Option<bool>,
+    #[serde(rename = "type")]
+    pub var_type: Option<String>,
+    pub values: Option<Vec<WireEnumValue>>,
+    pub default_value: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireTaskParams {
+    pub allow_debug: Option<bool>,
+    pub allow_override_inventory: Option<bool>,
+    pub allow_override_limit: Option<bool>,
+    pub allow_override_tags: Option<bool>,
+    pub allow_override_skip_tags: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireTemplate {
+    pub id: u64,
+    #[serde(default)]
+    pub project_id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub app: Option<String>,
+    #[serde(default)]
+    pub playbook: Option<String>,
+    #[serde(default, rename = "type")]
+    pub template_type: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
+    #[serde(default)]
+    pub allow_override_args_in_task: Option<bool>,
+    #[serde(default)]
+    pub allow_override_branch_in_task: Option<bool>,
+    #[serde(default)]
+    pub survey_vars: Option<Vec<WireSurveyVar>>,
+    #[serde(default)]
+    pub task_params: Option<WireTaskParams>,
+}
+
+impl WireTemplate {
+    pub(crate) fn into_port(self, project: ProjectId) -> Template {
+        let allow_args = self.allow_override_args_in_task.unwrap_or(false);
+        let params_policy = match &self.task_params {
+            // Newer servers: only what the template's prompts allow is honoured.
+            Some(p) => TaskParamsPolicy {
+                allow_debug: p.allow_debug.unwrap_or(false),
+                allow_override_limit: p.allow_override_limit.unwrap_or(false),
+                allow_override_tags: p.allow_override_tags.unwrap_or(false),
+                allow_override_skip_tags: p.allow_override_skip_tags.unwrap_or(false),
+                allow_override_inventory: p.allow_override_inventory.unwrap_or(false),
+                allow_override_branch: self.allow_override_branch_in_task.unwrap_or(false),
+            },
+            None => TaskParamsPolicy::legacy(allow_args),
+        };
+        let arguments = self
+            .arguments
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .and_then(|a| serde_json::from_str::<Vec<String>>(a).ok())
+            .unwrap_or_default();
+        Template {
+            id: TemplateId::new(self.id),
+            project_id: self.project_id.map_or(project, ProjectId::new),
+            name: self.name.unwrap_or_default(),
+            description: self.description.filter(|d| !d.is_empty()),
+            app: App::parse(self.app.as_deref().unwrap_or_default()),
+            playbook: self.playbook.unwrap_or_default(),
+            template_type: self.template_type.unwrap_or_default(),
+            arguments,
+            allow_override_args_in_task: allow_args,
+            params_policy,
+            survey_vars: self.survey_vars.unwrap_or_default().into_iter().map(WireSurveyVar::into_port).collect(),
+        }
+    }
+}
+
+impl WireSurveyVar {
+    fn into_port(self) -> SurveyVar {
+        let var_type = match self.var_type.as_deref() {
+            Some("int") => SurveyVarType::Int,
+            Some("enum" | "select") => SurveyVarType::Enum,
+            Some("secret") => SurveyVarType::Secret,
+            Some("text") => SurveyVarType::Text,
+            _ => SurveyVarType::String,
+        };
+        let default_value = match self.default_value {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            Some(Value::Array(items)) => {
+                let joined: Vec<String> = items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+                (!joined.is_empty()).then(|| joined.join(","))
+            }
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        SurveyVar {
+            name: self.name.unwrap_or_default(),
+            title: self.title.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            required: self.required.unwrap_or(false),
+            var_type,
+            values: self
+                .values
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| SurveyEnumValue { name: v.name.unwrap_or_default(), value: v.value.unwrap_or_default() })
+                .collect(),
+            default_value,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireTask {
+    pub id: u64,
+    #[serde(default)]
+    pub template_id: Option<u64>,
+    #[serde(default)]
+    pub project_id: Option<u64>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub tpl_alias: Option<String>,
+    #[serde(default)]
+    pub user_name: Option<String>,
+}
+
+impl WireTask {
+    pub(crate) fn into_port(self, project: ProjectId) -> Task {
+        Task {
+            id: TaskId::new(self.id),
+            project_id: self.project_id.map_or(project, ProjectId::new),
+            template_id: TemplateId::new(self.template_id.unwrap_or_default()),
+            status: TaskStatus::from(self.status.unwrap_or_default()),
+            created: real_time(self.created),
+            start: real_time(self.start),
+            end: real_time(self.end),
+            message: self.message.filter(|m| !m.is_empty()),
+            template_name: self.tpl_alias.filter(|n| !n.is_empty()),
+            user_name: self.user_name.filter(|n| !n.is_empty()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireOutput {
+    #[serde(default)]
+    pub time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+impl WireOutput {
+    pub(crate) fn into_port(self) -> OutputLine {
+        OutputLine { time: real_time(self.time), text: self.output.unwrap_or_default() }
+    }
+}
+
+/// The start body for the server in front of us. Both shapes at once where harmless: 2.10 reads
+/// the top-level fields and ignores `params`; newer servers read `params`.
+pub(crate) fn start_body(request: &StartTask, legacy: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("template_id".into(), json!(request.template_id.get()));
+    body.insert("debug".into(), json!(request.debug));
+    body.insert("dry_run".into(), json!(request.dry_run));
+    body.insert("diff".into(), json!(request.diff));
+    if let Some(m) = &request.message {
+        body.insert("message".into(), json!(m));
+    }
+    if !request.limit.is_empty() {
+        body.insert("limit".into(), json!(request.limit.join(",")));
+    }
+    if let Some(b) = &request.git_branch {
+        body.insert("git_branch".into(), json!(b));
+    }
+    // Semaphore wants JSON *inside strings* for these.
+    if !request.environment.is_empty() {
+        body.insert("environment".into(), json!(json!(request.environment).to_string()));
+    }
+    if !request.secrets.is_empty() {
+        body.insert("secret".into(), json!(json!(request.secrets).to_string()));
+    }
+    let mut arguments = request.arguments.clone();
+    if legacy {
+        // 2.10 has no task-level tags: they reach ansible-playbook as arguments.
+        if !request.tags.is_empty() {
+            arguments.push(format!("--tags={}", request.tags.join(",")));
+        }
+        if !request.skip_tags.is_empty() {
+            arguments.push(format!("--skip-tags={}", request.skip_tags.join(",")));
+        }
+    } else {
+        let mut params = Map::new();
+        params.insert("debug".into(), json!(request.debug));
+        params.insert("dry_run".into(), json!(request.dry_run));
+        params.insert("diff".into(), json!(request.diff));
+        if !request.limit.is_empty() {
+            params.insert("limit".into(), json!(request.limit));
+        }
+        if !request.tags.is_empty() {
+            params.insert("tags".into(), json!(request.tags));
+        }
+        if !request.skip_tags.is_empty() {
+            params.insert("skip_tags".into(), json!(request.skip_tags));
+        }
+        body.insert("params".into(), Value::Object(params));
+    }
+    if !arguments.is_empty() {
+        body.insert("arguments".into(), json!(json!(arguments).to_string()));
+    }
+    Value::Object(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_every_known_shape() {
+        assert_eq!(parse_version("2.10.32-f33944e0-1729800000"), Some((2, 10)));
+        assert_eq!(parse_version("v2.16.14"), Some((2, 16)));
+        assert_eq!(parse_version("develop"), None);
+    }
+
+    #[test]
+    fn legacy_start_body_carries_tags_as_arguments_and_json_in_strings() {
+        let mut r = StartTask { template_id: TemplateId::new(8), tags: vec!["web".into(), "db".into()], ..Default::default() };
+        r.arguments = vec!["--extra".into()];
+        r.environment.insert("who".into(), "me".into());
+        r.secrets.insert("token".into(), "x".into());
+        let body = start_body(&r, true);
+        assert_eq!(body["arguments"], json!("[\"--extra\",\"--tags=web,db\"]"));
+        assert_eq!(body["environment"], json!("{\"who\":\"me\"}"));
+        assert_eq!(body["secret"], json!("{\"token\":\"x\"}"));
+        assert!(body.get("params").is_none());
+        let body = start_body(&r, false);
+        assert_eq!(body["params"]["tags"], json!(["web", "db"]));
+        assert_eq!(body["arguments"], json!("[\"--extra\"]"));
+    }
+
+    #[test]
+    fn null_heavy_2_10_template_converts() {
+        let t: WireTemplate = serde_json::from_value(json!({
+            "id": 3, "project_id": 1, "name": "broken-deploy", "description": null, "arguments": null,
+            "app": "ansible", "survey_vars": null, "allow_override_args_in_task": false, "inventory_id": 1
+        }))
+        .unwrap();
+        let t = t.into_port(ProjectId::new(1));
+        assert_eq!(t.description, None);
+        assert!(t.survey_vars.is_empty());
+        assert!(!t.params_policy.allow_override_tags);
+        assert!(t.params_policy.allow_override_limit);
+    }
+
+    #[test]
+    fn go_zero_times_mean_unset() {
+        let task: WireTask =
+            serde_json::from_value(json!({"id": 5, "status": "waiting", "created": "0001-01-01T00:00:00Z", "start": null}))
+                .unwrap();
+        let task = task.into_port(ProjectId::new(1));
+        assert_eq!(task.created, None);
+        assert_eq!(task.status, TaskStatus::Waiting);
+    }
+}

@@ -1,0 +1,171 @@
+//! `chatrixcd demo`: the whole bot in the terminal, against a simulated Semaphore, with no
+//! configuration. Lines typed on stdin are chat messages in a demo room; the bot's replies are
+//! printed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use anyhow::Context as _;
+use chatrixcd_clock::SystemClock;
+use chatrixcd_console::{CONSOLE_HELP, ConsoleChat, ConsoleLine};
+use chatrixcd_domain::personality::Personality;
+use chatrixcd_domain::redact::Redactor;
+use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
+use chatrixcd_ports::{Clock, UserId};
+use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
+use chatrixcd_store_memory::MemoryStore;
+use chrono::Duration;
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::runtime;
+
+/// Options of `chatrixcd demo`. The defaults give a lively demo; tests make it instant.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Semaphore behaviour to simulate: 2.10 (ids count down, as on BoltDB) or current.
+    #[arg(long, default_value = "2.10", value_parser = ["2.10", "current"])]
+    mode: String,
+    /// Milliseconds between two tasks leaving Semaphore's queue (a real server: 5000).
+    #[arg(long, default_value_t = 1000)]
+    tick_ms: u64,
+    /// Milliseconds between two lines of simulated task output.
+    #[arg(long, default_value_t = 150)]
+    step_ms: u64,
+    /// Milliseconds between two polls of watched tasks.
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
+    /// A ChatrixCD `messages.json` (HJSON) to give the bot your personality.
+    #[arg(long)]
+    messages: Option<PathBuf>,
+    /// A ChatrixCD `aliases.json` to start with (changes are kept in memory only).
+    #[arg(long)]
+    aliases: Option<PathBuf>,
+    /// How long to let running tasks finish after stdin closes, in seconds.
+    #[arg(long, default_value_t = 900)]
+    drain_secs: u64,
+    /// Start replies with a random greeting, as ChatrixCD does.
+    #[arg(long)]
+    greetings: bool,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        Self {
+            mode: "2.10".into(),
+            tick_ms: 1000,
+            step_ms: 150,
+            poll_ms: 1000,
+            messages: None,
+            aliases: None,
+            drain_secs: 900,
+            greetings: false,
+        }
+    }
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+fn load_personality(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<Personality> {
+    let Some(path) = path else { return Ok(Personality::with_seed(seed)) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let personality = Personality::from_hjson(&text).with_context(|| format!("{} is not a usable messages file", path.display()))?;
+    for warning in personality.warnings() {
+        tracing::warn!(file = %path.display(), "{warning}");
+    }
+    Ok(personality.reseeded(seed))
+}
+
+fn load_aliases(path: Option<&PathBuf>) -> anyhow::Result<BTreeMap<String, String>> {
+    let Some(path) = path else { return Ok(BTreeMap::new()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    chatrixcd_domain::aliases::parse_file(&text).with_context(|| format!("in {}", path.display()))
+}
+
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let redactor = Arc::new(Redactor::default());
+    crate::logging::init("warn", Arc::clone(&redactor));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
+    let personality = load_personality(args.messages.as_ref(), seed)?;
+    let store = Arc::new(MemoryStore::with_aliases(load_aliases(args.aliases.as_ref())?));
+
+    let mode = if args.mode == "current" { Mode::Current } else { Mode::V2_10 };
+    let config = SimConfig { mode, queue_tick: millis(args.tick_ms), step: millis(args.step_ms), ..SimConfig::default() };
+    let semaphore = Arc::new(SimSemaphore::demo(config, Arc::clone(&clock)));
+
+    let console = ConsoleChat::new(Box::new(std::io::stdout()), Arc::clone(&clock));
+    let you: UserId = console.current_user();
+    let mut settings = Settings::new(console.bot_user().clone());
+    settings.admins = vec![you.clone()];
+    settings.greetings = args.greetings;
+    settings.poll_interval = millis(args.poll_ms.max(10));
+    settings.version = env!("CARGO_PKG_VERSION").to_owned();
+
+    let deps = Deps { chat: Arc::new(console.clone()), semaphore, store, clock: Arc::clone(&clock) };
+    let mut bot = Bot::new(deps, settings, personality, Redactor::default());
+    bot.resume().await;
+
+    console.say(&format!(
+        "chatrixcd {} demo — a simulated Semaphore with projects `ops` and `web`. You are {you}, an admin.\n\
+         Try: !cd projects · !cd templates 1 · !cd run 1 1 · yes · !cd status · !cd logs   (/help for console directives)",
+        env!("CARGO_PKG_VERSION")
+    ));
+
+    let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<String>(64);
+    tokio::spawn(async move {
+        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = stdin.next_line().await {
+            if lines_tx.send(line).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let drain_limit = StdDuration::from_secs(args.drain_secs);
+    loop {
+        tokio::select! {
+            line = lines.recv() => {
+                let Some(line) = line else { break };
+                match console.parse_line(&line) {
+                    ConsoleLine::Event(event) => {
+                        if bot.handle(event).await == Outcome::Shutdown {
+                            break;
+                        }
+                    }
+                    ConsoleLine::Wait => {
+                        if !runtime::drain(&mut bot, &clock, drain_limit).await {
+                            console.say("(stopped waiting: tasks are still running)");
+                        }
+                    }
+                    ConsoleLine::SwitchUser(user) => console.say(&format!("(you are now {user})")),
+                    ConsoleLine::Help => console.say(CONSOLE_HELP),
+                    ConsoleLine::Quit => break,
+                    ConsoleLine::Nothing => {}
+                    ConsoleLine::Invalid(why) => console.say(&format!("(console: {why})")),
+                }
+            }
+            () = runtime::next_deadline(&bot, &clock) => {
+                if bot.tick().await == Outcome::Shutdown {
+                    break;
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                console.say("(interrupted)");
+                bot.cancel_open_questions("the bot was interrupted").await;
+                return Ok(());
+            }
+        }
+    }
+    bot.cancel_open_questions("the console closed, so nobody can answer").await;
+    if bot.is_watching() {
+        console.say("(input closed: waiting for running tasks to finish)");
+        if !runtime::drain(&mut bot, &clock, drain_limit).await {
+            console.say("(gave up waiting: tasks are still running in the simulated Semaphore)");
+        }
+    }
+    Ok(())
+}
