@@ -72,7 +72,8 @@ fn millis(ms: u64) -> Duration {
 fn load_personality(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<Personality> {
     let Some(path) = path else { return Ok(Personality::with_seed(seed)) };
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let personality = Personality::from_hjson(&text).with_context(|| format!("{} is not a usable messages file", path.display()))?;
+    let personality =
+        Personality::from_hjson(&text).with_context(|| format!("{} is not a usable messages file", path.display()))?;
     for warning in personality.warnings() {
         tracing::warn!(file = %path.display(), "{warning}");
     }
@@ -94,7 +95,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = Arc::new(MemoryStore::with_aliases(load_aliases(args.aliases.as_ref())?));
 
     let mode = if args.mode == "current" { Mode::Current } else { Mode::V2_10 };
-    let config = SimConfig { mode, queue_tick: millis(args.tick_ms), step: millis(args.step_ms), ..SimConfig::default() };
+    let config =
+        SimConfig { mode, queue_tick: millis(args.tick_ms), step: millis(args.step_ms), ..SimConfig::default() };
     let semaphore = Arc::new(SimSemaphore::demo(config, Arc::clone(&clock)));
 
     let console = ConsoleChat::new(Box::new(std::io::stdout()), Arc::clone(&clock));

@@ -59,7 +59,11 @@ pub fn validate(
 }
 
 /// Expands the first word when it is an alias. Built-in commands always win over aliases.
-pub fn expand(words: Vec<String>, aliases: &BTreeMap<String, String>, registry: &[&'static CommandSpec]) -> Vec<String> {
+pub fn expand(
+    words: Vec<String>,
+    aliases: &BTreeMap<String, String>,
+    registry: &[&'static CommandSpec],
+) -> Vec<String> {
     let Some(first) = words.first() else { return words };
     if grammar::find(registry, first).is_some() {
         return words;

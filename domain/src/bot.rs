@@ -106,7 +106,9 @@ impl Bot {
         match self.deps.store.tracked_tasks().await {
             Ok(tracked) if !tracked.is_empty() => self.next_poll = Some(self.deps.clock.now()),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read tracked tasks; watching resumes when the store is back"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read tracked tasks; watching resumes when the store is back")
+            }
         }
     }
 
@@ -133,11 +135,10 @@ impl Bot {
         let now = self.deps.clock.now();
         for pending in self.confirmations.expire(now) {
             let phrase = self.personality.pick(Category::Timeout, &[]);
-            let reply = Reply::notice()
-                .push("⌛ ")
-                .push_rich(&phrase.plain, &phrase.html)
-                .line()
-                .push(&format!("The request to {} expired without an answer; nothing was done.", pending.action.describe()));
+            let reply = Reply::notice().push("⌛ ").push_rich(&phrase.plain, &phrase.html).line().push(&format!(
+                "The request to {} expired without an answer; nothing was done.",
+                pending.action.describe()
+            ));
             self.post(&pending.room, reply.build()).await;
         }
         if self.next_poll.is_some_and(|at| at <= now) {
@@ -151,7 +152,8 @@ impl Bot {
     /// bot is shutting down).
     pub async fn cancel_open_questions(&mut self, why: &str) {
         for pending in self.confirmations.drain() {
-            let reply = Reply::notice().push(&format!("❎ Cancelled the request to {}: {why}.", pending.action.describe()));
+            let reply =
+                Reply::notice().push(&format!("❎ Cancelled the request to {}: {why}.", pending.action.describe()));
             self.post(&pending.room, reply.build()).await;
         }
     }
@@ -268,7 +270,11 @@ impl Bot {
         if let Some(spec) = commands::spec_at(path) {
             reply = reply.usage(&spec.usage(&self.settings.prefix, path));
         } else {
-            reply = reply.line().push("Type ").code(&format!("{} help", self.settings.prefix)).push(" to see what I can do.");
+            reply = reply
+                .line()
+                .push("Type ")
+                .code(&format!("{} help", self.settings.prefix))
+                .push(" to see what I can do.");
         }
         self.reply(req, reply).await;
     }
@@ -300,7 +306,9 @@ impl Bot {
                     crate::confirm::Approver::OtherAdmin if meta.sender == pending_requester => {
                         "This needs approval by another admin; you can only withdraw it (👎 or \"no\").".to_owned()
                     }
-                    crate::confirm::Approver::OtherAdmin => "Only an admin other than the requester can approve this.".to_owned(),
+                    crate::confirm::Approver::OtherAdmin => {
+                        "Only an admin other than the requester can approve this.".to_owned()
+                    }
                 };
                 let reply = Reply::notice().push("✋ ").push(&who);
                 self.post(&meta.room, reply.build()).await;

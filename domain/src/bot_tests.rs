@@ -30,7 +30,12 @@ fn template() -> Template {
         app: App::Ansible,
         playbook: "deploy.yml".into(),
         params_policy: TaskParamsPolicy { allow_override_tags: true, ..TaskParamsPolicy::legacy(false) },
-        survey_vars: vec![SurveyVar { name: "version".into(), title: "Version".into(), required: true, ..Default::default() }],
+        survey_vars: vec![SurveyVar {
+            name: "version".into(),
+            title: "Version".into(),
+            required: true,
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
@@ -59,7 +64,10 @@ fn catalogue() -> MockSemaphorePort {
     sem
 }
 
-fn run_bot(sem: MockSemaphorePort, settings: Settings) -> (crate::Bot, Arc<crate::testing::RecordingChat>, ManualClock) {
+fn run_bot(
+    sem: MockSemaphorePort,
+    settings: Settings,
+) -> (crate::Bot, Arc<crate::testing::RecordingChat>, ManualClock) {
     let clock = clock();
     let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings);
     (bot, chat, clock)
@@ -175,7 +183,12 @@ async fn other_bots_own_messages_and_non_commands_are_ignored() {
     let mut s = settings();
     s.ignored_users = vec![UserId::parse("@otherbot:test").unwrap()];
     let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
-    for (sender, body) in [("@bot:test", "!cd ping"), ("@otherbot:test", "!cd ping"), ("@alice:test", "!cdping"), ("@alice:test", "hello")] {
+    for (sender, body) in [
+        ("@bot:test", "!cd ping"),
+        ("@otherbot:test", "!cd ping"),
+        ("@alice:test", "!cdping"),
+        ("@alice:test", "hello"),
+    ] {
         bot.handle(message_from(&UserId::parse(sender).unwrap(), body, clock.now())).await;
     }
     assert!(chat.take().is_empty());

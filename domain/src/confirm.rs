@@ -50,8 +50,12 @@ pub enum Resolution<A> {
 pub fn classify_text(text: &str) -> Option<Answer> {
     let t = text.trim().trim_end_matches(['!', '.']).to_lowercase();
     match t.as_str() {
-        "y" | "yes" | "go" | "start" | "ok" | "okay" | "confirm" | "approve" | "👍" | "✓" | "✅" => Some(Answer::Yes),
-        "n" | "no" | "cancel" | "stop" | "end" | "nope" | "abort" | "reject" | "👎" | "❌" | "✖" => Some(Answer::No),
+        "y" | "yes" | "go" | "start" | "ok" | "okay" | "confirm" | "approve" | "👍" | "✓" | "✅" => {
+            Some(Answer::Yes)
+        }
+        "n" | "no" | "cancel" | "stop" | "end" | "nope" | "abort" | "reject" | "👎" | "❌" | "✖" => {
+            Some(Answer::No)
+        }
         _ => None,
     }
 }
@@ -187,7 +191,8 @@ impl<A: Clone> Confirmations<A> {
 
     /// Removes and returns every request whose deadline has passed.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Pending<A>> {
-        let (expired, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending).into_iter().partition(|p| p.deadline <= now);
+        let (expired, open): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.deadline <= now);
         self.pending = open;
         expired
     }

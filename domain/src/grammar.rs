@@ -175,7 +175,9 @@ impl GrammarError {
                 format!("`{}` has no action `{word}`.{}", path.join(" "), hint(suggestion))
             }
             Self::MissingArg { arg, .. } => format!("Missing <{arg}>."),
-            Self::BadValue { what, value, expected, .. } => format!("`{value}` is not a valid {what}: expected {expected}."),
+            Self::BadValue { what, value, expected, .. } => {
+                format!("`{value}` is not a valid {what}: expected {expected}.")
+            }
             Self::UnknownFlag { flag, suggestion, .. } => format!("Unknown option `{flag}`.{}", hint(suggestion)),
             Self::FlagNeedsValue { flag, .. } => format!("Option `--{flag}` needs a value (`--{flag}=…`)."),
             Self::SwitchTakesNoValue { flag, .. } => format!("Option `--{flag}` takes no value."),
@@ -296,7 +298,12 @@ fn parse_into(spec: &'static CommandSpec, words: &[String], parsed: &mut Parsed)
 }
 
 fn check_value(path: &[&'static str], what: &str, kind: ValueKind, value: String) -> Result<String, GrammarError> {
-    let bad = |expected| GrammarError::BadValue { path: path.to_vec(), what: what.to_owned(), value: value.clone(), expected };
+    let bad = |expected| GrammarError::BadValue {
+        path: path.to_vec(),
+        what: what.to_owned(),
+        value: value.clone(),
+        expected,
+    };
     match kind {
         ValueKind::Word | ValueKind::Rest => Ok(value),
         ValueKind::Number => {

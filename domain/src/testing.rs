@@ -84,7 +84,12 @@ impl ChatPort for RecordingChat {
         Ok(())
     }
     fn connection_info(&self) -> ConnectionInfo {
-        ConnectionInfo { network: "test".into(), server: "test".into(), user_id: "@bot:test".into(), ..Default::default() }
+        ConnectionInfo {
+            network: "test".into(),
+            server: "test".into(),
+            user_id: "@bot:test".into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -125,7 +130,13 @@ pub(crate) fn message_from(sender: &UserId, body: &str, at: DateTime<Utc>) -> Ch
     let mut n = NEXT_EVENT.lock().unwrap();
     *n += 1;
     ChatEvent::Message {
-        meta: Incoming { room: room(), sender: sender.clone(), sender_name: None, event_id: EventId(format!("$in{n}")), timestamp: at },
+        meta: Incoming {
+            room: room(),
+            sender: sender.clone(),
+            sender_name: None,
+            event_id: EventId(format!("$in{n}")),
+            timestamp: at,
+        },
         body: body.to_owned(),
         thread_root: None,
     }
@@ -133,7 +144,13 @@ pub(crate) fn message_from(sender: &UserId, body: &str, at: DateTime<Utc>) -> Ch
 
 pub(crate) fn reaction_from(sender: &UserId, to: &EventId, key: &str, at: DateTime<Utc>) -> ChatEvent {
     ChatEvent::Reaction {
-        meta: Incoming { room: room(), sender: sender.clone(), sender_name: None, event_id: EventId("$react".into()), timestamp: at },
+        meta: Incoming {
+            room: room(),
+            sender: sender.clone(),
+            sender_name: None,
+            event_id: EventId("$react".into()),
+            timestamp: at,
+        },
         relates_to: to.clone(),
         key: key.to_owned(),
     }

@@ -40,7 +40,11 @@ pub(crate) fn status_message(bot: &Bot, tracked: &TrackedTask, task: Option<&Tas
     let timing = match task {
         Some(Task { start: Some(start), end, .. }) => {
             let until = end.unwrap_or(now);
-            if shown.is_terminal() { format!("took {}", human(until - *start)) } else { format!("running for {}", human(until - *start)) }
+            if shown.is_terminal() {
+                format!("took {}", human(until - *start))
+            } else {
+                format!("running for {}", human(until - *start))
+            }
         }
         _ => format!("queued for {}", human(now - tracked.started_at)),
     };

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chatrixcd_ports::chat::{
-    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, MessageKind, OutgoingMessage, RoomInfo,
+    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, MessageKind, OutgoingMessage,
+    RoomInfo,
 };
 use chatrixcd_ports::{Clock, RoomId, UserId};
 
@@ -153,7 +154,11 @@ impl ConsoleChat {
                 match target {
                     Some(relates_to) => {
                         let meta = self.meta();
-                        self.write(&format!("{} reacted {key} to [{}]", meta.sender, relates_to.0.trim_start_matches('$')));
+                        self.write(&format!(
+                            "{} reacted {key} to [{}]",
+                            meta.sender,
+                            relates_to.0.trim_start_matches('$')
+                        ));
                         ConsoleLine::Event(ChatEvent::Reaction { meta, relates_to, key: key.to_owned() })
                     }
                     None => ConsoleLine::Invalid("there is no bot message to react to yet".into()),
@@ -245,7 +250,12 @@ impl ChatPort for ConsoleChat {
     }
 
     async fn joined_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
-        Ok(vec![RoomInfo { id: self.inner.room.clone(), name: Some("Demo console".into()), can_send: true, encrypted: false }])
+        Ok(vec![RoomInfo {
+            id: self.inner.room.clone(),
+            name: Some("Demo console".into()),
+            can_send: true,
+            encrypted: false,
+        }])
     }
 
     async fn join(&self, room_or_alias: &str) -> Result<RoomId, ChatError> {

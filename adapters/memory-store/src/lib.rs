@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use chatrixcd_ports::store::{Store, StoreError, TaskRef, TrackedTask};
 use chatrixcd_ports::RoomId;
+use chatrixcd_ports::store::{Store, StoreError, TaskRef, TrackedTask};
 
 #[derive(Debug, Default)]
 struct State {
@@ -58,10 +58,7 @@ impl Store for MemoryStore {
 
     async fn track(&self, task: TrackedTask) -> Result<(), StoreError> {
         let mut state = self.state();
-        match state
-            .tracked
-            .iter_mut()
-            .find(|t| t.project == task.project && t.task == task.task && t.room == task.room)
+        match state.tracked.iter_mut().find(|t| t.project == task.project && t.task == task.task && t.room == task.room)
         {
             Some(existing) => *existing = task,
             None => state.tracked.push(task),
@@ -70,9 +67,7 @@ impl Store for MemoryStore {
     }
 
     async fn untrack(&self, task: TaskRef, room: &RoomId) -> Result<(), StoreError> {
-        self.state()
-            .tracked
-            .retain(|t| !(t.project == task.project && t.task == task.task && &t.room == room));
+        self.state().tracked.retain(|t| !(t.project == task.project && t.task == task.task && &t.room == room));
         Ok(())
     }
 

@@ -62,8 +62,11 @@ impl HttpSemaphore {
         }
         if let Some(path) = &config.ca_file {
             let pem = read_pem("CA file", path)?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| ConfigError::Pem { what: "CA file", path: path.clone(), reason: e.to_string() })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConfigError::Pem {
+                what: "CA file",
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -74,12 +77,16 @@ impl HttpSemaphore {
                 pem.push(b'\n');
                 pem.extend(read_pem("client key", key_path)?);
             }
-            let identity = reqwest::Identity::from_pem(&pem)
-                .map_err(|e| ConfigError::Pem { what: "client certificate", path: cert_path.clone(), reason: e.to_string() })?;
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ConfigError::Pem {
+                what: "client certificate",
+                path: cert_path.clone(),
+                reason: e.to_string(),
+            })?;
             builder = builder.identity(identity);
         }
         let http = builder.build().map_err(|e| ConfigError::Client(e.to_string()))?;
-        let web = config.web_url.as_deref().map(|w| w.trim_end_matches('/').to_owned()).unwrap_or_else(|| base.to_owned());
+        let web =
+            config.web_url.as_deref().map(|w| w.trim_end_matches('/').to_owned()).unwrap_or_else(|| base.to_owned());
         Ok(Self {
             http,
             api: format!("{base}/api"),
@@ -91,7 +98,12 @@ impl HttpSemaphore {
         })
     }
 
-    async fn send_once(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, String), SemaphoreError> {
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, String), SemaphoreError> {
         let mut request = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
@@ -117,7 +129,9 @@ impl HttpSemaphore {
             };
             let retryable = matches!(
                 error,
-                SemaphoreError::Unreachable(_) | SemaphoreError::Timeout(_) | SemaphoreError::Server { status: 502..=504, .. }
+                SemaphoreError::Unreachable(_)
+                    | SemaphoreError::Timeout(_)
+                    | SemaphoreError::Server { status: 502..=504, .. }
             );
             if !retryable || attempt >= self.read_retries {
                 return Err(error);
@@ -206,7 +220,8 @@ impl SemaphorePort for HttpSemaphore {
 
     async fn templates(&self, project: ProjectId) -> Result<Vec<Template>, SemaphoreError> {
         let what = format!("project {project}");
-        let list: Vec<WireTemplate> = self.get(&format!("/project/{project}/templates?sort=name&order=asc"), &what).await?;
+        let list: Vec<WireTemplate> =
+            self.get(&format!("/project/{project}/templates?sort=name&order=asc"), &what).await?;
         let mut templates: Vec<Template> = list.into_iter().map(|t| t.into_port(project)).collect();
         // Numbered the way people see them in the UI: by id.
         templates.sort_by_key(|t| t.id);
@@ -223,8 +238,10 @@ impl SemaphorePort for HttpSemaphore {
 
     async fn task(&self, project: ProjectId, task: TaskId) -> Result<Task, SemaphoreError> {
         let what = format!("task #{task} in project {project}");
-        let wire: WireTask =
-            self.get(&format!("/project/{project}/tasks/{task}"), &what).await.map_err(|e| task_not_found(e, project, task))?;
+        let wire: WireTask = self
+            .get(&format!("/project/{project}/tasks/{task}"), &what)
+            .await
+            .map_err(|e| task_not_found(e, project, task))?;
         Ok(wire.into_port(project))
     }
 

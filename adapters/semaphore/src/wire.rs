@@ -314,7 +314,8 @@ mod tests {
 
     #[test]
     fn legacy_start_body_carries_tags_as_arguments_and_json_in_strings() {
-        let mut r = StartTask { template_id: TemplateId::new(8), tags: vec!["web".into(), "db".into()], ..Default::default() };
+        let mut r =
+            StartTask { template_id: TemplateId::new(8), tags: vec!["web".into(), "db".into()], ..Default::default() };
         r.arguments = vec!["--extra".into()];
         r.environment.insert("who".into(), "me".into());
         r.secrets.insert("token".into(), "x".into());
@@ -344,9 +345,10 @@ mod tests {
 
     #[test]
     fn go_zero_times_mean_unset() {
-        let task: WireTask =
-            serde_json::from_value(json!({"id": 5, "status": "waiting", "created": "0001-01-01T00:00:00Z", "start": null}))
-                .unwrap();
+        let task: WireTask = serde_json::from_value(
+            json!({"id": 5, "status": "waiting", "created": "0001-01-01T00:00:00Z", "start": null}),
+        )
+        .unwrap();
         let task = task.into_port(ProjectId::new(1));
         assert_eq!(task.created, None);
         assert_eq!(task.status, TaskStatus::Waiting);

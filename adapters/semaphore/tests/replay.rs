@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
+
 //! The HTTP client against the answers a real Semaphore 2.10.32 gave: a loopback server replays
 //! the recorded exchanges, so the client's parsing and error mapping meet the real thing.
 
@@ -70,7 +72,11 @@ impl Replay {
         }
         let key = (method.to_owned(), path.to_owned());
         let Some(list) = self.answers.get(&key) else {
-            return Recorded { status: 404, content_type: "text/plain; charset=utf-8".into(), body: Some("Not Found\n".into()) };
+            return Recorded {
+                status: 404,
+                content_type: "text/plain; charset=utf-8".into(),
+                body: Some("Not Found\n".into()),
+            };
         };
         let n = self.served.entry(key).or_default();
         let answer = list[(*n).min(list.len() - 1)].clone();
@@ -79,7 +85,13 @@ impl Replay {
     }
 }
 
-async fn serve(State(replay): State<Arc<Mutex<Replay>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn serve(
+    State(replay): State<Arc<Mutex<Replay>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     if path.starts_with("/api/stall") {
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -124,7 +136,10 @@ async fn reads_the_recorded_catalogue() {
     assert_eq!(projects[0].name, "ops");
     let templates = sem.templates(projects[0].id).await.unwrap();
     let names: Vec<&str> = templates.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["deploy-web", "hello", "broken-deploy", "slow", "infra-plan", "infra-nochange", "chatty", "hello-args"]);
+    assert_eq!(
+        names,
+        ["deploy-web", "hello", "broken-deploy", "slow", "infra-plan", "infra-nochange", "chatty", "hello-args"]
+    );
     let hello_args = &templates[7];
     assert!(hello_args.allow_override_args_in_task);
     assert!(hello_args.params_policy.allow_override_tags, "2.10 carries tags as arguments");
@@ -152,7 +167,9 @@ async fn errors_are_typed_as_the_server_meant_them() {
     let (url, replay) = start(&["bad-input.json", "catalogue.json"]).await;
     let sem = client(&url);
     let p = ProjectId::new(1);
-    assert!(matches!(sem.task(p, TaskId::new(999_999)).await, Err(SemaphoreError::NotFound(m)) if m.contains("999999")));
+    assert!(
+        matches!(sem.task(p, TaskId::new(999_999)).await, Err(SemaphoreError::NotFound(m)) if m.contains("999999"))
+    );
     assert!(matches!(sem.task_output(p, TaskId::new(999_999)).await, Err(SemaphoreError::NotFound(_))));
     assert!(matches!(sem.templates(ProjectId::new(9999)).await, Err(SemaphoreError::NotFound(_))));
     let start = StartTask { template_id: TemplateId::new(9999), ..Default::default() };
@@ -188,8 +205,15 @@ async fn an_unreachable_server_is_said_so() {
 
 #[test]
 fn bad_configuration_is_named() {
-    assert!(HttpSemaphore::new(&SemaphoreConfig::new("semaphore.local", TOKEN)).unwrap_err().to_string().contains("semaphore.url"));
-    assert!(HttpSemaphore::new(&SemaphoreConfig::new("http://x.test", " ")).unwrap_err().to_string().contains("api_token"));
+    assert!(
+        HttpSemaphore::new(&SemaphoreConfig::new("semaphore.local", TOKEN))
+            .unwrap_err()
+            .to_string()
+            .contains("semaphore.url")
+    );
+    assert!(
+        HttpSemaphore::new(&SemaphoreConfig::new("http://x.test", " ")).unwrap_err().to_string().contains("api_token")
+    );
     let mut c = SemaphoreConfig::new("https://x.test", TOKEN);
     c.ca_file = Some("/nonexistent/ca.pem".into());
     assert!(HttpSemaphore::new(&c).unwrap_err().to_string().contains("CA file /nonexistent/ca.pem"));

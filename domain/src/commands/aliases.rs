@@ -78,14 +78,18 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         Args::List => {
             let aliases = bot.deps.store.aliases().await?;
             if aliases.is_empty() {
-                Reply::notice().push("No aliases yet. 🔖 Add one with ").code(&format!("{prefix} aliases add <alias> <command>"))
+                Reply::notice()
+                    .push("No aliases yet. 🔖 Add one with ")
+                    .code(&format!("{prefix} aliases add <alias> <command>"))
             } else {
-                let rows: Vec<Vec<String>> = aliases.iter().map(|(a, c)| vec![a.clone(), format!("{prefix} {c}")]).collect();
+                let rows: Vec<Vec<String>> =
+                    aliases.iter().map(|(a, c)| vec![a.clone(), format!("{prefix} {c}")]).collect();
                 Reply::notice().bold("Aliases").table(&["Alias", "Runs"], &rows)
             }
         }
         Args::Add { alias, command } => {
-            let command = crate::aliases::validate(&alias, &command, &prefix, REGISTRY).map_err(|e| CommandError::Usage(e.to_string()))?;
+            let command = crate::aliases::validate(&alias, &command, &prefix, REGISTRY)
+                .map_err(|e| CommandError::Usage(e.to_string()))?;
             bot.deps.store.set_alias(&alias, &command).await?;
             Reply::notice().push("✅ Alias added: ").bold(&alias).push(" → ").code(&format!("{prefix} {command}"))
         }

@@ -11,7 +11,13 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     aliases: &["shutdown", "quit"],
     summary: "Shut the bot down (asks first)",
     args: &[],
-    flags: &[FlagSpec { name: "yes", aliases: &["y"], value: None, repeatable: false, help: "do not ask for confirmation" }],
+    flags: &[FlagSpec {
+        name: "yes",
+        aliases: &["y"],
+        value: None,
+        repeatable: false,
+        help: "do not ask for confirmation",
+    }],
     subcommands: &[],
     examples: &["exit"],
     hidden: false,
@@ -33,7 +39,10 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     if args.yes {
         return perform(bot, req).await;
     }
-    let question = Reply::notice().bold("⚠️ Shut the bot down?").line().push("Running tasks keep running in Semaphore, but nobody here will watch them until I am back.");
+    let question = Reply::notice()
+        .bold("⚠️ Shut the bot down?")
+        .line()
+        .push("Running tasks keep running in Semaphore, but nobody here will watch them until I am back.");
     let timeout = bot.settings.short_confirm_timeout;
     ask(bot, req, PendingAction::Exit, Approver::Requester, timeout, question).await;
     Ok(())

@@ -9,7 +9,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "help",
     aliases: &["h", "?"],
     summary: "Show what I can do, or the details of one command",
-    args: &[ArgSpec { name: "command", kind: ValueKind::Rest, required: false, help: "a command, e.g. `run` or `aliases add`" }],
+    args: &[ArgSpec {
+        name: "command",
+        kind: ValueKind::Rest,
+        required: false,
+        help: "a command, e.g. `run` or `aliases add`",
+    }],
     flags: &[],
     subcommands: &[],
     examples: &["help", "help run"],
@@ -93,7 +98,9 @@ pub(crate) fn detail(spec: &CommandSpec, prefix: &str, path: &[&str]) -> Reply {
         let mut rows: Vec<Vec<String>> = spec
             .args
             .iter()
-            .map(|a| vec![if a.required { format!("<{}>", a.name) } else { format!("[{}]", a.name) }, a.help.to_owned()])
+            .map(|a| {
+                vec![if a.required { format!("<{}>", a.name) } else { format!("[{}]", a.name) }, a.help.to_owned()]
+            })
             .collect();
         rows.extend(spec.flags.iter().map(|f| {
             let mut name = format!("--{}", f.name);

@@ -26,7 +26,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandE
         Ok(info) => vec![vec!["Version".to_owned(), info.version]],
         Err(e) => vec![vec!["Status".to_owned(), format!("⚠️ {e}")]],
     };
-    let tracked = bot.deps.store.tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
+    let tracked =
+        bot.deps.store.tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
     let stats = bot.stats;
     let bot_rows = vec![
         vec!["Version".to_owned(), bot.settings.version.clone()],

@@ -19,11 +19,41 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     summary: "Show a task's log (default: this room's last task)",
     args: &[ArgSpec { name: "task", kind: ValueKind::TaskId, required: false, help: "task number" }],
     flags: &[
-        FlagSpec { name: "tail", aliases: &["last"], value: Some(ValueKind::Number), repeatable: false, help: "only the last N lines" },
-        FlagSpec { name: "page", aliases: &["p"], value: Some(ValueKind::Number), repeatable: false, help: "page N of a long log (1 = the start)" },
-        FlagSpec { name: "grep", aliases: &["filter"], value: Some(ValueKind::Word), repeatable: false, help: "only lines containing TEXT (case-insensitive)" },
-        FlagSpec { name: "errors", aliases: &["error", "failed"], value: None, repeatable: false, help: "only errors, failures and warnings" },
-        FlagSpec { name: "file", aliases: &["upload"], value: None, repeatable: false, help: "upload the whole log as a .log file" },
+        FlagSpec {
+            name: "tail",
+            aliases: &["last"],
+            value: Some(ValueKind::Number),
+            repeatable: false,
+            help: "only the last N lines",
+        },
+        FlagSpec {
+            name: "page",
+            aliases: &["p"],
+            value: Some(ValueKind::Number),
+            repeatable: false,
+            help: "page N of a long log (1 = the start)",
+        },
+        FlagSpec {
+            name: "grep",
+            aliases: &["filter"],
+            value: Some(ValueKind::Word),
+            repeatable: false,
+            help: "only lines containing TEXT (case-insensitive)",
+        },
+        FlagSpec {
+            name: "errors",
+            aliases: &["error", "failed"],
+            value: None,
+            repeatable: false,
+            help: "only errors, failures and warnings",
+        },
+        FlagSpec {
+            name: "file",
+            aliases: &["upload"],
+            value: None,
+            repeatable: false,
+            help: "upload the whole log as a .log file",
+        },
     ],
     subcommands: &[],
     examples: &["logs", "logs 42", "logs 42 --tail 50", "logs 42 --page 2", "logs 42 --grep fatal", "logs 42 --file"],
@@ -50,7 +80,14 @@ impl Args {
                 Some(Ok(n)) => Ok(Some(n)),
             }
         };
-        let args = Self { task: task_arg(p)?, tail: number("tail")?, page: number("page")?, grep: p.flag("grep").map(str::to_owned), errors: p.switch("errors"), file: p.switch("file") };
+        let args = Self {
+            task: task_arg(p)?,
+            tail: number("tail")?,
+            page: number("page")?,
+            grep: p.flag("grep").map(str::to_owned),
+            errors: p.switch("errors"),
+            file: p.switch("file"),
+        };
         if args.tail.is_some() && args.page.is_some() {
             return Err(CommandError::Usage("Use either --tail or --page, not both.".into()));
         }
@@ -88,7 +125,10 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     };
     let title = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
     if raw.is_empty() {
-        let reply = Reply::notice().push(&format!("📋 Task #{}{title} has no output yet (it is ", task.id)).status(&task.status).push(").");
+        let reply = Reply::notice()
+            .push(&format!("📋 Task #{}{title} has no output yet (it is ", task.id))
+            .status(&task.status)
+            .push(").");
         bot.reply(req, reply).await;
         return Ok(());
     }
@@ -110,12 +150,17 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         .enumerate()
         .filter(|(_, l)| {
             let stripped = ansi::strip(l);
-            needle.as_ref().is_none_or(|n| stripped.to_lowercase().contains(n)) && (!args.errors || PROBLEM.is_match(&stripped))
+            needle.as_ref().is_none_or(|n| stripped.to_lowercase().contains(n))
+                && (!args.errors || PROBLEM.is_match(&stripped))
         })
         .collect();
     let filtered = needle.is_some() || args.errors;
     if selected.is_empty() {
-        bot.reply(req, Reply::notice().push(&format!("📋 No line of task #{}'s log ({total} lines) matches.", task.id))).await;
+        bot.reply(
+            req,
+            Reply::notice().push(&format!("📋 No line of task #{}'s log ({total} lines) matches.", task.id)),
+        )
+        .await;
         return Ok(());
     }
     if let Some(n) = args.tail {
@@ -219,7 +264,13 @@ mod tests {
 
     #[test]
     fn problem_lines_are_recognised() {
-        for l in ["fatal: [web1]: FAILED! => {}", "failed: [db] (item=x)", "ERROR! the playbook could not be found", "[WARNING]: No inventory", "Traceback (most recent call last):"] {
+        for l in [
+            "fatal: [web1]: FAILED! => {}",
+            "failed: [db] (item=x)",
+            "ERROR! the playbook could not be found",
+            "[WARNING]: No inventory",
+            "Traceback (most recent call last):",
+        ] {
             assert!(PROBLEM.is_match(l), "{l}");
         }
         for l in ["ok: [localhost]", "TASK [Gathering Facts] ***", "changed: [web1]"] {

@@ -181,7 +181,12 @@ impl PendingAction {
 }
 
 /// Carries out a confirmed action.
-pub(crate) async fn perform(bot: &mut Bot, req: &Request, action: PendingAction, approved_by: &UserId) -> Result<(), CommandError> {
+pub(crate) async fn perform(
+    bot: &mut Bot,
+    req: &Request,
+    action: PendingAction,
+    approved_by: &UserId,
+) -> Result<(), CommandError> {
     match action {
         PendingAction::Run(plan) => run::launch(bot, req, *plan, approved_by).await,
         PendingAction::Stop(plan) => stop::perform(bot, req, plan).await,
@@ -222,7 +227,11 @@ pub fn reference_markdown(prefix: &str) -> String {
         let _ = writeln!(out, "{} `{}`\n", "#".repeat(depth), spec.usage(prefix, path));
         let _ = writeln!(out, "{}.", spec.summary);
         if !spec.aliases.is_empty() {
-            let _ = writeln!(out, "\nAlso spelled: {}.", spec.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "));
+            let _ = writeln!(
+                out,
+                "\nAlso spelled: {}.",
+                spec.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+            );
         }
         if spec.mutating {
             let _ = writeln!(out, "\nNeeds an admin.");
@@ -285,7 +294,10 @@ mod tests {
             std::fs::write(path, &generated).unwrap();
         }
         let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(on_disk == generated, "docs/commands.md is stale: run UPDATE_DOCS=1 cargo test -p chatrixcd-domain command_reference");
+        assert!(
+            on_disk == generated,
+            "docs/commands.md is stale: run UPDATE_DOCS=1 cargo test -p chatrixcd-domain command_reference"
+        );
     }
 
     #[test]

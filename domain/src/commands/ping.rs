@@ -24,12 +24,10 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandE
     let info = bot.deps.semaphore.info().await?;
     let took = bot.deps.clock.now() - started;
     let phrase = bot.personality.pick(Category::PingSuccess, &[]);
-    let reply = bot
-        .greeting(req)
-        .push_rich(&phrase.plain, &phrase.html)
-        .line()
-        .colored("✅ Semaphore is up", "#4e9a06")
-        .push(&format!(" (version {}, answered in {} ms) and accepts my token.", info.version, took.num_milliseconds()));
+    let reply =
+        bot.greeting(req).push_rich(&phrase.plain, &phrase.html).line().colored("✅ Semaphore is up", "#4e9a06").push(
+            &format!(" (version {}, answered in {} ms) and accepts my token.", info.version, took.num_milliseconds()),
+        );
     bot.reply(req, reply).await;
     Ok(())
 }

@@ -5,7 +5,8 @@ use crate::commands::CommandError;
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
-static ROOM_ARG: [ArgSpec; 1] = [ArgSpec { name: "room", kind: ValueKind::Word, required: true, help: "room id (!…) or alias (#…)" }];
+static ROOM_ARG: [ArgSpec; 1] =
+    [ArgSpec { name: "room", kind: ValueKind::Word, required: true, help: "room id (!…) or alias (#…)" }];
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "rooms",

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use chatrixcd_ports::UserId;
 use chatrixcd_ports::semaphore::{App, Project, StartTask, SurveyVarType, Template};
 use chatrixcd_ports::store::{TaskRef, TrackedTask};
-use chatrixcd_ports::UserId;
 
 use crate::bot::{Bot, Request};
 use crate::commands::templates::pick_project;
@@ -34,7 +34,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     args: &[
         ArgSpec { name: "project", kind: ValueKind::Word, required: false, help: "project id or name" },
         ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" },
-        ArgSpec { name: "tags", kind: ValueKind::Word, required: false, help: "Ansible tags, comma-separated (same as --tags)" },
+        ArgSpec {
+            name: "tags",
+            kind: ValueKind::Word,
+            required: false,
+            help: "Ansible tags, comma-separated (same as --tags)",
+        },
     ],
     flags: &[
         value_flag("tags", &["tag"], "Ansible tags to run, comma-separated"),
@@ -56,7 +61,13 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         switch("yes", &["y"], "do not ask for confirmation (where the template's policy allows)"),
     ],
     subcommands: &[],
-    examples: &["run 1 1", "run ops deploy-web", "run 4 5 update,molecule", "run ops hello --var who=world", "run 1 8 --args=\"--verbose\" --yes"],
+    examples: &[
+        "run 1 1",
+        "run ops deploy-web",
+        "run 4 5 update,molecule",
+        "run ops hello --var who=world",
+        "run 1 8 --args=\"--verbose\" --yes",
+    ],
     hidden: false,
     mutating: true,
 };
@@ -89,8 +100,9 @@ impl Args {
         let arguments = match p.flag("args") {
             None => Vec::new(),
             // A JSON array is what Semaphore stores; accept it as is.
-            Some(a) if a.trim_start().starts_with('[') => serde_json::from_str::<Vec<String>>(a)
-                .map_err(|e| CommandError::Usage(format!("--args looks like a JSON array but is not a list of strings: {e}.")))?,
+            Some(a) if a.trim_start().starts_with('[') => serde_json::from_str::<Vec<String>>(a).map_err(|e| {
+                CommandError::Usage(format!("--args looks like a JSON array but is not a list of strings: {e}."))
+            })?,
             Some(a) => split_words(a),
         };
         let vars = p
@@ -131,7 +143,9 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let project = pick_project(bot, args.project.as_deref()).await?;
     let templates = bot.deps.semaphore.templates(project.id).await?;
     let template = match (&args.template, templates.as_slice()) {
-        (Some(given), _) => resolve::find("template", &templates, given).map_err(|e| CommandError::Usage(e.describe()))?.clone(),
+        (Some(given), _) => {
+            resolve::find("template", &templates, given).map_err(|e| CommandError::Usage(e.describe()))?.clone()
+        }
         (None, [only]) => only.clone(),
         (None, []) => return Err(CommandError::Refused(format!("Project {} has no templates to run.", project.name))),
         (None, many) => {
@@ -155,7 +169,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             Ok(())
         }
         ConfirmPolicy::TwoPerson => {
-            let mut question = describe(bot.greeting(req), &plan).line().push("🔐 This template needs a second admin's approval.");
+            let mut question =
+                describe(bot.greeting(req), &plan).line().push("🔐 This template needs a second admin's approval.");
             if args.yes {
                 question = question.push(" (--yes cannot skip that.)");
             }
@@ -172,7 +187,10 @@ const TAGS_HOW: &str = "turn on its \"Tags\" prompt in Semaphore (2.13 and newer
 /// Maps the user's options onto a start request, refusing what the template would ignore.
 pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTask, CommandError> {
     let refuse = |what: &str, why: &str| {
-        Err(CommandError::Refused(format!("Template {} does not allow {what}: {why}. Semaphore would silently ignore it, so I won't start the run.", template.name)))
+        Err(CommandError::Refused(format!(
+            "Template {} does not allow {what}: {why}. Semaphore would silently ignore it, so I won't start the run.",
+            template.name
+        )))
     };
     let ansible_only = [
         (!args.tags.is_empty(), "--tags"),
@@ -194,7 +212,12 @@ pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTas
         (!args.limit.is_empty(), policy.allow_override_limit, "--limit", "its prompt \"Limit\" is off"),
         (args.debug, policy.allow_debug, "--debug", "its prompt \"Debug\" is off"),
         (args.branch.is_some(), policy.allow_override_branch, "--branch", "overriding the branch is off"),
-        (!args.arguments.is_empty(), template.allow_override_args_in_task, "--args", "\"Allow CLI args in task\" is off"),
+        (
+            !args.arguments.is_empty(),
+            template.allow_override_args_in_task,
+            "--args",
+            "\"Allow CLI args in task\" is off",
+        ),
     ];
     for (given, allowed, what, why) in checks {
         if given && !allowed {
@@ -232,7 +255,9 @@ fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Val
                 continue;
             }
             let known: Vec<&str> = template.survey_vars.iter().map(|v| v.name.as_str()).collect();
-            let hint = crate::grammar::suggest(name, known.iter().copied()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+            let hint = crate::grammar::suggest(name, known.iter().copied())
+                .map(|s| format!(" Did you mean `{s}`?"))
+                .unwrap_or_default();
             return Err(CommandError::Usage(format!(
                 "Template {} has no variable `{name}`.{hint} It asks for: {}.",
                 template.name,
@@ -241,7 +266,10 @@ fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Val
         };
         let value = match var.var_type {
             SurveyVarType::Int => {
-                value.trim().parse::<i64>().map_err(|_| CommandError::Usage(format!("`{name}` must be a whole number, not `{value}`.")))?;
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| CommandError::Usage(format!("`{name}` must be a whole number, not `{value}`.")))?;
                 value.trim().to_owned()
             }
             SurveyVarType::Enum => var

@@ -1,9 +1,9 @@
 //! `status [task]`: where a task stands. Any task of the instance, not only the bot's own; without
 //! a number, the last task this room talked about.
 
+use chatrixcd_ports::TaskId;
 use chatrixcd_ports::semaphore::{SemaphoreError, Task};
 use chatrixcd_ports::store::TaskRef;
-use chatrixcd_ports::TaskId;
 
 use crate::bot::{Bot, Request};
 use crate::commands::CommandError;
@@ -84,7 +84,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         .clone()
         .or_else(|| tracked.as_ref().map(|t| t.template_name.clone()))
         .unwrap_or_else(|| format!("template {}", task.template_id));
-    let mut rows = vec![vec!["Template".to_owned(), name.clone()], vec!["Project".to_owned(), task.project_id.to_string()]];
+    let mut rows =
+        vec![vec!["Template".to_owned(), name.clone()], vec!["Project".to_owned(), task.project_id.to_string()]];
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     if let Some(created) = task.created {
         rows.push(vec!["Queued".to_owned(), fmt(created)]);

@@ -55,14 +55,18 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let task = locate(bot, req, Some(args.task)).await?;
     // A stop sent to a finished task makes Semaphore rewrite it to `stopped`, even a success.
     if task.status.is_terminal() {
-        return Err(CommandError::Refused(format!("Task #{} already ended ({}); there is nothing to stop.", task.id, task.status)));
+        return Err(CommandError::Refused(format!(
+            "Task #{} already ended ({}); there is nothing to stop.",
+            task.id, task.status
+        )));
     }
     let mode = if args.force { StopMode::Force } else { StopMode::Graceful };
     let plan = Plan { task: TaskRef { project: task.project_id, task: task.id }, mode };
     if args.yes {
         return perform(bot, req, plan).await;
     }
-    let mut question = Reply::notice().bold(&format!("🛑 Stop task #{}?", task.id)).push(" It is ").status(&task.status).push(".");
+    let mut question =
+        Reply::notice().bold(&format!("🛑 Stop task #{}?", task.id)).push(" It is ").status(&task.status).push(".");
     if task.status == chatrixcd_ports::TaskStatus::WaitingConfirmation && !args.force {
         question = question.line().push("Note: a plan waiting for approval only ends with --force (Semaphore 2.10 leaves it stuck in stopping otherwise).");
     }

@@ -16,10 +16,27 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "tasks",
     aliases: &["recent", "ps"],
     summary: "List recent tasks, or only running ones",
-    args: &[ArgSpec { name: "project", kind: ValueKind::Word, required: false, help: "project id or name (default: all)" }],
+    args: &[ArgSpec {
+        name: "project",
+        kind: ValueKind::Word,
+        required: false,
+        help: "project id or name (default: all)",
+    }],
     flags: &[
-        FlagSpec { name: "running", aliases: &["active"], value: None, repeatable: false, help: "only queued or running tasks" },
-        FlagSpec { name: "limit", aliases: &["n"], value: Some(ValueKind::Number), repeatable: false, help: "how many (default 10, at most 50)" },
+        FlagSpec {
+            name: "running",
+            aliases: &["active"],
+            value: None,
+            repeatable: false,
+            help: "only queued or running tasks",
+        },
+        FlagSpec {
+            name: "limit",
+            aliases: &["n"],
+            value: Some(ValueKind::Number),
+            repeatable: false,
+            help: "how many (default 10, at most 50)",
+        },
     ],
     subcommands: &[],
     examples: &["tasks", "tasks ops --running", "tasks --limit 20"],
@@ -79,7 +96,9 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                 ]
             })
             .collect();
-        let mut r = Reply::notice().bold(&format!("Latest {what}")).table(&["Task", "Status", "Project", "Template", "By", "Queued"], &rows);
+        let mut r = Reply::notice()
+            .bold(&format!("Latest {what}"))
+            .table(&["Task", "Status", "Project", "Template", "By", "Queued"], &rows);
         if total > rows.len() {
             r = r.line().push(&format!("({} more; use --limit)", total - rows.len()));
         }

@@ -39,7 +39,9 @@ impl Args {
 pub(crate) async fn pick_project(bot: &Bot, given: Option<&str>) -> Result<Project, CommandError> {
     let projects = bot.deps.semaphore.projects().await?;
     match given {
-        Some(given) => resolve::find("project", &projects, given).cloned().map_err(|e| CommandError::Usage(e.describe())),
+        Some(given) => {
+            resolve::find("project", &projects, given).cloned().map_err(|e| CommandError::Usage(e.describe()))
+        }
         None => match projects.as_slice() {
             [only] => Ok(only.clone()),
             [] => Err(CommandError::Refused("Semaphore has no projects this token can see.".into())),
@@ -56,7 +58,10 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let project = pick_project(bot, args.project.as_deref()).await?;
     let templates = bot.deps.semaphore.templates(project.id).await?;
     let reply = if templates.is_empty() {
-        bot.greeting(req).push(&format!("Project {} ({}) has no templates yet. Create one in Semaphore UI first.", project.name, project.id))
+        bot.greeting(req).push(&format!(
+            "Project {} ({}) has no templates yet. Create one in Semaphore UI first.",
+            project.name, project.id
+        ))
     } else {
         let rows: Vec<Vec<String>> = templates
             .iter()

@@ -249,7 +249,8 @@ mod tests {
 
     #[test]
     fn tables_align_in_plain_text() {
-        let r = Reply::notice().table(&["Name", "ID"], &[vec!["ops".into(), "1".into()], vec!["website".into(), "22".into()]]);
+        let r = Reply::notice()
+            .table(&["Name", "ID"], &[vec!["ops".into(), "1".into()], vec!["website".into(), "22".into()]]);
         assert_eq!(r.plain(), "\nName     ID\nops      1\nwebsite  22");
     }
 
