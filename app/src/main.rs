@@ -25,6 +25,8 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+// A fatal error before logging is set up can only be told on stderr.
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {

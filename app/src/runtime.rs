@@ -21,11 +21,11 @@ pub(crate) async fn next_deadline(bot: &Bot, clock: &Arc<dyn Clock>) {
     }
 }
 
-/// Ticks the bot until it watches no task any more, or `limit` has passed. Returns whether every
-/// watched task finished.
+/// Ticks the bot until no watched task moves on its own any more (finished, or waiting for a
+/// person's approval), or `limit` has passed. Returns whether that point was reached.
 pub(crate) async fn drain(bot: &mut Bot, clock: &Arc<dyn Clock>, limit: StdDuration) -> bool {
     let give_up = tokio::time::Instant::now() + limit;
-    while bot.is_watching() {
+    while bot.is_watching() && bot.tasks_in_motion().await > 0 {
         let wait = until_deadline(bot, clock).unwrap_or(StdDuration::from_millis(200));
         if tokio::time::Instant::now() + wait > give_up {
             return false;

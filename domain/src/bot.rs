@@ -107,7 +107,7 @@ impl Bot {
             Ok(tracked) if !tracked.is_empty() => self.next_poll = Some(self.deps.clock.now()),
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "could not read tracked tasks; watching resumes when the store is back")
+                tracing::warn!(error = %e, "could not read tracked tasks; watching resumes when the store is back");
             }
         }
     }
@@ -128,6 +128,17 @@ impl Bot {
     /// True while tasks are being watched.
     pub fn is_watching(&self) -> bool {
         self.next_poll.is_some()
+    }
+
+    /// How many watched tasks are still moving on their own (queued or running); a plan waiting
+    /// for approval does not count, as only a person can move it on.
+    pub async fn tasks_in_motion(&self) -> usize {
+        match self.deps.store.tracked_tasks().await {
+            Ok(tracked) => {
+                tracked.iter().filter(|t| t.last_status != chatrixcd_ports::TaskStatus::WaitingConfirmation).count()
+            }
+            Err(_) => usize::from(self.is_watching()),
+        }
     }
 
     /// Expires confirmations and polls watched tasks whose time has come.

@@ -32,11 +32,14 @@ pub(crate) fn shown_status(tracked: &TrackedTask, status: &TaskStatus) -> TaskSt
 pub(crate) fn status_message(bot: &Bot, tracked: &TrackedTask, task: Option<&Task>, now: DateTime<Utc>) -> Reply {
     let status = task.map_or(tracked.last_status.clone(), |t| t.status.clone());
     let shown = shown_status(tracked, &status);
+    let (emoji, color) = status_style(&shown);
     let mut reply = Reply::notice()
-        .status(&shown)
+        .push(emoji)
         .push(" ")
         .bold(&tracked.template_name)
-        .push(&format!(" · task #{} · ", tracked.task));
+        .push(&format!(" · task #{} · ", tracked.task))
+        .colored(shown.as_str(), color)
+        .push(" · ");
     let timing = match task {
         Some(Task { start: Some(start), end, .. }) => {
             let until = end.unwrap_or(now);

@@ -116,7 +116,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     // Some entries carry their own newlines; the log is the lines, not the entries.
     let raw: Vec<String> = output
         .iter()
-        .flat_map(|o| o.text.split('\n').map(str::to_owned).collect::<Vec<_>>())
+        // Semaphore ends some entries with a newline of their own; that is not an empty line.
+        .flat_map(|o| o.text.strip_suffix('\n').unwrap_or(&o.text).split('\n').map(str::to_owned).collect::<Vec<_>>())
         .map(|l| l.trim_end_matches('\r').to_owned())
         .collect();
     let raw: Vec<String> = match raw.iter().rposition(|l| !l.is_empty()) {

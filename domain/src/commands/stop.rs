@@ -60,15 +60,17 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             task.id, task.status
         )));
     }
-    let mode = if args.force { StopMode::Force } else { StopMode::Graceful };
+    // Rejecting a plan needs a forced stop: 2.10 leaves a gently stopped plan in `stopping` forever.
+    let rejecting_plan = task.status == chatrixcd_ports::TaskStatus::WaitingConfirmation;
+    let mode = if args.force || rejecting_plan { StopMode::Force } else { StopMode::Graceful };
     let plan = Plan { task: TaskRef { project: task.project_id, task: task.id }, mode };
     if args.yes {
         return perform(bot, req, plan).await;
     }
     let mut question =
         Reply::notice().bold(&format!("🛑 Stop task #{}?", task.id)).push(" It is ").status(&task.status).push(".");
-    if task.status == chatrixcd_ports::TaskStatus::WaitingConfirmation && !args.force {
-        question = question.line().push("Note: a plan waiting for approval only ends with --force (Semaphore 2.10 leaves it stuck in stopping otherwise).");
+    if rejecting_plan {
+        question = question.line().push("This rejects the plan waiting for approval (a forced stop: Semaphore 2.10 never ends a plan stopped gently).");
     }
     let timeout = bot.settings.short_confirm_timeout;
     ask(bot, req, PendingAction::Stop(plan), Approver::Requester, timeout, question).await;

@@ -1,0 +1,470 @@
+//! The state of the simulated server and how tasks move through it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chatrixcd_ports::semaphore::{Project, StopMode, Template};
+use chatrixcd_ports::{Clock, ProjectId, TaskId, TaskStatus, TemplateId};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::seed::Script;
+
+/// Which server generation to behave like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Semaphore 2.10 on BoltDB: task ids count down from 2147483646.
+    #[default]
+    V2_10,
+    /// A current server on SQL: task ids count up from 1.
+    Current,
+}
+
+/// Timing and identity of the simulated server.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub mode: Mode,
+    /// The queue ticker: at most one task leaves `waiting` per tick (a real server: 5 s).
+    pub queue_tick: Duration,
+    /// Time between two output lines of a running task.
+    pub step: Duration,
+    /// Public URL of the web UI, for task links.
+    pub web_host: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { mode: Mode::V2_10, queue_tick: Duration::seconds(5), step: Duration::milliseconds(300), web_host: None }
+    }
+}
+
+/// An error answer, as the real server would give it: a status and, sometimes, a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP {status}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+pub struct SimError {
+    pub status: u16,
+    /// `{"error": …}` text, when the real server sends one; otherwise the body is empty.
+    pub message: Option<String>,
+}
+
+impl SimError {
+    pub fn status(status: u16) -> Self {
+        Self { status, message: None }
+    }
+}
+
+/// A status change, as the websocket's `update` message carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    pub task: TaskId,
+    pub project: ProjectId,
+    pub template: TemplateId,
+    pub status: TaskStatus,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Queued,
+    /// Printing `lines[next..]`, one per step from `next_at`; then `then`.
+    Running {
+        lines: Vec<String>,
+        next: usize,
+        next_at: DateTime<Utc>,
+        then: Then,
+    },
+    /// A plan waits for `/confirm`; `apply` runs after it.
+    AwaitingConfirmation {
+        apply: Vec<String>,
+    },
+    Done,
+}
+
+/// What a run does after its last line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Then {
+    Succeed,
+    Fail,
+    AskConfirmation(Vec<String>),
+}
+
+/// One task of the simulated server.
+#[derive(Debug, Clone)]
+pub struct SimTask {
+    pub id: TaskId,
+    pub project: ProjectId,
+    pub template: TemplateId,
+    pub template_name: String,
+    pub status: TaskStatus,
+    pub created: DateTime<Utc>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub message: String,
+    pub user_name: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    pub arguments: Vec<String>,
+    pub output: Vec<(DateTime<Utc>, String)>,
+    phase: Phase,
+    /// Creation order, because ids may count down.
+    seq: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct SimTemplate {
+    pub(crate) template: Template,
+    pub(crate) script: Script,
+}
+
+/// The whole simulated server. Every call first catches up with the clock.
+pub struct SimModel {
+    config: SimConfig,
+    clock: Arc<dyn Clock>,
+    projects: Vec<Project>,
+    templates: Vec<SimTemplate>,
+    tasks: Vec<SimTask>,
+    next_task_id: u64,
+    next_seq: u64,
+    /// The queue ticker fires at `epoch + k * queue_tick`, like a server's ticker since start-up.
+    epoch: DateTime<Utc>,
+    /// When the ticker last served a task.
+    last_tick: DateTime<Utc>,
+    /// Everything up to this moment has happened.
+    processed_until: DateTime<Utc>,
+    updates: Vec<Update>,
+}
+
+impl std::fmt::Debug for SimModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimModel").field("projects", &self.projects.len()).field("tasks", &self.tasks.len()).finish()
+    }
+}
+
+/// BoltDB's first task id: 2³¹ − 2.
+const BOLT_FIRST_ID: u64 = 2_147_483_646;
+
+impl SimModel {
+    pub fn new(config: SimConfig, clock: Arc<dyn Clock>) -> Self {
+        let now = clock.now();
+        let next_task_id = match config.mode {
+            Mode::V2_10 => BOLT_FIRST_ID,
+            Mode::Current => 1,
+        };
+        Self {
+            config,
+            clock,
+            projects: Vec::new(),
+            templates: Vec::new(),
+            tasks: Vec::new(),
+            next_task_id,
+            next_seq: 0,
+            epoch: now,
+            last_tick: now,
+            processed_until: now,
+            updates: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    pub fn add_project(&mut self, name: &str) -> ProjectId {
+        let id = ProjectId::new(self.projects.len() as u64 + 1);
+        self.projects.push(Project { id, name: name.to_owned() });
+        id
+    }
+
+    /// Adds a template; its id is the next free one across all projects, as on a real server.
+    pub fn add_template(&mut self, mut template: Template, script: Script) -> TemplateId {
+        let id = TemplateId::new(self.templates.len() as u64 + 1);
+        template.id = id;
+        self.templates.push(SimTemplate { template, script });
+        id
+    }
+
+    fn project_exists(&self, project: ProjectId) -> Result<(), SimError> {
+        if self.projects.iter().any(|p| p.id == project) { Ok(()) } else { Err(SimError::status(404)) }
+    }
+
+    pub fn projects(&mut self) -> Vec<Project> {
+        self.projects.clone()
+    }
+
+    pub fn templates(&mut self, project: ProjectId) -> Result<Vec<Template>, SimError> {
+        self.project_exists(project)?;
+        Ok(self.templates.iter().filter(|t| t.template.project_id == project).map(|t| t.template.clone()).collect())
+    }
+
+    /// `POST /api/project/{p}/tasks`.
+    pub fn start_task(
+        &mut self,
+        project: ProjectId,
+        template: TemplateId,
+        environment: BTreeMap<String, String>,
+        arguments: Vec<String>,
+        message: Option<String>,
+    ) -> Result<SimTask, SimError> {
+        self.advance();
+        self.project_exists(project)?;
+        // A real 2.10 answers 500 for a template it does not know.
+        let Some(t) = self.templates.iter().find(|t| t.template.id == template && t.template.project_id == project)
+        else {
+            return Err(SimError::status(500));
+        };
+        let now = self.clock.now();
+        let id = TaskId::new(self.next_task_id);
+        self.next_task_id = match self.config.mode {
+            Mode::V2_10 => self.next_task_id - 1,
+            Mode::Current => self.next_task_id + 1,
+        };
+        let task = SimTask {
+            id,
+            project,
+            template,
+            template_name: t.template.name.clone(),
+            status: TaskStatus::Waiting,
+            created: now,
+            start: None,
+            end: None,
+            message: message.unwrap_or_default(),
+            user_name: Some("admin".into()),
+            environment,
+            arguments,
+            output: vec![(now, format!("Task {id} added to queue"))],
+            phase: Phase::Queued,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        self.tasks.push(task.clone());
+        self.record(self.tasks.len() - 1);
+        self.advance();
+        Ok(task)
+    }
+
+    fn index(&self, project: ProjectId, task: TaskId) -> Result<usize, SimError> {
+        self.project_exists(project)?;
+        // Task routes answer 400, not 404, for a task that is not in the project.
+        self.tasks.iter().position(|t| t.id == task && t.project == project).ok_or(SimError::status(400))
+    }
+
+    pub fn task(&mut self, project: ProjectId, task: TaskId) -> Result<SimTask, SimError> {
+        self.advance();
+        let i = self.index(project, task)?;
+        Ok(self.tasks[i].clone())
+    }
+
+    /// Newest first, at most `limit` (1..=200).
+    pub fn recent_tasks(&mut self, project: ProjectId, limit: usize) -> Result<Vec<SimTask>, SimError> {
+        self.advance();
+        self.project_exists(project)?;
+        let mut tasks: Vec<SimTask> = self.tasks.iter().filter(|t| t.project == project).cloned().collect();
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.seq));
+        tasks.truncate(limit.clamp(1, 200));
+        Ok(tasks)
+    }
+
+    pub fn stop_task(&mut self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SimError> {
+        self.advance();
+        let i = self.index(project, task)?;
+        let now = self.clock.now();
+        let t = &mut self.tasks[i];
+        match (&t.status, mode) {
+            (TaskStatus::Stopped, _) => return Ok(()),
+            // Stopping a finished task rewrites it, even a success: the real server does this.
+            (TaskStatus::Success | TaskStatus::Error, _) => {
+                t.status = TaskStatus::Stopped;
+            }
+            (_, StopMode::Force) => {
+                t.status = TaskStatus::Stopped;
+                t.end = Some(now);
+                t.phase = Phase::Done;
+            }
+            (TaskStatus::Waiting | TaskStatus::Stopping, StopMode::Graceful) if t.phase == Phase::Queued => {
+                // Stays in the queue as `stopping`; becomes `stopped` when its turn comes.
+                t.status = TaskStatus::Stopping;
+            }
+            (TaskStatus::WaitingConfirmation, StopMode::Graceful) => {
+                // 2.10 never ends a plan stopped gracefully at the prompt.
+                t.status = TaskStatus::Stopping;
+            }
+            (_, StopMode::Graceful) => {
+                // The killed process fails the run: it ends in `error` at the next step.
+                t.status = TaskStatus::Stopping;
+                t.phase =
+                    Phase::Running { lines: Vec::new(), next: 0, next_at: now + self.config.step, then: Then::Fail };
+            }
+        }
+        self.record(i);
+        self.advance();
+        Ok(())
+    }
+
+    pub fn confirm_task(&mut self, project: ProjectId, task: TaskId) -> Result<(), SimError> {
+        self.advance();
+        let i = self.index(project, task)?;
+        let now = self.clock.now();
+        let t = &mut self.tasks[i];
+        let Phase::AwaitingConfirmation { apply } = &t.phase else { return Err(SimError::status(400)) };
+        if t.status != TaskStatus::WaitingConfirmation {
+            return Err(SimError::status(400));
+        }
+        let apply = apply.clone();
+        t.status = TaskStatus::Confirmed;
+        self.record(i);
+        let t = &mut self.tasks[i];
+        t.status = TaskStatus::Running;
+        t.phase = Phase::Running { lines: apply, next: 0, next_at: now + self.config.step, then: Then::Succeed };
+        self.record(i);
+        self.advance();
+        Ok(())
+    }
+
+    /// Status changes in order, for a websocket to replay from `from`.
+    pub fn updates_since(&mut self, from: usize) -> &[Update] {
+        self.advance();
+        self.updates.get(from..).unwrap_or_default()
+    }
+
+    fn record(&mut self, i: usize) {
+        let t = &self.tasks[i];
+        self.updates.push(Update {
+            task: t.id,
+            project: t.project,
+            template: t.template,
+            status: t.status.clone(),
+            start: t.start,
+            end: t.end,
+        });
+    }
+
+    /// Catches up with the clock: serves the queue and prints due output lines, in time order.
+    pub fn advance(&mut self) {
+        let now = self.clock.now();
+        // Each pass handles the earliest due event; bounded so a bug can never spin forever.
+        for _ in 0..1_000_000 {
+            let next_line = self
+                .tasks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| match &t.phase {
+                    Phase::Running { next_at, .. } if *next_at <= now => Some((*next_at, i)),
+                    _ => None,
+                })
+                .min();
+            let next_tick = self.next_tick_due(now);
+            match (next_line, next_tick) {
+                (Some((at, i)), Some(tick)) if at <= tick => self.step_task(i, at),
+                (Some((at, i)), None) => self.step_task(i, at),
+                (_, Some(tick)) => self.serve_queue(tick),
+                (None, None) => break,
+            }
+        }
+        self.processed_until = self.processed_until.max(now);
+    }
+
+    /// When the ticker next serves a task, if a queued task could go and that time has come.
+    fn next_tick_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.eligible_queued()?;
+        let tick = self.config.queue_tick;
+        let at = match tick.num_microseconds().filter(|t| *t > 0) {
+            None => self.processed_until,
+            Some(tick_us) => {
+                // The first tick at or after the present of the simulation, later than the last one.
+                let since = (self.processed_until - self.epoch).num_microseconds().unwrap_or(i64::MAX);
+                let k = since.div_euclid(tick_us) + i64::from(since.rem_euclid(tick_us) != 0);
+                let mut at = self.epoch + Duration::microseconds(k.saturating_mul(tick_us));
+                if at <= self.last_tick {
+                    at = self.last_tick + tick;
+                }
+                at
+            }
+        };
+        (at <= now).then_some(at)
+    }
+
+    /// The oldest queued task whose template is not busy.
+    fn eligible_queued(&self) -> Option<usize> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.phase == Phase::Queued)
+            .filter(|(_, t)| {
+                !self.tasks.iter().any(|o| {
+                    o.template == t.template
+                        && matches!(o.phase, Phase::Running { .. } | Phase::AwaitingConfirmation { .. })
+                })
+            })
+            .min_by_key(|(_, t)| t.seq)
+            .map(|(i, _)| i)
+    }
+
+    fn serve_queue(&mut self, at: DateTime<Utc>) {
+        self.last_tick = at;
+        self.processed_until = self.processed_until.max(at);
+        let Some(i) = self.eligible_queued() else { return };
+        if self.tasks[i].status == TaskStatus::Stopping {
+            let t = &mut self.tasks[i];
+            t.status = TaskStatus::Stopped;
+            t.end = Some(at);
+            t.phase = Phase::Done;
+            self.record(i);
+            return;
+        }
+        let script = self.templates.iter().find(|t| t.template.id == self.tasks[i].template).map(|t| t.script.clone());
+        let t = &mut self.tasks[i];
+        t.status = TaskStatus::Starting;
+        self.record(i);
+        let step = self.config.step;
+        let t = &mut self.tasks[i];
+        t.status = TaskStatus::Running;
+        t.start = Some(at);
+        let id = t.id;
+        t.output.push((at, format!("Started: {id}")));
+        t.output.push((at, format!("Run TaskRunner with template: {}\n", t.template_name)));
+        t.output.push((at, format!("Preparing: {id}")));
+        let (lines, then) = match script {
+            Some(script) => script.lines_for(&t.environment, &t.arguments),
+            None => (Vec::new(), Then::Succeed),
+        };
+        t.phase = Phase::Running { lines, next: 0, next_at: at + step, then };
+        self.record(i);
+    }
+
+    fn step_task(&mut self, i: usize, at: DateTime<Utc>) {
+        self.processed_until = self.processed_until.max(at);
+        let step = self.config.step;
+        let t = &mut self.tasks[i];
+        let Phase::Running { lines, next, next_at, then } = &mut t.phase else { return };
+        if let Some(line) = lines.get(*next) {
+            t.output.push((at, line.clone()));
+            *next += 1;
+            *next_at = at + step;
+            return;
+        }
+        let then = then.clone();
+        match then {
+            Then::Succeed | Then::Fail => {
+                t.status = if then == Then::Succeed && t.status != TaskStatus::Stopping {
+                    TaskStatus::Success
+                } else {
+                    TaskStatus::Error
+                };
+                t.end = Some(at);
+                t.phase = Phase::Done;
+                // The real server sends the terminal update twice, the first without `end`.
+                let end = t.end.take();
+                self.record(i);
+                self.tasks[i].end = end;
+                self.record(i);
+            }
+            Then::AskConfirmation(apply) => {
+                t.status = TaskStatus::WaitingConfirmation;
+                t.phase = Phase::AwaitingConfirmation { apply };
+                self.record(i);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

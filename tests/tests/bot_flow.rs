@@ -1,0 +1,211 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
+
+//! The whole bot across crates: console chat, simulated Semaphore, memory store, manual clock.
+//! What a person types goes in as console lines; what they would read is checked in the output.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use chatrixcd_clock::ManualClock;
+use chatrixcd_console::{ConsoleChat, ConsoleLine};
+use chatrixcd_domain::personality::Personality;
+use chatrixcd_domain::redact::Redactor;
+use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
+use chatrixcd_ports::Store;
+use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
+use chatrixcd_store_memory::MemoryStore;
+use chrono::Duration;
+
+#[derive(Clone, Default)]
+struct Screen(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Screen {
+    /// Everything printed since the last call.
+    fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    }
+}
+
+struct World {
+    bot: Bot,
+    console: ConsoleChat,
+    screen: Screen,
+    clock: ManualClock,
+    store: Arc<MemoryStore>,
+    semaphore: SimSemaphore,
+}
+
+impl World {
+    fn new() -> Self {
+        let clock = ManualClock::at_epoch();
+        let config = SimConfig {
+            queue_tick: Duration::seconds(5),
+            step: Duration::milliseconds(200),
+            web_host: Some("https://semaphore.example.test".into()),
+            ..SimConfig::default()
+        };
+        let semaphore = SimSemaphore::demo(config, Arc::new(clock.clone()));
+        Self::with(clock, semaphore, Arc::new(MemoryStore::new()))
+    }
+
+    fn with(clock: ManualClock, semaphore: SimSemaphore, store: Arc<MemoryStore>) -> Self {
+        let screen = Screen::default();
+        let console = ConsoleChat::new(Box::new(screen.clone()), Arc::new(clock.clone()));
+        let mut settings = Settings::new(console.bot_user().clone());
+        settings.admins = vec![console.current_user()];
+        settings.poll_interval = Duration::seconds(2);
+        settings.greetings = false;
+        let deps = Deps {
+            chat: Arc::new(console.clone()),
+            semaphore: Arc::new(semaphore.clone()),
+            store: store.clone(),
+            clock: Arc::new(clock.clone()),
+        };
+        let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["sekrit-value".to_owned()]));
+        Self { bot, console, screen, clock, store, semaphore }
+    }
+
+    async fn type_line(&mut self, line: &str) -> String {
+        match self.console.parse_line(line) {
+            ConsoleLine::Event(e) => assert_eq!(self.bot.handle(e).await, Outcome::Continue),
+            other => panic!("not a chat line: {other:?}"),
+        }
+        self.screen.take()
+    }
+
+    /// Lets `seconds` pass, firing the bot's timers as the runtime would.
+    async fn wait(&mut self, seconds: i64) -> String {
+        let end = self.clock_now() + Duration::seconds(seconds);
+        loop {
+            let next = self.bot.next_deadline().filter(|d| *d <= end);
+            match next {
+                Some(at) => {
+                    if at > self.clock_now() {
+                        self.clock.set(at);
+                    }
+                    self.bot.tick().await;
+                }
+                None => break,
+            }
+        }
+        self.clock.set(end);
+        self.screen.take()
+    }
+
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use chatrixcd_ports::Clock;
+        self.clock.now()
+    }
+}
+
+#[tokio::test]
+async fn a_new_user_runs_the_first_template_and_reads_its_log() {
+    let mut w = World::new();
+    let out = w.type_line("!cd projects").await;
+    assert!(out.contains("1   ops") && out.contains("2   web"), "{out}");
+    let out = w.type_line("!cd templates 1").await;
+    assert!(out.contains("deploy-web") && out.contains("hello-args"), "{out}");
+    let out = w.type_line("!cd run 1 1").await;
+    assert!(out.contains("Ready to run deploy-web?"), "{out}");
+    let out = w.type_line("yes").await;
+    assert!(out.contains("deploy-web · task #2147483646 · waiting"), "{out}");
+    let out = w.wait(60).await;
+    assert!(out.contains("(edited): 🔄 deploy-web · task #2147483646 · running"), "{out}");
+    assert!(out.contains("(edited): ✅ deploy-web · task #2147483646 · success"), "{out}");
+    assert!(out.contains("reacted ✅"), "{out}");
+    assert!(out.contains("🔔 @you:chatrixcd.local ✅ deploy-web (task #2147483646) finished successfully"), "{out}");
+    assert!(
+        out.contains("open in Semaphore (https://semaphore.example.test/project/1/templates/1?t=2147483646)"),
+        "{out}"
+    );
+    // Exactly one status message: the rest were edits.
+    assert_eq!(out.matches("] chatrixcd: ").count(), 1, "{out}");
+    let out = w.type_line("!cd status").await;
+    assert!(out.contains("Task #2147483646 ✅ success"), "{out}");
+    let out = w.type_line("!cd logs").await;
+    assert!(out.contains("PLAY RECAP") && out.contains("ok=3"), "{out}");
+    assert!(!out.contains('\x1b'), "plain text has no escape codes: {out}");
+    assert!(!w.bot.is_watching());
+}
+
+#[tokio::test]
+async fn a_stopped_run_reads_as_stopped_by_its_requester() {
+    let mut w = World::new();
+    w.type_line("!cd run ops slow --yes").await;
+    w.wait(10).await;
+    let out = w.type_line("!cd stop 2147483646").await;
+    assert!(out.contains("Stop task #2147483646?"), "{out}");
+    let out = w.type_line("/react 👍").await;
+    assert!(out.contains("asked to stop"), "{out}");
+    let out = w.wait(10).await;
+    // Semaphore ends a gently stopped task in `error`; people read "stopped".
+    assert!(out.contains("🛑 slow (task #2147483646) was stopped by @you:chatrixcd.local"), "{out}");
+}
+
+#[tokio::test]
+async fn a_failing_run_mentions_the_requester_and_errors_can_be_filtered() {
+    let mut w = World::new();
+    w.type_line("!cd run ops broken-deploy --yes").await;
+    let out = w.wait(60).await;
+    assert!(out.contains("❌ broken-deploy (task #2147483646) failed"), "{out}");
+    let out = w.type_line("!cd logs 2147483646 --errors").await;
+    assert!(out.contains("fatal: [localhost]: FAILED!"), "{out}");
+    assert!(!out.contains("PLAY [Broken deploy]"), "{out}");
+}
+
+#[tokio::test]
+async fn watching_survives_a_restart_with_the_same_store() {
+    let mut w = World::new();
+    w.type_line("!cd run ops slow --yes").await;
+    w.wait(6).await;
+    assert_eq!(w.store.tracked_tasks().await.unwrap().len(), 1);
+    // The bot goes away; a new one starts on the same store and Semaphore.
+    let World { clock, semaphore, store, .. } = w;
+    let mut w = World::with(clock, semaphore, store);
+    w.bot.resume().await;
+    assert!(w.bot.is_watching());
+    let out = w.wait(200).await;
+    assert!(out.contains("✅ slow (task #2147483646) finished successfully"), "{out}");
+}
+
+#[tokio::test]
+async fn secrets_and_survey_values_are_handled_with_care() {
+    let mut w = World::new();
+    let out = w
+        .type_line("!cd run ops hello-args --var who=me --var env=Staging --var api_key=sekrit-value --args=\"--one\"")
+        .await;
+    assert!(out.contains("Variable env      stage"), "{out}");
+    assert!(out.contains("Variable api_key  •••••• (secret)"), "{out}");
+    // The console echoes what the user typed; the bot's own reply never repeats the secret.
+    let reply = out.split_once("chatrixcd: ").map(|(_, r)| r).unwrap_or_default();
+    assert!(!reply.contains("sekrit-value"), "{out}");
+    w.type_line("yes").await;
+    w.wait(30).await;
+    let out = w.type_line("!cd logs").await;
+    assert!(out.contains("hello from bash: --from-template env=stage who=me --one"), "{out}");
+    let out = w.type_line("!cd run ops hello").await;
+    assert!(out.contains("Template hello needs: --var who=… (Who)"), "{out}");
+}
+
+#[tokio::test]
+async fn semaphore_failures_are_reported_in_clear_words() {
+    let mut w = World::new();
+    w.semaphore.fail_next(chatrixcd_ports::SemaphoreError::Unauthorised);
+    let out = w.type_line("!cd projects").await;
+    assert!(out.contains("Semaphore rejected the API token"), "{out}");
+    w.semaphore.fail_next(chatrixcd_ports::SemaphoreError::Unreachable("connection refused".into()));
+    let out = w.type_line("!cd templates 1").await;
+    assert!(out.contains("Semaphore is unreachable: connection refused"), "{out}");
+    let out = w.type_line("!cd status 424242").await;
+    assert!(out.contains("There is no task #424242 in any project I can see."), "{out}");
+}
