@@ -57,6 +57,19 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// Defaults for the fields a (sub-)command leaves out: `CommandSpec { name, summary, ..CommandSpec::BASE }`.
+    pub const BASE: CommandSpec = CommandSpec {
+        name: "",
+        aliases: &[],
+        summary: "",
+        args: &[],
+        flags: &[],
+        subcommands: &[],
+        examples: &[],
+        hidden: false,
+        mutating: false,
+    };
+
     pub fn matches(&self, word: &str) -> bool {
         self.name.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
     }

@@ -256,7 +256,7 @@ impl Personality {
     }
 }
 
-/// Substitutes `{key}` placeholders; `**bold**` becomes `<strong>` in HTML. Anything else with
+/// Substitutes `{key}` variables; `**bold**` becomes `<strong>` in HTML. Anything else with
 /// braces stays literal.
 fn render(template: &str, vars: &[(&str, &str)]) -> Phrase {
     let mut plain = String::with_capacity(template.len() + 16);
@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_escaped_and_stray_braces_are_harmless() {
+    fn variables_are_escaped_and_stray_braces_are_harmless() {
         let r = render("Hi {name} {unknown} {{ } {", &[("name", "<script>")]);
         assert_eq!(r.plain, "Hi <script> {unknown} {{ } {");
         assert_eq!(r.html, "Hi &lt;script&gt; {unknown} {{ } {");

@@ -12,17 +12,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     args: &[],
     flags: &[],
     subcommands: &[
-        CommandSpec {
-            name: "list",
-            aliases: &["ls"],
-            summary: "List the aliases",
-            args: &[],
-            flags: &[],
-            subcommands: &[],
-            examples: &[],
-            hidden: false,
-            mutating: false,
-        },
+        CommandSpec { name: "list", aliases: &["ls"], summary: "List the aliases", ..CommandSpec::BASE },
         CommandSpec {
             name: "add",
             aliases: &["set"],
@@ -31,22 +21,18 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
                 ArgSpec { name: "alias", kind: ValueKind::Word, required: true, help: "one word" },
                 ArgSpec { name: "command", kind: ValueKind::Rest, required: true, help: "the command it stands for" },
             ],
-            flags: &[],
-            subcommands: &[],
             examples: &["aliases add deploy-web run ops deploy-web"],
-            hidden: false,
             mutating: true,
+            ..CommandSpec::BASE
         },
         CommandSpec {
             name: "remove",
             aliases: &["rm", "delete", "del"],
             summary: "Remove an alias",
             args: &[ArgSpec { name: "alias", kind: ValueKind::Word, required: true, help: "the alias" }],
-            flags: &[],
-            subcommands: &[],
             examples: &["aliases remove deploy-web"],
-            hidden: false,
             mutating: true,
+            ..CommandSpec::BASE
         },
     ],
     examples: &["aliases", "aliases add dw run 1 1", "aliases remove dw"],

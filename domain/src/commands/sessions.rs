@@ -16,24 +16,9 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             name: "list",
             aliases: &["ls"],
             summary: "Count verified and unverified devices",
-            args: &[],
-            flags: &[],
-            subcommands: &[],
-            examples: &[],
-            hidden: false,
-            mutating: false,
+            ..CommandSpec::BASE
         },
-        CommandSpec {
-            name: "info",
-            aliases: &[],
-            summary: "Show the bot's own device and keys",
-            args: &[],
-            flags: &[],
-            subcommands: &[],
-            examples: &[],
-            hidden: false,
-            mutating: false,
-        },
+        CommandSpec { name: "info", summary: "Show the bot's own device and keys", ..CommandSpec::BASE },
     ],
     examples: &["sessions info"],
     hidden: false,
@@ -52,9 +37,5 @@ impl Args {
 }
 
 pub(crate) async fn execute(bot: &mut Bot, _req: &Request, args: Args) -> Result<(), CommandError> {
-    let info = bot.deps.chat.connection_info();
-    Err(CommandError::Refused(format!(
-        "`sessions {}` needs an end-to-end encrypted chat connection; this one ({}) has no encryption sessions.",
-        args.action, info.network
-    )))
+    Err(super::verify::needs_encryption(bot, &format!("sessions {}", args.action)))
 }

@@ -17,37 +17,23 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             name: "list",
             aliases: &["ls"],
             summary: "List devices that are not verified",
-            args: &[],
-            flags: &[],
-            subcommands: &[],
-            examples: &[],
-            hidden: false,
-            mutating: false,
+            ..CommandSpec::BASE
         },
         CommandSpec {
             name: "start",
-            aliases: &[],
             summary: "Start an emoji verification with a device",
             args: &[
                 ArgSpec { name: "user", kind: ValueKind::Word, required: true, help: "the device owner's Matrix id" },
                 ArgSpec { name: "device", kind: ValueKind::Word, required: true, help: "the device id" },
             ],
-            flags: &[],
-            subcommands: &[],
             examples: &["verify start @alice:example.org ABCDEFGH"],
-            hidden: false,
             mutating: true,
+            ..CommandSpec::BASE
         },
         CommandSpec {
             name: "pending",
-            aliases: &[],
             summary: "List verification requests waiting for an answer",
-            args: &[],
-            flags: &[],
-            subcommands: &[],
-            examples: &[],
-            hidden: false,
-            mutating: false,
+            ..CommandSpec::BASE
         },
     ],
     examples: &["verify list", "verify start @alice:example.org ABCDEFGH"],
@@ -67,9 +53,14 @@ impl Args {
 }
 
 pub(crate) async fn execute(bot: &mut Bot, _req: &Request, args: Args) -> Result<(), CommandError> {
+    Err(needs_encryption(bot, &format!("verify {}", args.action)))
+}
+
+/// The answer of the encryption commands on a connection without end-to-end encryption.
+pub(crate) fn needs_encryption(bot: &Bot, command: &str) -> CommandError {
     let info = bot.deps.chat.connection_info();
-    Err(CommandError::Refused(format!(
-        "`verify {}` needs an end-to-end encrypted chat connection; this one ({}) has no encryption, so there are no devices to verify.",
-        args.action, info.network
-    )))
+    CommandError::Refused(format!(
+        "`{command}` needs an end-to-end encrypted chat connection; this one ({}) has no encryption, so there are no devices or sessions to manage.",
+        info.network
+    ))
 }
