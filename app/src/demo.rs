@@ -14,12 +14,14 @@ use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
 use chatrixcd_ports::{Clock, UserId};
-use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
+use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
+use chatrixcd_sim_semaphore::http::{self, HttpConfig};
+use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_store_memory::MemoryStore;
-use chrono::Duration;
 use tokio::io::AsyncBufReadExt as _;
 
 use crate::runtime;
+use crate::sim::{millis, mode};
 
 /// Options of `chatrixcd demo`. The defaults give a lively demo; tests make it instant.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,10 +67,6 @@ impl Default for DemoArgs {
     }
 }
 
-fn millis(ms: u64) -> Duration {
-    Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
-}
-
 fn load_personality(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<Personality> {
     let Some(path) = path else { return Ok(Personality::with_seed(seed)) };
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -86,18 +84,42 @@ fn load_aliases(path: Option<&PathBuf>) -> anyhow::Result<BTreeMap<String, Strin
     chatrixcd_domain::aliases::parse_file(&text).with_context(|| format!("in {}", path.display()))
 }
 
+/// Starts the simulated Semaphore on a free loopback port and returns a real HTTP client for it,
+/// so the demo goes through the same adapter as a production bot.
+async fn simulated_semaphore(args: &DemoArgs, clock: Arc<dyn Clock>, token: &str) -> anyhow::Result<HttpSemaphore> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot open a loopback port")?;
+    let address = listener.local_addr().context("listener has no address")?;
+    let config = SimConfig {
+        mode: mode(&args.mode),
+        queue_tick: millis(args.tick_ms),
+        step: millis(args.step_ms),
+        web_host: Some(format!("http://{address}")),
+    };
+    let sim = SimSemaphore::demo(config, clock);
+    let http_config = HttpConfig::new(token);
+    tokio::spawn(async move {
+        if let Err(e) = http::serve(listener, sim, http_config).await {
+            tracing::error!(error = %e, "the simulated Semaphore stopped");
+        }
+    });
+    let client = HttpSemaphore::new(&SemaphoreConfig::new(format!("http://{address}"), token))?;
+    Ok(client)
+}
+
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let redactor = Arc::new(Redactor::default());
+    // A fresh token per run, like a real one: 32 random bytes, URL-safe base64, lower case.
+    let token: String = (0..43)
+        .map(|_| fastrand::choice(b"abcdefghijklmnopqrstuvwxyz0123456789-_").map_or('x', |b| char::from(*b)))
+        .chain(['='])
+        .collect();
+    let redactor = Arc::new(Redactor::new([token.clone()]));
     crate::logging::init("warn", Arc::clone(&redactor));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
     let personality = load_personality(args.messages.as_ref(), seed)?;
     let store = Arc::new(MemoryStore::with_aliases(load_aliases(args.aliases.as_ref())?));
 
-    let mode = if args.mode == "current" { Mode::Current } else { Mode::V2_10 };
-    let config =
-        SimConfig { mode, queue_tick: millis(args.tick_ms), step: millis(args.step_ms), ..SimConfig::default() };
-    let semaphore = Arc::new(SimSemaphore::demo(config, Arc::clone(&clock)));
+    let semaphore = Arc::new(simulated_semaphore(&args, Arc::clone(&clock), &token).await?);
 
     let console = ConsoleChat::new(Box::new(std::io::stdout()), Arc::clone(&clock));
     let you: UserId = console.current_user();
@@ -108,7 +130,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
 
     let deps = Deps { chat: Arc::new(console.clone()), semaphore, store, clock: Arc::clone(&clock) };
-    let mut bot = Bot::new(deps, settings, personality, Redactor::default());
+    let mut bot = Bot::new(deps, settings, personality, Redactor::new([token]));
     bot.resume().await;
 
     console.say(&format!(

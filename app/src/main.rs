@@ -6,6 +6,7 @@
 mod demo;
 mod logging;
 mod runtime;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ enum Command {
     /// Run the whole bot in this terminal against a simulated Semaphore: no configuration needed
     /// (the default when no command is given).
     Demo(demo::DemoArgs),
+    /// Serve a simulated Semaphore UI over HTTP (REST and websocket), seeded with the demo data,
+    /// for trying clients and for tests.
+    SimSemaphore(sim::SimArgs),
 }
 
 // A fatal error before logging is set up can only be told on stderr.
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         match cli.command {
             None => demo::run(demo::DemoArgs::default()).await,
             Some(Command::Demo(args)) => demo::run(args).await,
+            Some(Command::SimSemaphore(args)) => sim::run(args).await,
         }
     });
     match result {

@@ -6,10 +6,12 @@
 //! down on BoltDB, empty-bodied errors with the real status codes); see `NOTES.md` and the
 //! recordings in `testdata/semaphore/`. [`SimSemaphore`] serves it through the `SemaphorePort`.
 
+pub mod http;
+mod json;
 mod model;
 mod port;
 mod seed;
 
-pub use model::{Mode, SimConfig, SimError, SimModel, SimTask, Update};
+pub use model::{Event, LogLine, Mode, SimConfig, SimError, SimModel, SimTask, Update};
 pub use port::SimSemaphore;
 pub use seed::Script;

@@ -52,6 +52,22 @@ impl SimError {
     }
 }
 
+/// Something the websocket reports: a status change or an output line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Update(Update),
+    Log(LogLine),
+}
+
+/// One output line, as the websocket's `log` message carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub task: TaskId,
+    pub project: ProjectId,
+    pub time: DateTime<Utc>,
+    pub output: String,
+}
+
 /// A status change, as the websocket's `update` message carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
@@ -130,7 +146,7 @@ pub struct SimModel {
     last_tick: DateTime<Utc>,
     /// Everything up to this moment has happened.
     processed_until: DateTime<Utc>,
-    updates: Vec<Update>,
+    events: Vec<Event>,
 }
 
 impl std::fmt::Debug for SimModel {
@@ -160,7 +176,7 @@ impl SimModel {
             epoch: now,
             last_tick: now,
             processed_until: now,
-            updates: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -230,15 +246,18 @@ impl SimModel {
             user_name: Some("admin".into()),
             environment,
             arguments,
-            output: vec![(now, format!("Task {id} added to queue"))],
+            output: Vec::new(),
             phase: Phase::Queued,
             seq: self.next_seq,
         };
         self.next_seq += 1;
-        self.tasks.push(task.clone());
-        self.record(self.tasks.len() - 1);
+        self.tasks.push(task);
+        let i = self.tasks.len() - 1;
+        self.log(i, now, format!("Task {id} added to queue"));
+        self.record(i);
+        let created = self.tasks[i].clone();
         self.advance();
-        Ok(task)
+        Ok(created)
     }
 
     fn index(&self, project: ProjectId, task: TaskId) -> Result<usize, SimError> {
@@ -319,22 +338,40 @@ impl SimModel {
         Ok(())
     }
 
-    /// Status changes in order, for a websocket to replay from `from`.
-    pub fn updates_since(&mut self, from: usize) -> &[Update] {
+    /// Status changes and output lines in order, for a websocket to relay from `from` on.
+    pub fn events_since(&mut self, from: usize) -> &[Event] {
         self.advance();
-        self.updates.get(from..).unwrap_or_default()
+        self.events.get(from..).unwrap_or_default()
+    }
+
+    /// Status changes only, in order.
+    pub fn updates_since(&mut self, from: usize) -> Vec<Update> {
+        self.events_since(from)
+            .iter()
+            .filter_map(|e| match e {
+                Event::Update(u) => Some(u.clone()),
+                Event::Log(_) => None,
+            })
+            .collect()
+    }
+
+    fn log(&mut self, i: usize, at: DateTime<Utc>, output: String) {
+        let t = &mut self.tasks[i];
+        t.output.push((at, output.clone()));
+        let line = LogLine { task: t.id, project: t.project, time: at, output };
+        self.events.push(Event::Log(line));
     }
 
     fn record(&mut self, i: usize) {
         let t = &self.tasks[i];
-        self.updates.push(Update {
+        self.events.push(Event::Update(Update {
             task: t.id,
             project: t.project,
             template: t.template,
             status: t.status.clone(),
             start: t.start,
             end: t.end,
-        });
+        }));
     }
 
     /// Catches up with the clock: serves the queue and prints due output lines, in time order.
@@ -418,16 +455,16 @@ impl SimModel {
         let t = &mut self.tasks[i];
         t.status = TaskStatus::Running;
         t.start = Some(at);
-        let id = t.id;
-        t.output.push((at, format!("Started: {id}")));
-        t.output.push((at, format!("Run TaskRunner with template: {}\n", t.template_name)));
-        t.output.push((at, format!("Preparing: {id}")));
+        let (id, name) = (t.id, t.template_name.clone());
         let (lines, then) = match script {
             Some(script) => script.lines_for(&t.environment, &t.arguments),
             None => (Vec::new(), Then::Succeed),
         };
         t.phase = Phase::Running { lines, next: 0, next_at: at + step, then };
+        self.log(i, at, format!("Started: {id}"));
+        self.log(i, at, format!("Run TaskRunner with template: {name}\n"));
         self.record(i);
+        self.log(i, at, format!("Preparing: {id}"));
     }
 
     fn step_task(&mut self, i: usize, at: DateTime<Utc>) {
@@ -435,10 +472,10 @@ impl SimModel {
         let step = self.config.step;
         let t = &mut self.tasks[i];
         let Phase::Running { lines, next, next_at, then } = &mut t.phase else { return };
-        if let Some(line) = lines.get(*next) {
-            t.output.push((at, line.clone()));
+        if let Some(line) = lines.get(*next).cloned() {
             *next += 1;
             *next_at = at + step;
+            self.log(i, at, line);
             return;
         }
         let then = then.clone();

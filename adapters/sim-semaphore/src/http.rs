@@ -1,0 +1,424 @@
+//! The simulated Semaphore over HTTP: the REST routes the bot uses and `/api/ws`, answering with
+//! the statuses, content types and JSON shapes of a real 2.10.32.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chatrixcd_ports::semaphore::StopMode;
+use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+use crate::json;
+use crate::model::{Event, Mode, SimError};
+use crate::port::SimSemaphore;
+
+/// How the HTTP face of the simulator behaves.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The one API token accepted (compared case-insensitively, as the real server does).
+    pub token: String,
+    /// Messages a websocket client may lag behind before it is dropped (the real server: 256).
+    pub ws_buffer: usize,
+    /// How often the websocket relay looks for news.
+    pub ws_poll: StdDuration,
+}
+
+impl HttpConfig {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self { token: token.into(), ws_buffer: 256, ws_poll: StdDuration::from_millis(50) }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    sim: SimSemaphore,
+    config: Arc<HttpConfig>,
+}
+
+/// Serves the simulator on `listener` until the future is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, sim: SimSemaphore, config: HttpConfig) -> std::io::Result<()> {
+    axum::serve(listener, router(sim, config)).await
+}
+
+/// The router, for tests that want to drive it in-process.
+pub fn router(sim: SimSemaphore, config: HttpConfig) -> Router {
+    let state = AppState { sim, config: Arc::new(config) };
+    let api = Router::new()
+        .route("/api/ping", get(|| async { ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "pong") }))
+        .route("/api/info", get(info))
+        .route("/api/user", get(user))
+        .route("/api/ws", get(websocket))
+        .route("/api/projects", get(projects))
+        .route("/api/project/{p}", get(project))
+        .route("/api/project/{p}/templates", get(templates))
+        .route("/api/project/{p}/templates/{t}", get(template))
+        .route("/api/project/{p}/tasks", get(tasks).post(start_task))
+        .route("/api/project/{p}/tasks/last", get(last_tasks))
+        .route("/api/project/{p}/tasks/{k}", get(task))
+        .route("/api/project/{p}/tasks/{k}/output", get(output))
+        .route("/api/project/{p}/tasks/{k}/raw_output", get(raw_output))
+        .route("/api/project/{p}/tasks/{k}/stop", post(stop))
+        .route("/api/project/{p}/tasks/{k}/confirm", post(confirm))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .with_state(state);
+    // Semaphore strips a trailing slash before routing.
+    Router::new().fallback(move |request: Request| {
+        let api = api.clone();
+        async move {
+            let request = strip_trailing_slash(request);
+            match api.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    })
+}
+
+fn strip_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match request.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+/// Unknown routes and wrong methods: 404 in plain text, as 2.10 answers both.
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not Found\n").into_response()
+}
+
+/// An answer with Semaphore's habits: JSON content type even when the body is empty.
+fn answer(status: StatusCode, body: Option<Value>) -> Response {
+    let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn failure(e: SimError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    answer(status, e.message.map(|m| serde_json::json!({ "error": m })))
+}
+
+fn ok(body: Value) -> Response {
+    answer(StatusCode::OK, Some(body))
+}
+
+/// The real server lower-cases the whole header and strips "bearer ".
+fn authorised(headers: &HeaderMap, token: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let value = value.to_lowercase();
+    value.strip_prefix("bearer ").is_some_and(|t| t.trim() == token.to_lowercase())
+}
+
+/// Parses a path id the way the router does: not a number is a 400 on task routes, 404 elsewhere.
+fn id(raw: &str, bad: u16) -> Result<u64, Response> {
+    raw.parse::<u64>().map_err(|_| failure(SimError::status(bad)))
+}
+
+macro_rules! guard {
+    ($state:expr, $headers:expr) => {
+        if !authorised(&$headers, &$state.config.token) {
+            return answer(StatusCode::UNAUTHORIZED, None);
+        }
+    };
+}
+
+macro_rules! try_answer {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
+async fn info(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(s, headers);
+    let version = match s.sim.model().config().mode {
+        Mode::V2_10 => "2.10.32-simulated-0",
+        Mode::Current => "2.16.14-simulated-0",
+    };
+    let web_host = s.sim.model().config().web_host.clone().unwrap_or_default();
+    ok(serde_json::json!({"version": version, "ansible": "", "web_host": web_host, "use_remote_runner": false}))
+}
+
+async fn user(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(s, headers);
+    ok(serde_json::json!({
+        "id": 1, "created": "0001-01-01T00:00:00Z", "username": "admin", "name": "Admin", "email": "admin@localhost",
+        "admin": true, "external": false, "alert": false, "can_create_project": true
+    }))
+}
+
+async fn projects(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(s, headers);
+    ok(Value::Array(s.sim.model().projects().iter().map(json::project).collect()))
+}
+
+async fn project(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404));
+    match s.sim.model().projects().into_iter().find(|x| x.id.get() == p) {
+        Some(project) => ok(json::project(&project)),
+        None => failure(SimError::status(404)),
+    }
+}
+
+fn template_json(s: &AppState, project: ProjectId, t: &chatrixcd_ports::semaphore::Template) -> Value {
+    let mut model = s.sim.model();
+    let tasks = model.recent_tasks(project, 200).unwrap_or_default();
+    let of_template: Vec<_> = tasks.iter().filter(|k| k.template == t.id).collect();
+    let last = of_template.first().map(|k| json::task_with_tpl(k, Some(t)));
+    json::template(t, of_template.len(), last)
+}
+
+async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let list = s.sim.model().templates(p);
+    match list {
+        Ok(list) => ok(Value::Array(list.iter().map(|t| template_json(&s, p, t)).collect())),
+        Err(e) => failure(e),
+    }
+}
+
+async fn template(State(s): State<AppState>, headers: HeaderMap, Path((p, t)): Path<(String, String)>) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let t = try_answer!(id(&t, 404));
+    let list = s.sim.model().templates(p);
+    match list.map(|l| l.into_iter().find(|x| x.id.get() == t)) {
+        Ok(Some(found)) => ok(template_json(&s, p, &found)),
+        Ok(None) => failure(SimError::status(404)),
+        Err(e) => failure(e),
+    }
+}
+
+fn list_tasks(s: &AppState, p: ProjectId, limit: usize) -> Response {
+    let mut model = s.sim.model();
+    let templates = model.templates(p).unwrap_or_default();
+    match model.recent_tasks(p, limit) {
+        Ok(tasks) => ok(Value::Array(
+            tasks.iter().map(|t| json::task_with_tpl(t, templates.iter().find(|x| x.id == t.template))).collect(),
+        )),
+        Err(e) => failure(e),
+    }
+}
+
+async fn tasks(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    list_tasks(&s, p, 1000)
+}
+
+async fn last_tasks(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| (1..=200).contains(l)).unwrap_or(200);
+    list_tasks(&s, p, limit)
+}
+
+/// A JSON string holding a JSON object, as Semaphore wants `environment` and `secret`.
+fn json_in_string(value: Option<&Value>) -> Result<BTreeMap<String, String>, SimError> {
+    match value {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::String(s)) if s.is_empty() => Ok(BTreeMap::new()),
+        Some(Value::String(s)) => match serde_json::from_str::<BTreeMap<String, Value>>(s) {
+            Ok(map) => {
+                Ok(map.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
+            }
+            // The real server fails the task preparation and answers 500.
+            Err(_) => Err(SimError::status(500)),
+        },
+        // An object where a string belongs does not even decode: 400.
+        Some(_) => Err(SimError::status(400)),
+    }
+}
+
+async fn start_task(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>, body: Bytes) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return failure(SimError::status(400));
+    };
+    let template = match body.get("template_id") {
+        Some(Value::Number(n)) => n.as_u64().unwrap_or_default(),
+        None | Some(Value::Null) => 0,
+        Some(_) => return failure(SimError::status(400)),
+    };
+    let environment = try_answer!(json_in_string(body.get("environment")).map_err(failure));
+    try_answer!(json_in_string(body.get("secret")).map_err(failure));
+    let mut arguments: Vec<String> = match body.get("arguments") {
+        Some(Value::String(a)) if !a.is_empty() => {
+            try_answer!(serde_json::from_str(a).map_err(|_| failure(SimError::status(500))))
+        }
+        _ => Vec::new(),
+    };
+    let template_allows_args = s
+        .sim
+        .model()
+        .templates(p)
+        .ok()
+        .and_then(|l| l.into_iter().find(|t| t.id.get() == template))
+        .is_some_and(|t| t.allow_override_args_in_task);
+    // Stored on the task either way, but only passed to the run when the template allows it.
+    if !template_allows_args {
+        arguments.clear();
+    }
+    let message = body.get("message").and_then(Value::as_str).map(str::to_owned);
+    let created = s.sim.model().start_task(p, TemplateId::new(template), environment, arguments, message);
+    match created {
+        Ok(task) => answer(StatusCode::CREATED, Some(json::created_task(&task))),
+        Err(e) => failure(e),
+    }
+}
+
+fn task_ids(p: &str, k: &str) -> Result<(ProjectId, TaskId), Response> {
+    Ok((ProjectId::new(id(p, 404)?), TaskId::new(id(k, 400)?)))
+}
+
+async fn task(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
+    guard!(s, headers);
+    let (p, k) = try_answer!(task_ids(&p, &k));
+    let found = s.sim.model().task(p, k);
+    match found {
+        Ok(t) => ok(json::task(&t)),
+        Err(e) => failure(e),
+    }
+}
+
+async fn output(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
+    guard!(s, headers);
+    let (p, k) = try_answer!(task_ids(&p, &k));
+    let found = s.sim.model().task(p, k);
+    match found {
+        Ok(t) => ok(json::output(&t)),
+        Err(e) => failure(e),
+    }
+}
+
+/// Not in 2.10 (404 like any unknown route); newer servers send the log as text.
+async fn raw_output(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
+    if s.sim.model().config().mode == Mode::V2_10 {
+        return not_found().await;
+    }
+    guard!(s, headers);
+    let (p, k) = try_answer!(task_ids(&p, &k));
+    let found = s.sim.model().task(p, k);
+    match found {
+        Ok(t) => {
+            let text: String = t.output.iter().map(|(_, l)| format!("{l}\n")).collect();
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn stop(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((p, k)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    guard!(s, headers);
+    let (p, k) = try_answer!(task_ids(&p, &k));
+    // 2.10 decodes a body here: none at all is a 400.
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return failure(SimError::status(400));
+    };
+    let mode =
+        if body.get("force").and_then(Value::as_bool).unwrap_or(false) { StopMode::Force } else { StopMode::Graceful };
+    let result = s.sim.model().stop_task(p, k, mode);
+    match result {
+        Ok(()) => answer(StatusCode::NO_CONTENT, None),
+        Err(e) => failure(e),
+    }
+}
+
+async fn confirm(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
+    guard!(s, headers);
+    let (p, k) = try_answer!(task_ids(&p, &k));
+    let result = s.sim.model().confirm_task(p, k);
+    match result {
+        Ok(()) => answer(StatusCode::NO_CONTENT, None),
+        Err(e) => failure(e),
+    }
+}
+
+async fn websocket(State(s): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    guard!(s, headers);
+    upgrade.on_upgrade(move |socket| relay(socket, s))
+}
+
+/// Relays new events to one client. A client that falls `ws_buffer` messages behind is dropped,
+/// as the real server drops it, so that the bot's reconnect path gets exercised.
+async fn relay(mut socket: WebSocket, s: AppState) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(s.config.ws_buffer.max(1));
+    let sim = s.sim.clone();
+    let poll = s.config.ws_poll;
+    let pump = tokio::spawn(async move {
+        let mut cursor = sim.model().events_since(0).len();
+        loop {
+            let fresh: Vec<Value> = {
+                let mut model = sim.model();
+                let events = model.events_since(cursor);
+                cursor += events.len();
+                events
+                    .iter()
+                    .map(|e| match e {
+                        Event::Update(u) => json::ws_update(u),
+                        Event::Log(l) => json::ws_log(l),
+                    })
+                    .collect()
+            };
+            for message in fresh {
+                if tx.try_send(message.to_string()).is_err() {
+                    // Full (too slow) or closed: either way this client is done.
+                    return;
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+    });
+    loop {
+        tokio::select! {
+            next = rx.recv() => {
+                let Some(text) = next else { break };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            // What clients send is read and ignored; their leaving ends the relay.
+            incoming = socket.recv() => {
+                if matches!(incoming, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
+                    break;
+                }
+            }
+        }
+    }
+    pump.abort();
+    let _ = socket.send(Message::Close(None)).await;
+}

@@ -1,0 +1,60 @@
+//! `chatrixcd sim-semaphore`: the simulated Semaphore on its own, over HTTP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chatrixcd_clock::SystemClock;
+use chatrixcd_domain::redact::Redactor;
+use chatrixcd_ports::Clock;
+use chatrixcd_sim_semaphore::http::{self, HttpConfig};
+use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
+use chrono::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SimArgs {
+    /// Address to listen on; loopback unless you mean otherwise.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// The API token clients must send as `Authorization: Bearer TOKEN`.
+    #[arg(long)]
+    token: String,
+    /// 2.10 (BoltDB ids counting down, 2.10 answers) or current.
+    #[arg(long, default_value = "2.10", value_parser = ["2.10", "current"])]
+    mode: String,
+    /// Milliseconds between two tasks leaving the queue (a real server: 5000).
+    #[arg(long, default_value_t = 5000)]
+    tick_ms: u64,
+    /// Milliseconds between two lines of task output.
+    #[arg(long, default_value_t = 300)]
+    step_ms: u64,
+}
+
+pub(crate) fn millis(ms: u64) -> Duration {
+    Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn mode(name: &str) -> Mode {
+    if name == "current" { Mode::Current } else { Mode::V2_10 }
+}
+
+pub(crate) async fn run(args: SimArgs) -> anyhow::Result<()> {
+    crate::logging::init("info", Arc::new(Redactor::new([args.token.clone()])));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr().context("listener has no address")?;
+    let config = SimConfig {
+        mode: mode(&args.mode),
+        queue_tick: millis(args.tick_ms),
+        step: millis(args.step_ms),
+        web_host: Some(format!("http://{address}")),
+    };
+    let sim = SimSemaphore::demo(config, clock);
+    tracing::info!(%address, mode = %args.mode, "simulated Semaphore listening; try: curl -H 'Authorization: Bearer <token>' http://{address}/api/projects");
+    tokio::select! {
+        served = http::serve(listener, sim, HttpConfig::new(args.token)) => served.context("the simulated Semaphore stopped"),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
