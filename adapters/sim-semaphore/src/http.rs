@@ -129,8 +129,8 @@ fn authorised(headers: &HeaderMap, token: &str) -> bool {
 }
 
 /// Parses a path id the way the router does: not a number is a 400 on task routes, 404 elsewhere.
-fn id(raw: &str, bad: u16) -> Result<u64, Response> {
-    raw.parse::<u64>().map_err(|_| failure(SimError::status(bad)))
+fn id(raw: &str, bad: u16) -> Result<u64, SimError> {
+    raw.parse::<u64>().map_err(|_| SimError::status(bad))
 }
 
 macro_rules! guard {
@@ -175,7 +175,7 @@ async fn projects(State(s): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn project(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
     guard!(s, headers);
-    let p = try_answer!(id(&p, 404));
+    let p = try_answer!(id(&p, 404).map_err(failure));
     match s.sim.model().projects().into_iter().find(|x| x.id.get() == p) {
         Some(project) => ok(json::project(&project)),
         None => failure(SimError::status(404)),
@@ -187,12 +187,12 @@ fn template_json(s: &AppState, project: ProjectId, t: &chatrixcd_ports::semaphor
     let tasks = model.recent_tasks(project, 200).unwrap_or_default();
     let of_template: Vec<_> = tasks.iter().filter(|k| k.template == t.id).collect();
     let last = of_template.first().map(|k| json::task_with_tpl(k, Some(t)));
-    json::template(t, of_template.len(), last)
+    json::template(t, of_template.len(), last.as_ref())
 }
 
 async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
     guard!(s, headers);
-    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
     let list = s.sim.model().templates(p);
     match list {
         Ok(list) => ok(Value::Array(list.iter().map(|t| template_json(&s, p, t)).collect())),
@@ -202,8 +202,8 @@ async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<
 
 async fn template(State(s): State<AppState>, headers: HeaderMap, Path((p, t)): Path<(String, String)>) -> Response {
     guard!(s, headers);
-    let p = ProjectId::new(try_answer!(id(&p, 404)));
-    let t = try_answer!(id(&t, 404));
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let t = try_answer!(id(&t, 404).map_err(failure));
     let list = s.sim.model().templates(p);
     match list.map(|l| l.into_iter().find(|x| x.id.get() == t)) {
         Ok(Some(found)) => ok(template_json(&s, p, &found)),
@@ -225,7 +225,7 @@ fn list_tasks(s: &AppState, p: ProjectId, limit: usize) -> Response {
 
 async fn tasks(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
     guard!(s, headers);
-    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
     list_tasks(&s, p, 1000)
 }
 
@@ -236,7 +236,7 @@ async fn last_tasks(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     guard!(s, headers);
-    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| (1..=200).contains(l)).unwrap_or(200);
     list_tasks(&s, p, limit)
 }
@@ -260,7 +260,7 @@ fn json_in_string(value: Option<&Value>) -> Result<BTreeMap<String, String>, Sim
 
 async fn start_task(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>, body: Bytes) -> Response {
     guard!(s, headers);
-    let p = ProjectId::new(try_answer!(id(&p, 404)));
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return failure(SimError::status(400));
     };
@@ -296,13 +296,13 @@ async fn start_task(State(s): State<AppState>, headers: HeaderMap, Path(p): Path
     }
 }
 
-fn task_ids(p: &str, k: &str) -> Result<(ProjectId, TaskId), Response> {
+fn task_ids(p: &str, k: &str) -> Result<(ProjectId, TaskId), SimError> {
     Ok((ProjectId::new(id(p, 404)?), TaskId::new(id(k, 400)?)))
 }
 
 async fn task(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
     guard!(s, headers);
-    let (p, k) = try_answer!(task_ids(&p, &k));
+    let (p, k) = try_answer!(task_ids(&p, &k).map_err(failure));
     let found = s.sim.model().task(p, k);
     match found {
         Ok(t) => ok(json::task(&t)),
@@ -312,7 +312,7 @@ async fn task(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<
 
 async fn output(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
     guard!(s, headers);
-    let (p, k) = try_answer!(task_ids(&p, &k));
+    let (p, k) = try_answer!(task_ids(&p, &k).map_err(failure));
     let found = s.sim.model().task(p, k);
     match found {
         Ok(t) => ok(json::output(&t)),
@@ -326,7 +326,7 @@ async fn raw_output(State(s): State<AppState>, headers: HeaderMap, Path((p, k)):
         return not_found().await;
     }
     guard!(s, headers);
-    let (p, k) = try_answer!(task_ids(&p, &k));
+    let (p, k) = try_answer!(task_ids(&p, &k).map_err(failure));
     let found = s.sim.model().task(p, k);
     match found {
         Ok(t) => {
@@ -344,7 +344,7 @@ async fn stop(
     body: Bytes,
 ) -> Response {
     guard!(s, headers);
-    let (p, k) = try_answer!(task_ids(&p, &k));
+    let (p, k) = try_answer!(task_ids(&p, &k).map_err(failure));
     // 2.10 decodes a body here: none at all is a 400.
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return failure(SimError::status(400));
@@ -360,7 +360,7 @@ async fn stop(
 
 async fn confirm(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<(String, String)>) -> Response {
     guard!(s, headers);
-    let (p, k) = try_answer!(task_ids(&p, &k));
+    let (p, k) = try_answer!(task_ids(&p, &k).map_err(failure));
     let result = s.sim.model().confirm_task(p, k);
     match result {
         Ok(()) => answer(StatusCode::NO_CONTENT, None),

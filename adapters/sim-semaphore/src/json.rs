@@ -34,7 +34,7 @@ fn survey_type(t: &SurveyVarType) -> &'static str {
     }
 }
 
-pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<Value>) -> Value {
+pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value>) -> Value {
     let survey: Vec<Value> = t
         .survey_vars
         .iter()
