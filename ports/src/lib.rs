@@ -14,5 +14,5 @@ pub mod store;
 pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
 pub use clock::Clock;
 pub use ids::{IdError, ProjectId, RoomId, TaskId, TemplateId, UserId};
-pub use semaphore::{SemaphoreError, SemaphorePort, TaskStatus};
+pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
 pub use store::{Store, StoreError, TaskRef, TrackedTask};

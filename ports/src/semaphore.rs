@@ -326,6 +326,31 @@ fn detail(message: &Option<String>) -> String {
     message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
 }
 
+/// A push notification about a task, from Semaphore's websocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskEvent {
+    /// A task's status changed (or, after a reconnect, differs from what was last seen).
+    Status {
+        project: ProjectId,
+        task: TaskId,
+        template: TemplateId,
+        status: TaskStatus,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    },
+    /// One line of a task's output.
+    Log { project: ProjectId, task: TaskId, time: Option<DateTime<Utc>>, text: String },
+    /// The push channel was down and is back. Statuses that changed meanwhile follow as `Status`
+    /// events; output lines of that gap are only in the task's log.
+    Reconnected,
+}
+
+/// A stream of task events. `None` means the stream has ended for good.
+#[async_trait]
+pub trait TaskEvents: Send {
+    async fn next_event(&mut self) -> Option<TaskEvent>;
+}
+
 /// The Semaphore server, as the domain sees it.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

@@ -1,6 +1,6 @@
 //! HTTP transport: requests, retries, and the mapping of statuses onto `SemaphoreError`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,9 +15,12 @@ use serde_json::{Value, json};
 use crate::config::{ConfigError, SemaphoreConfig};
 use crate::wire::{self, WireInfo, WireOutput, WireProject, WireTask, WireTemplate};
 
-/// A Semaphore server reached over HTTP(S).
+/// A Semaphore server reached over HTTP(S). Clones share connections.
+#[derive(Clone)]
 pub struct HttpSemaphore {
     http: reqwest::Client,
+    /// Same TLS settings, no overall timeout: a websocket lives long.
+    pub(crate) ws_http: reqwest::Client,
     /// `https://host[/path]/api`
     api: String,
     /// Where the web UI lives, for task links.
@@ -26,13 +29,48 @@ pub struct HttpSemaphore {
     read_retries: u32,
     retry_backoff: Duration,
     /// Whether the server predates `params` (older than 2.13), learned from `/api/info` once.
-    legacy: Mutex<Option<bool>>,
+    legacy: Arc<Mutex<Option<bool>>>,
 }
 
 impl std::fmt::Debug for HttpSemaphore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpSemaphore").field("api", &self.api).finish_non_exhaustive()
     }
+}
+
+/// A client builder with the configured TLS settings.
+fn tls_builder(config: &SemaphoreConfig) -> Result<reqwest::ClientBuilder, ConfigError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .user_agent(concat!("chatrixcd/", env!("CARGO_PKG_VERSION")));
+    if !config.verify_tls {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(path) = &config.ca_file {
+        let pem = read_pem("CA file", path)?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConfigError::Pem {
+            what: "CA file",
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(cert_path) = &config.client_cert {
+        let mut pem = read_pem("client certificate", cert_path)?;
+        if let Some(key_path) = &config.client_key {
+            pem.push(b'\n');
+            pem.extend(read_pem("client key", key_path)?);
+        }
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ConfigError::Pem {
+            what: "client certificate",
+            path: cert_path.clone(),
+            reason: e.to_string(),
+        })?;
+        builder = builder.identity(identity);
+    }
+    Ok(builder)
 }
 
 fn read_pem(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
@@ -49,53 +87,37 @@ impl HttpSemaphore {
             return Err(ConfigError::NoToken);
         }
         let base = url.strip_suffix("/api").unwrap_or(url);
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("chatrixcd/", env!("CARGO_PKG_VERSION")));
         if !config.verify_tls {
             tracing::warn!(
                 url = %base,
                 "TLS certificate verification for Semaphore is OFF: anyone on the network path can read the API token and forge answers"
             );
-            builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        if let Some(path) = &config.ca_file {
-            let pem = read_pem("CA file", path)?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConfigError::Pem {
-                what: "CA file",
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if let Some(cert_path) = &config.client_cert {
-            let mut pem = read_pem("client certificate", cert_path)?;
-            if let Some(key_path) = &config.client_key {
-                pem.push(b'\n');
-                pem.extend(read_pem("client key", key_path)?);
-            }
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ConfigError::Pem {
-                what: "client certificate",
-                path: cert_path.clone(),
-                reason: e.to_string(),
-            })?;
-            builder = builder.identity(identity);
-        }
-        let http = builder.build().map_err(|e| ConfigError::Client(e.to_string()))?;
+        let http = tls_builder(config)?
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(|e| ConfigError::Client(e.to_string()))?;
+        let ws_http = tls_builder(config)?.build().map_err(|e| ConfigError::Client(e.to_string()))?;
         let web =
             config.web_url.as_deref().map(|w| w.trim_end_matches('/').to_owned()).unwrap_or_else(|| base.to_owned());
         Ok(Self {
             http,
+            ws_http,
             api: format!("{base}/api"),
             web,
             token: config.token.trim().to_owned(),
             read_retries: config.read_retries,
             retry_backoff: config.retry_backoff,
-            legacy: Mutex::new(None),
+            legacy: Arc::new(Mutex::new(None)),
         })
+    }
+
+    pub(crate) fn api(&self) -> &str {
+        &self.api
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 
     async fn send_once(

@@ -10,7 +10,9 @@
 
 mod client;
 mod config;
+mod events;
 mod wire;
 
 pub use client::HttpSemaphore;
 pub use config::{ConfigError, SemaphoreConfig};
+pub use events::{Reconnect, WsEvents};

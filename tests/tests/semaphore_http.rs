@@ -1,0 +1,162 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
+
+//! The real HTTP client against the simulated Semaphore over real HTTP on loopback. The
+//! simulator's time is a manual clock: tests move it, so nothing here depends on timing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chatrixcd_clock::ManualClock;
+use chatrixcd_ports::semaphore::{SemaphoreError, SemaphorePort, StartTask, StopMode, TaskEvent, TaskEvents};
+use chatrixcd_ports::{ProjectId, TaskId, TaskStatus, TemplateId};
+use chatrixcd_semaphore::{HttpSemaphore, Reconnect, SemaphoreConfig};
+use chatrixcd_sim_semaphore::http::{self, HttpConfig};
+use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
+use chrono::Duration;
+
+const TOKEN: &str = "s1m-token-0123456789abcdefghijklmnopqrstuvwx=";
+const OPS: ProjectId = ProjectId::new(1);
+
+struct Server {
+    url: String,
+    clock: ManualClock,
+}
+
+async fn server(mode: Mode, ws_buffer: usize) -> Server {
+    let clock = ManualClock::at_epoch();
+    let config =
+        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), web_host: None };
+    let sim = SimSemaphore::demo(config, Arc::new(clock.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut http_config = HttpConfig::new(TOKEN.to_uppercase());
+    http_config.ws_buffer = ws_buffer;
+    http_config.ws_poll = StdDuration::from_millis(10);
+    tokio::spawn(http::serve(listener, sim, http_config));
+    Server { url, clock }
+}
+
+fn client(url: &str) -> HttpSemaphore {
+    let mut config = SemaphoreConfig::new(url, TOKEN);
+    config.request_timeout = StdDuration::from_secs(5);
+    HttpSemaphore::new(&config).unwrap()
+}
+
+fn start(template: u64) -> StartTask {
+    StartTask { template_id: TemplateId::new(template), ..StartTask::default() }
+}
+
+#[tokio::test]
+async fn a_run_seen_through_the_real_client() {
+    let s = server(Mode::V2_10, 256).await;
+    let c = client(&s.url);
+    c.ping().await.unwrap();
+    assert!(c.info().await.unwrap().version.starts_with("2.10.32"));
+    let projects = c.projects().await.unwrap();
+    assert_eq!(projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["ops", "web"]);
+    let templates = c.templates(OPS).await.unwrap();
+    assert_eq!(templates.len(), 8);
+    assert_eq!(templates[1].survey_vars[0].name, "who");
+    assert!(templates[7].params_policy.allow_override_tags, "2.10 sends tags as arguments");
+
+    let mut request = start(2);
+    request.environment = BTreeMap::from([("who".to_owned(), "world".to_owned())]);
+    let task = c.start_task(OPS, request).await.unwrap();
+    assert_eq!(task.id, TaskId::new(2_147_483_646));
+    assert_eq!(task.status, TaskStatus::Waiting);
+    s.clock.advance(Duration::seconds(10));
+    let done = c.task(OPS, task.id).await.unwrap();
+    assert_eq!(done.status, TaskStatus::Success);
+    let output = c.task_output(OPS, task.id).await.unwrap();
+    assert!(output.iter().any(|l| l.text == "hello from bash: who=world"), "{output:?}");
+    let recent = c.recent_tasks(OPS, 5).await.unwrap();
+    assert_eq!(recent[0].template_name.as_deref(), Some("hello"));
+}
+
+#[tokio::test]
+async fn stop_and_confirm_over_http() {
+    let s = server(Mode::V2_10, 256).await;
+    let c = client(&s.url);
+    let slow = c.start_task(OPS, start(4)).await.unwrap();
+    s.clock.advance(Duration::seconds(6));
+    c.stop_task(OPS, slow.id, StopMode::Graceful).await.unwrap();
+    s.clock.advance(Duration::seconds(1));
+    assert_eq!(c.task(OPS, slow.id).await.unwrap().status, TaskStatus::Error, "a graceful stop ends in error on 2.10");
+    let plan = c.start_task(OPS, start(5)).await.unwrap();
+    s.clock.advance(Duration::seconds(10));
+    assert_eq!(c.task(OPS, plan.id).await.unwrap().status, TaskStatus::WaitingConfirmation);
+    c.confirm_task(OPS, plan.id).await.unwrap();
+    s.clock.advance(Duration::seconds(5));
+    assert_eq!(c.task(OPS, plan.id).await.unwrap().status, TaskStatus::Success);
+    assert!(
+        matches!(c.confirm_task(OPS, plan.id).await, Err(SemaphoreError::Rejected(m)) if m.contains("not waiting"))
+    );
+}
+
+#[tokio::test]
+async fn every_error_status_reads_clearly() {
+    let s = server(Mode::V2_10, 256).await;
+    let c = client(&s.url);
+    let wrong = HttpSemaphore::new(&SemaphoreConfig::new(&s.url, "wrong-token")).unwrap();
+    assert_eq!(wrong.projects().await, Err(SemaphoreError::Unauthorised));
+    assert!(matches!(c.task(OPS, TaskId::new(7)).await, Err(SemaphoreError::NotFound(m)) if m.contains("task #7")));
+    assert!(matches!(c.templates(ProjectId::new(42)).await, Err(SemaphoreError::NotFound(_))));
+    assert!(matches!(c.start_task(OPS, start(999)).await, Err(SemaphoreError::Server { status: 500, .. })));
+    assert!(matches!(c.stop_task(OPS, TaskId::new(7), StopMode::Force).await, Err(SemaphoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn a_huge_log_arrives_whole() {
+    let s = server(Mode::Current, 256).await;
+    let c = client(&s.url);
+    let chatty = c.start_task(OPS, start(7)).await.unwrap();
+    assert_eq!(chatty.id, TaskId::new(1), "SQL servers count up");
+    s.clock.advance(Duration::seconds(600));
+    let output = c.task_output(OPS, chatty.id).await.unwrap();
+    assert_eq!(output.iter().filter(|l| l.text.starts_with("line ")).count(), 3000);
+}
+
+/// Waits for an event matching `wanted`, collecting everything seen, within a bound.
+async fn until(events: &mut impl TaskEvents, wanted: impl Fn(&TaskEvent) -> bool) -> Vec<TaskEvent> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(20);
+    loop {
+        let next =
+            tokio::time::timeout_at(deadline, events.next_event()).await.expect("event in time").expect("stream open");
+        let done = wanted(&next);
+        seen.push(next);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_reports_a_run_and_survives_being_dropped() {
+    let s = server(Mode::V2_10, 16).await;
+    let c = client(&s.url);
+    let reconnect =
+        Reconnect { first: StdDuration::from_millis(20), max: StdDuration::from_millis(200), reconcile_limit: 20 };
+    let mut events = c.events(reconnect);
+    // The simulator relays only what happens after a client connects: poke it until events flow.
+    let mut subscribed = false;
+    for _ in 0..40 {
+        c.start_task(OPS, start(1)).await.unwrap();
+        if let Ok(Some(_)) = tokio::time::timeout(StdDuration::from_millis(500), events.next_event()).await {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed, "no websocket event within 20 s");
+
+    // A chatty run floods the 16-message buffer: the server drops the client mid-run.
+    let chatty = c.start_task(OPS, start(7)).await.unwrap();
+    s.clock.advance(Duration::seconds(600));
+    let seen = until(
+        &mut events,
+        |e| matches!(e, TaskEvent::Status { task, status: TaskStatus::Success, .. } if *task == chatty.id),
+    )
+    .await;
+    assert!(seen.contains(&TaskEvent::Reconnected), "the client was dropped and came back");
+}
