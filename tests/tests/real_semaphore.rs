@@ -30,7 +30,13 @@ async fn reads_everything_the_bot_reads() {
     for project in sem.projects().await.unwrap() {
         let templates = sem.templates(project.id).await.unwrap();
         let tasks = sem.recent_tasks(project.id, 5).await.unwrap();
-        eprintln!("project {} ({}): {} templates, {} recent tasks", project.name, project.id, templates.len(), tasks.len());
+        eprintln!(
+            "project {} ({}): {} templates, {} recent tasks",
+            project.name,
+            project.id,
+            templates.len(),
+            tasks.len()
+        );
         if let Some(task) = tasks.first() {
             let again = sem.task(project.id, task.id).await.unwrap();
             assert_eq!(again.id, task.id);
@@ -49,7 +55,8 @@ async fn starts_and_follows_a_named_template() {
     let (p, t) = spec.split_once(':').expect("SEMAPHORE_RUN is project_id:template_id");
     let project: ProjectId = p.parse().unwrap();
     let template: TemplateId = t.parse().unwrap();
-    let request = StartTask { template_id: template, message: Some("chatrixcd integration test".into()), ..Default::default() };
+    let request =
+        StartTask { template_id: template, message: Some("chatrixcd integration test".into()), ..Default::default() };
     let task = sem.start_task(project, request).await.unwrap();
     let mut status = task.status.clone();
     for _ in 0..60 {

@@ -16,3 +16,9 @@ mod wire;
 pub use client::HttpSemaphore;
 pub use config::{ConfigError, SemaphoreConfig};
 pub use events::{Reconnect, WsEvents};
+
+/// The body of a task start as sent to a server (`legacy`: older than 2.13). Public so that
+/// contract tests can hold it to Semaphore's own schema.
+pub fn start_task_body(request: &chatrixcd_ports::semaphore::StartTask, legacy: bool) -> serde_json::Value {
+    wire::start_body(request, legacy)
+}

@@ -121,6 +121,23 @@ fn ok(body: Value) -> Response {
     answer(StatusCode::OK, Some(body))
 }
 
+/// Newer servers omit empty fields (`omitempty`) where 2.10 sends `null`.
+fn shaped(s: &AppState, body: Value) -> Value {
+    fn drop_nulls(v: Value) -> Value {
+        match v {
+            Value::Object(map) => {
+                Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, drop_nulls(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(drop_nulls).collect()),
+            other => other,
+        }
+    }
+    match s.sim.model().config().mode {
+        Mode::V2_10 => body,
+        Mode::Current => drop_nulls(body),
+    }
+}
+
 /// The real server lower-cases the whole header and strips "bearer ".
 fn authorised(headers: &HeaderMap, token: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
@@ -195,7 +212,7 @@ async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<
     let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
     let list = s.sim.model().templates(p);
     match list {
-        Ok(list) => ok(Value::Array(list.iter().map(|t| template_json(&s, p, t)).collect())),
+        Ok(list) => ok(shaped(&s, Value::Array(list.iter().map(|t| template_json(&s, p, t)).collect()))),
         Err(e) => failure(e),
     }
 }
@@ -206,19 +223,24 @@ async fn template(State(s): State<AppState>, headers: HeaderMap, Path((p, t)): P
     let t = try_answer!(id(&t, 404).map_err(failure));
     let list = s.sim.model().templates(p);
     match list.map(|l| l.into_iter().find(|x| x.id.get() == t)) {
-        Ok(Some(found)) => ok(template_json(&s, p, &found)),
+        Ok(Some(found)) => ok(shaped(&s, template_json(&s, p, &found))),
         Ok(None) => failure(SimError::status(404)),
         Err(e) => failure(e),
     }
 }
 
 fn list_tasks(s: &AppState, p: ProjectId, limit: usize) -> Response {
-    let mut model = s.sim.model();
-    let templates = model.templates(p).unwrap_or_default();
-    match model.recent_tasks(p, limit) {
-        Ok(tasks) => ok(Value::Array(
-            tasks.iter().map(|t| json::task_with_tpl(t, templates.iter().find(|x| x.id == t.template))).collect(),
-        )),
+    let listed = {
+        let mut model = s.sim.model();
+        let templates = model.templates(p).unwrap_or_default();
+        model.recent_tasks(p, limit).map(|tasks| {
+            Value::Array(
+                tasks.iter().map(|t| json::task_with_tpl(t, templates.iter().find(|x| x.id == t.template))).collect(),
+            )
+        })
+    };
+    match listed {
+        Ok(list) => ok(shaped(s, list)),
         Err(e) => failure(e),
     }
 }
@@ -291,7 +313,7 @@ async fn start_task(State(s): State<AppState>, headers: HeaderMap, Path(p): Path
     let message = body.get("message").and_then(Value::as_str).map(str::to_owned);
     let created = s.sim.model().start_task(p, TemplateId::new(template), environment, arguments, message);
     match created {
-        Ok(task) => answer(StatusCode::CREATED, Some(json::created_task(&task))),
+        Ok(task) => answer(StatusCode::CREATED, Some(shaped(&s, json::created_task(&task)))),
         Err(e) => failure(e),
     }
 }
@@ -305,7 +327,7 @@ async fn task(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Path<
     let (p, k) = try_answer!(task_ids(&p, &k).map_err(failure));
     let found = s.sim.model().task(p, k);
     match found {
-        Ok(t) => ok(json::task(&t)),
+        Ok(t) => ok(shaped(&s, json::task(&t))),
         Err(e) => failure(e),
     }
 }
