@@ -94,6 +94,7 @@ async fn simulated_semaphore(args: &DemoArgs, clock: Arc<dyn Clock>, token: &str
         queue_tick: millis(args.tick_ms),
         step: millis(args.step_ms),
         web_host: Some(format!("http://{address}")),
+        ..SimConfig::default()
     };
     let sim = SimSemaphore::demo(config, clock);
     let http_config = HttpConfig::new(token);

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use chatrixcd_clock::SystemClock;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_ports::Clock;
+use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
 use chrono::Duration;
@@ -28,6 +29,26 @@ pub(crate) struct SimArgs {
     /// Milliseconds between two lines of task output.
     #[arg(long, default_value_t = 300)]
     step_ms: u64,
+    /// Post Semaphore-shaped alerts on success, error and waiting_confirmation:
+    /// `slack=URL`, `rocketchat=URL`, `teams=URL` or `gotify=URL?token=TOKEN`. Repeatable.
+    #[arg(long, value_name = "KIND=URL")]
+    alert: Vec<String>,
+}
+
+fn parse_alert(spec: &str) -> anyhow::Result<AlertTarget> {
+    let (kind, url) = spec.split_once('=').with_context(|| format!("--alert {spec}: expected KIND=URL"))?;
+    let kind = match kind {
+        "slack" => AlertKind::Slack,
+        "rocketchat" => AlertKind::RocketChat,
+        "teams" => AlertKind::Teams,
+        "gotify" => {
+            let (base, token) =
+                url.split_once("?token=").with_context(|| format!("--alert {spec}: gotify needs URL?token=TOKEN"))?;
+            return Ok(AlertTarget { kind: AlertKind::Gotify { token: token.to_owned() }, url: base.to_owned() });
+        }
+        other => anyhow::bail!("--alert {spec}: unknown kind `{other}` (slack, rocketchat, teams or gotify)"),
+    };
+    Ok(AlertTarget { kind, url: url.to_owned() })
 }
 
 pub(crate) fn millis(ms: u64) -> Duration {
@@ -50,6 +71,7 @@ pub(crate) async fn run(args: SimArgs) -> anyhow::Result<()> {
         queue_tick: millis(args.tick_ms),
         step: millis(args.step_ms),
         web_host: Some(format!("http://{address}")),
+        alerts: args.alert.iter().map(|a| parse_alert(a)).collect::<anyhow::Result<_>>()?,
     };
     let sim = SimSemaphore::demo(config, clock);
     tracing::info!(%address, mode = %args.mode, "simulated Semaphore listening; try: curl -H 'Authorization: Bearer <token>' http://{address}/api/projects");

@@ -265,6 +265,33 @@ pub struct Task {
     pub user_name: Option<String>,
 }
 
+/// A variable group ("environment") of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub id: u64,
+    pub name: String,
+}
+
+/// An inventory of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    pub id: u64,
+    pub name: String,
+    /// `static`, `static-yaml`, `file`, `terraform-workspace`...
+    pub kind: String,
+}
+
+/// An entry of Semaphore's activity feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityEvent {
+    pub project: Option<ProjectId>,
+    pub object_type: String,
+    pub object_id: Option<u64>,
+    pub description: String,
+    pub created: Option<DateTime<Utc>>,
+    pub user_name: Option<String>,
+}
+
 /// One line of a task's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputLine {
@@ -361,6 +388,10 @@ pub trait SemaphorePort: Send + Sync {
     async fn info(&self) -> Result<ServerInfo, SemaphoreError>;
     async fn projects(&self) -> Result<Vec<Project>, SemaphoreError>;
     async fn templates(&self, project: ProjectId) -> Result<Vec<Template>, SemaphoreError>;
+    async fn environments(&self, project: ProjectId) -> Result<Vec<Environment>, SemaphoreError>;
+    async fn inventories(&self, project: ProjectId) -> Result<Vec<Inventory>, SemaphoreError>;
+    /// The newest entries of a project's activity feed (at most 200), newest first.
+    async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError>;
     /// Starts a task. Never retried by adapters: a retry could start it twice.
     async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError>;
     async fn task(&self, project: ProjectId, task: TaskId) -> Result<Task, SemaphoreError>;
@@ -368,6 +399,8 @@ pub trait SemaphorePort: Send + Sync {
     async fn recent_tasks(&self, project: ProjectId, limit: u8) -> Result<Vec<Task>, SemaphoreError>;
     /// The whole output of a task, oldest line first.
     async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError>;
+    /// The whole output as one text (`raw_output` where the server has it, else the lines joined).
+    async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError>;
     async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError>;
     /// Approves a Terraform plan waiting for confirmation.
     async fn confirm_task(&self, project: ProjectId, task: TaskId) -> Result<(), SemaphoreError>;

@@ -171,7 +171,7 @@ fn the_recorded_real_server_shows_exactly_the_named_deviations() {
 async fn simulator(mode: Mode) -> (String, ManualClock) {
     let clock = ManualClock::at_epoch();
     let config =
-        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), web_host: None };
+        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), ..SimConfig::default() };
     let sim = SimSemaphore::demo(config, Arc::new(clock.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -26,7 +26,7 @@ struct Server {
 async fn server(mode: Mode, ws_buffer: usize) -> Server {
     let clock = ManualClock::at_epoch();
     let config =
-        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), web_host: None };
+        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), ..SimConfig::default() };
     let sim = SimSemaphore::demo(config, Arc::new(clock.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -159,4 +159,89 @@ async fn websocket_reports_a_run_and_survives_being_dropped() {
     )
     .await;
     assert!(seen.contains(&TaskEvent::Reconnected), "the client was dropped and came back");
+}
+
+#[tokio::test]
+async fn alerts_are_posted_with_semaphores_shapes() {
+    use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
+    // A loopback receiver that collects what it is sent.
+    let received = Arc::new(std::sync::Mutex::new(Vec::<(String, serde_json::Value)>::new()));
+    let sink = Arc::clone(&received);
+    let receiver = axum::Router::new().fallback(move |uri: axum::http::Uri, body: String| {
+        let sink = Arc::clone(&sink);
+        async move {
+            sink.lock().unwrap().push((uri.to_string(), serde_json::from_str(&body).unwrap()));
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let clock = ManualClock::at_epoch();
+    let config = SimConfig {
+        step: Duration::milliseconds(100),
+        web_host: Some("https://semaphore.example.test".into()),
+        alerts: vec![
+            AlertTarget { kind: AlertKind::Slack, url: format!("{hook}/slack") },
+            AlertTarget { kind: AlertKind::Gotify { token: "gotify-tok".into() }, url: format!("{hook}/gotify") },
+        ],
+        ..SimConfig::default()
+    };
+    let sim = SimSemaphore::demo(config, Arc::new(clock.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut http_config = HttpConfig::new(TOKEN);
+    http_config.ws_poll = StdDuration::from_millis(10);
+    tokio::spawn(http::serve(listener, sim, http_config));
+    let c = client(&url);
+    let ok = c.start_task(OPS, start(1)).await.unwrap();
+    let broken = c.start_task(OPS, start(3)).await.unwrap();
+    let stopped = c.start_task(OPS, start(4)).await.unwrap();
+    clock.advance(Duration::seconds(20));
+    c.stop_task(OPS, stopped.id, StopMode::Force).await.unwrap();
+    clock.advance(Duration::seconds(20));
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(10);
+    while received.lock().unwrap().len() < 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 4, "two tasks alert, the stopped one does not: {got:?}");
+    let slack: Vec<&serde_json::Value> = got.iter().filter(|(p, _)| p == "/slack").map(|(_, b)| b).collect();
+    let texts: Vec<&str> = slack.iter().map(|b| b["attachments"][0]["text"].as_str().unwrap()).collect();
+    assert!(texts.contains(&format!("execution #{}, status: ✅SUCCESS!", ok.id).as_str()), "{texts:?}");
+    assert!(texts.contains(&format!("execution #{}, status: ❌ERROR!", broken.id).as_str()), "{texts:?}");
+    assert!(got.iter().any(|(p, b)| p == "/gotify/message?token=gotify-tok" && b["title"] == "Task: deploy-web"));
+    let log = c.task_output(OPS, ok.id).await.unwrap();
+    assert!(log.iter().any(|l| l.text == "Sent successfully slack alert"));
+}
+
+#[tokio::test]
+async fn environments_inventories_events_and_whole_logs() {
+    let s = server(Mode::V2_10, 256).await;
+    let c = client(&s.url);
+    assert_eq!(c.environments(OPS).await.unwrap()[0].name, "Empty");
+    assert_eq!(c.inventories(OPS).await.unwrap()[0].kind, "static");
+    let task = c.start_task(OPS, start(1)).await.unwrap();
+    s.clock.advance(Duration::seconds(30));
+    let feed = c.recent_events(OPS).await.unwrap();
+    let said: Vec<&str> = feed.iter().map(|e| e.description.as_str()).collect();
+    assert_eq!(
+        said,
+        [
+            format!("Task ID {} (deploy-web) finished - SUCCESS", task.id),
+            format!("Task ID {} (deploy-web) is running", task.id),
+            format!("Task ID {} queued for running", task.id)
+        ]
+    );
+    // 2.10 has no raw_output: the text comes from the output lines.
+    let text = c.task_log_text(OPS, task.id).await.unwrap();
+    assert!(text.starts_with(&format!("Task {} added to queue\n", task.id)), "{text}");
+    assert!(text.contains("PLAY RECAP"));
+    let current = server(Mode::Current, 256).await;
+    let c = client(&current.url);
+    let task = c.start_task(OPS, start(1)).await.unwrap();
+    current.clock.advance(Duration::seconds(30));
+    assert!(c.task_log_text(OPS, task.id).await.unwrap().contains("PLAY RECAP"));
+    assert!(matches!(c.environments(ProjectId::new(9)).await, Err(SemaphoreError::NotFound(_))));
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chatrixcd_ports::semaphore::{
-    OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask, StopMode, Task, Template,
+    ActivityEvent, Environment, Inventory, OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask,
+    StopMode, Task, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
 use reqwest::{Method, StatusCode};
@@ -13,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigError, SemaphoreConfig};
-use crate::wire::{self, WireInfo, WireOutput, WireProject, WireTask, WireTemplate};
+use crate::wire::{self, WireEvent, WireInfo, WireNamed, WireOutput, WireProject, WireTask, WireTemplate};
 
 /// A Semaphore server reached over HTTP(S). Clones share connections.
 #[derive(Clone)]
@@ -250,6 +251,24 @@ impl SemaphorePort for HttpSemaphore {
         Ok(templates)
     }
 
+    async fn environments(&self, project: ProjectId) -> Result<Vec<Environment>, SemaphoreError> {
+        let list: Vec<WireNamed> =
+            self.get(&format!("/project/{project}/environment"), &format!("project {project}")).await?;
+        Ok(list.into_iter().map(WireNamed::into_environment).collect())
+    }
+
+    async fn inventories(&self, project: ProjectId) -> Result<Vec<Inventory>, SemaphoreError> {
+        let list: Vec<WireNamed> =
+            self.get(&format!("/project/{project}/inventory"), &format!("project {project}")).await?;
+        Ok(list.into_iter().map(WireNamed::into_inventory).collect())
+    }
+
+    async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {
+        let list: Vec<WireEvent> =
+            self.get(&format!("/project/{project}/events/last"), &format!("project {project}")).await?;
+        Ok(list.into_iter().map(WireEvent::into_port).collect())
+    }
+
     async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError> {
         let legacy = self.is_legacy().await?;
         let body = wire::start_body(&request, legacy);
@@ -281,6 +300,23 @@ impl SemaphorePort for HttpSemaphore {
             .await
             .map_err(|e| task_not_found(e, project, task))?;
         Ok(list.into_iter().map(WireOutput::into_port).collect())
+    }
+
+    async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError> {
+        let what = format!("task #{task} in project {project}");
+        // Newer servers have the whole log as text; 2.10 answers 404 for the route.
+        if !self.is_legacy().await? {
+            let (status, text) =
+                self.send_once(Method::GET, &format!("/project/{project}/tasks/{task}/raw_output"), None).await?;
+            if status.is_success() {
+                return Ok(text);
+            }
+            if status != StatusCode::NOT_FOUND {
+                return Err(task_not_found(status_error(status, &text, &what), project, task));
+            }
+        }
+        let lines = self.task_output(project, task).await?;
+        Ok(lines.into_iter().map(|l| l.text + "\n").collect())
     }
 
     async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError> {

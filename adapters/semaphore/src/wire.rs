@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::semaphore::{
-    App, OutputLine, Project, ServerInfo, StartTask, SurveyEnumValue, SurveyVar, SurveyVarType, Task, TaskParamsPolicy,
-    TaskStatus, Template,
+    ActivityEvent, App, Environment, Inventory, OutputLine, Project, ServerInfo, StartTask, SurveyEnumValue, SurveyVar,
+    SurveyVarType, Task, TaskParamsPolicy, TaskStatus, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
 use chrono::{DateTime, Utc};
@@ -228,6 +228,48 @@ impl WireTask {
             message: self.message.filter(|m| !m.is_empty()),
             template_name: self.tpl_alias.filter(|n| !n.is_empty()),
             user_name: self.user_name.filter(|n| !n.is_empty()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireNamed {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl WireNamed {
+    pub(crate) fn into_environment(self) -> Environment {
+        Environment { id: self.id, name: self.name.unwrap_or_default() }
+    }
+    pub(crate) fn into_inventory(self) -> Inventory {
+        Inventory { id: self.id, name: self.name.unwrap_or_default(), kind: self.kind.unwrap_or_default() }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireEvent {
+    pub project_id: Option<u64>,
+    pub object_type: Option<String>,
+    pub object_id: Option<u64>,
+    pub description: Option<String>,
+    pub created: Option<DateTime<Utc>>,
+    pub username: Option<String>,
+}
+
+impl WireEvent {
+    pub(crate) fn into_port(self) -> ActivityEvent {
+        ActivityEvent {
+            project: self.project_id.map(ProjectId::new),
+            object_type: self.object_type.unwrap_or_default(),
+            object_id: self.object_id,
+            description: self.description.unwrap_or_default(),
+            created: real_time(self.created),
+            user_name: self.username.filter(|u| !u.is_empty()),
         }
     }
 }

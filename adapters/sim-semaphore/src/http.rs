@@ -44,9 +44,68 @@ struct AppState {
     config: Arc<HttpConfig>,
 }
 
-/// Serves the simulator on `listener` until the future is dropped.
+/// Serves the simulator on `listener` until the future is dropped, posting the configured alerts.
 pub async fn serve(listener: tokio::net::TcpListener, sim: SimSemaphore, config: HttpConfig) -> std::io::Result<()> {
-    axum::serve(listener, router(sim, config)).await
+    let alerts = if sim.model().config().alerts.is_empty() {
+        None
+    } else {
+        Some(tokio::spawn(post_alerts(sim.clone(), config.ws_poll)))
+    };
+    let served = axum::serve(listener, router(sim, config)).await;
+    if let Some(pump) = alerts {
+        pump.abort();
+    }
+    served
+}
+
+/// Posts an alert for every alert-worthy status change, once per task and status.
+async fn post_alerts(sim: SimSemaphore, poll: StdDuration) {
+    let client = reqwest::Client::new();
+    let mut cursor = 0;
+    let mut sent = std::collections::HashSet::new();
+    loop {
+        let due: Vec<(String, Value)> = {
+            let mut model = sim.model();
+            let config = model.config().clone();
+            let events = model.events_since(cursor).to_vec();
+            cursor += events.len();
+            let mut due = Vec::new();
+            for u in events.iter().filter_map(|e| match e {
+                Event::Update(u) => Some(u),
+                Event::Log(_) => None,
+            }) {
+                if !crate::alerts::alerts_for(&u.status) || !sent.insert((u.task, u.status.clone())) {
+                    continue;
+                }
+                let name = model.task(u.project, u.task).map(|t| t.template_name).unwrap_or_default();
+                let link = format!(
+                    "{}/project/{}/templates/{}?t={}",
+                    config.web_host.as_deref().unwrap_or_default().trim_end_matches('/'),
+                    u.project,
+                    u.template,
+                    u.task
+                );
+                let facts = crate::alerts::AlertFacts {
+                    task_id: u.task.get(),
+                    template_name: &name,
+                    status: &u.status,
+                    link: &link,
+                    author: "Admin",
+                };
+                due.extend(config.alerts.iter().map(|target| crate::alerts::payload(target, &facts)));
+            }
+            due
+        };
+        for (url, body) in due {
+            // Semaphore only notes a failed alert in the task log; it never retries.
+            let posted =
+                client.post(&url).header(header::CONTENT_TYPE, "application/json").body(body.to_string()).send().await;
+            if let Err(e) = posted {
+                tracing::warn!(%url, error = %e, "alert not delivered");
+            }
+        }
+        tokio::time::sleep(poll).await;
+    }
 }
 
 /// The router, for tests that want to drive it in-process.
@@ -61,6 +120,9 @@ pub fn router(sim: SimSemaphore, config: HttpConfig) -> Router {
         .route("/api/project/{p}", get(project))
         .route("/api/project/{p}/templates", get(templates))
         .route("/api/project/{p}/templates/{t}", get(template))
+        .route("/api/project/{p}/environment", get(environments))
+        .route("/api/project/{p}/inventory", get(inventories))
+        .route("/api/project/{p}/events/last", get(events))
         .route("/api/project/{p}/tasks", get(tasks).post(start_task))
         .route("/api/project/{p}/tasks/last", get(last_tasks))
         .route("/api/project/{p}/tasks/{k}", get(task))
@@ -225,6 +287,52 @@ async fn template(State(s): State<AppState>, headers: HeaderMap, Path((p, t)): P
     match list.map(|l| l.into_iter().find(|x| x.id.get() == t)) {
         Ok(Some(found)) => ok(shaped(&s, template_json(&s, p, &found))),
         Ok(None) => failure(SimError::status(404)),
+        Err(e) => failure(e),
+    }
+}
+
+async fn environments(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404).map_err(failure));
+    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
+    // The `Empty` environment every project gets at creation.
+    ok(
+        serde_json::json!([{"id": 1, "name": "Empty", "project_id": p, "password": null, "json": "{}", "env": null, "secrets": null}]),
+    )
+}
+
+async fn inventories(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404).map_err(failure));
+    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
+    ok(serde_json::json!([{
+        "id": 1, "name": "localhost", "project_id": p,
+        "inventory": "[web]\nlocalhost ansible_connection=local ansible_python_interpreter=auto_silent\n",
+        "ssh_key_id": 1, "become_key_id": null, "type": "static", "holder_id": null, "repository_id": null
+    }]))
+}
+
+async fn events(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let (feed, name) = {
+        let mut model = s.sim.model();
+        let name = model.projects().into_iter().find(|x| x.id == p).map(|x| x.name).unwrap_or_default();
+        (model.activity(p), name)
+    };
+    match feed {
+        Ok(feed) => ok(Value::Array(
+            feed.iter()
+                .map(|a| {
+                    serde_json::json!({
+                        "user_id": 1, "project_id": p.get(), "integration_id": null, "object_id": a.task.get(),
+                        "object_type": "task", "description": a.description,
+                        "created": a.created.map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                        "object_name": "", "project_name": name, "username": "admin"
+                    })
+                })
+                .collect(),
+        )),
         Err(e) => failure(e),
     }
 }

@@ -6,12 +6,13 @@
 //! down on BoltDB, empty-bodied errors with the real status codes); see `NOTES.md` and the
 //! recordings in `testdata/semaphore/`. [`SimSemaphore`] serves it through the `SemaphorePort`.
 
+pub mod alerts;
 pub mod http;
 mod json;
 mod model;
 mod port;
 mod seed;
 
-pub use model::{Event, LogLine, Mode, SimConfig, SimError, SimModel, SimTask, Update};
+pub use model::{Activity, Event, LogLine, Mode, SimConfig, SimError, SimModel, SimTask, Update};
 pub use port::SimSemaphore;
 pub use seed::Script;

@@ -29,11 +29,19 @@ pub struct SimConfig {
     pub step: Duration,
     /// Public URL of the web UI, for task links.
     pub web_host: Option<String>,
+    /// Messengers alerted on success, error and waiting_confirmation (sent by the HTTP server).
+    pub alerts: Vec<crate::alerts::AlertTarget>,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { mode: Mode::V2_10, queue_tick: Duration::seconds(5), step: Duration::milliseconds(300), web_host: None }
+        Self {
+            mode: Mode::V2_10,
+            queue_tick: Duration::seconds(5),
+            step: Duration::milliseconds(300),
+            web_host: None,
+            alerts: Vec::new(),
+        }
     }
 }
 
@@ -66,6 +74,14 @@ pub struct LogLine {
     pub project: ProjectId,
     pub time: DateTime<Utc>,
     pub output: String,
+}
+
+/// An entry of the activity feed about a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub task: TaskId,
+    pub description: String,
+    pub created: Option<DateTime<Utc>>,
 }
 
 /// A status change, as the websocket's `update` message carries it.
@@ -344,6 +360,36 @@ impl SimModel {
         self.events.get(from..).unwrap_or_default()
     }
 
+    /// The activity feed of a project, newest first, at most 200 entries: what Semaphore writes
+    /// when a task is queued, starts and finishes.
+    pub fn activity(&mut self, project: ProjectId) -> Result<Vec<Activity>, SimError> {
+        self.project_exists(project)?;
+        let updates = self.updates_since(0);
+        let mut feed = Vec::new();
+        let mut said: std::collections::HashSet<(TaskId, &'static str, String)> = std::collections::HashSet::new();
+        for u in updates.iter().filter(|u| u.project == project) {
+            let name = self.tasks.iter().find(|t| t.id == u.task).map(|t| t.template_name.clone()).unwrap_or_default();
+            let (kind, description, at) = match &u.status {
+                TaskStatus::Waiting => ("queued", format!("Task ID {} queued for running", u.task), None),
+                TaskStatus::Running => ("running", format!("Task ID {} ({name}) is running", u.task), u.start),
+                s if s.is_terminal() && u.end.is_some() => {
+                    ("finished", format!("Task ID {} ({name}) finished - {}", u.task, s.as_str().to_uppercase()), u.end)
+                }
+                // A stop rewriting a finished task announces it once more.
+                TaskStatus::Stopped => ("finished", format!("Task ID {} ({name}) finished - STOPPED", u.task), u.end),
+                _ => continue,
+            };
+            if !said.insert((u.task, kind, description.clone())) {
+                continue;
+            }
+            let created = at.or_else(|| self.tasks.iter().find(|t| t.id == u.task).map(|t| t.created));
+            feed.push(Activity { task: u.task, description, created });
+        }
+        feed.reverse();
+        feed.truncate(200);
+        Ok(feed)
+    }
+
     /// Status changes only, in order.
     pub fn updates_since(&mut self, from: usize) -> Vec<Update> {
         self.events_since(from)
@@ -360,6 +406,19 @@ impl SimModel {
         t.output.push((at, output.clone()));
         let line = LogLine { task: t.id, project: t.project, time: at, output };
         self.events.push(Event::Log(line));
+    }
+
+    /// The real server alerts synchronously and says so in the task's log, before the status
+    /// change is announced.
+    fn alert_lines(&mut self, i: usize, at: DateTime<Utc>) {
+        if !crate::alerts::alerts_for(&self.tasks[i].status) {
+            return;
+        }
+        let names: Vec<&'static str> = self.config.alerts.iter().map(|a| a.kind.log_name()).collect();
+        for name in names {
+            self.log(i, at, format!("Attempting to send {name} alert"));
+            self.log(i, at, format!("Sent successfully {name} alert"));
+        }
     }
 
     fn record(&mut self, i: usize) {
@@ -490,6 +549,7 @@ impl SimModel {
                 t.phase = Phase::Done;
                 // The real server sends the terminal update twice, the first without `end`.
                 let end = t.end.take();
+                self.alert_lines(i, at);
                 self.record(i);
                 self.tasks[i].end = end;
                 self.record(i);
@@ -497,6 +557,7 @@ impl SimModel {
             Then::AskConfirmation(apply) => {
                 t.status = TaskStatus::WaitingConfirmation;
                 t.phase = Phase::AwaitingConfirmation { apply };
+                self.alert_lines(i, at);
                 self.record(i);
             }
         }

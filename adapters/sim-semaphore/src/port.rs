@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chatrixcd_ports::semaphore::{
-    OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask, StopMode, Task, Template,
+    ActivityEvent, Environment, Inventory, OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask,
+    StopMode, Task, Template,
 };
 use chatrixcd_ports::{Clock, ProjectId, TaskId, TemplateId};
 
@@ -103,6 +104,40 @@ impl SemaphorePort for SimSemaphore {
     async fn templates(&self, project: ProjectId) -> Result<Vec<Template>, SemaphoreError> {
         self.injected()?;
         self.model().templates(project).map_err(|e| port_error(e, format!("project {project}")))
+    }
+
+    async fn environments(&self, project: ProjectId) -> Result<Vec<Environment>, SemaphoreError> {
+        self.injected()?;
+        self.model().templates(project).map_err(|e| port_error(e, format!("project {project}")))?;
+        // Every project gets an `Empty` environment when it is created.
+        Ok(vec![Environment { id: 1, name: "Empty".into() }])
+    }
+
+    async fn inventories(&self, project: ProjectId) -> Result<Vec<Inventory>, SemaphoreError> {
+        self.injected()?;
+        self.model().templates(project).map_err(|e| port_error(e, format!("project {project}")))?;
+        Ok(vec![Inventory { id: 1, name: "localhost".into(), kind: "static".into() }])
+    }
+
+    async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {
+        self.injected()?;
+        let feed = self.model().activity(project).map_err(|e| port_error(e, format!("project {project}")))?;
+        Ok(feed
+            .into_iter()
+            .map(|a| ActivityEvent {
+                project: Some(project),
+                object_type: "task".into(),
+                object_id: Some(a.task.get()),
+                description: a.description,
+                created: a.created,
+                user_name: Some("admin".into()),
+            })
+            .collect())
+    }
+
+    async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError> {
+        let lines = self.task_output(project, task).await?;
+        Ok(lines.into_iter().map(|l| l.text + "\n").collect())
     }
 
     async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError> {

@@ -134,7 +134,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         return Ok(());
     }
     if args.file {
-        let text: String = raw.iter().map(|l| format!("{}\n", bot.redactor.redact(&ansi::strip(l)))).collect();
+        let whole = bot.deps.semaphore.task_log_text(task.project_id, task.id).await?;
+        let text: String = whole.lines().map(|l| format!("{}\n", bot.redactor.redact(&ansi::strip(l)))).collect();
         let upload = FileUpload {
             file_name: format!("task-{}.log", task.id),
             mime_type: "text/plain".into(),

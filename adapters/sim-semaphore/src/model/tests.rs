@@ -11,7 +11,7 @@ use super::*;
 fn setup(mode: Mode) -> (SimModel, ManualClock) {
     let clock = ManualClock::at_epoch();
     let config =
-        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), web_host: None };
+        SimConfig { mode, queue_tick: Duration::seconds(5), step: Duration::milliseconds(100), ..SimConfig::default() };
     (SimModel::demo(config, Arc::new(clock.clone())), clock)
 }
 
