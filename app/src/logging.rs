@@ -1,6 +1,6 @@
 //! Structured logs on stderr, with secrets redacted before they are written.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal as _, Write};
 use std::sync::Arc;
 
 use chatrixcd_domain::redact::Redactor;
@@ -53,6 +53,7 @@ pub(crate) fn init(default_level: &str, redactor: Arc<Redactor>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(RedactingStderr { redactor })
+        .with_ansi(io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -345,3 +345,34 @@ impl SemaphorePort for HttpSemaphore {
         Some(format!("{}/project/{project}/templates/{template}?t={task}", self.web))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_maps_to_a_typed_error() {
+        let cases: &[(u16, &str, SemaphoreError)] = &[
+            (401, "", SemaphoreError::Unauthorised),
+            (403, "", SemaphoreError::Forbidden(None)),
+            (
+                403,
+                r#"{"error":"Pro subscription required"}"#,
+                SemaphoreError::Forbidden(Some("Pro subscription required".into())),
+            ),
+            (404, "", SemaphoreError::NotFound("project 9".into())),
+            (400, r#"{"error":"Invalid app id: x"}"#, SemaphoreError::Rejected("Invalid app id: x".into())),
+            (400, "", SemaphoreError::Rejected("project 9: 400 Bad Request".into())),
+            (409, "", SemaphoreError::Rejected("project 9: 409 Conflict".into())),
+            (500, "", SemaphoreError::Server { status: 500, message: None }),
+            (502, "<html>bad gateway</html>", SemaphoreError::Server { status: 502, message: None }),
+        ];
+        for (status, body, expected) in cases {
+            let got = status_error(StatusCode::from_u16(*status).unwrap(), body, "project 9");
+            assert_eq!(&got, expected, "{status} {body}");
+        }
+        let missing =
+            task_not_found(SemaphoreError::Rejected("x: 400 Bad Request".into()), ProjectId::new(1), TaskId::new(5));
+        assert_eq!(missing, SemaphoreError::NotFound("task #5 in project 1".into()));
+    }
+}
