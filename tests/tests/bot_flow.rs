@@ -174,7 +174,7 @@ async fn watching_survives_a_restart_with_the_same_store() {
     let mut w = World::with(clock, semaphore, store);
     w.bot.resume().await;
     assert!(w.bot.is_watching());
-    let out = w.wait(200).await;
+    let out = w.wait(700).await;
     assert!(out.contains("✅ slow (task #2147483646) finished successfully"), "{out}");
 }
 

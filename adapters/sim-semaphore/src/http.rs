@@ -18,7 +18,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 use crate::json;
-use crate::model::{Event, Mode, SimError};
+use crate::model::{Event, Mode, SimError, StartRequest};
 use crate::port::SimSemaphore;
 
 /// How the HTTP face of the simulator behaves.
@@ -115,6 +115,16 @@ pub fn router(sim: SimSemaphore, config: HttpConfig) -> Router {
         .route("/api/ping", get(|| async { ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "pong") }))
         .route("/api/info", get(info))
         .route("/api/user", get(user))
+        .route("/api/user/tokens", get(tokens))
+        .route("/api/auth/login", get(login_metadata).post(login))
+        .route("/api/apps", get(apps))
+        .route("/api/events/last", get(all_events))
+        .route("/api/project/{p}/role", get(role))
+        .route("/api/project/{p}/repositories", get(repositories))
+        .route("/api/project/{p}/keys", get(keys))
+        .route("/api/project/{p}/views", get(empty_list))
+        .route("/api/project/{p}/schedules", get(empty_list))
+        .route("/api/project/{p}/templates/{t}/tasks/last", get(template_tasks))
         .route("/api/ws", get(websocket))
         .route("/api/projects", get(projects))
         .route("/api/project/{p}", get(project))
@@ -247,6 +257,117 @@ async fn user(State(s): State<AppState>, headers: HeaderMap) -> Response {
     }))
 }
 
+async fn tokens(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(s, headers);
+    ok(serde_json::json!([{"id": s.config.token, "created": "0001-01-01T00:00:00Z", "expired": false, "user_id": 1}]))
+}
+
+async fn login_metadata() -> Response {
+    ok(serde_json::json!({"oidc_providers": [], "login_with_password": true}))
+}
+
+/// Cookie sessions are not simulated (the bot uses a token): well-formed logins are refused
+/// as with a wrong password, malformed ones as malformed.
+async fn login(body: Bytes) -> Response {
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(_)) => answer(StatusCode::UNAUTHORIZED, None),
+        _ => failure(SimError::status(400)),
+    }
+}
+
+async fn apps(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(s, headers);
+    let app = |id: &str, priority: u32, active: bool| serde_json::json!({"active": active, "priority": priority, "title": "", "icon": "", "color": "", "dark_color": "", "path": "", "args": null, "id": id});
+    ok(serde_json::json!([
+        app("ansible", 1000, true),
+        app("terraform", 900, true),
+        app("tofu", 800, false),
+        app("bash", 700, true),
+        app("powershell", 600, false),
+        app("python", 500, false)
+    ]))
+}
+
+async fn role(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404).map_err(failure));
+    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
+    // The token's user created the project: owner, every permission bit.
+    ok(serde_json::json!({"role": "owner", "permissions": 15}))
+}
+
+async fn repositories(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404).map_err(failure));
+    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
+    ok(
+        serde_json::json!([{"id": 1, "name": "local", "project_id": p, "git_url": "/srv/semaphore/repo", "git_branch": "", "ssh_key_id": 1}]),
+    )
+}
+
+async fn keys(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404).map_err(failure));
+    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
+    // The `None` key every project gets at creation; secrets are never returned.
+    ok(serde_json::json!([{
+        "id": 1, "name": "None", "type": "none", "project_id": p, "string": "",
+        "login_password": {"login": "", "password": ""}, "ssh": {"login": "", "passphrase": "", "private_key": ""},
+        "override_secret": false
+    }]))
+}
+
+async fn empty_list(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = try_answer!(id(&p, 404).map_err(failure));
+    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
+    ok(Value::Array(Vec::new()))
+}
+
+async fn template_tasks(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((p, t)): Path<(String, String)>,
+) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let t = try_answer!(id(&t, 404).map_err(failure));
+    let listed = {
+        let mut model = s.sim.model();
+        let template = model.templates(p).ok().and_then(|l| l.into_iter().find(|x| x.id.get() == t));
+        match template {
+            None => Err(SimError::status(404)),
+            Some(template) => model.recent_tasks(p, 200).map(|tasks| {
+                Value::Array(
+                    tasks
+                        .iter()
+                        .filter(|k| k.template == template.id)
+                        .map(|k| json::task_with_tpl(k, Some(&template)))
+                        .collect(),
+                )
+            }),
+        }
+    };
+    match listed {
+        Ok(list) => ok(shaped(&s, list)),
+        Err(e) => failure(e),
+    }
+}
+
+async fn all_events(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    guard!(s, headers);
+    let projects = s.sim.model().projects();
+    let mut feed = Vec::new();
+    for project in projects {
+        if let Ok(Value::Array(items)) = activity_json(&s, project.id) {
+            feed.extend(items);
+        }
+    }
+    feed.sort_by(|a, b| b["created"].as_str().cmp(&a["created"].as_str()));
+    feed.truncate(200);
+    ok(Value::Array(feed))
+}
+
 async fn projects(State(s): State<AppState>, headers: HeaderMap) -> Response {
     guard!(s, headers);
     ok(Value::Array(s.sim.model().projects().iter().map(json::project).collect()))
@@ -261,12 +382,12 @@ async fn project(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<St
     }
 }
 
-fn template_json(s: &AppState, project: ProjectId, t: &chatrixcd_ports::semaphore::Template) -> Value {
+fn template_json(s: &AppState, project: ProjectId, t: &chatrixcd_ports::semaphore::Template, single: bool) -> Value {
     let mut model = s.sim.model();
     let tasks = model.recent_tasks(project, 200).unwrap_or_default();
     let of_template: Vec<_> = tasks.iter().filter(|k| k.template == t.id).collect();
     let last = of_template.first().map(|k| json::task_with_tpl(k, Some(t)));
-    json::template(t, of_template.len(), last.as_ref())
+    json::template(t, of_template.len(), last.as_ref(), single)
 }
 
 async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
@@ -274,7 +395,7 @@ async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<
     let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
     let list = s.sim.model().templates(p);
     match list {
-        Ok(list) => ok(shaped(&s, Value::Array(list.iter().map(|t| template_json(&s, p, t)).collect()))),
+        Ok(list) => ok(shaped(&s, Value::Array(list.iter().map(|t| template_json(&s, p, t, false)).collect()))),
         Err(e) => failure(e),
     }
 }
@@ -285,7 +406,7 @@ async fn template(State(s): State<AppState>, headers: HeaderMap, Path((p, t)): P
     let t = try_answer!(id(&t, 404).map_err(failure));
     let list = s.sim.model().templates(p);
     match list.map(|l| l.into_iter().find(|x| x.id.get() == t)) {
-        Ok(Some(found)) => ok(shaped(&s, template_json(&s, p, &found))),
+        Ok(Some(found)) => ok(shaped(&s, template_json(&s, p, &found, true))),
         Ok(None) => failure(SimError::status(404)),
         Err(e) => failure(e),
     }
@@ -312,27 +433,31 @@ async fn inventories(State(s): State<AppState>, headers: HeaderMap, Path(p): Pat
     }]))
 }
 
-async fn events(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
-    guard!(s, headers);
-    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+fn activity_json(s: &AppState, p: ProjectId) -> Result<Value, SimError> {
     let (feed, name) = {
         let mut model = s.sim.model();
         let name = model.projects().into_iter().find(|x| x.id == p).map(|x| x.name).unwrap_or_default();
-        (model.activity(p), name)
+        (model.activity(p)?, name)
     };
-    match feed {
-        Ok(feed) => ok(Value::Array(
-            feed.iter()
-                .map(|a| {
-                    serde_json::json!({
-                        "user_id": 1, "project_id": p.get(), "integration_id": null, "object_id": a.task.get(),
-                        "object_type": "task", "description": a.description,
-                        "created": a.created.map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-                        "object_name": "", "project_name": name, "username": "admin"
-                    })
+    Ok(Value::Array(
+        feed.iter()
+            .map(|a| {
+                serde_json::json!({
+                    "user_id": 1, "project_id": p.get(), "integration_id": null, "object_id": a.task.get(),
+                    "object_type": "task", "description": a.description,
+                    "created": a.created.map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                    "object_name": "", "project_name": name, "username": "admin"
                 })
-                .collect(),
-        )),
+            })
+            .collect(),
+    ))
+}
+
+async fn events(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    match activity_json(&s, p) {
+        Ok(feed) => ok(feed),
         Err(e) => failure(e),
     }
 }
@@ -395,31 +520,39 @@ async fn start_task(State(s): State<AppState>, headers: HeaderMap, Path(p): Path
         return failure(SimError::status(400));
     };
     let template = match body.get("template_id") {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or_default(),
-        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => TemplateId::new(n.as_u64().unwrap_or_default()),
+        None | Some(Value::Null) => TemplateId::new(0),
         Some(_) => return failure(SimError::status(400)),
     };
-    let environment = try_answer!(json_in_string(body.get("environment")).map_err(failure));
-    try_answer!(json_in_string(body.get("secret")).map_err(failure));
-    let mut arguments: Vec<String> = match body.get("arguments") {
-        Some(Value::String(a)) if !a.is_empty() => {
-            try_answer!(serde_json::from_str(a).map_err(|_| failure(SimError::status(500))))
+    // A field of the wrong JSON type does not decode: 400 before anything happens.
+    for field in ["environment", "secret", "arguments", "message"] {
+        if body.get(field).is_some_and(|v| !(v.is_string() || v.is_null())) {
+            return failure(SimError::status(400));
         }
-        _ => Vec::new(),
+    }
+    let environment_text = body.get("environment").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let environment = match json_in_string(body.get("environment")) {
+        Ok(env) => env,
+        // Not JSON: the task row is left behind in `error`, and the answer is 500.
+        Err(_) => return failure(s.sim.model().start_unpreparable(p, template, environment_text)),
     };
+    let arguments_text = body.get("arguments").and_then(Value::as_str).filter(|a| !a.is_empty()).map(str::to_owned);
     let template_allows_args = s
         .sim
         .model()
         .templates(p)
         .ok()
-        .and_then(|l| l.into_iter().find(|t| t.id.get() == template))
+        .and_then(|l| l.into_iter().find(|t| t.id == template))
         .is_some_and(|t| t.allow_override_args_in_task);
     // Stored on the task either way, but only passed to the run when the template allows it.
-    if !template_allows_args {
-        arguments.clear();
-    }
+    let arguments: Vec<String> = match (&arguments_text, template_allows_args) {
+        (Some(a), true) => serde_json::from_str(a).unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let message = body.get("message").and_then(Value::as_str).map(str::to_owned);
-    let created = s.sim.model().start_task(p, TemplateId::new(template), environment, arguments, message);
+    let request =
+        StartRequest { project: p, template, environment, arguments, message, environment_text, arguments_text };
+    let created = s.sim.model().start(request);
     match created {
         Ok(task) => answer(StatusCode::CREATED, Some(shaped(&s, json::created_task(&task)))),
         Err(e) => failure(e),

@@ -34,7 +34,8 @@ fn survey_type(t: &SurveyVarType) -> &'static str {
     }
 }
 
-pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value>) -> Value {
+/// A template; `single` for `GET /templates/{t}`, which sends `vaults: []` where lists send `null`.
+pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value>, single: bool) -> Value {
     let survey: Vec<Value> = t
         .survey_vars
         .iter()
@@ -59,7 +60,7 @@ pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value
         "environment_id": 1, "view_id": null, "name": t.name, "playbook": t.playbook,
         "arguments": if t.arguments.is_empty() { Value::Null } else { json!(json!(t.arguments).to_string()) },
         "allow_override_args_in_task": t.allow_override_args_in_task,
-        "description": t.description, "vaults": [], "type": t.template_type, "start_version": null,
+        "description": t.description, "vaults": if single { json!([]) } else { Value::Null }, "type": t.template_type, "start_version": null,
         "build_template_id": null, "autorun": false, "git_branch": null,
         "survey_vars": if survey.is_empty() { Value::Null } else { json!(survey) },
         "suppress_success_alerts": false, "app": t.app.as_str(), "tasks": task_count, "last_task": last_task
@@ -68,8 +69,8 @@ pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value
 
 /// `GET /tasks/{k}`: the plain task.
 pub(crate) fn task(t: &SimTask) -> Value {
-    let environment = if t.environment.is_empty() { String::new() } else { json!(t.environment).to_string() };
-    let arguments = if t.arguments.is_empty() { Value::Null } else { json!(json!(t.arguments).to_string()) };
+    let environment = &t.environment_text;
+    let arguments = t.arguments_text.as_ref().map_or(Value::Null, |a| json!(a));
     json!({
         "id": t.id.get(), "template_id": t.template.get(), "project_id": t.project.get(), "status": t.status.as_str(),
         "debug": false, "dry_run": false, "diff": false, "playbook": "", "environment": environment, "limit": "",

@@ -13,6 +13,6 @@ mod model;
 mod port;
 mod seed;
 
-pub use model::{Activity, Event, LogLine, Mode, SimConfig, SimError, SimModel, SimTask, Update};
+pub use model::{Activity, Event, LogLine, Mode, SimConfig, SimError, SimModel, SimTask, StartRequest, Update};
 pub use port::SimSemaphore;
 pub use seed::Script;

@@ -76,6 +76,20 @@ pub struct LogLine {
     pub output: String,
 }
 
+/// A task start as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    pub project: ProjectId,
+    pub template: TemplateId,
+    /// Survey values and extra variables, as the run gets them.
+    pub environment: BTreeMap<String, String>,
+    /// CLI arguments the run gets (empty unless the template allows them).
+    pub arguments: Vec<String>,
+    pub message: Option<String>,
+    pub environment_text: String,
+    pub arguments_text: Option<String>,
+}
+
 /// An entry of the activity feed about a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {
@@ -98,12 +112,22 @@ pub struct Update {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
     Queued,
-    /// Printing `lines[next..]`, one per step from `next_at`; then `then`.
+    /// Finished; `end` is stamped a moment later, as on the real server, whose first terminal
+    /// update and reads in between show `end: null`.
+    Ending {
+        at: DateTime<Utc>,
+    },
+    /// Printing `lines[next..]`, one per `pace` from `next_at`; then `then`.
     Running {
         lines: Vec<String>,
         next: usize,
         next_at: DateTime<Utc>,
         then: Then,
+        pace: Duration,
+    },
+    /// An approved plan, back in the queue: the next tick runs `apply` (and stamps a new start).
+    Confirmed {
+        apply: Vec<String>,
     },
     /// A plan waits for `/confirm`; `apply` runs after it.
     AwaitingConfirmation {
@@ -135,6 +159,10 @@ pub struct SimTask {
     pub user_name: Option<String>,
     pub environment: BTreeMap<String, String>,
     pub arguments: Vec<String>,
+    /// `environment` exactly as the client sent it (the server stores the text it got).
+    pub environment_text: String,
+    /// `arguments` exactly as sent: stored even when the template does not pass them on.
+    pub arguments_text: Option<String>,
     pub output: Vec<(DateTime<Utc>, String)>,
     phase: Phase,
     /// Creation order, because ids may count down.
@@ -145,6 +173,8 @@ pub struct SimTask {
 pub(crate) struct SimTemplate {
     pub(crate) template: Template,
     pub(crate) script: Script,
+    /// Time between output lines, when the template has its own (e.g. `slow`, `chatty`).
+    pub(crate) pace: Option<Duration>,
 }
 
 /// The whole simulated server. Every call first catches up with the clock.
@@ -170,6 +200,10 @@ impl std::fmt::Debug for SimModel {
         f.debug_struct("SimModel").field("projects", &self.projects.len()).field("tasks", &self.tasks.len()).finish()
     }
 }
+
+/// How long after a run's terminal status its `end` is stamped. Long enough that a client polling
+/// every 100 ms can see the recorded `end: null` moment; short enough to go unnoticed otherwise.
+const END_STAMP_DELAY: Duration = Duration::milliseconds(250);
 
 /// BoltDB's first task id: 2³¹ − 2.
 const BOLT_FIRST_ID: u64 = 2_147_483_646;
@@ -210,8 +244,19 @@ impl SimModel {
     pub fn add_template(&mut self, mut template: Template, script: Script) -> TemplateId {
         let id = TemplateId::new(self.templates.len() as u64 + 1);
         template.id = id;
-        self.templates.push(SimTemplate { template, script });
+        self.templates.push(SimTemplate { template, script, pace: None });
         id
+    }
+
+    /// Gives a template its own speed, whatever the configured step (a `slow` template stays slow).
+    pub fn set_pace(&mut self, template: TemplateId, pace: Duration) {
+        if let Some(t) = self.templates.iter_mut().find(|t| t.template.id == template) {
+            t.pace = Some(pace);
+        }
+    }
+
+    fn pace_of(&self, template: TemplateId) -> Duration {
+        self.templates.iter().find(|t| t.template.id == template).and_then(|t| t.pace).unwrap_or(self.config.step)
     }
 
     fn project_exists(&self, project: ProjectId) -> Result<(), SimError> {
@@ -236,32 +281,52 @@ impl SimModel {
         arguments: Vec<String>,
         message: Option<String>,
     ) -> Result<SimTask, SimError> {
+        let environment_text =
+            if environment.is_empty() { String::new() } else { serde_json::json!(environment).to_string() };
+        let arguments_text = (!arguments.is_empty()).then(|| serde_json::json!(arguments).to_string());
+        self.start(StartRequest {
+            project,
+            template,
+            environment,
+            arguments,
+            message,
+            environment_text,
+            arguments_text,
+        })
+    }
+
+    /// Starts a task from a request as it came over HTTP, keeping the texts the client sent.
+    pub fn start(&mut self, request: StartRequest) -> Result<SimTask, SimError> {
+        let StartRequest { project, template, environment, arguments, message, environment_text, arguments_text } =
+            request;
         self.advance();
         self.project_exists(project)?;
         // A real 2.10 answers 500 for a template it does not know.
-        let Some(t) = self.templates.iter().find(|t| t.template.id == template && t.template.project_id == project)
+        let Some(template_name) = self
+            .templates
+            .iter()
+            .find(|t| t.template.id == template && t.template.project_id == project)
+            .map(|t| t.template.name.clone())
         else {
             return Err(SimError::status(500));
         };
         let now = self.clock.now();
-        let id = TaskId::new(self.next_task_id);
-        self.next_task_id = match self.config.mode {
-            Mode::V2_10 => self.next_task_id - 1,
-            Mode::Current => self.next_task_id + 1,
-        };
+        let id = self.next_id();
         let task = SimTask {
             id,
             project,
             template,
-            template_name: t.template.name.clone(),
+            template_name,
             status: TaskStatus::Waiting,
             created: now,
             start: None,
             end: None,
             message: message.unwrap_or_default(),
-            user_name: Some("admin".into()),
+            user_name: Some("Admin".into()),
             environment,
             arguments,
+            environment_text,
+            arguments_text,
             output: Vec::new(),
             phase: Phase::Queued,
             seq: self.next_seq,
@@ -274,6 +339,57 @@ impl SimModel {
         let created = self.tasks[i].clone();
         self.advance();
         Ok(created)
+    }
+
+    fn next_id(&mut self) -> TaskId {
+        let id = TaskId::new(self.next_task_id);
+        self.next_task_id = match self.config.mode {
+            Mode::V2_10 => self.next_task_id - 1,
+            Mode::Current => self.next_task_id + 1,
+        };
+        id
+    }
+
+    /// What 2.10 does with an `environment` that is not JSON: the task row is created, its
+    /// preparation fails, it is left in `error` (never started) and the request answers 500.
+    pub fn start_unpreparable(
+        &mut self,
+        project: ProjectId,
+        template: TemplateId,
+        environment_text: String,
+    ) -> SimError {
+        self.advance();
+        let Some(t) = self.templates.iter().find(|t| t.template.id == template && t.template.project_id == project)
+        else {
+            return SimError::status(500);
+        };
+        let name = t.template.name.clone();
+        let now = self.clock.now();
+        let id = self.next_id();
+        self.tasks.push(SimTask {
+            id,
+            project,
+            template,
+            template_name: name,
+            status: TaskStatus::Error,
+            created: now,
+            start: None,
+            end: None,
+            message: String::new(),
+            user_name: Some("Admin".into()),
+            environment: BTreeMap::new(),
+            arguments: Vec::new(),
+            environment_text,
+            arguments_text: None,
+            output: Vec::new(),
+            phase: Phase::Done,
+            seq: self.next_seq,
+        });
+        self.next_seq += 1;
+        let i = self.tasks.len() - 1;
+        self.alert_lines(i, now);
+        self.record(i);
+        SimError::status(500)
     }
 
     fn index(&self, project: ProjectId, task: TaskId) -> Result<usize, SimError> {
@@ -305,14 +421,18 @@ impl SimModel {
         let t = &mut self.tasks[i];
         match (&t.status, mode) {
             (TaskStatus::Stopped, _) => return Ok(()),
-            // Stopping a finished task rewrites it, even a success: the real server does this.
-            (TaskStatus::Success | TaskStatus::Error, _) => {
+            // Stopping a finished task rewrites it, even a success: the real server does this, and
+            // a graceful stop also clears its end time (seen in `finished.json`).
+            (TaskStatus::Success | TaskStatus::Error, mode) => {
                 t.status = TaskStatus::Stopped;
+                if mode == StopMode::Graceful {
+                    t.end = None;
+                }
             }
             (_, StopMode::Force) => {
+                // Stopped at once; `end` follows when the killed process is gone.
                 t.status = TaskStatus::Stopped;
-                t.end = Some(now);
-                t.phase = Phase::Done;
+                t.phase = Phase::Ending { at: now + END_STAMP_DELAY };
             }
             (TaskStatus::Waiting | TaskStatus::Stopping, StopMode::Graceful) if t.phase == Phase::Queued => {
                 // Stays in the queue as `stopping`; becomes `stopped` when its turn comes.
@@ -325,8 +445,8 @@ impl SimModel {
             (_, StopMode::Graceful) => {
                 // The killed process fails the run: it ends in `error` at the next step.
                 t.status = TaskStatus::Stopping;
-                t.phase =
-                    Phase::Running { lines: Vec::new(), next: 0, next_at: now + self.config.step, then: Then::Fail };
+                let pace = self.config.step;
+                t.phase = Phase::Running { lines: Vec::new(), next: 0, next_at: now + pace, then: Then::Fail, pace };
             }
         }
         self.record(i);
@@ -337,18 +457,15 @@ impl SimModel {
     pub fn confirm_task(&mut self, project: ProjectId, task: TaskId) -> Result<(), SimError> {
         self.advance();
         let i = self.index(project, task)?;
-        let now = self.clock.now();
         let t = &mut self.tasks[i];
         let Phase::AwaitingConfirmation { apply } = &t.phase else { return Err(SimError::status(400)) };
         if t.status != TaskStatus::WaitingConfirmation {
             return Err(SimError::status(400));
         }
+        // Approved plans go back through the queue; the next tick runs the apply.
         let apply = apply.clone();
         t.status = TaskStatus::Confirmed;
-        self.record(i);
-        let t = &mut self.tasks[i];
-        t.status = TaskStatus::Running;
-        t.phase = Phase::Running { lines: apply, next: 0, next_at: now + self.config.step, then: Then::Succeed };
+        t.phase = Phase::Confirmed { apply };
         self.record(i);
         self.advance();
         Ok(())
@@ -443,7 +560,7 @@ impl SimModel {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, t)| match &t.phase {
-                    Phase::Running { next_at, .. } if *next_at <= now => Some((*next_at, i)),
+                    Phase::Running { next_at: at, .. } | Phase::Ending { at } if *at <= now => Some((*at, i)),
                     _ => None,
                 })
                 .min();
@@ -483,11 +600,15 @@ impl SimModel {
         self.tasks
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.phase == Phase::Queued)
+            .filter(|(_, t)| matches!(t.phase, Phase::Queued | Phase::Confirmed { .. }))
             .filter(|(_, t)| {
                 !self.tasks.iter().any(|o| {
-                    o.template == t.template
-                        && matches!(o.phase, Phase::Running { .. } | Phase::AwaitingConfirmation { .. })
+                    o.id != t.id
+                        && o.template == t.template
+                        && matches!(
+                            o.phase,
+                            Phase::Running { .. } | Phase::AwaitingConfirmation { .. } | Phase::Confirmed { .. }
+                        )
                 })
             })
             .min_by_key(|(_, t)| t.seq)
@@ -506,11 +627,20 @@ impl SimModel {
             self.record(i);
             return;
         }
+        let pace = self.pace_of(self.tasks[i].template);
+        if let Phase::Confirmed { apply } = &self.tasks[i].phase {
+            let apply = apply.clone();
+            let t = &mut self.tasks[i];
+            t.status = TaskStatus::Running;
+            t.start = Some(at);
+            t.phase = Phase::Running { lines: apply, next: 0, next_at: at + pace, then: Then::Succeed, pace };
+            self.record(i);
+            return;
+        }
         let script = self.templates.iter().find(|t| t.template.id == self.tasks[i].template).map(|t| t.script.clone());
         let t = &mut self.tasks[i];
         t.status = TaskStatus::Starting;
         self.record(i);
-        let step = self.config.step;
         let t = &mut self.tasks[i];
         t.status = TaskStatus::Running;
         t.start = Some(at);
@@ -519,7 +649,7 @@ impl SimModel {
             Some(script) => script.lines_for(&t.environment, &t.arguments),
             None => (Vec::new(), Then::Succeed),
         };
-        t.phase = Phase::Running { lines, next: 0, next_at: at + step, then };
+        t.phase = Phase::Running { lines, next: 0, next_at: at + pace, then, pace };
         self.log(i, at, format!("Started: {id}"));
         self.log(i, at, format!("Run TaskRunner with template: {name}\n"));
         self.record(i);
@@ -528,12 +658,19 @@ impl SimModel {
 
     fn step_task(&mut self, i: usize, at: DateTime<Utc>) {
         self.processed_until = self.processed_until.max(at);
-        let step = self.config.step;
+        if let Phase::Ending { .. } = self.tasks[i].phase {
+            let t = &mut self.tasks[i];
+            t.end = Some(at);
+            t.phase = Phase::Done;
+            // The terminal update again, now with `end`.
+            self.record(i);
+            return;
+        }
         let t = &mut self.tasks[i];
-        let Phase::Running { lines, next, next_at, then } = &mut t.phase else { return };
+        let Phase::Running { lines, next, next_at, then, pace } = &mut t.phase else { return };
         if let Some(line) = lines.get(*next).cloned() {
             *next += 1;
-            *next_at = at + step;
+            *next_at = at + *pace;
             self.log(i, at, line);
             return;
         }
@@ -545,13 +682,8 @@ impl SimModel {
                 } else {
                     TaskStatus::Error
                 };
-                t.end = Some(at);
-                t.phase = Phase::Done;
-                // The real server sends the terminal update twice, the first without `end`.
-                let end = t.end.take();
+                t.phase = Phase::Ending { at: at + END_STAMP_DELAY };
                 self.alert_lines(i, at);
-                self.record(i);
-                self.tasks[i].end = end;
                 self.record(i);
             }
             Then::AskConfirmation(apply) => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chatrixcd_ports::semaphore::{App, SurveyEnumValue, SurveyVar, SurveyVarType, TaskParamsPolicy, Template};
 use chatrixcd_ports::{Clock, ProjectId};
+use chrono::Duration;
 
 use crate::model::{Mode, SimConfig, SimModel, Then};
 
@@ -159,7 +160,7 @@ impl SimModel {
         model.add_template(t, Script::Fail(broken_deploy()));
 
         let slow: Vec<String> = (1..=600).map(|n| format!("still working... {n}/600")).collect();
-        model.add_template(
+        let slow_id = model.add_template(
             template(ops, "slow", App::Bash, "slow.sh"),
             Script::Shell { template_args: Vec::new(), lines: slow },
         );
@@ -184,7 +185,7 @@ impl SimModel {
         model.add_template(template(ops, "infra-nochange", App::Terraform, "tfnochange"), Script::Succeed(nochange));
 
         let chatty: Vec<String> = (1..=3000).map(|n| format!("line {n} {}", "=".repeat(60))).collect();
-        model.add_template(
+        let chatty_id = model.add_template(
             template(ops, "chatty", App::Bash, "chatty.sh"),
             Script::Shell { template_args: Vec::new(), lines: chatty },
         );
@@ -208,6 +209,10 @@ impl SimModel {
             survey("api_key", "API key", SurveyVarType::Secret, false),
         ];
         model.add_template(t, Script::Shell { template_args: vec!["--from-template".into()], lines: greet.clone() });
+
+        // As recorded: `slow` runs for ten minutes, `chatty` prints 3,000 lines in about seven seconds.
+        model.set_pace(slow_id, Duration::seconds(1));
+        model.set_pace(chatty_id, Duration::microseconds(2_400));
 
         let web = model.add_project("web");
         let mut t = template(web, "build-site", App::Ansible, "site.yml");
