@@ -126,7 +126,12 @@ impl Replay {
         let sim = SimSemaphore::demo(config, Arc::new(clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(http::serve(listener, sim, HttpConfig::new(TOKEN)));
+        let mut http_config = HttpConfig::new(TOKEN);
+        // The replay moves time in jumps; a roomy buffer keeps the socket through them (dropping
+        // slow clients is tested on its own).
+        http_config.ws_buffer = 100_000;
+        http_config.ws_poll = std::time::Duration::from_millis(5);
+        tokio::spawn(http::serve(listener, sim, http_config));
         Self { url, clock, http: reqwest::Client::new() }
     }
 
@@ -178,12 +183,96 @@ fn facts(body: &Value) -> Vec<Fact> {
     }
 }
 
+/// Collects the websocket frames the simulator sends while a scenario runs.
+struct Frames {
+    seen: Arc<std::sync::Mutex<Vec<Value>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Frames {
+    async fn open(url: &str) -> Self {
+        use futures::StreamExt as _;
+        use reqwest_websocket::Upgrade as _;
+        let response = reqwest::Client::new()
+            .get(format!("{url}/api/ws"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .upgrade()
+            .send()
+            .await
+            .unwrap();
+        let mut socket = response.into_websocket().await.unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if let reqwest_websocket::Message::Text(text) = message {
+                    sink.lock().unwrap().push(serde_json::from_str(&text).unwrap());
+                }
+            }
+        });
+        // The relay starts from the moment it is connected: give it that moment.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Self { seen, reader }
+    }
+
+    /// Waits (bounded) until the relay has caught up with `wanted` update frames, then closes.
+    async fn close(self, wanted: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let updates = self.seen.lock().unwrap().iter().filter(|f| f["type"] == "update").count();
+            if updates >= wanted {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.reader.abort();
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Compares the update frames of each recorded task (status sequence, doubled terminal update
+/// included, and each frame's shape) and the shape of log frames.
+fn compare_frames(recorded: &[Value], simulated: &[Value]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let updates = |frames: &[Value], task: &Value| -> Vec<Value> {
+        frames.iter().filter(|f| f["type"] == "update" && f["task_id"] == *task).cloned().collect()
+    };
+    let mut tasks: Vec<Value> =
+        recorded.iter().filter(|f| f["type"] == "update").map(|f| f["task_id"].clone()).collect();
+    tasks.dedup();
+    for task in tasks {
+        let (want, got) = (updates(recorded, &task), updates(simulated, &task));
+        let statuses =
+            |u: &[Value]| u.iter().map(|f| f["status"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+        if statuses(&want) != statuses(&got) {
+            problems.push(format!("task {task}: updates {:?}, recorded {:?}", statuses(&got), statuses(&want)));
+            continue;
+        }
+        for (w, g) in want.iter().zip(&got) {
+            let mut diffs = Vec::new();
+            shape_diff(&shape(w), &shape(g), &format!("update({})", w["status"]), &mut diffs);
+            problems.extend(diffs);
+        }
+    }
+    let first_log = |frames: &[Value]| frames.iter().find(|f| f["type"] == "log").cloned();
+    match (first_log(recorded), first_log(simulated)) {
+        (Some(w), Some(g)) => shape_diff(&shape(&w), &shape(&g), "log", &mut problems),
+        (Some(_), None) => problems.push("no log frames".into()),
+        _ => {}
+    }
+    problems
+}
+
 #[tokio::test]
 async fn the_simulator_answers_every_recorded_request_like_the_real_server() {
     let replay = Replay::start().await;
     let mut differences = Vec::new();
     for scenario in SCENARIOS {
         let doc = recording(scenario);
+        let recorded_frames: Vec<Value> = doc["websocket"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f.get("message").cloned()).collect())
+            .unwrap_or_default();
+        let frames = if recorded_frames.is_empty() { None } else { Some(Frames::open(&replay.url).await) };
         let begin = replay.clock.now();
         for (n, exchange) in doc["exchanges"].as_array().unwrap().iter().enumerate() {
             let request = &exchange["request"];
@@ -237,6 +326,15 @@ async fn the_simulator_answers_every_recorded_request_like_the_real_server() {
         }
         // Let the scenario's runs finish before the next one, as the recording session did.
         replay.clock.advance(Duration::seconds(30));
+        if let Some(frames) = frames {
+            let wanted = recorded_frames.iter().filter(|f| f["type"] == "update").count();
+            // Something must ask the model for news for the relay to see it.
+            replay.send(&serde_json::json!({"method": "GET", "path": "/api/projects", "authorization": "Bearer <token>", "body": null})).await;
+            let simulated = frames.close(wanted).await;
+            for p in compare_frames(&recorded_frames, &simulated) {
+                differences.push((scenario.to_string(), "WS /api/ws".to_owned(), p));
+            }
+        }
     }
     let listed = |d: &(String, String, String)| {
         DEVIATIONS.iter().any(|x| x.scenario == d.0 && x.route == d.1 && d.2.contains(x.fragment))

@@ -193,6 +193,8 @@ pub struct SimModel {
     /// Everything up to this moment has happened.
     processed_until: DateTime<Utc>,
     events: Vec<Event>,
+    /// Activity entries of stops that rewrote finished tasks.
+    rewrites: Vec<(ProjectId, Activity)>,
 }
 
 impl std::fmt::Debug for SimModel {
@@ -227,6 +229,7 @@ impl SimModel {
             last_tick: now,
             processed_until: now,
             events: Vec::new(),
+            rewrites: Vec::new(),
         }
     }
 
@@ -428,6 +431,11 @@ impl SimModel {
                 if mode == StopMode::Graceful {
                     t.end = None;
                 }
+                // Only the activity feed tells: no runner is left to send a websocket update.
+                let description = format!("Task ID {} ({}) finished - STOPPED", t.id, t.template_name);
+                let activity = Activity { task: t.id, description, created: Some(now) };
+                self.rewrites.push((project, activity));
+                return Ok(());
             }
             (_, StopMode::Force) => {
                 // Stopped at once; `end` follows when the killed process is gone.
@@ -502,7 +510,10 @@ impl SimModel {
             let created = at.or_else(|| self.tasks.iter().find(|t| t.id == u.task).map(|t| t.created));
             feed.push(Activity { task: u.task, description, created });
         }
+        feed.extend(self.rewrites.iter().filter(|(p, _)| *p == project).map(|(_, a)| a.clone()));
+        // Newest first; the sort is stable, so same-moment entries keep their order reversed.
         feed.reverse();
+        feed.sort_by_key(|a| std::cmp::Reverse(a.created));
         feed.truncate(200);
         Ok(feed)
     }
