@@ -286,3 +286,37 @@ mod snapshots {
         insta::assert_snapshot!("templates_html", m.html.unwrap());
     }
 }
+
+#[tokio::test]
+async fn a_plan_waiting_for_approval_is_rejected_with_a_forced_stop() {
+    use chatrixcd_ports::semaphore::StopMode;
+    let mut sem = catalogue();
+    sem.expect_task().returning(|_, _| Ok(task(TaskStatus::WaitingConfirmation)));
+    sem.expect_stop_task().times(1).withf(|_, _, mode| *mode == StopMode::Force).returning(|_, _, _| Ok(()));
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd stop 2147483645 --yes", clock.now())).await;
+    assert!(chat.bodies()[0].contains("force-stopped"));
+}
+
+#[tokio::test]
+async fn every_kind_of_semaphore_failure_gets_a_clear_reply() {
+    let cases: Vec<(SemaphoreError, &str)> = vec![
+        (SemaphoreError::Unauthorised, "Semaphore rejected the API token (401)"),
+        (SemaphoreError::Forbidden(None), "may not do this (403)"),
+        (SemaphoreError::NotFound("project 9".into()), "project 9 was not found in Semaphore"),
+        (SemaphoreError::Rejected("bad body".into()), "Semaphore rejected the request: bad body"),
+        (SemaphoreError::Server { status: 500, message: None }, "Semaphore failed with an internal error (500)"),
+        (SemaphoreError::Unreachable("connection refused".into()), "Semaphore is unreachable: connection refused"),
+        (SemaphoreError::Timeout("15 s".into()), "Semaphore did not answer in time (15 s)"),
+        (SemaphoreError::Malformed("projects: expected a list".into()), "cannot read: projects: expected a list"),
+    ];
+    for (error, expected) in cases {
+        let mut sem = MockSemaphorePort::new();
+        let e = error.clone();
+        sem.expect_projects().returning(move || Err(e.clone()));
+        let (mut bot, chat, clock) = run_bot(sem, settings());
+        bot.handle(message_from(&admin(), "!cd projects", clock.now())).await;
+        let bodies = chat.bodies();
+        assert!(bodies[0].contains(expected), "{error:?}: {bodies:?}");
+    }
+}

@@ -134,6 +134,8 @@ async fn a_new_user_runs_the_first_template_and_reads_its_log() {
     assert!(out.contains("Task #2147483646 ✅ success"), "{out}");
     let out = w.type_line("!cd logs").await;
     assert!(out.contains("PLAY RECAP") && out.contains("ok=3"), "{out}");
+    // Semaphore's own line ends with a newline inside the entry: no blank line for it.
+    assert!(out.contains("Run TaskRunner with template: deploy-web\n    Preparing: 2147483646"), "{out}");
     assert!(!out.contains('\x1b'), "plain text has no escape codes: {out}");
     assert!(!w.bot.is_watching());
 }

@@ -89,6 +89,11 @@ impl WireMessage {
     }
 }
 
+/// One websocket text frame as an event; `None` for frames of no interest (or unreadable).
+pub(crate) fn decode_frame(text: &str) -> Option<TaskEvent> {
+    serde_json::from_str::<WireMessage>(text).ok().and_then(WireMessage::into_event)
+}
+
 impl HttpSemaphore {
     /// Subscribes to the server's task events. The connection runs in the background and comes
     /// back by itself; statuses missed while it was down are reconciled.
@@ -128,10 +133,7 @@ async fn run(client: HttpSemaphore, tx: mpsc::Sender<TaskEvent>, reconnect: Reco
                         Ok(Message::Close { .. }) | Err(_) => break,
                         Ok(_) => continue,
                     };
-                    let Some(event) = serde_json::from_str::<WireMessage>(&text).ok().and_then(WireMessage::into_event)
-                    else {
-                        continue;
-                    };
+                    let Some(event) = decode_frame(&text) else { continue };
                     if let TaskEvent::Status { task, status, .. } = &event {
                         seen.insert(*task, status.clone());
                     }
