@@ -19,7 +19,7 @@ use chatrixcd_clock::ManualClock;
 use chatrixcd_ports::Clock as _;
 use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
-use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
+use chatrixcd_sim_semaphore::{Mode, SimConfig, SimModel, SimSemaphore};
 use chrono::Duration;
 use conformance::deviations::DEVIATIONS;
 use serde_json::Value;
@@ -123,7 +123,8 @@ impl Replay {
                 }])
                 .collect(),
         };
-        let sim = SimSemaphore::demo(config, Arc::new(clock.clone()));
+        // An empty server, seeded below through the API as the recorded one was.
+        let sim = SimSemaphore::new(SimModel::new(config, Arc::new(clock.clone())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut http_config = HttpConfig::new(TOKEN);
@@ -132,7 +133,47 @@ impl Replay {
         http_config.ws_buffer = 100_000;
         http_config.ws_poll = std::time::Duration::from_millis(5);
         tokio::spawn(http::serve(listener, sim, http_config));
-        Self { url, clock, http: reqwest::Client::new() }
+        let replay = Self { url, clock, http: reqwest::Client::new() };
+        replay.seed().await;
+        replay
+    }
+
+    /// Seeds the empty simulator the way the recorded server was set up (its README): project
+    /// `ops` with alerts on, a local repository, a static inventory, and the eight templates as
+    /// the recorded catalogue lists them.
+    async fn seed(&self) {
+        let post = |path: &str, body: Value| serde_json::json!({"method": "POST", "path": path, "authorization": "Bearer <token>", "body": body});
+        let (status, _, _) = self.send(&post("/api/projects", serde_json::json!({"name": "ops", "alert": true}))).await;
+        assert_eq!(status, 201, "create project");
+        let repository = serde_json::json!({"name": "local", "project_id": 1, "git_url": "/srv/semaphore/repo", "git_branch": "", "ssh_key_id": 1});
+        assert_eq!(self.send(&post("/api/project/1/repositories", repository)).await.0, 204, "2.10 answers 204");
+        let inventory = serde_json::json!({
+            "name": "localhost", "project_id": 1, "ssh_key_id": 1, "type": "static",
+            "inventory": "[web]\nlocalhost ansible_connection=local ansible_python_interpreter=auto_silent\n"
+        });
+        assert_eq!(self.send(&post("/api/project/1/inventory", inventory)).await.0, 201);
+        let catalogue = recording("catalogue");
+        let listed = catalogue["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["request"]["path"] == "/api/project/1/templates")
+            .unwrap()["response"]["body"]
+            .as_array()
+            .unwrap()
+            .clone();
+        for mut template in listed {
+            let object = template.as_object_mut().unwrap();
+            for generated in ["id", "tasks", "last_task"] {
+                object.remove(generated);
+            }
+            // Terraform templates get their workspace inventory from the server.
+            if object["app"] == "terraform" {
+                object.remove("inventory_id");
+            }
+            let (status, _, body) = self.send(&post("/api/project/1/templates", template)).await;
+            assert_eq!(status, 201, "create template: {body}");
+        }
     }
 
     /// Sends a recorded request as it was sent (token placeholders filled in).

@@ -245,3 +245,67 @@ async fn environments_inventories_events_and_whole_logs() {
     assert!(c.task_log_text(OPS, task.id).await.unwrap().contains("PLAY RECAP"));
     assert!(matches!(c.environments(ProjectId::new(9)).await, Err(SemaphoreError::NotFound(_))));
 }
+
+#[tokio::test]
+async fn management_routes_answer_like_2_10() {
+    let s = server(Mode::V2_10, 256).await;
+    let http = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        http.request(method, format!("{}{path}", s.url)).bearer_auth(TOKEN).body(body.to_string()).send()
+    };
+    let created = send(reqwest::Method::POST, "/api/projects", serde_json::json!({"name": "infra"})).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let project: serde_json::Value = created.json().await.unwrap();
+    let p = project["id"].as_u64().unwrap();
+    // Side effects of creating a project: a `None` key and an `Empty` variable group.
+    let keys: serde_json::Value =
+        send(reqwest::Method::GET, &format!("/api/project/{p}/keys"), serde_json::Value::Null)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(keys[0]["name"], "None");
+    let c = client(&s.url);
+    assert_eq!(c.environments(ProjectId::new(p)).await.unwrap()[0].name, "Empty");
+    // An app the server does not run: the row is created anyway, and the answer is a 400 with words.
+    let bad = send(
+        reqwest::Method::POST,
+        &format!("/api/project/{p}/templates"),
+        serde_json::json!({"name": "t", "app": "tofu", "playbook": "x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"error": "Invalid app id: tofu"}));
+    assert_eq!(c.templates(ProjectId::new(p)).await.unwrap().len(), 1);
+    let mismatch =
+        send(reqwest::Method::PUT, &format!("/api/project/{p}"), serde_json::json!({"id": 999, "name": "x"}))
+            .await
+            .unwrap();
+    assert_eq!(mismatch.status(), 400);
+    let renamed = send(
+        reqwest::Method::PUT,
+        &format!("/api/project/{p}"),
+        serde_json::json!({"id": p, "name": "platform", "alert": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(renamed.status(), 204);
+    let projects = c.projects().await.unwrap();
+    assert!(projects.iter().any(|x| x.name == "platform"));
+    // A template created through the API runs what its playbook says.
+    let t = send(
+        reqwest::Method::POST,
+        &format!("/api/project/{p}/templates"),
+        serde_json::json!({"name": "deploy", "app": "ansible", "playbook": "deploy.yml"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.status(), 201);
+    let template: serde_json::Value = t.json().await.unwrap();
+    let task = c.start_task(ProjectId::new(p), start(template["id"].as_u64().unwrap())).await.unwrap();
+    s.clock.advance(Duration::seconds(30));
+    let out = c.task_output(ProjectId::new(p), task.id).await.unwrap();
+    assert!(out.iter().any(|l| l.text.starts_with("PLAY RECAP")));
+}

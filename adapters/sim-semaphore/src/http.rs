@@ -20,6 +20,7 @@ use tower::ServiceExt as _;
 use crate::json;
 use crate::model::{Event, Mode, SimError, StartRequest};
 use crate::port::SimSemaphore;
+use crate::resources::Kind;
 
 /// How the HTTP face of the simulator behaves.
 #[derive(Debug, Clone)]
@@ -120,18 +121,18 @@ pub fn router(sim: SimSemaphore, config: HttpConfig) -> Router {
         .route("/api/apps", get(apps))
         .route("/api/events/last", get(all_events))
         .route("/api/project/{p}/role", get(role))
-        .route("/api/project/{p}/repositories", get(repositories))
-        .route("/api/project/{p}/keys", get(keys))
+        .route("/api/project/{p}/repositories", get(list_repositories).post(add_repository))
+        .route("/api/project/{p}/keys", get(list_keys).post(add_key))
         .route("/api/project/{p}/views", get(empty_list))
         .route("/api/project/{p}/schedules", get(empty_list))
         .route("/api/project/{p}/templates/{t}/tasks/last", get(template_tasks))
         .route("/api/ws", get(websocket))
-        .route("/api/projects", get(projects))
-        .route("/api/project/{p}", get(project))
-        .route("/api/project/{p}/templates", get(templates))
+        .route("/api/projects", get(projects).post(create_project))
+        .route("/api/project/{p}", get(project).put(update_project))
+        .route("/api/project/{p}/templates", get(templates).post(create_template))
         .route("/api/project/{p}/templates/{t}", get(template))
-        .route("/api/project/{p}/environment", get(environments))
-        .route("/api/project/{p}/inventory", get(inventories))
+        .route("/api/project/{p}/environment", get(list_environments).post(add_environment))
+        .route("/api/project/{p}/inventory", get(list_inventories).post(add_inventory))
         .route("/api/project/{p}/events/last", get(events))
         .route("/api/project/{p}/tasks", get(tasks).post(start_task))
         .route("/api/project/{p}/tasks/last", get(last_tasks))
@@ -296,27 +297,6 @@ async fn role(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<Strin
     ok(serde_json::json!({"role": "owner", "permissions": 15}))
 }
 
-async fn repositories(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
-    guard!(s, headers);
-    let p = try_answer!(id(&p, 404).map_err(failure));
-    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
-    ok(
-        serde_json::json!([{"id": 1, "name": "local", "project_id": p, "git_url": "/srv/semaphore/repo", "git_branch": "", "ssh_key_id": 1}]),
-    )
-}
-
-async fn keys(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
-    guard!(s, headers);
-    let p = try_answer!(id(&p, 404).map_err(failure));
-    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
-    // The `None` key every project gets at creation; secrets are never returned.
-    ok(serde_json::json!([{
-        "id": 1, "name": "None", "type": "none", "project_id": p, "string": "",
-        "login_password": {"login": "", "password": ""}, "ssh": {"login": "", "passphrase": "", "private_key": ""},
-        "override_secret": false
-    }]))
-}
-
 async fn empty_list(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
     guard!(s, headers);
     let p = try_answer!(id(&p, 404).map_err(failure));
@@ -370,14 +350,103 @@ async fn all_events(State(s): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn projects(State(s): State<AppState>, headers: HeaderMap) -> Response {
     guard!(s, headers);
-    ok(Value::Array(s.sim.model().projects().iter().map(json::project).collect()))
+    let mut model = s.sim.model();
+    let projects = model.projects();
+    ok(Value::Array(projects.iter().filter_map(|p| model.project_json(p.id)).collect()))
+}
+
+async fn create_project(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    guard!(s, headers);
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return failure(SimError::status(400));
+    };
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    let alert = body.get("alert").and_then(Value::as_bool).unwrap_or(false);
+    let mut model = s.sim.model();
+    let id = model.create_project(name, alert);
+    answer(StatusCode::CREATED, model.project_json(id))
+}
+
+async fn update_project(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>, body: Bytes) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let Ok(body @ Value::Object(_)) = serde_json::from_slice::<Value>(&body) else {
+        return failure(SimError::status(400));
+    };
+    let updated = s.sim.model().update_project(p, &body);
+    match updated {
+        Ok(()) => answer(StatusCode::NO_CONTENT, None),
+        Err(e) => failure(e),
+    }
+}
+
+fn list_resources(s: &AppState, p: &str, kind: Kind) -> Response {
+    let p = ProjectId::new(try_answer!(id(p, 404).map_err(failure)));
+    let listed = s.sim.model().resources(kind, p);
+    match listed {
+        Ok(items) => ok(Value::Array(items)),
+        Err(e) => failure(e),
+    }
+}
+
+/// 2.10 answers resource creation with 204 and no body (inventories: 201 with the object);
+/// newer servers answer 201 with the object.
+fn add_resources(s: &AppState, p: &str, kind: Kind, body: &Bytes) -> Response {
+    let p = ProjectId::new(try_answer!(id(p, 404).map_err(failure)));
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+        return failure(SimError::status(400));
+    };
+    let mode = s.sim.model().config().mode;
+    let added = s.sim.model().add_resource(kind, p, body);
+    match (added, mode, kind) {
+        (Ok(_), Mode::V2_10, Kind::Key | Kind::Environment | Kind::Repository) => answer(StatusCode::NO_CONTENT, None),
+        (Ok(object), _, _) => answer(StatusCode::CREATED, Some(object)),
+        (Err(e), _, _) => failure(e),
+    }
+}
+
+macro_rules! resource_routes {
+    ($list:ident, $add:ident, $kind:expr) => {
+        async fn $list(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+            guard!(s, headers);
+            list_resources(&s, &p, $kind)
+        }
+        async fn $add(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>, body: Bytes) -> Response {
+            guard!(s, headers);
+            add_resources(&s, &p, $kind, &body)
+        }
+    };
+}
+
+resource_routes!(list_keys, add_key, Kind::Key);
+resource_routes!(list_environments, add_environment, Kind::Environment);
+resource_routes!(list_repositories, add_repository, Kind::Repository);
+resource_routes!(list_inventories, add_inventory, Kind::Inventory);
+
+async fn create_template(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(p): Path<String>,
+    body: Bytes,
+) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return failure(SimError::status(400));
+    };
+    let created = s.sim.model().create_template(p, &body);
+    match created {
+        Ok(t) => answer(StatusCode::CREATED, Some(shaped(&s, template_json(&s, p, &t, true)))),
+        Err(e) => failure(e),
+    }
 }
 
 async fn project(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
     guard!(s, headers);
     let p = try_answer!(id(&p, 404).map_err(failure));
-    match s.sim.model().projects().into_iter().find(|x| x.id.get() == p) {
-        Some(project) => ok(json::project(&project)),
+    let found = s.sim.model().project_json(ProjectId::new(p));
+    match found {
+        Some(project) => ok(project),
         None => failure(SimError::status(404)),
     }
 }
@@ -387,7 +456,8 @@ fn template_json(s: &AppState, project: ProjectId, t: &chatrixcd_ports::semaphor
     let tasks = model.recent_tasks(project, 200).unwrap_or_default();
     let of_template: Vec<_> = tasks.iter().filter(|k| k.template == t.id).collect();
     let last = of_template.first().map(|k| json::task_with_tpl(k, Some(t)));
-    json::template(t, of_template.len(), last.as_ref(), single)
+    let inventory = model.template_inventory(t.id);
+    json::template(t, inventory, of_template.len(), last.as_ref(), single)
 }
 
 async fn templates(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
@@ -410,27 +480,6 @@ async fn template(State(s): State<AppState>, headers: HeaderMap, Path((p, t)): P
         Ok(None) => failure(SimError::status(404)),
         Err(e) => failure(e),
     }
-}
-
-async fn environments(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
-    guard!(s, headers);
-    let p = try_answer!(id(&p, 404).map_err(failure));
-    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
-    // The `Empty` environment every project gets at creation.
-    ok(
-        serde_json::json!([{"id": 1, "name": "Empty", "project_id": p, "password": null, "json": "{}", "env": null, "secrets": null}]),
-    )
-}
-
-async fn inventories(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
-    guard!(s, headers);
-    let p = try_answer!(id(&p, 404).map_err(failure));
-    try_answer!(s.sim.model().templates(ProjectId::new(p)).map_err(failure));
-    ok(serde_json::json!([{
-        "id": 1, "name": "localhost", "project_id": p,
-        "inventory": "[web]\nlocalhost ansible_connection=local ansible_python_interpreter=auto_silent\n",
-        "ssh_key_id": 1, "become_key_id": null, "type": "static", "holder_id": null, "repository_id": null
-    }]))
 }
 
 fn activity_json(s: &AppState, p: ProjectId) -> Result<Value, SimError> {

@@ -2,7 +2,7 @@
 //! from the model. Newer servers omit empty fields; in `Current` mode the same shapes are sent,
 //! which newer clients accept as they must accept 2.10.
 
-use chatrixcd_ports::semaphore::{App, Project, SurveyVarType, Template};
+use chatrixcd_ports::semaphore::{SurveyVarType, Template};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -16,14 +16,6 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
     t.map_or(Value::Null, time)
 }
 
-/// BoltDB stores no creation time for projects: Go's zero time.
-pub(crate) fn project(p: &Project) -> Value {
-    json!({
-        "id": p.id.get(), "name": p.name, "created": "0001-01-01T00:00:00Z", "alert": false,
-        "alert_chat": null, "max_parallel_tasks": 0, "type": ""
-    })
-}
-
 fn survey_type(t: &SurveyVarType) -> &'static str {
     match t {
         SurveyVarType::String => "",
@@ -35,7 +27,13 @@ fn survey_type(t: &SurveyVarType) -> &'static str {
 }
 
 /// A template; `single` for `GET /templates/{t}`, which sends `vaults: []` where lists send `null`.
-pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value>, single: bool) -> Value {
+pub(crate) fn template(
+    t: &Template,
+    inventory: Option<u64>,
+    task_count: usize,
+    last_task: Option<&Value>,
+    single: bool,
+) -> Value {
     let survey: Vec<Value> = t
         .survey_vars
         .iter()
@@ -51,10 +49,6 @@ pub(crate) fn template(t: &Template, task_count: usize, last_task: Option<&Value
             })
         })
         .collect();
-    let inventory = match t.app {
-        App::Ansible | App::Terraform | App::Tofu => json!(1),
-        _ => Value::Null,
-    };
     json!({
         "id": t.id.get(), "project_id": t.project_id.get(), "inventory_id": inventory, "repository_id": 1,
         "environment_id": 1, "view_id": null, "name": t.name, "playbook": t.playbook,

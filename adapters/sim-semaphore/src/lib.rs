@@ -11,6 +11,7 @@ pub mod http;
 mod json;
 mod model;
 mod port;
+pub mod resources;
 mod seed;
 
 pub use model::{Activity, Event, LogLine, Mode, SimConfig, SimError, SimModel, SimTask, StartRequest, Update};

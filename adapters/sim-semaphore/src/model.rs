@@ -175,6 +175,7 @@ pub(crate) struct SimTemplate {
     pub(crate) script: Script,
     /// Time between output lines, when the template has its own (e.g. `slow`, `chatty`).
     pub(crate) pace: Option<Duration>,
+    pub(crate) inventory_id: Option<u64>,
 }
 
 /// The whole simulated server. Every call first catches up with the clock.
@@ -182,6 +183,7 @@ pub struct SimModel {
     config: SimConfig,
     clock: Arc<dyn Clock>,
     projects: Vec<Project>,
+    pub(crate) resources: crate::resources::Resources,
     templates: Vec<SimTemplate>,
     tasks: Vec<SimTask>,
     next_task_id: u64,
@@ -221,6 +223,7 @@ impl SimModel {
             config,
             clock,
             projects: Vec::new(),
+            resources: Default::default(),
             templates: Vec::new(),
             tasks: Vec::new(),
             next_task_id,
@@ -237,18 +240,184 @@ impl SimModel {
         &self.config
     }
 
+    /// Creates a project as `POST /api/projects` does: with a `None` access key and an `Empty`
+    /// variable group, which every template can use.
     pub fn add_project(&mut self, name: &str) -> ProjectId {
+        self.create_project(name, false)
+    }
+
+    pub fn create_project(&mut self, name: &str, alert: bool) -> ProjectId {
+        use crate::resources::Kind;
         let id = ProjectId::new(self.projects.len() as u64 + 1);
         self.projects.push(Project { id, name: name.to_owned() });
+        self.resources.set_project(
+            id,
+            serde_json::json!({
+                "id": id.get(), "name": name, "created": "0001-01-01T00:00:00Z", "alert": alert,
+                "alert_chat": null, "max_parallel_tasks": 0, "type": ""
+            }),
+        );
+        let none_key = serde_json::json!({"name": "None", "type": "none"});
+        let empty_env = serde_json::json!({"name": "Empty", "json": "{}"});
+        for (kind, object) in [(Kind::Key, none_key), (Kind::Environment, empty_env)] {
+            if let serde_json::Value::Object(object) = object {
+                self.resources.add(kind, id, object);
+            }
+        }
         id
+    }
+
+    /// `PUT /api/project/{p}`: new settings, same id.
+    pub fn update_project(&mut self, project: ProjectId, settings: &serde_json::Value) -> Result<(), SimError> {
+        self.project_exists(project)?;
+        if settings["id"].as_u64() != Some(project.get()) {
+            return Err(SimError { status: 400, message: Some("Project ID in body and URL must be the same".into()) });
+        }
+        if let Some(name) = settings["name"].as_str()
+            && let Some(p) = self.projects.iter_mut().find(|p| p.id == project)
+        {
+            p.name = name.to_owned();
+        }
+        let mut merged = self.resources.project(project).cloned().unwrap_or_default();
+        if let (Some(target), Some(source)) = (merged.as_object_mut(), settings.as_object()) {
+            for (k, v) in source {
+                if k != "created" {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        self.resources.set_project(project, merged);
+        Ok(())
+    }
+
+    /// A project's settings as the API shows them.
+    pub fn project_json(&self, project: ProjectId) -> Option<serde_json::Value> {
+        self.resources.project(project).cloned()
+    }
+
+    /// Adds a key, variable group, repository or inventory; returns it as the API shows it.
+    pub fn add_resource(
+        &mut self,
+        kind: crate::resources::Kind,
+        project: ProjectId,
+        object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, SimError> {
+        self.project_exists(project)?;
+        if object.get("project_id").is_some_and(|p| p.as_u64() != Some(project.get())) {
+            return Err(SimError { status: 400, message: Some("Project ID in body and URL must be the same".into()) });
+        }
+        Ok(self.resources.add(kind, project, object))
+    }
+
+    pub fn resources(
+        &self,
+        kind: crate::resources::Kind,
+        project: ProjectId,
+    ) -> Result<Vec<serde_json::Value>, SimError> {
+        self.project_exists(project)?;
+        Ok(self.resources.list(kind, project))
     }
 
     /// Adds a template; its id is the next free one across all projects, as on a real server.
     pub fn add_template(&mut self, mut template: Template, script: Script) -> TemplateId {
         let id = TemplateId::new(self.templates.len() as u64 + 1);
         template.id = id;
-        self.templates.push(SimTemplate { template, script, pace: None });
+        self.templates.push(SimTemplate { template, script, pace: None, inventory_id: None });
         id
+    }
+
+    /// `POST /api/project/{p}/templates`: a template from its JSON. What it runs is chosen by its
+    /// playbook (see [`crate::seed::script_for`]). Terraform templates get a workspace inventory,
+    /// as on a real server. An app that is not active answers 400, after the row was created,
+    /// as 2.10 does.
+    pub fn create_template(&mut self, project: ProjectId, body: &serde_json::Value) -> Result<Template, SimError> {
+        use chatrixcd_ports::semaphore::{App, SurveyEnumValue, SurveyVar, SurveyVarType, TaskParamsPolicy};
+        use serde_json::Value;
+        self.project_exists(project)?;
+        if !body.is_object() {
+            return Err(SimError::status(400));
+        }
+        let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+        let app_id = body["app"].as_str().filter(|a| !a.is_empty()).unwrap_or("ansible").to_owned();
+        let allow_args = body["allow_override_args_in_task"].as_bool().unwrap_or(false);
+        let params_policy = match (self.config.mode, body.get("task_params")) {
+            (Mode::Current, Some(p)) if p.is_object() => TaskParamsPolicy {
+                allow_debug: p["allow_debug"].as_bool().unwrap_or(false),
+                allow_override_limit: p["allow_override_limit"].as_bool().unwrap_or(false),
+                allow_override_tags: p["allow_override_tags"].as_bool().unwrap_or(false),
+                allow_override_skip_tags: p["allow_override_skip_tags"].as_bool().unwrap_or(false),
+                allow_override_inventory: p["allow_override_inventory"].as_bool().unwrap_or(false),
+                allow_override_branch: body["allow_override_branch_in_task"].as_bool().unwrap_or(false),
+            },
+            (Mode::Current, _) => TaskParamsPolicy::default(),
+            (Mode::V2_10, _) => TaskParamsPolicy::legacy(allow_args),
+        };
+        let survey_vars = body["survey_vars"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| SurveyVar {
+                name: v["name"].as_str().unwrap_or_default().to_owned(),
+                title: v["title"].as_str().unwrap_or_default().to_owned(),
+                description: v["description"].as_str().unwrap_or_default().to_owned(),
+                required: v["required"].as_bool().unwrap_or(false),
+                var_type: match v["type"].as_str().unwrap_or_default() {
+                    "int" => SurveyVarType::Int,
+                    "enum" => SurveyVarType::Enum,
+                    "secret" => SurveyVarType::Secret,
+                    "text" => SurveyVarType::Text,
+                    _ => SurveyVarType::String,
+                },
+                values: v["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| SurveyEnumValue {
+                        name: c["name"].as_str().unwrap_or_default().to_owned(),
+                        value: c["value"].as_str().unwrap_or_default().to_owned(),
+                    })
+                    .collect(),
+                default_value: v["default_value"].as_str().map(str::to_owned),
+            })
+            .collect();
+        let template = Template {
+            id: TemplateId::new(0),
+            project_id: project,
+            name: text("name"),
+            description: body["description"].as_str().filter(|d| !d.is_empty()).map(str::to_owned),
+            app: App::parse(&app_id),
+            playbook: text("playbook"),
+            template_type: text("type"),
+            arguments: body["arguments"].as_str().and_then(|a| serde_json::from_str(a).ok()).unwrap_or_default(),
+            allow_override_args_in_task: allow_args,
+            params_policy,
+            survey_vars,
+        };
+        let (script, pace) = crate::seed::script_for(&template);
+        let id = self.add_template(template, script);
+        let mut inventory = body["inventory_id"].as_u64();
+        if inventory.is_none() && matches!(app_id.as_str(), "terraform" | "tofu") {
+            let name = format!("{} - default", text("name"));
+            let workspace = serde_json::json!({
+                "name": name, "inventory": "default", "type": format!("{app_id}-workspace"), "holder_id": id.get()
+            });
+            if let Value::Object(object) = workspace {
+                inventory = self.resources.add(crate::resources::Kind::Inventory, project, object)["id"].as_u64();
+            }
+        }
+        if let Some(t) = self.templates.iter_mut().find(|t| t.template.id == id) {
+            t.pace = pace;
+            t.inventory_id = inventory;
+        }
+        if !matches!(app_id.as_str(), "ansible" | "terraform" | "bash") {
+            return Err(SimError { status: 400, message: Some(format!("Invalid app id: {app_id}")) });
+        }
+        self.templates(project)?.into_iter().find(|t| t.id == id).ok_or(SimError::status(500))
+    }
+
+    /// The inventory a template uses, if any.
+    pub fn template_inventory(&self, template: TemplateId) -> Option<u64> {
+        self.templates.iter().find(|t| t.template.id == template).and_then(|t| t.inventory_id)
     }
 
     /// Gives a template its own speed, whatever the configured step (a `slow` template stays slow).

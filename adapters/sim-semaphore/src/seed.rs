@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chatrixcd_ports::semaphore::{App, SurveyEnumValue, SurveyVar, SurveyVarType, TaskParamsPolicy, Template};
-use chatrixcd_ports::{Clock, ProjectId};
+use chatrixcd_ports::Clock;
+use chatrixcd_ports::semaphore::{App, Template};
 use chrono::Duration;
 
-use crate::model::{Mode, SimConfig, SimModel, Then};
+use crate::model::{SimConfig, SimModel, Then};
+use crate::resources::Kind;
+use serde_json::{Value, json};
 
 /// What a template's run prints and how it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,126 +117,127 @@ const TF_INIT: [&str; 3] = [
     "Switched to workspace \"default\".",
 ];
 
-fn template(project: ProjectId, name: &str, app: App, playbook: &str) -> Template {
-    Template {
-        project_id: project,
-        name: name.to_owned(),
-        app,
-        playbook: playbook.to_owned(),
-        params_policy: TaskParamsPolicy::legacy(false),
-        ..Template::default()
+/// What a template created through the API runs: the recorded server's scripts, recognised by
+/// their playbook, and otherwise a short plain run of the template's app. Also its own pace, if any.
+pub(crate) fn script_for(template: &Template) -> (Script, Option<Duration>) {
+    let greet = lines(&["\x1b[32mstep 1 ok\x1b[0m", "\x1b[32mstep 2 ok\x1b[0m", "\x1b[32mstep 3 ok\x1b[0m"]);
+    let shell = |lines: Vec<String>| Script::Shell { template_args: template.arguments.clone(), lines };
+    match template.playbook.as_str() {
+        "deploy.yml" => (Script::Succeed(deploy_web()), None),
+        "broken.yml" => (Script::Fail(broken_deploy()), None),
+        "hello.sh" => (shell(greet), None),
+        // As recorded: `slow` runs for ten minutes, `chatty` prints 3,000 lines in about seven seconds.
+        "slow.sh" => {
+            (shell((1..=600).map(|n| format!("still working... {n}/600")).collect()), Some(Duration::seconds(1)))
+        }
+        "chatty.sh" => (
+            shell((1..=3000).map(|n| format!("line {n} {}", "=".repeat(60))).collect()),
+            Some(Duration::microseconds(2_400)),
+        ),
+        "tf" => {
+            let mut plan = lines(&TF_INIT);
+            plan.extend(lines(&[
+                "Terraform will perform the following actions:",
+                "  \x1b[32m+\x1b[0m resource \"null_resource\" \"web\" {",
+                "      + id = (known after apply)",
+                "    }",
+                "\x1b[1mPlan:\x1b[0m 1 to add, 0 to change, 0 to destroy.",
+            ]));
+            let apply = lines(&[
+                "null_resource.web: Creating...",
+                "null_resource.web: Creation complete after 1s [id=42]",
+                "\x1b[32m\x1b[1mApply complete! Resources: 1 added, 0 changed, 0 destroyed.\x1b[0m",
+            ]);
+            (Script::Plan { plan, apply }, None)
+        }
+        "smoke.sh" => (shell(lines(&["\x1b[32mHTTP 200 OK\x1b[0m"])), None),
+        _ => match template.app {
+            App::Ansible => (Script::Succeed(generic_play(&template.name)), None),
+            App::Terraform | App::Tofu => {
+                let mut out = lines(&TF_INIT);
+                out.push("No changes. Your infrastructure matches the configuration.".into());
+                (Script::Succeed(out), None)
+            }
+            _ => (shell(lines(&["done"])), None),
+        },
     }
 }
 
-fn survey(name: &str, title: &str, var_type: SurveyVarType, required: bool) -> SurveyVar {
-    SurveyVar { name: name.into(), title: title.into(), var_type, required, ..SurveyVar::default() }
+fn generic_play(name: &str) -> Vec<String> {
+    let mut out = lines(&GALAXY);
+    out.extend([
+        format!("PLAY [{name}] {}", "*".repeat(70usize.saturating_sub(name.len()))),
+        String::new(),
+        format!("TASK [Apply] {}", "*".repeat(67)),
+        "\x1b[0;33mchanged: [localhost]\x1b[0m".to_owned(),
+        String::new(),
+        format!("PLAY RECAP {}", "*".repeat(69)),
+        "\x1b[0;33mlocalhost\x1b[0m                  : \x1b[0;32mok=1   \x1b[0m \x1b[0;33mchanged=1   \x1b[0m unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   ".to_owned(),
+    ]);
+    out
 }
 
 impl SimModel {
-    /// The demo server: project 1 `ops` with the recorded templates (1 `deploy-web` succeeds with
-    /// a PLAY RECAP, 3 `broken-deploy` fails, 5 `infra-plan` waits for confirmation...) and
-    /// project 2 `web`.
+    /// The demo server, seeded the way the recorded server was (through the same calls as the
+    /// API): project 1 `ops` with the recorded templates (1 `deploy-web` succeeds with a PLAY
+    /// RECAP, 3 `broken-deploy` fails, 5 `infra-plan` waits for confirmation...), and project 2
+    /// `web`.
     pub fn demo(config: SimConfig, clock: Arc<dyn Clock>) -> Self {
-        let current = config.mode == Mode::Current;
         let mut model = SimModel::new(config, clock);
         let ops = model.add_project("ops");
-        let policy = |allow_args: bool| {
-            if current {
-                TaskParamsPolicy { allow_debug: true, allow_override_limit: true, ..TaskParamsPolicy::default() }
-            } else {
-                TaskParamsPolicy::legacy(allow_args)
-            }
+        let object = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
         };
-
-        let mut t = template(ops, "deploy-web", App::Ansible, "deploy.yml");
-        t.params_policy = policy(false);
-        model.add_template(t, Script::Succeed(deploy_web()));
-
-        let mut t = template(ops, "hello", App::Bash, "hello.sh");
-        t.survey_vars = vec![survey("who", "Who", SurveyVarType::String, true)];
-        let greet = lines(&["\x1b[32mstep 1 ok\x1b[0m", "\x1b[32mstep 2 ok\x1b[0m", "\x1b[32mstep 3 ok\x1b[0m"]);
-        model.add_template(t, Script::Shell { template_args: Vec::new(), lines: greet.clone() });
-
-        let mut t = template(ops, "broken-deploy", App::Ansible, "broken.yml");
-        t.params_policy = policy(false);
-        model.add_template(t, Script::Fail(broken_deploy()));
-
-        let slow: Vec<String> = (1..=600).map(|n| format!("still working... {n}/600")).collect();
-        let slow_id = model.add_template(
-            template(ops, "slow", App::Bash, "slow.sh"),
-            Script::Shell { template_args: Vec::new(), lines: slow },
+        // Seeding data is fixed: none of these calls can fail.
+        let _ = model.add_resource(
+            Kind::Repository,
+            ops,
+            object(json!({"name": "local", "git_url": "/srv/semaphore/repo", "git_branch": "", "ssh_key_id": 1})),
         );
-
-        let mut plan = lines(&TF_INIT);
-        plan.extend(lines(&[
-            "Terraform will perform the following actions:",
-            "  \x1b[32m+\x1b[0m resource \"null_resource\" \"web\" {",
-            "      + id = (known after apply)",
-            "    }",
-            "\x1b[1mPlan:\x1b[0m 1 to add, 0 to change, 0 to destroy.",
-        ]));
-        let apply = lines(&[
-            "null_resource.web: Creating...",
-            "null_resource.web: Creation complete after 1s [id=42]",
-            "\x1b[32m\x1b[1mApply complete! Resources: 1 added, 0 changed, 0 destroyed.\x1b[0m",
-        ]);
-        model.add_template(template(ops, "infra-plan", App::Terraform, "tf"), Script::Plan { plan, apply });
-
-        let mut nochange = lines(&TF_INIT);
-        nochange.push("No changes. Your infrastructure matches the configuration.".into());
-        model.add_template(template(ops, "infra-nochange", App::Terraform, "tfnochange"), Script::Succeed(nochange));
-
-        let chatty: Vec<String> = (1..=3000).map(|n| format!("line {n} {}", "=".repeat(60))).collect();
-        let chatty_id = model.add_template(
-            template(ops, "chatty", App::Bash, "chatty.sh"),
-            Script::Shell { template_args: Vec::new(), lines: chatty },
+        let _ = model.add_resource(
+            Kind::Inventory,
+            ops,
+            object(json!({
+                "name": "localhost", "inventory": "[web]\nlocalhost ansible_connection=local ansible_python_interpreter=auto_silent\n",
+                "ssh_key_id": 1, "type": "static"
+            })),
         );
-
-        let mut t = template(ops, "hello-args", App::Bash, "hello.sh");
-        t.description = Some("bash with arguments allowed".into());
-        t.arguments = vec!["--from-template".into()];
-        t.allow_override_args_in_task = true;
-        t.params_policy = policy(true);
-        let mut who = survey("who", "Who", SurveyVarType::String, true);
-        who.description = "whom to greet".into();
-        let mut env = survey("env", "Target", SurveyVarType::Enum, true);
-        env.values = vec![
-            SurveyEnumValue { name: "Production".into(), value: "prod".into() },
-            SurveyEnumValue { name: "Staging".into(), value: "stage".into() },
+        let survey = |name: &str, title: &str, kind: &str, required: bool| json!({"name": name, "title": title, "required": required, "type": kind, "description": "", "values": null});
+        let ops_templates = [
+            json!({"name": "deploy-web", "app": "ansible", "playbook": "deploy.yml", "inventory_id": 1}),
+            json!({"name": "hello", "app": "bash", "playbook": "hello.sh", "survey_vars": [survey("who", "Who", "", true)]}),
+            json!({"name": "broken-deploy", "app": "ansible", "playbook": "broken.yml", "inventory_id": 1}),
+            json!({"name": "slow", "app": "bash", "playbook": "slow.sh"}),
+            json!({"name": "infra-plan", "app": "terraform", "playbook": "tf"}),
+            json!({"name": "infra-nochange", "app": "terraform", "playbook": "tfnochange"}),
+            json!({"name": "chatty", "app": "bash", "playbook": "chatty.sh"}),
+            json!({
+                "name": "hello-args", "app": "bash", "playbook": "hello.sh", "description": "bash with arguments allowed",
+                "arguments": "[\"--from-template\"]", "allow_override_args_in_task": true,
+                "survey_vars": [
+                    {"name": "who", "title": "Who", "required": true, "type": "", "description": "whom to greet", "values": null},
+                    survey("count", "Count", "int", false),
+                    {"name": "env", "title": "Target", "required": true, "type": "enum", "description": "",
+                     "values": [{"name": "Production", "value": "prod"}, {"name": "Staging", "value": "stage"}]},
+                    survey("api_key", "API key", "secret", false)
+                ]
+            }),
         ];
-        t.survey_vars = vec![
-            who,
-            survey("count", "Count", SurveyVarType::Int, false),
-            env,
-            survey("api_key", "API key", SurveyVarType::Secret, false),
-        ];
-        model.add_template(t, Script::Shell { template_args: vec!["--from-template".into()], lines: greet.clone() });
-
-        // As recorded: `slow` runs for ten minutes, `chatty` prints 3,000 lines in about seven seconds.
-        model.set_pace(slow_id, Duration::seconds(1));
-        model.set_pace(chatty_id, Duration::microseconds(2_400));
-
+        for t in ops_templates {
+            let _ = model.create_template(ops, &t);
+        }
         let web = model.add_project("web");
-        let mut t = template(web, "build-site", App::Ansible, "site.yml");
-        t.description = Some("Build and publish the static site".into());
-        t.params_policy = policy(false);
-        let mut site = lines(&GALAXY);
-        site.extend(lines(&[
-            "PLAY [Build site] **************************************************************",
-            "",
-            "TASK [Render pages] ************************************************************",
-            "\x1b[0;33mchanged: [localhost]\x1b[0m",
-            "",
-            "PLAY RECAP *********************************************************************",
-            "\x1b[0;33mlocalhost\x1b[0m                  : \x1b[0;32mok=1   \x1b[0m \x1b[0;33mchanged=1   \x1b[0m unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   ",
-        ]));
-        model.add_template(t, Script::Succeed(site));
-        let mut t = template(web, "smoke-test", App::Bash, "smoke.sh");
-        t.description = Some("Probe the site after a deploy".into());
-        t.survey_vars = vec![survey("url", "URL to probe", SurveyVarType::String, true)];
-        model.add_template(
-            t,
-            Script::Shell { template_args: Vec::new(), lines: lines(&["\x1b[32mHTTP 200 OK\x1b[0m"]) },
+        let _ = model.create_template(
+            web,
+            &json!({"name": "build-site", "app": "ansible", "playbook": "site.yml", "description": "Build and publish the static site"}),
+        );
+        let _ = model.create_template(
+            web,
+            &json!({
+                "name": "smoke-test", "app": "bash", "playbook": "smoke.sh", "description": "Probe the site after a deploy",
+                "survey_vars": [survey("url", "URL to probe", "", true)]
+            }),
         );
         model
     }
