@@ -8,6 +8,7 @@
 //! - the start request is shaped for the server in front of it (2.10 has no task-level tags, so
 //!   they travel as CLI arguments; newer servers take a `params` object).
 
+pub mod alert;
 mod client;
 mod config;
 mod events;
