@@ -15,4 +15,4 @@ pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessag
 pub use clock::Clock;
 pub use ids::{IdError, ProjectId, RoomId, TaskId, TemplateId, UserId};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
-pub use store::{Store, StoreError, TaskRef, TrackedTask};
+pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};

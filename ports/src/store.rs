@@ -34,6 +34,56 @@ pub struct TaskRef {
     pub task: TaskId,
 }
 
+/// What a room chose for itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RoomSettings {
+    /// The Semaphore instance commands in this room use (several instances come later).
+    pub active_instance: Option<String>,
+    /// Post the log of every run started here as it is written.
+    pub log_tailing: bool,
+    pub theme: Option<String>,
+}
+
+/// One run the bot started, from request to result. Parameters never hold secret values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Assigned by the store, increasing.
+    pub id: u64,
+    pub room: RoomId,
+    pub requester: UserId,
+    pub instance: Option<String>,
+    pub project: ProjectId,
+    pub project_name: String,
+    pub template: TemplateId,
+    pub template_name: String,
+    pub task: TaskId,
+    /// Variables and options as given, secrets left out.
+    pub parameters: BTreeMap<String, String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub result: Option<TaskStatus>,
+}
+
+/// One line of the audit log: who changed what. Entries are numbered without gaps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Assigned by the store: 1, 2, 3… with no gaps.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: UserId,
+    pub room: Option<RoomId>,
+    /// A short verb, e.g. `run.start`, `task.stop`, `alias.add`.
+    pub action: String,
+    pub detail: String,
+}
+
+/// A page of a newest-first listing: at most `limit` items with ids below `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: usize,
+    pub before: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is unavailable: {0}")]
@@ -60,4 +110,25 @@ pub trait Store: Send + Sync {
     /// The task a room talked about last, so `status` and `logs` without an id are per room.
     async fn last_task(&self, room: &RoomId) -> Result<Option<TaskRef>, StoreError>;
     async fn set_last_task(&self, room: &RoomId, task: TaskRef) -> Result<(), StoreError>;
+
+    async fn room_settings(&self, room: &RoomId) -> Result<RoomSettings, StoreError>;
+    async fn set_room_settings(&self, room: &RoomId, settings: RoomSettings) -> Result<(), StoreError>;
+
+    /// Records a run; its `id` is ignored and the assigned one returned.
+    async fn record_run(&self, run: RunRecord) -> Result<u64, StoreError>;
+    /// Notes how the run of `task` ended. Unknown tasks are ignored (not every task is the bot's).
+    async fn finish_run(&self, task: TaskRef, ended_at: DateTime<Utc>, result: TaskStatus) -> Result<(), StoreError>;
+    /// Runs, newest first.
+    async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError>;
+    /// Removes runs that started before `cutoff`; returns how many.
+    async fn prune_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Appends to the audit log; its `seq` is ignored and the assigned one returned.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<u64, StoreError>;
+    /// Audit entries, newest first.
+    async fn audit(&self, page: Page) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Small named values (e.g. that aliases.json was imported).
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
 }

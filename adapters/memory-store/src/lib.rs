@@ -5,14 +5,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use chatrixcd_ports::RoomId;
-use chatrixcd_ports::store::{Store, StoreError, TaskRef, TrackedTask};
+use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
+use chatrixcd_ports::{RoomId, TaskStatus};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
 struct State {
     aliases: BTreeMap<String, String>,
     tracked: Vec<TrackedTask>,
     last_task: HashMap<RoomId, TaskRef>,
+    room_settings: HashMap<RoomId, RoomSettings>,
+    runs: BTreeMap<u64, RunRecord>,
+    next_run: u64,
+    audit: Vec<AuditEntry>,
+    settings: BTreeMap<String, String>,
+}
+
+/// Newest first, below `page.before`, at most `page.limit`: the listing rule every store follows.
+pub fn page_of<T: Clone>(items: impl DoubleEndedIterator<Item = (u64, T)>, page: Page) -> Vec<T> {
+    items.rev().filter(|(id, _)| page.before.is_none_or(|b| *id < b)).take(page.limit).map(|(_, t)| t).collect()
 }
 
 #[derive(Debug, Default)]
@@ -53,14 +64,21 @@ impl Store for MemoryStore {
     }
 
     async fn tracked_tasks(&self) -> Result<Vec<TrackedTask>, StoreError> {
-        Ok(self.state().tracked.clone())
+        let mut tracked = self.state().tracked.clone();
+        tracked.sort_by_key(|t| t.started_at);
+        Ok(tracked)
     }
 
     async fn track(&self, task: TrackedTask) -> Result<(), StoreError> {
         let mut state = self.state();
         match state.tracked.iter_mut().find(|t| t.project == task.project && t.task == task.task && t.room == task.room)
         {
-            Some(existing) => *existing = task,
+            // The tracking start stays the first one, whatever the updates.
+            Some(existing) => {
+                let started_at = existing.started_at;
+                *existing = task;
+                existing.started_at = started_at;
+            }
             None => state.tracked.push(task),
         }
         Ok(())
@@ -77,6 +95,67 @@ impl Store for MemoryStore {
 
     async fn set_last_task(&self, room: &RoomId, task: TaskRef) -> Result<(), StoreError> {
         self.state().last_task.insert(room.clone(), task);
+        Ok(())
+    }
+
+    async fn room_settings(&self, room: &RoomId) -> Result<RoomSettings, StoreError> {
+        Ok(self.state().room_settings.get(room).cloned().unwrap_or_default())
+    }
+
+    async fn set_room_settings(&self, room: &RoomId, settings: RoomSettings) -> Result<(), StoreError> {
+        self.state().room_settings.insert(room.clone(), settings);
+        Ok(())
+    }
+
+    async fn record_run(&self, mut run: RunRecord) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        state.next_run += 1;
+        run.id = state.next_run;
+        state.runs.insert(run.id, run);
+        Ok(state.next_run)
+    }
+
+    async fn finish_run(&self, task: TaskRef, ended_at: DateTime<Utc>, result: TaskStatus) -> Result<(), StoreError> {
+        let mut state = self.state();
+        // The newest run of that task: a task id belongs to one run.
+        if let Some(run) = state.runs.values_mut().rev().find(|r| r.project == task.project && r.task == task.task) {
+            run.ended_at = Some(ended_at);
+            run.result = Some(result);
+        }
+        Ok(())
+    }
+
+    async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {
+        let state = self.state();
+        Ok(page_of(state.runs.iter().map(|(id, r)| (*id, r.clone())), page))
+    }
+
+    async fn prune_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut state = self.state();
+        let before = state.runs.len();
+        state.runs.retain(|_, r| r.started_at >= cutoff);
+        Ok(before - state.runs.len())
+    }
+
+    async fn append_audit(&self, mut entry: AuditEntry) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        entry.seq = state.audit.len() as u64 + 1;
+        let seq = entry.seq;
+        state.audit.push(entry);
+        Ok(seq)
+    }
+
+    async fn audit(&self, page: Page) -> Result<Vec<AuditEntry>, StoreError> {
+        let state = self.state();
+        Ok(page_of(state.audit.iter().map(|e| (e.seq, e.clone())), page))
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().settings.get(key).cloned())
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.state().settings.insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 }

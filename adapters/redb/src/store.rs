@@ -1,0 +1,335 @@
+//! The `Store` port on redb. Every call is one transaction, run on tokio's blocking pool so a
+//! disk flush never stalls the event loop.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
+use chatrixcd_ports::{RoomId, TaskStatus};
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::open::{ALIASES, AUDIT, LAST_TASK, META, OpenError, ROOMS, RUN_BY_TASK, RUNS, TRACKED, open_database};
+
+/// The store in `<data dir>/chatrixcd.redb`. Clones share the open database.
+#[derive(Clone)]
+pub struct RedbStore {
+    db: Arc<Database>,
+    path: Arc<PathBuf>,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn tracked_key(project: u64, task: u64, room: &str) -> String {
+    format!("{project}/{task}/{room}")
+}
+
+fn task_key(task: TaskRef) -> String {
+    format!("{}/{}", task.project, task.task)
+}
+
+impl RedbStore {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, OpenError> {
+        let (db, path) = open_database(dir)?;
+        Ok(Self { db: Arc::new(db), path: Arc::new(path) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the blocking pool with the database.
+    async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || work(&db)).await.map_err(unavailable)?
+    }
+
+    /// A write transaction: `change` runs, then everything commits at once, durably.
+    async fn write<T, F>(&self, change: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            let out = change(&txn)?;
+            txn.commit().map_err(unavailable)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read<T, F>(&self, look: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            look(&txn)
+        })
+        .await
+    }
+}
+
+/// Newest first, below `page.before`, at most `page.limit`.
+fn page_rev<T: DeserializeOwned>(
+    table: &impl redb::ReadableTable<u64, &'static [u8]>,
+    page: Page,
+) -> Result<Vec<T>, StoreError> {
+    let upper = page.before.unwrap_or(u64::MAX);
+    let mut out = Vec::new();
+    for item in table.range(..upper).map_err(unavailable)?.rev().take(page.limit) {
+        let (_, value) = item.map_err(unavailable)?;
+        out.push(decode(value.value())?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for RedbStore {
+    async fn aliases(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(ALIASES).map_err(unavailable)?;
+            let mut out = BTreeMap::new();
+            for item in table.iter().map_err(unavailable)? {
+                let (k, v) = item.map_err(unavailable)?;
+                out.insert(k.value().to_owned(), v.value().to_owned());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn set_alias(&self, name: &str, command: &str) -> Result<(), StoreError> {
+        let (name, command) = (name.to_owned(), command.to_owned());
+        self.write(move |txn| {
+            txn.open_table(ALIASES)
+                .map_err(unavailable)?
+                .insert(name.as_str(), command.as_str())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_alias(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut table = txn.open_table(ALIASES).map_err(unavailable)?;
+            let removed = table.remove(name.as_str()).map_err(unavailable)?.is_some();
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn tracked_tasks(&self) -> Result<Vec<TrackedTask>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(TRACKED).map_err(unavailable)?;
+            let mut out: Vec<TrackedTask> = Vec::new();
+            for item in table.iter().map_err(unavailable)? {
+                out.push(decode(item.map_err(unavailable)?.1.value())?);
+            }
+            // In the order they were started, as the in-memory store keeps them.
+            out.sort_by_key(|t| t.started_at);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn track(&self, task: TrackedTask) -> Result<(), StoreError> {
+        let key = tracked_key(task.project.get(), task.task.get(), task.room.as_str());
+        let mut bytes = encode(&task)?;
+        self.write(move |txn| {
+            let mut table = txn.open_table(TRACKED).map_err(unavailable)?;
+            // A re-track keeps the original start, so the order of tracked tasks is stable.
+            if let Some(existing) = table.get(key.as_str()).map_err(unavailable)? {
+                let old: TrackedTask = decode(existing.value())?;
+                drop(existing);
+                let mut task = task;
+                task.started_at = old.started_at;
+                bytes = encode(&task)?;
+            }
+            table.insert(key.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn untrack(&self, task: TaskRef, room: &RoomId) -> Result<(), StoreError> {
+        let key = tracked_key(task.project.get(), task.task.get(), room.as_str());
+        self.write(move |txn| {
+            txn.open_table(TRACKED).map_err(unavailable)?.remove(key.as_str()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_task(&self, room: &RoomId) -> Result<Option<TaskRef>, StoreError> {
+        let room = room.to_string();
+        self.read(move |txn| {
+            let table = txn.open_table(LAST_TASK).map_err(unavailable)?;
+            match table.get(room.as_str()).map_err(unavailable)? {
+                Some(v) => Ok(Some(decode(v.value())?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_last_task(&self, room: &RoomId, task: TaskRef) -> Result<(), StoreError> {
+        let (room, bytes) = (room.to_string(), encode(&task)?);
+        self.write(move |txn| {
+            txn.open_table(LAST_TASK)
+                .map_err(unavailable)?
+                .insert(room.as_str(), bytes.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn room_settings(&self, room: &RoomId) -> Result<RoomSettings, StoreError> {
+        let room = room.to_string();
+        self.read(move |txn| {
+            let table = txn.open_table(ROOMS).map_err(unavailable)?;
+            match table.get(room.as_str()).map_err(unavailable)? {
+                Some(v) => decode(v.value()),
+                None => Ok(RoomSettings::default()),
+            }
+        })
+        .await
+    }
+
+    async fn set_room_settings(&self, room: &RoomId, settings: RoomSettings) -> Result<(), StoreError> {
+        let (room, bytes) = (room.to_string(), encode(&settings)?);
+        self.write(move |txn| {
+            txn.open_table(ROOMS).map_err(unavailable)?.insert(room.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_run(&self, mut run: RunRecord) -> Result<u64, StoreError> {
+        self.write(move |txn| {
+            // A counter of its own: pruning old runs must never let an id be used twice.
+            let mut meta = txn.open_table(META).map_err(unavailable)?;
+            let id = meta
+                .get("last_run_id")
+                .map_err(unavailable)?
+                .map_or(Ok(0), |v| v.value().parse::<u64>().map_err(|e| StoreError::Corrupt(e.to_string())))?
+                + 1;
+            meta.insert("last_run_id", id.to_string().as_str()).map_err(unavailable)?;
+            let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
+            run.id = id;
+            runs.insert(id, encode(&run)?.as_slice()).map_err(unavailable)?;
+            let key = task_key(TaskRef { project: run.project, task: run.task });
+            txn.open_table(RUN_BY_TASK).map_err(unavailable)?.insert(key.as_str(), id).map_err(unavailable)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn finish_run(&self, task: TaskRef, ended_at: DateTime<Utc>, result: TaskStatus) -> Result<(), StoreError> {
+        let key = task_key(task);
+        self.write(move |txn| {
+            let index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let Some(id) = index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) else { return Ok(()) };
+            let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
+            let Some(bytes) = runs.get(id).map_err(unavailable)?.map(|v| v.value().to_vec()) else { return Ok(()) };
+            let mut run: RunRecord = decode(&bytes)?;
+            run.ended_at = Some(ended_at);
+            run.result = Some(result);
+            runs.insert(id, encode(&run)?.as_slice()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {
+        self.read(move |txn| page_rev(&txn.open_table(RUNS).map_err(unavailable)?, page)).await
+    }
+
+    async fn prune_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
+            let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let mut doomed = Vec::new();
+            for item in runs.iter().map_err(unavailable)? {
+                let (id, value) = item.map_err(unavailable)?;
+                let run: RunRecord = decode(value.value())?;
+                if run.started_at < cutoff {
+                    doomed.push((id.value(), task_key(TaskRef { project: run.project, task: run.task })));
+                }
+            }
+            for (id, key) in &doomed {
+                runs.remove(*id).map_err(unavailable)?;
+                if index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) == Some(*id) {
+                    index.remove(key.as_str()).map_err(unavailable)?;
+                }
+            }
+            Ok(doomed.len())
+        })
+        .await
+    }
+
+    async fn append_audit(&self, mut entry: AuditEntry) -> Result<u64, StoreError> {
+        self.write(move |txn| {
+            let mut audit = txn.open_table(AUDIT).map_err(unavailable)?;
+            // Numbered inside the transaction: a crash can never leave a gap.
+            let seq = audit.len().map_err(unavailable)? + 1;
+            entry.seq = seq;
+            audit.insert(seq, encode(&entry)?.as_slice()).map_err(unavailable)?;
+            Ok(seq)
+        })
+        .await
+    }
+
+    async fn audit(&self, page: Page) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |txn| page_rev(&txn.open_table(AUDIT).map_err(unavailable)?, page)).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("setting:{key}");
+        self.read(move |txn| {
+            let table = txn.open_table(META).map_err(unavailable)?;
+            Ok(table.get(key.as_str()).map_err(unavailable)?.map(|v| v.value().to_owned()))
+        })
+        .await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let (key, value) = (format!("setting:{key}"), value.to_owned());
+        self.write(move |txn| {
+            txn.open_table(META).map_err(unavailable)?.insert(key.as_str(), value.as_str()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}

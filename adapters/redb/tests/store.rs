@@ -1,0 +1,259 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
+
+//! The redb store: what it keeps across reopening, how it fails, and a model-based test holding
+//! it to the in-memory store for any sequence of operations.
+
+use std::collections::BTreeMap;
+
+use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, TaskRef, TrackedTask};
+use chatrixcd_ports::{ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
+use chatrixcd_store_memory::MemoryStore;
+use chatrixcd_store_redb::{OpenError, RedbStore};
+use chrono::{DateTime, Utc};
+use proptest::prelude::*;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600 + secs, 0).unwrap()
+}
+
+fn room(n: u8) -> RoomId {
+    RoomId::parse(format!("!room{n}:test")).unwrap()
+}
+
+fn user() -> UserId {
+    UserId::parse("@alice:test").unwrap()
+}
+
+fn tracked(task: u64, r: u8, at: i64, status: TaskStatus) -> TrackedTask {
+    TrackedTask {
+        project: ProjectId::new(1),
+        task: TaskId::new(task),
+        template: TemplateId::new(1),
+        template_name: "deploy".into(),
+        room: room(r),
+        requester: user(),
+        status_event: None,
+        last_status: status,
+        started_at: t(at),
+        stop_requested_by: None,
+    }
+}
+
+fn run(task: u64, at: i64) -> RunRecord {
+    RunRecord {
+        id: 0,
+        room: room(1),
+        requester: user(),
+        instance: None,
+        project: ProjectId::new(1),
+        project_name: "ops".into(),
+        template: TemplateId::new(1),
+        template_name: "deploy-web".into(),
+        task: TaskId::new(task),
+        parameters: BTreeMap::from([("who".to_owned(), "me".to_owned())]),
+        started_at: t(at),
+        ended_at: None,
+        result: None,
+    }
+}
+
+fn audit(action: &str) -> AuditEntry {
+    AuditEntry { seq: 0, at: t(0), actor: user(), room: Some(room(1)), action: action.into(), detail: "x".into() }
+}
+
+const ALL: Page = Page { limit: usize::MAX, before: None };
+
+#[tokio::test]
+async fn everything_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RedbStore::open(dir.path()).unwrap();
+        store.set_alias("dw", "run 1 1").await.unwrap();
+        store.track(tracked(7, 1, 0, TaskStatus::Running)).await.unwrap();
+        store.set_last_task(&room(1), TaskRef { project: ProjectId::new(1), task: TaskId::new(7) }).await.unwrap();
+        store.set_room_settings(&room(1), RoomSettings { log_tailing: true, ..Default::default() }).await.unwrap();
+        let id = store.record_run(run(7, 0)).await.unwrap();
+        assert_eq!(id, 1);
+        store
+            .finish_run(TaskRef { project: ProjectId::new(1), task: TaskId::new(7) }, t(60), TaskStatus::Success)
+            .await
+            .unwrap();
+        assert_eq!(store.append_audit(audit("run.start")).await.unwrap(), 1);
+        store.set_setting("aliases_imported", "yes").await.unwrap();
+    }
+    let store = RedbStore::open(dir.path()).unwrap();
+    assert_eq!(store.aliases().await.unwrap()["dw"], "run 1 1");
+    assert_eq!(store.tracked_tasks().await.unwrap().len(), 1);
+    assert_eq!(store.last_task(&room(1)).await.unwrap().unwrap().task, TaskId::new(7));
+    assert!(store.room_settings(&room(1)).await.unwrap().log_tailing);
+    let runs = store.runs(ALL).await.unwrap();
+    assert_eq!(runs[0].result, Some(TaskStatus::Success));
+    assert_eq!(runs[0].ended_at, Some(t(60)));
+    assert_eq!(store.audit(ALL).await.unwrap()[0].action, "run.start");
+    assert_eq!(store.setting("aliases_imported").await.unwrap().as_deref(), Some("yes"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let store = RedbStore::open(&dir).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(store.path()), 0o600);
+}
+
+#[tokio::test]
+async fn a_locked_a_corrupt_and_a_newer_database_are_named_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = RedbStore::open(dir.path()).unwrap();
+    let err = RedbStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, OpenError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("chatrixcd.redb") && err.to_string().contains("--data-dir"), "{err}");
+    drop(first);
+
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(bad.path().join("chatrixcd.redb"), b"this is not a database, just some bytes that are long enough")
+        .unwrap();
+    let err = RedbStore::open(bad.path()).unwrap_err();
+    assert!(matches!(err, OpenError::Corrupt { .. } | OpenError::Other { .. }), "{err}");
+    assert!(err.to_string().contains("chatrixcd.redb"), "{err}");
+
+    // A file stamped by a future chatrixcd.
+    let newer = tempfile::tempdir().unwrap();
+    {
+        let db = redb::Database::create(newer.path().join("chatrixcd.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(redb::TableDefinition::<&str, &str>::new("meta")).unwrap();
+            meta.insert("schema_version", "99").unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = RedbStore::open(newer.path()).unwrap_err();
+    assert!(matches!(err, OpenError::Newer { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("upgrade chatrixcd"), "{err}");
+}
+
+#[tokio::test]
+async fn pages_are_newest_first_and_pruning_keeps_recent_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    for n in 0..10 {
+        store.record_run(run(100 + n, i64::try_from(n).unwrap() * 3600)).await.unwrap();
+    }
+    let page = store.runs(Page { limit: 3, before: None }).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), [10, 9, 8]);
+    let next = store.runs(Page { limit: 3, before: Some(8) }).await.unwrap();
+    assert_eq!(next.iter().map(|r| r.id).collect::<Vec<_>>(), [7, 6, 5]);
+    assert_eq!(store.prune_runs(t(5 * 3600)).await.unwrap(), 5);
+    assert_eq!(store.runs(ALL).await.unwrap().len(), 5);
+    // Ids keep growing after a prune.
+    assert_eq!(store.record_run(run(200, 99_999)).await.unwrap(), 11);
+}
+
+/// One operation of the model-based test.
+#[derive(Debug, Clone)]
+enum Op {
+    SetAlias(u8, u8),
+    RemoveAlias(u8),
+    Track(u8, u8, u8),
+    Untrack(u8, u8),
+    SetLast(u8, u8),
+    Settings(u8, bool),
+    RecordRun(u8, i16),
+    FinishRun(u8, bool),
+    Prune(i16),
+    Audit(u8),
+    Setting(u8, u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..4u8, 0..4u8).prop_map(|(a, b)| Op::SetAlias(a, b)),
+        (0..4u8).prop_map(Op::RemoveAlias),
+        (0..5u8, 0..3u8, 0..3u8).prop_map(|(t, r, s)| Op::Track(t, r, s)),
+        (0..5u8, 0..3u8).prop_map(|(t, r)| Op::Untrack(t, r)),
+        (0..3u8, 0..5u8).prop_map(|(r, t)| Op::SetLast(r, t)),
+        (0..3u8, any::<bool>()).prop_map(|(r, b)| Op::Settings(r, b)),
+        (0..5u8, -100..100i16).prop_map(|(t, at)| Op::RecordRun(t, at)),
+        (0..5u8, any::<bool>()).prop_map(|(t, ok)| Op::FinishRun(t, ok)),
+        (-100..100i16).prop_map(Op::Prune),
+        (0..3u8).prop_map(Op::Audit),
+        (0..3u8, 0..3u8).prop_map(|(k, v)| Op::Setting(k, v)),
+    ]
+}
+
+/// Applies `op` and returns everything observable afterwards, as text.
+async fn apply(store: &dyn Store, op: &Op) -> String {
+    let status = [TaskStatus::Waiting, TaskStatus::Running, TaskStatus::Success];
+    let task_ref = |t: u8| TaskRef { project: ProjectId::new(1), task: TaskId::new(u64::from(t)) };
+    let answer = match op {
+        Op::SetAlias(a, b) => format!("{:?}", store.set_alias(&format!("a{a}"), &format!("run 1 {b}")).await),
+        Op::RemoveAlias(a) => format!("{:?}", store.remove_alias(&format!("a{a}")).await),
+        Op::Track(t, r, s) => {
+            let at = i64::from(*t) * 10 + i64::from(*r);
+            format!("{:?}", store.track(tracked(u64::from(*t), *r, at, status[usize::from(*s)].clone())).await)
+        }
+        Op::Untrack(t, r) => format!("{:?}", store.untrack(task_ref(*t), &room(*r)).await),
+        Op::SetLast(r, t) => format!("{:?}", store.set_last_task(&room(*r), task_ref(*t)).await),
+        Op::Settings(r, b) => {
+            format!(
+                "{:?}",
+                store.set_room_settings(&room(*r), RoomSettings { log_tailing: *b, ..Default::default() }).await
+            )
+        }
+        Op::RecordRun(t, at) => format!("{:?}", store.record_run(run(u64::from(*t), i64::from(*at) * 60)).await),
+        Op::FinishRun(task, ok) => {
+            let result = if *ok { TaskStatus::Success } else { TaskStatus::Error };
+            format!("{:?}", store.finish_run(task_ref(*task), t(1000), result).await)
+        }
+        Op::Prune(at) => format!("{:?}", store.prune_runs(t(i64::from(*at) * 60)).await),
+        Op::Audit(a) => format!("{:?}", store.append_audit(audit(&format!("action{a}"))).await),
+        Op::Setting(k, v) => format!("{:?}", store.set_setting(&format!("k{k}"), &format!("v{v}")).await),
+    };
+    let mut rooms = Vec::new();
+    for r in 0..3 {
+        rooms.push(format!("{:?} {:?}", store.last_task(&room(r)).await, store.room_settings(&room(r)).await));
+    }
+    let settings: Vec<_> = futures_settings(store).await;
+    format!(
+        "{answer}\n{:?}\n{:?}\n{rooms:?}\n{:?}\n{:?}\n{:?}\n{settings:?}",
+        store.aliases().await,
+        store.tracked_tasks().await,
+        store.runs(ALL).await,
+        store.runs(Page { limit: 2, before: Some(4) }).await,
+        store.audit(Page { limit: 3, before: None }).await,
+    )
+}
+
+async fn futures_settings(store: &dyn Store) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for k in 0..3 {
+        out.push(store.setting(&format!("k{k}")).await.unwrap());
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The redb store and the in-memory store agree after every operation of any sequence.
+    #[test]
+    fn redb_behaves_like_the_in_memory_model(ops in prop::collection::vec(op(), 1..40)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let redb = RedbStore::open(dir.path()).unwrap();
+            let model = MemoryStore::new();
+            for op in &ops {
+                let want = apply(&model, op).await;
+                let got = apply(&redb, op).await;
+                prop_assert_eq!(got, want, "after {:?}", op);
+            }
+            Ok(())
+        })?;
+    }
+}
