@@ -13,11 +13,12 @@ use chatrixcd_console::{CONSOLE_HELP, ConsoleChat, ConsoleLine};
 use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
+use chatrixcd_ports::Store;
 use chatrixcd_ports::{Clock, UserId};
 use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
-use chatrixcd_store_memory::MemoryStore;
+use chatrixcd_store_redb::RedbStore;
 use tokio::io::AsyncBufReadExt as _;
 
 use crate::runtime;
@@ -41,9 +42,13 @@ pub(crate) struct DemoArgs {
     /// A ChatrixCD `messages.json` (HJSON) to give the bot your personality.
     #[arg(long)]
     messages: Option<PathBuf>,
-    /// A ChatrixCD `aliases.json` to start with (changes are kept in memory only).
+    /// A ChatrixCD `aliases.json`, imported into the store once (the file is left as it is).
     #[arg(long)]
     aliases: Option<PathBuf>,
+    /// Where the bot keeps its state (tracked tasks, aliases, history, audit). Default: a
+    /// temporary directory, removed at exit.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// How long to let running tasks finish after stdin closes, in seconds.
     #[arg(long, default_value_t = 900)]
     drain_secs: u64,
@@ -61,11 +66,15 @@ impl Default for DemoArgs {
             poll_ms: 1000,
             messages: None,
             aliases: None,
+            data_dir: None,
             drain_secs: 900,
             greetings: false,
         }
     }
 }
+
+/// How long `/wait` waits at most (the longest demo template, `slow`, takes ten minutes).
+const WAIT_LIMIT: StdDuration = StdDuration::from_secs(15 * 60);
 
 fn load_personality(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<Personality> {
     let Some(path) = path else { return Ok(Personality::with_seed(seed)) };
@@ -78,10 +87,22 @@ fn load_personality(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<Persona
     Ok(personality.reseeded(seed))
 }
 
-fn load_aliases(path: Option<&PathBuf>) -> anyhow::Result<BTreeMap<String, String>> {
-    let Some(path) = path else { return Ok(BTreeMap::new()) };
+/// Imports ChatrixCD's `aliases.json` the first time only: later changes live in the store, and
+/// aliases removed in chat must not come back at the next start.
+async fn import_aliases_once(store: &dyn Store, path: Option<&PathBuf>) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if store.setting("aliases_imported").await?.is_some() {
+        return Ok(());
+    }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    chatrixcd_domain::aliases::parse_file(&text).with_context(|| format!("in {}", path.display()))
+    let aliases: BTreeMap<String, String> =
+        chatrixcd_domain::aliases::parse_file(&text).with_context(|| format!("in {}", path.display()))?;
+    for (name, command) in &aliases {
+        store.set_alias(name, command).await?;
+    }
+    store.set_setting("aliases_imported", &path.display().to_string()).await?;
+    tracing::info!(count = aliases.len(), file = %path.display(), "imported aliases");
+    Ok(())
 }
 
 /// Starts the simulated Semaphore on a free loopback port and returns a real HTTP client for it,
@@ -118,7 +139,23 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
     let personality = load_personality(args.messages.as_ref(), seed)?;
-    let store = Arc::new(MemoryStore::with_aliases(load_aliases(args.aliases.as_ref())?));
+    // Kept alive to the end: dropping it removes the temporary directory.
+    let temporary = match &args.data_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("chatrixcd-demo-")
+                .tempdir()
+                .context("cannot create a temporary data directory")?,
+        ),
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| temporary.as_ref().map(|t| t.path().to_owned()))
+        .context("no data directory")?;
+    let store = Arc::new(RedbStore::open(&data_dir)?);
+    import_aliases_once(store.as_ref(), args.aliases.as_ref()).await?;
 
     let semaphore = Arc::new(simulated_semaphore(&args, Arc::clone(&clock), &token).await?);
 
@@ -162,7 +199,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
                         }
                     }
                     ConsoleLine::Wait => {
-                        if !runtime::drain(&mut bot, &clock, drain_limit).await {
+                        if !runtime::drain(&mut bot, &clock, WAIT_LIMIT).await {
                             console.say("(stopped waiting: tasks are still running)");
                         }
                     }

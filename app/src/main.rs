@@ -4,6 +4,7 @@
 //! adapters into the domain and runs the event loop.
 
 mod demo;
+mod export;
 mod logging;
 mod runtime;
 mod sim;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "chatrixcd", version, about = "A Matrix ChatOps bot for Semaphore UI", long_about = None)]
+#[command(name = "chatrixcd", version, about = "A Matrix ChatOps bot for Semaphore UI", long_about = None, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -27,6 +28,8 @@ enum Command {
     /// Serve a simulated Semaphore UI over HTTP (REST and websocket), seeded with the demo data,
     /// for trying clients and for tests.
     SimSemaphore(sim::SimArgs),
+    /// Write what the bot keeps (run history, audit log) as CSV to stdout.
+    Export(export::ExportArgs),
 }
 
 // A fatal error before logging is set up can only be told on stderr.
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
             None => demo::run(demo::DemoArgs::default()).await,
             Some(Command::Demo(args)) => demo::run(args).await,
             Some(Command::SimSemaphore(args)) => sim::run(args).await,
+            Some(Command::Export(args)) => export::run(args).await,
         }
     });
     match result {

@@ -79,3 +79,46 @@ fn a_broken_messages_file_is_named_in_the_error() {
     assert!(!ok);
     assert!(err.contains("messages.json is not a usable messages file"), "{err}");
 }
+
+fn chatrixcd(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatrixcd")).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn state_survives_a_restart_and_exports_as_csv() {
+    let dir = std::env::temp_dir().join(format!("chatrixcd-demo-state-{}", std::process::id()));
+    let data = dir.to_str().unwrap();
+    // First life: an alias, a finished run, and a run still going when the bot stops.
+    let (ok, out, err) = demo(
+        "!cd aliases add prj projects\n!cd run ops deploy-web --yes\n/wait\n!cd run ops slow --yes\n",
+        &["--data-dir", data, "--drain-secs", "0"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("finished successfully"), "{out}");
+    // Second life, same data directory: the alias works, the unfinished run is picked up again
+    // (the demo's simulated Semaphore is new, so it reports that task gone).
+    let (ok, out, err) = demo("!cd prj\n/wait\n", &["--data-dir", data]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2   web"), "{out}");
+    assert!(out.contains("no longer exists in Semaphore; I stopped watching it"), "{out}");
+
+    let (ok, history, err) = chatrixcd(&["export", "history", "--csv", "--data-dir", data]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = history.lines().collect();
+    assert!(lines[0].starts_with("id,started_at,ended_at,result,room,requester"), "{history}");
+    assert!(lines.iter().any(|l| l.contains("deploy-web (1)") && l.contains(",success,")), "{history}");
+    assert!(lines.iter().any(|l| l.contains("slow (4)")), "{history}");
+    let (ok, audit, err) = chatrixcd(&["export", "audit", "--csv", "--data-dir", data]);
+    assert!(ok, "{err}");
+    assert!(audit.contains("alias.add,prj = projects"), "{audit}");
+    assert!(audit.contains("run.start,ops / deploy-web as task #2147483646"), "{audit}");
+    let (ok, _, err) = chatrixcd(&["export", "history", "--csv", "--data-dir", "/nonexistent/chatrixcd"]);
+    assert!(!ok);
+    assert!(err.contains("holds no chatrixcd database"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -418,6 +418,23 @@ impl Bot {
         message
     }
 
+    /// Appends to the audit log. A failure is logged and counted, never hidden: the action it
+    /// records has already happened.
+    pub(crate) async fn audit(&mut self, req: &Request, action: &str, detail: String) {
+        let entry = chatrixcd_ports::AuditEntry {
+            seq: 0,
+            at: self.deps.clock.now(),
+            actor: req.sender.clone(),
+            room: Some(req.room.clone()),
+            action: action.to_owned(),
+            detail,
+        };
+        if let Err(e) = self.deps.store.append_audit(entry).await {
+            self.stats.errors += 1;
+            tracing::error!(action, error = %e, "could not write the audit log");
+        }
+    }
+
     pub(crate) fn watch_soon(&mut self) {
         let next = self.deps.clock.now() + self.settings.poll_interval;
         self.next_poll = Some(self.next_poll.map_or(next, |at| at.min(next)));

@@ -124,6 +124,10 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
         return;
     }
     let shown = shown_status(&tracked, &task.status);
+    let ended = task.end.unwrap_or(now);
+    if let Err(e) = bot.deps.store.finish_run(task_ref, ended, shown.clone()).await {
+        tracing::error!(error = %e, "could not record how a run ended");
+    }
     let (emoji, _) = status_style(&shown);
     if let Some(event) = tracked.status_event.clone() {
         bot.react(&tracked.room, &event, emoji).await;

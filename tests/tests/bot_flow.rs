@@ -138,6 +138,18 @@ async fn a_new_user_runs_the_first_template_and_reads_its_log() {
     assert!(out.contains("Run TaskRunner with template: deploy-web\n    Preparing: 2147483646"), "{out}");
     assert!(!out.contains('\x1b'), "plain text has no escape codes: {out}");
     assert!(!w.bot.is_watching());
+    // The run is in the history with its result, and its start in the audit log.
+    let all = chatrixcd_ports::Page { limit: 10, before: None };
+    let runs = w.store.runs(all).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].template_name.as_str(), runs[0].result.clone()),
+        ("deploy-web", Some(chatrixcd_ports::TaskStatus::Success))
+    );
+    assert!(runs[0].ended_at.is_some());
+    let audit = w.store.audit(all).await.unwrap();
+    assert_eq!(audit[0].action, "run.start");
+    assert_eq!(audit[0].detail, "ops / deploy-web as task #2147483646");
 }
 
 #[tokio::test]
@@ -197,6 +209,11 @@ async fn secrets_and_survey_values_are_handled_with_care() {
     assert!(out.contains("hello from bash: --from-template env=stage who=me --one"), "{out}");
     let out = w.type_line("!cd run ops hello").await;
     assert!(out.contains("Template hello needs: --var who=… (Who)"), "{out}");
+    // The history keeps the parameters, never the secret's value.
+    let runs = w.store.runs(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
+    assert_eq!(runs[0].parameters["var.api_key"], "(secret)");
+    assert_eq!(runs[0].parameters["var.env"], "stage");
+    assert_eq!(runs[0].parameters["arguments"], "--one");
 }
 
 #[tokio::test]

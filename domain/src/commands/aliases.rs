@@ -77,10 +77,12 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             let command = crate::aliases::validate(&alias, &command, &prefix, REGISTRY)
                 .map_err(|e| CommandError::Usage(e.to_string()))?;
             bot.deps.store.set_alias(&alias, &command).await?;
+            bot.audit(req, "alias.add", format!("{alias} = {command}")).await;
             Reply::notice().push("✅ Alias added: ").bold(&alias).push(" → ").code(&format!("{prefix} {command}"))
         }
         Args::Remove { alias } => {
             if bot.deps.store.remove_alias(&alias).await? {
+                bot.audit(req, "alias.remove", alias.clone()).await;
                 Reply::notice().push("✅ Alias removed: ").bold(&alias)
             } else {
                 return Err(CommandError::Refused(format!("There is no alias `{alias}`.")));

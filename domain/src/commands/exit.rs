@@ -49,6 +49,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
 }
 
 pub(crate) async fn perform(bot: &mut Bot, req: &Request) -> Result<(), CommandError> {
+    bot.audit(req, "bot.exit", "shut down from chat".to_owned()).await;
     bot.reply(req, Reply::notice().push("👋 Shutting down as requested. Goodbye!")).await;
     bot.request_shutdown();
     Ok(())

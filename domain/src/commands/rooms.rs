@@ -82,12 +82,14 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         }
         Args::Join(room) => {
             let joined = bot.deps.chat.join(&room).await?;
+            bot.audit(req, "room.join", joined.to_string()).await;
             Reply::notice().push("✅ Joined ").code(joined.as_str())
         }
         Args::Part(room) => {
             let id = chatrixcd_ports::RoomId::parse(room.as_str())
                 .map_err(|e| CommandError::Usage(format!("{e}. Leave a room by its id (!…), as `rooms` lists it.")))?;
             bot.deps.chat.leave(&id).await?;
+            bot.audit(req, "room.part", id.to_string()).await;
             Reply::notice().push("👋 Left ").code(id.as_str())
         }
     };

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chatrixcd_ports::UserId;
 use chatrixcd_ports::semaphore::{App, Project, StartTask, SurveyVarType, Template};
-use chatrixcd_ports::store::{TaskRef, TrackedTask};
+use chatrixcd_ports::store::{RunRecord, TaskRef, TrackedTask};
 
 use crate::bot::{Bot, Request};
 use crate::commands::templates::pick_project;
@@ -359,6 +359,30 @@ fn describe(greeting: Reply, plan: &Plan) -> Reply {
     greeting.bold(&format!("🚀 Ready to run {}?", t.name)).table(&["", ""], &rows)
 }
 
+/// What the history keeps of a run's request: every option and variable, never a secret value.
+fn recorded_parameters(request: &StartTask) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        request.environment.iter().map(|(k, v)| (format!("var.{k}"), v.clone())).collect();
+    out.extend(request.secrets.keys().map(|k| (format!("var.{k}"), "(secret)".to_owned())));
+    for (name, list) in [("tags", &request.tags), ("skip_tags", &request.skip_tags), ("limit", &request.limit)] {
+        if !list.is_empty() {
+            out.insert(name.to_owned(), list.join(","));
+        }
+    }
+    if !request.arguments.is_empty() {
+        out.insert("arguments".to_owned(), request.arguments.join(" "));
+    }
+    if let Some(b) = &request.git_branch {
+        out.insert("branch".to_owned(), b.clone());
+    }
+    for (name, on) in [("dry_run", request.dry_run), ("diff", request.diff), ("debug", request.debug)] {
+        if on {
+            out.insert(name.to_owned(), "true".to_owned());
+        }
+    }
+    out
+}
+
 /// Starts the task, posts its status message and begins watching it.
 pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by: &UserId) -> Result<(), CommandError> {
     let task = bot.deps.semaphore.start_task(plan.project.id, plan.request.clone()).await?;
@@ -383,6 +407,31 @@ pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by
     }
     tracked.status_event = bot.reply(req, status).await;
     let task_ref = TaskRef { project: plan.project.id, task: task.id };
+    let run = RunRecord {
+        id: 0,
+        room: req.room.clone(),
+        requester: req.sender.clone(),
+        instance: None,
+        project: plan.project.id,
+        project_name: plan.project.name.clone(),
+        template: plan.template.id,
+        template_name: plan.template.name.clone(),
+        task: task.id,
+        parameters: recorded_parameters(&plan.request),
+        started_at: now,
+        ended_at: None,
+        result: None,
+    };
+    if let Err(e) = bot.deps.store.record_run(run).await {
+        tracing::error!(error = %e, "could not record a run in the history");
+    }
+    let approval = if approved_by == &req.sender { String::new() } else { format!(", approved by {approved_by}") };
+    bot.audit(
+        req,
+        "run.start",
+        format!("{} / {} as task #{}{approval}", plan.project.name, plan.template.name, task.id),
+    )
+    .await;
     bot.deps.store.set_last_task(&req.room, task_ref).await?;
     bot.deps.store.track(tracked).await?;
     bot.watch_soon();

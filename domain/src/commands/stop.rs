@@ -79,6 +79,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
 
 pub(crate) async fn perform(bot: &mut Bot, req: &Request, plan: Plan) -> Result<(), CommandError> {
     bot.deps.semaphore.stop_task(plan.task.project, plan.task.task, plan.mode).await?;
+    let how = if plan.mode == StopMode::Force { "forced" } else { "graceful" };
+    bot.audit(req, "task.stop", format!("task #{} in project {} ({how})", plan.task.task, plan.task.project)).await;
     let tracked = bot.deps.store.tracked_tasks().await?;
     let mut watched_here = false;
     for mut t in tracked.into_iter().filter(|t| t.task == plan.task.task) {
