@@ -49,6 +49,9 @@ pub(crate) struct DemoArgs {
     /// temporary directory, removed at exit.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Forget runs older than this many days (checked at start); keep everything when absent.
+    #[arg(long)]
+    keep_history_days: Option<u32>,
     /// How long to let running tasks finish after stdin closes, in seconds.
     #[arg(long, default_value_t = 900)]
     drain_secs: u64,
@@ -67,6 +70,7 @@ impl Default for DemoArgs {
             messages: None,
             aliases: None,
             data_dir: None,
+            keep_history_days: None,
             drain_secs: 900,
             greetings: false,
         }
@@ -156,6 +160,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("no data directory")?;
     let store = Arc::new(RedbStore::open(&data_dir)?);
     import_aliases_once(store.as_ref(), args.aliases.as_ref()).await?;
+    if let Some(days) = args.keep_history_days {
+        let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
+        let pruned = store.prune_runs(cutoff).await?;
+        tracing::info!(pruned, days, "old runs removed from the history");
+    }
 
     let semaphore = Arc::new(simulated_semaphore(&args, Arc::clone(&clock), &token).await?);
 

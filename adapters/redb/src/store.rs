@@ -60,6 +60,31 @@ impl RedbStore {
         &self.path
     }
 
+    /// Records many runs in one transaction (imports, benchmarks); returns their ids.
+    pub async fn record_runs(&self, runs: Vec<RunRecord>) -> Result<Vec<u64>, StoreError> {
+        self.write(move |txn| {
+            let mut meta = txn.open_table(META).map_err(unavailable)?;
+            let mut last = meta
+                .get("last_run_id")
+                .map_err(unavailable)?
+                .map_or(Ok(0), |v| v.value().parse::<u64>().map_err(|e| StoreError::Corrupt(e.to_string())))?;
+            let mut table = txn.open_table(RUNS).map_err(unavailable)?;
+            let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let mut ids = Vec::with_capacity(runs.len());
+            for mut run in runs {
+                last += 1;
+                run.id = last;
+                table.insert(last, encode(&run)?.as_slice()).map_err(unavailable)?;
+                let key = task_key(TaskRef { project: run.project, task: run.task });
+                index.insert(key.as_str(), last).map_err(unavailable)?;
+                ids.push(last);
+            }
+            meta.insert("last_run_id", last.to_string().as_str()).map_err(unavailable)?;
+            Ok(ids)
+        })
+        .await
+    }
+
     /// Runs `work` on the blocking pool with the database.
     async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
     where

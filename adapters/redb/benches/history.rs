@@ -1,0 +1,94 @@
+//! Run-history throughput on redb: durable single writes (as the bot makes them), a bulk load of
+//! one million runs, and page queries over them.
+//!
+//! `cargo bench -p chatrixcd-store-redb --bench history` (release build; writes to a temporary
+//! directory on the machine's disk). Results go to docs/performance.md.
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark reports on stdout and may fail loudly
+
+use std::time::{Duration, Instant};
+
+use chatrixcd_ports::store::{Page, RunRecord, Store as _};
+use chatrixcd_ports::{ProjectId, RoomId, TaskId, TemplateId, UserId};
+use chatrixcd_store_redb::RedbStore;
+use chrono::DateTime;
+
+fn run(n: u64) -> RunRecord {
+    RunRecord {
+        id: 0,
+        room: RoomId::parse("!ops:example.org").unwrap(),
+        requester: UserId::parse("@alice:example.org").unwrap(),
+        instance: Some("production".into()),
+        project: ProjectId::new(1 + n % 5),
+        project_name: "ops".into(),
+        template: TemplateId::new(1 + n % 40),
+        template_name: "deploy-web".into(),
+        task: TaskId::new(2_147_483_646 - n),
+        parameters: [("var.version".to_owned(), format!("1.{n}")), ("limit".to_owned(), "web".to_owned())].into(),
+        started_at: DateTime::from_timestamp(1_767_225_600 + i64::try_from(n).unwrap(), 0).unwrap(),
+        ended_at: None,
+        result: None,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+
+        // 1. Durable single writes: one transaction and fsync each, as `run` records them.
+        const SINGLE: u64 = 2_000;
+        let mut latencies = Vec::with_capacity(SINGLE as usize);
+        let start = Instant::now();
+        for n in 0..SINGLE {
+            let t = Instant::now();
+            store.record_run(run(n)).await.unwrap();
+            latencies.push(t.elapsed());
+        }
+        let elapsed = start.elapsed();
+        latencies.sort();
+        println!(
+            "single durable writes: {SINGLE} in {:.2?} = {:.0}/s, p50 {:.2?}, p99 {:.2?}",
+            elapsed,
+            SINGLE as f64 / elapsed.as_secs_f64(),
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99)
+        );
+
+        // 2. One million runs, 10,000 per transaction.
+        const TOTAL: u64 = 1_000_000;
+        const BATCH: u64 = 10_000;
+        let start = Instant::now();
+        let mut n = SINGLE;
+        while n < SINGLE + TOTAL {
+            let batch: Vec<RunRecord> = (n..n + BATCH).map(run).collect();
+            store.record_runs(batch).await.unwrap();
+            n += BATCH;
+        }
+        let elapsed = start.elapsed();
+        println!("bulk load: {TOTAL} runs in {:.2?} = {:.0} runs/s", elapsed, TOTAL as f64 / elapsed.as_secs_f64());
+        let size = std::fs::metadata(store.path()).unwrap().len();
+        println!("database file: {:.1} MiB for {} runs", size as f64 / 1_048_576.0, TOTAL + SINGLE);
+
+        // 3. Queries: the newest page, and a page deep in the past.
+        for (name, before) in [("newest page of 50", None), ("page of 50 before run 500,000", Some(500_000))] {
+            let mut times = Vec::new();
+            for _ in 0..200 {
+                let t = Instant::now();
+                let page = store.runs(Page { limit: 50, before }).await.unwrap();
+                times.push(t.elapsed());
+                assert_eq!(page.len(), 50);
+            }
+            times.sort();
+            println!("{name}: p50 {:.2?}, p99 {:.2?}", percentile(&times, 0.5), percentile(&times, 0.99));
+        }
+        let t = Instant::now();
+        let all = store.runs(Page { limit: usize::MAX, before: None }).await.unwrap();
+        println!("read all {} runs: {:.2?}", all.len(), t.elapsed());
+    });
+}
