@@ -3,6 +3,8 @@
 //! This crate is the only one that knows every adapter: it reads the command line, wires the
 //! adapters into the domain and runs the event loop.
 
+mod check;
+mod config;
 mod demo;
 mod export;
 mod logging;
@@ -30,6 +32,8 @@ enum Command {
     SimSemaphore(sim::SimArgs),
     /// Write what the bot keeps (run history, audit log) as CSV to stdout.
     Export(export::ExportArgs),
+    /// Validate a configuration file and reach both servers; each problem is named by its key.
+    Check(check::CheckArgs),
 }
 
 // A fatal error before logging is set up can only be told on stderr.
@@ -49,6 +53,11 @@ fn main() -> ExitCode {
             Some(Command::Demo(args)) => demo::run(args).await,
             Some(Command::SimSemaphore(args)) => sim::run(args).await,
             Some(Command::Export(args)) => export::run(args).await,
+            Some(Command::Check(args)) => match check::run(args).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(anyhow::anyhow!("the check found problems (see above)")),
+                Err(e) => Err(e),
+            },
         }
     });
     match result {

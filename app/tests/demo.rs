@@ -122,3 +122,39 @@ fn state_survives_a_restart_and_exports_as_csv() {
     assert!(err.contains("holds no chatrixcd database"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn check_names_every_problem_by_its_key() {
+    let dir = std::env::temp_dir().join(format!("chatrixcd-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{ matrix: { homeserver: \"matrix.example.org\" }, bot: { admin_users: [\"alice\"] } }")
+        .unwrap();
+    let (ok, out, _) = chatrixcd(&["check", "--config", bad.to_str().unwrap()]);
+    assert!(!ok);
+    for key in [
+        "matrix.homeserver",
+        "matrix.user_id",
+        "matrix.password",
+        "semaphore.url",
+        "semaphore.api_token",
+        "bot.admin_users[0]",
+    ] {
+        assert!(out.contains(&format!("✗ {key}:")), "{key} missing in:\n{out}");
+    }
+    // A valid file whose servers are not there: each server's key is named.
+    let unreachable = dir.join("unreachable.json");
+    std::fs::write(
+        &unreachable,
+        r#"{ "matrix": { "homeserver": "http://127.0.0.1:9", "user_id": "@bot:example.org", "password": "pw" },
+             "semaphore": { "url": "http://127.0.0.1:9", "api_token": "t0ken" },
+             "bot": { "admin_users": ["@alice:example.org"] } }"#,
+    )
+    .unwrap();
+    let (ok, out, _) = chatrixcd(&["check", "--config", unreachable.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(!ok);
+    assert!(out.contains("is valid") && out.contains("admins: @alice:example.org"), "{out}");
+    assert!(out.contains("✗ semaphore.url: Semaphore is unreachable"), "{out}");
+    assert!(out.contains("✗ matrix.homeserver: http://127.0.0.1:9 is unreachable"), "{out}");
+}

@@ -285,9 +285,24 @@ impl Store for RedbStore {
         let key = task_key(task);
         self.write(move |txn| {
             let index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
-            let Some(id) = index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) else { return Ok(()) };
+            let indexed = index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value());
             let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
-            let Some(bytes) = runs.get(id).map_err(unavailable)?.map(|v| v.value().to_vec()) else { return Ok(()) };
+            let mut found = match indexed {
+                Some(id) => runs.get(id).map_err(unavailable)?.map(|v| (id, v.value().to_vec())),
+                None => None,
+            };
+            if found.is_none() {
+                // The indexed run was pruned: an older run of the same task may remain.
+                for item in runs.iter().map_err(unavailable)?.rev() {
+                    let (id, value) = item.map_err(unavailable)?;
+                    let run: RunRecord = decode(value.value())?;
+                    if run.project == task.project && run.task == task.task {
+                        found = Some((id.value(), value.value().to_vec()));
+                        break;
+                    }
+                }
+            }
+            let Some((id, bytes)) = found else { return Ok(()) };
             let mut run: RunRecord = decode(&bytes)?;
             run.ended_at = Some(ended_at);
             run.result = Some(result);

@@ -238,7 +238,7 @@ async fn futures_settings(store: &dyn Store) -> Vec<Option<String>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     /// The redb store and the in-memory store agree after every operation of any sequence.
     #[test]

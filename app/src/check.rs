@@ -1,0 +1,158 @@
+//! `chatrixcd check --config config.json`: validates the file and reaches both servers,
+//! reporting each problem by the key to fix.
+
+// A report for a person at a terminal.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chatrixcd_ports::semaphore::{SemaphoreError, SemaphorePort as _};
+use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
+use serde_json::Value;
+
+use crate::config::{self, Config};
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The configuration file (ChatrixCD's config.json works as it is).
+    #[arg(long, short, default_value = "config.json")]
+    config: PathBuf,
+}
+
+/// Runs every check; returns whether all passed.
+pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<bool> {
+    let (config, warnings) = match config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            println!("✗ {} has {} problem(s):", args.config.display(), problems.len());
+            for p in problems {
+                println!("  ✗ {p}");
+            }
+            return Ok(false);
+        }
+    };
+    println!("✓ {} is valid", args.config.display());
+    let rooms = if config.allowed_rooms.is_empty() {
+        "every room it is in".to_owned()
+    } else {
+        config.allowed_rooms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let admins: Vec<String> = config.admins.iter().map(ToString::to_string).collect();
+    println!(
+        "  admins: {}; answers in: {rooms}",
+        if admins.is_empty() { "nobody".to_owned() } else { admins.join(", ") }
+    );
+    for w in &warnings {
+        println!("  ⚠ {w}");
+    }
+    let semaphore_ok = check_semaphore(&config).await;
+    let matrix_ok = check_matrix(&config).await;
+    Ok(semaphore_ok && matrix_ok)
+}
+
+pub(crate) fn semaphore_config(config: &Config) -> SemaphoreConfig {
+    let s = &config.raw.semaphore;
+    let mut c = SemaphoreConfig::new(s.url.clone(), s.api_token.clone());
+    c.verify_tls = s.ssl_verify;
+    let path = |p: &Option<String>| p.as_deref().filter(|p| !p.is_empty()).map(PathBuf::from);
+    c.ca_file = path(&s.ssl_ca_cert);
+    c.client_cert = path(&s.ssl_client_cert);
+    c.client_key = path(&s.ssl_client_key);
+    c.read_retries = 0;
+    c
+}
+
+async fn check_semaphore(config: &Config) -> bool {
+    let client = match HttpSemaphore::new(&semaphore_config(config)) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("✗ semaphore: {e}");
+            return false;
+        }
+    };
+    if let Err(e) = client.ping().await {
+        println!("✗ semaphore.url: {e}");
+        return false;
+    }
+    match client.info().await {
+        Ok(info) => {
+            println!("✓ Semaphore {} answers at {} and accepts the token", info.version, config.raw.semaphore.url);
+            true
+        }
+        Err(SemaphoreError::Unauthorised) => {
+            println!("✗ semaphore.api_token: the server rejected it (401); create a new token (docs/semaphore.md)");
+            false
+        }
+        Err(e) => {
+            println!("✗ semaphore: {e}");
+            false
+        }
+    }
+}
+
+async fn check_matrix(config: &Config) -> bool {
+    let m = &config.raw.matrix;
+    let http = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(h) => h,
+        Err(e) => {
+            println!("✗ matrix: cannot build an HTTP client: {e}");
+            return false;
+        }
+    };
+    let base = m.homeserver.trim_end_matches('/');
+    let get = |path: &str| http.get(format!("{base}{path}"));
+    let versions = match get("/_matrix/client/versions").send().await {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.unwrap_or_default(),
+        Ok(r) => {
+            println!(
+                "✗ matrix.homeserver: {base} answered {} to /_matrix/client/versions: is it a Matrix homeserver?",
+                r.status()
+            );
+            return false;
+        }
+        Err(e) => {
+            println!("✗ matrix.homeserver: {base} is unreachable: {}", e.without_url());
+            return false;
+        }
+    };
+    let latest =
+        versions["versions"].as_array().and_then(|v| v.last()).and_then(Value::as_str).unwrap_or("?").to_owned();
+    if let Some(token) = m.access_token.as_deref().filter(|t| !t.is_empty()) {
+        let whoami = get("/_matrix/client/v3/account/whoami").bearer_auth(token).send().await;
+        match whoami {
+            Ok(r) if r.status().is_success() => {
+                let who =
+                    r.json::<Value>().await.unwrap_or_default()["user_id"].as_str().unwrap_or_default().to_owned();
+                if who != config.user_id.as_str() {
+                    println!("✗ matrix.access_token: it belongs to {who}, not to matrix.user_id {}", config.user_id);
+                    return false;
+                }
+            }
+            Ok(r) => {
+                println!("✗ matrix.access_token: the homeserver refused it ({})", r.status());
+                return false;
+            }
+            Err(e) => {
+                println!("✗ matrix.homeserver: {}", e.without_url());
+                return false;
+            }
+        }
+    } else {
+        let flows = get("/_matrix/client/v3/login").send().await;
+        let offered = match flows {
+            Ok(r) => r.json::<Value>().await.unwrap_or_default(),
+            Err(e) => {
+                println!("✗ matrix.homeserver: {}", e.without_url());
+                return false;
+            }
+        };
+        let password = offered["flows"].as_array().into_iter().flatten().any(|f| f["type"] == "m.login.password");
+        if m.auth_type.as_deref().unwrap_or("password") == "password" && !password {
+            println!("✗ matrix.auth_type: {base} does not offer password login; use \"oidc\" (SSO) or an access_token");
+            return false;
+        }
+    }
+    println!("✓ Matrix homeserver {base} answers (client API {latest}) for {}", config.user_id);
+    true
+}
