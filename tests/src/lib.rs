@@ -1,1 +1,3 @@
-//! Cross-crate integration tests live in `tests/`.
+//! Test harnesses shared by the integration tests in `tests/`.
+
+pub mod synapse;

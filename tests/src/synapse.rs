@@ -1,0 +1,216 @@
+//! A real Synapse for integration tests: matrix-synapse from PyPI in a virtualenv cached outside
+//! the clone (`$CHATRIXCD_CACHE` or `~/.cache/chatrixcd`), started on a free loopback port with a
+//! generated configuration (sqlite, no TLS, a registration shared secret, rate limits relaxed),
+//! and stopped when dropped. Every start is a fresh server: no users, rooms or devices left over.
+//!
+//! Installing the virtualenv the first time takes about half a minute; later starts take a few
+//! seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Synapse version the tests are written against.
+pub const SYNAPSE_VERSION: &str = "1.163.2";
+
+const SHARED_SECRET: &str = "chatrixcd-tests-shared-secret";
+
+/// Why a Synapse could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SynapseError {
+    #[error("{step}: {detail}")]
+    Failed { step: &'static str, detail: String },
+}
+
+fn failed(step: &'static str, detail: impl std::fmt::Display) -> SynapseError {
+    SynapseError::Failed { step, detail: detail.to_string() }
+}
+
+/// A running Synapse. Dropping it stops the server and removes its data.
+#[derive(Debug)]
+pub struct Synapse {
+    process: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    _dir: tempfile::TempDir,
+    venv: PathBuf,
+}
+
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CHATRIXCD_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    home.join(".cache").join("chatrixcd")
+}
+
+/// Creates the virtualenv once; concurrent test processes wait for the one that installs.
+fn ensure_venv() -> Result<PathBuf, SynapseError> {
+    let cache = cache_dir();
+    let venv = cache.join(format!("synapse-{SYNAPSE_VERSION}"));
+    let ready = venv.join(".installed");
+    if ready.exists() {
+        return Ok(venv);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| failed("creating the cache directory", e))?;
+    let lock = cache.join("synapse-install.lock");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    // A directory is created atomically: whoever creates it installs, the others wait.
+    loop {
+        match std::fs::create_dir(&lock) {
+            Ok(()) => break,
+            Err(_) if ready.exists() => return Ok(venv),
+            Err(_) if Instant::now() > deadline => return Err(failed("waiting for another install", lock.display())),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+    let result = install(&venv);
+    let _ = std::fs::remove_dir(&lock);
+    result?;
+    std::fs::write(&ready, SYNAPSE_VERSION).map_err(|e| failed("marking the install", e))?;
+    Ok(venv)
+}
+
+fn run(step: &'static str, command: &mut Command) -> Result<(), SynapseError> {
+    let out = command.output().map_err(|e| failed(step, e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(failed(step, format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+    }
+}
+
+fn install(venv: &Path) -> Result<(), SynapseError> {
+    let _ = std::fs::remove_dir_all(venv);
+    run("creating the virtualenv", Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+    run(
+        "installing matrix-synapse",
+        Command::new(venv.join("bin/pip")).args(["install", "-q", &format!("matrix-synapse=={SYNAPSE_VERSION}")]),
+    )
+}
+
+fn free_port() -> Result<u16, SynapseError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| failed("finding a free port", e))?;
+    Ok(listener.local_addr().map_err(|e| failed("finding a free port", e))?.port())
+}
+
+fn overrides(port: u16) -> String {
+    let limit = "{per_second: 1000, burst_count: 1000}";
+    let mut yaml = format!(
+        "listeners:\n  - {{port: {port}, bind_addresses: ['127.0.0.1'], type: http, tls: false, x_forwarded: false, \
+         resources: [{{names: [client], compress: false}}]}}\n\
+         registration_shared_secret: \"{SHARED_SECRET}\"\n\
+         trusted_key_servers: []\nsuppress_key_server_warning: true\nreport_stats: false\npresence: {{enabled: false}}\n"
+    );
+    for key in [
+        "rc_message",
+        "rc_registration",
+        "rc_registration_token_validity",
+        "rc_joins_per_room",
+        "rc_key_requests",
+        "rc_room_creation",
+        "rc_admin_redaction",
+        "rc_3pid_validation",
+        "rc_media_create",
+        "rc_delayed_event_mgmt",
+        "rc_reports",
+        "rc_user_directory",
+        "rc_profile",
+    ] {
+        yaml.push_str(&format!("{key}: {limit}\n"));
+    }
+    yaml.push_str(&format!("rc_login:\n  address: {limit}\n  account: {limit}\n  failed_attempts: {limit}\n"));
+    yaml.push_str(&format!("rc_joins:\n  local: {limit}\n  remote: {limit}\n"));
+    yaml.push_str(&format!("rc_invites:\n  per_room: {limit}\n  per_user: {limit}\n  per_issuer: {limit}\n"));
+    yaml
+}
+
+impl Synapse {
+    /// Starts a fresh Synapse on a free loopback port (installs it first if needed).
+    pub fn start() -> Result<Self, SynapseError> {
+        let venv = ensure_venv()?;
+        let dir = tempfile::Builder::new()
+            .prefix("chatrixcd-synapse-")
+            .tempdir()
+            .map_err(|e| failed("creating a work dir", e))?;
+        let work = dir.path();
+        let python = venv.join("bin/python");
+        // Generated from inside the work dir: the log config writes homeserver.log to the
+        // current directory.
+        run(
+            "generating the configuration",
+            Command::new(&python)
+                .current_dir(work)
+                .args(["-m", "synapse.app.homeserver", "--server-name", "localhost", "--config-path"])
+                .arg(work.join("homeserver.yaml"))
+                .arg("--data-directory")
+                .arg(work.join("data"))
+                .args(["--generate-config", "--report-stats=no"]),
+        )?;
+        let port = free_port()?;
+        std::fs::write(work.join("test-overrides.yaml"), overrides(port))
+            .map_err(|e| failed("writing the overrides", e))?;
+        let log = std::fs::File::create(work.join("stdout.log")).map_err(|e| failed("creating the log", e))?;
+        let log_err = log.try_clone().map_err(|e| failed("creating the log", e))?;
+        let process = Command::new(&python)
+            .current_dir(work)
+            .args(["-m", "synapse.app.homeserver", "-c", "homeserver.yaml", "-c", "test-overrides.yaml"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| failed("starting synapse", e))?;
+        let mut synapse = Self { process, url: format!("http://127.0.0.1:{port}"), _dir: dir, venv };
+        synapse.wait_healthy(port)?;
+        Ok(synapse)
+    }
+
+    fn wait_healthy(&mut self, port: u16) -> Result<(), SynapseError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                let log = std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default();
+                return Err(failed("synapse exited early", format!("{status}\n{log}")));
+            }
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                use std::io::{Read as _, Write as _};
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                let mut answer = String::new();
+                let _ = stream.read_to_string(&mut answer);
+                if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(failed("waiting for synapse to answer /health", "60 s passed"))
+    }
+
+    /// Registers a user through the shared secret; returns their Matrix id.
+    pub fn register(&self, name: &str, password: &str, admin: bool) -> Result<String, SynapseError> {
+        run(
+            "registering a user",
+            Command::new(self.venv.join("bin/register_new_matrix_user"))
+                .args([
+                    "--exists-ok",
+                    "-u",
+                    name,
+                    "-p",
+                    password,
+                    if admin { "--admin" } else { "--no-admin" },
+                    "-k",
+                    SHARED_SECRET,
+                ])
+                .arg(&self.url),
+        )?;
+        Ok(format!("@{name}:localhost"))
+    }
+}
+
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
