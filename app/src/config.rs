@@ -257,8 +257,10 @@ pub(crate) fn parse(text: &str) -> Result<(Config, Vec<Problem>), Vec<Problem>> 
     for (i, r) in b.allowed_rooms.iter().enumerate() {
         match RoomId::parse(r.trim()) {
             Ok(id) => allowed_rooms.push(id),
-            Err(e) => problems
-                .push(problem(&format!("bot.allowed_rooms[{i}]"), format!("{e} (use the room id, `!…:server`)"))),
+            Err(e) => problems.push(problem(
+                &format!("bot.allowed_rooms[{i}]"),
+                format!("{e} (use the room id, `!…`, not an alias)"),
+            )),
         }
     }
     match (problems.is_empty(), user_id) {

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! `chatrixcd`: a Matrix ChatOps bot for Semaphore UI.
 //!
 //! This crate is the only one that knows every adapter: it reads the command line, wires the
@@ -9,6 +10,7 @@ mod demo;
 mod export;
 mod logging;
 mod runtime;
+mod serve;
 mod sim;
 
 use std::process::ExitCode;
@@ -27,6 +29,8 @@ enum Command {
     /// Run the whole bot in this terminal against a simulated Semaphore: no configuration needed
     /// (the default when no command is given).
     Demo(demo::DemoArgs),
+    /// Run the bot on Matrix with the given configuration.
+    Run(serve::RunArgs),
     /// Serve a simulated Semaphore UI over HTTP (REST and websocket), seeded with the demo data,
     /// for trying clients and for tests.
     SimSemaphore(sim::SimArgs),
@@ -49,8 +53,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            // ChatrixCD's habit: `chatrixcd` in a directory with a config.json runs the bot.
+            None if std::path::Path::new("config.json").exists() => serve::run(serve::RunArgs::default()).await,
             None => demo::run(demo::DemoArgs::default()).await,
             Some(Command::Demo(args)) => demo::run(args).await,
+            Some(Command::Run(args)) => serve::run(args).await,
             Some(Command::SimSemaphore(args)) => sim::run(args).await,
             Some(Command::Export(args)) => export::run(args).await,
             Some(Command::Check(args)) => match check::run(args).await {

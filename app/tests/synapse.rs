@@ -60,3 +60,160 @@ fn check_reaches_a_real_synapse_and_semaphore() {
     assert!(!out.status.success());
     assert!(text.contains("✗ semaphore.api_token: the server rejected it"), "{text}");
 }
+
+/// A person on Matrix, through the plain client-server API (what any client does).
+struct Human {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Human {
+    async fn login(base: &str, user: &str, password: &str) -> Self {
+        let http = reqwest::Client::new();
+        let body = serde_json::json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
+        let answer: serde_json::Value = http
+            .post(format!("{base}/_matrix/client/v3/login"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = answer["access_token"].as_str().unwrap().to_owned();
+        Self { http, base: base.to_owned(), token }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap().json().await.unwrap_or_default()
+    }
+
+    /// Polls (bounded) until `check` holds for the room's newest messages.
+    async fn wait_for(&self, room: &str, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let page = self
+                .call(reqwest::Method::GET, &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=30"), None)
+                .await;
+            if let Some(found) = page["chunk"].as_array().into_iter().flatten().find(|e| check(e)) {
+                return found.clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {page}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[test]
+fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
+    let synapse = Synapse::start().expect("a local Synapse (see tests/src/synapse.rs)");
+    let bot = synapse.register("bot", "botpass", false).unwrap();
+    let alice = synapse.register("alice", "alicepass", false).unwrap();
+    synapse.register("mallory", "mallorypass", false).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let semaphore_url = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let sim = SimSemaphore::demo(SimConfig::default(), Arc::new(SystemClock));
+        tokio::spawn(http::serve(listener, sim, HttpConfig::new("sim-token")));
+        url
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "matrix": {{ "homeserver": "{hs}", "user_id": "{bot}", "password": "botpass", "store_path": "{store}" }},
+                 "semaphore": {{ "url": "{semaphore_url}", "api_token": "sim-token" }},
+                 "bot": {{ "admin_users": ["{alice}"], "greetings_enabled": false }} }}"#,
+            hs = synapse.url,
+            store = dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("bot.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    /// Shows the bot's log when the test fails: the first thing anyone debugging it needs.
+    struct ShowLog(std::path::PathBuf);
+    impl Drop for ShowLog {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("--- bot log ---\n{}", std::fs::read_to_string(&self.0).unwrap_or_default());
+            }
+        }
+    }
+    let _show = ShowLog(dir.path().join("bot.log"));
+    let outcome = runtime.block_on(async {
+        let human = Human::login(&synapse.url, "alice", "alicepass").await;
+        let room = human
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                Some(serde_json::json!({"preset": "private_chat", "invite": [bot]})),
+            )
+            .await["room_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The bot accepts an admin's invite.
+        let joined = human
+            .wait_for(&room, "the bot's join", |e| {
+                e["type"] == "m.room.member" && e["state_key"] == bot && e["content"]["membership"] == "join"
+            })
+            .await;
+        assert_eq!(joined["sender"], bot);
+        human
+            .call(
+                reqwest::Method::PUT,
+                &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/ping1"),
+                Some(serde_json::json!({"msgtype": "m.text", "body": "!cd ping"})),
+            )
+            .await;
+        let pong = human
+            .wait_for(&room, "the answer to ping", |e| e["sender"] == bot && e["content"]["msgtype"] == "m.notice")
+            .await;
+        let body = pong["content"]["body"].as_str().unwrap_or_default().to_owned();
+        assert!(body.contains("Semaphore is up"), "{pong}");
+        assert!(pong["content"]["formatted_body"].as_str().is_some(), "HTML with a plain fallback: {pong}");
+        assert!(
+            pong["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].is_string(),
+            "a reply to the command: {pong}"
+        );
+
+        // A stranger's invite is declined.
+        let mallory = Human::login(&synapse.url, "mallory", "mallorypass").await;
+        let other = mallory
+            .call(
+                reqwest::Method::POST,
+                "/_matrix/client/v3/createRoom",
+                Some(serde_json::json!({"preset": "private_chat", "invite": [bot]})),
+            )
+            .await["room_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let left = mallory
+            .wait_for(&other, "the bot declining", |e| {
+                e["type"] == "m.room.member" && e["state_key"] == bot && e["content"]["membership"] == "leave"
+            })
+            .await;
+        assert_eq!(left["sender"], bot);
+        let _ = alice;
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = outcome;
+    let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap_or_default();
+    assert!(!log.contains("botpass") && !log.contains("sim-token"), "secrets in the log:\n{log}");
+}

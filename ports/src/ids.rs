@@ -97,9 +97,21 @@ fn check_sigil_id(what: &'static str, sigil: char, value: &str) -> Result<(), Id
 }
 
 impl RoomId {
+    /// Room ids of room version 12 and later are opaque (`!` and a hash, no `:server`); older
+    /// ones have a server part. Both are accepted.
     pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
         let value = value.into();
-        check_sigil_id("room id", '!', &value)?;
+        let invalid = |why| IdError::Invalid { what: "room id", value: value.clone(), why };
+        let rest = value.strip_prefix('!').ok_or_else(|| invalid("wrong leading character"))?;
+        if rest.is_empty() || rest.starts_with(':') {
+            return Err(invalid("empty local part"));
+        }
+        if value.len() > 255 {
+            return Err(invalid("longer than 255 bytes"));
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("contains whitespace"));
+        }
         Ok(Self(value))
     }
     pub fn as_str(&self) -> &str {
@@ -173,6 +185,8 @@ mod tests {
         assert!(UserId::parse("@alice").is_err());
         assert!(UserId::parse("@:x").is_err());
         assert!(RoomId::parse("!room:example.org").is_ok());
+        assert!(RoomId::parse("!8eNL0QONLH6vuWEfnn8nmpqc-WW4rE9vcOk6IXBiH-0").is_ok(), "room version 12 ids");
+        assert!(RoomId::parse("!").is_err());
         assert!(RoomId::parse("#alias:example.org").is_err());
         let err = UserId::parse("@a b:x").unwrap_err().to_string();
         assert!(err.contains("whitespace"), "{err}");

@@ -1,0 +1,162 @@
+//! The chat port on Matrix: notices and text with HTML and a plain fallback, intentional
+//! mentions, replies, threads, edits, reactions, redactions and uploads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use chatrixcd_ports::RoomId;
+use chatrixcd_ports::chat::{
+    ChatError, ChatPort, ConnectionInfo, EventId, FileUpload, MessageKind, OutgoingMessage, RoomInfo,
+};
+use matrix_sdk::Client;
+use matrix_sdk::attachment::AttachmentConfig;
+use matrix_sdk::room::Room;
+use matrix_sdk::ruma::events::Mentions;
+use matrix_sdk::ruma::events::reaction::ReactionEventContent;
+use matrix_sdk::ruma::events::relation::{Annotation, InReplyTo, Reply, Thread};
+use matrix_sdk::ruma::events::room::message::{Relation, ReplacementMetadata, RoomMessageEventContent};
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomOrAliasId};
+
+/// The bot's Matrix connection. Clones share it.
+#[derive(Clone)]
+pub struct MatrixChat {
+    client: Client,
+    connected: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for MatrixChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixChat").field("user", &self.client.user_id()).finish_non_exhaustive()
+    }
+}
+
+fn refused(e: impl std::fmt::Display) -> ChatError {
+    ChatError::Refused(e.to_string())
+}
+
+impl MatrixChat {
+    pub(crate) fn new(client: Client, connected: Arc<AtomicBool>) -> Self {
+        Self { client, connected }
+    }
+
+    /// The underlying client, for the runtime (e.g. to stop syncing at shutdown).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn room(&self, room: &RoomId) -> Result<Room, ChatError> {
+        let id = OwnedRoomId::try_from(room.as_str()).map_err(|_| ChatError::UnknownRoom(room.to_string()))?;
+        self.client.get_room(&id).ok_or_else(|| ChatError::UnknownRoom(room.to_string()))
+    }
+
+    fn event_id(event: &EventId) -> Result<OwnedEventId, ChatError> {
+        OwnedEventId::try_from(event.0.as_str()).map_err(|_| ChatError::UnknownEvent(event.to_string()))
+    }
+
+    fn content(message: &OutgoingMessage) -> Result<RoomMessageEventContent, ChatError> {
+        let mut content = match (message.kind, &message.html) {
+            (MessageKind::Notice, Some(html)) => RoomMessageEventContent::notice_html(&message.body, html),
+            (MessageKind::Notice, None) => RoomMessageEventContent::notice_plain(&message.body),
+            (MessageKind::Text, Some(html)) => RoomMessageEventContent::text_html(&message.body, html),
+            (MessageKind::Text, None) => RoomMessageEventContent::text_plain(&message.body),
+        };
+        // Intentional mentions: only the users named here are pinged, never by accident.
+        let users: Vec<OwnedUserId> =
+            message.mentions.iter().filter_map(|u| OwnedUserId::try_from(u.as_str()).ok()).collect();
+        content = content.add_mentions(Mentions::with_user_ids(users));
+        if let Some(root) = &message.thread_root {
+            let root = Self::event_id(root)?;
+            content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root)));
+        } else if let Some(reply) = &message.reply_to {
+            content.relates_to = Some(Relation::Reply(Reply::new(InReplyTo::new(Self::event_id(reply)?))));
+        }
+        Ok(content)
+    }
+}
+
+#[async_trait]
+impl ChatPort for MatrixChat {
+    async fn send(&self, room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
+        let room = self.room(room)?;
+        let sent = room.send(Self::content(&message)?).await.map_err(refused)?;
+        Ok(EventId(sent.response.event_id.to_string()))
+    }
+
+    async fn edit(&self, room: &RoomId, event: &EventId, message: OutgoingMessage) -> Result<EventId, ChatError> {
+        let room = self.room(room)?;
+        let mut replacement = message;
+        // An edit keeps its place: no new reply or thread relation.
+        replacement.reply_to = None;
+        replacement.thread_root = None;
+        let content =
+            Self::content(&replacement)?.make_replacement(ReplacementMetadata::new(Self::event_id(event)?, None));
+        let sent = room.send(content).await.map_err(refused)?;
+        Ok(EventId(sent.response.event_id.to_string()))
+    }
+
+    async fn react(&self, room: &RoomId, event: &EventId, key: &str) -> Result<EventId, ChatError> {
+        let room = self.room(room)?;
+        let content = ReactionEventContent::new(Annotation::new(Self::event_id(event)?, key.to_owned()));
+        let sent = room.send(content).await.map_err(refused)?;
+        Ok(EventId(sent.response.event_id.to_string()))
+    }
+
+    async fn redact(&self, room: &RoomId, event: &EventId, reason: Option<String>) -> Result<(), ChatError> {
+        let room = self.room(room)?;
+        room.redact(&Self::event_id(event)?, reason.as_deref(), None).await.map_err(refused)?;
+        Ok(())
+    }
+
+    async fn upload(&self, room: &RoomId, file: FileUpload) -> Result<EventId, ChatError> {
+        let room = self.room(room)?;
+        let mime: mime::Mime = file.mime_type.parse().unwrap_or(mime::TEXT_PLAIN);
+        let mut config = AttachmentConfig::new();
+        if let Some(caption) = file.caption {
+            config =
+                config.caption(Some(matrix_sdk::ruma::events::room::message::TextMessageEventContent::plain(caption)));
+        }
+        let sent = room.send_attachment(file.file_name, &mime, file.bytes, config).await.map_err(refused)?;
+        Ok(EventId(sent.event_id.to_string()))
+    }
+
+    async fn joined_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
+        let mut rooms = Vec::new();
+        let me = self.client.user_id().map(ToOwned::to_owned);
+        for room in self.client.joined_rooms() {
+            let Ok(id) = RoomId::parse(room.room_id().as_str()) else { continue };
+            let can_send = match &me {
+                Some(me) => room
+                    .power_levels_or_default()
+                    .await
+                    .user_can_send_message(me, matrix_sdk::ruma::events::MessageLikeEventType::RoomMessage),
+                None => false,
+            };
+            let encrypted = room.latest_encryption_state().await.map(|s| s.is_encrypted()).unwrap_or(false);
+            rooms.push(RoomInfo { id, name: room.name(), can_send, encrypted });
+        }
+        Ok(rooms)
+    }
+
+    async fn join(&self, room_or_alias: &str) -> Result<RoomId, ChatError> {
+        let target = <&RoomOrAliasId>::try_from(room_or_alias)
+            .map_err(|e| ChatError::Refused(format!("`{room_or_alias}`: {e}")))?;
+        let room = self.client.join_room_by_id_or_alias(target, &[]).await.map_err(refused)?;
+        RoomId::parse(room.room_id().as_str()).map_err(refused)
+    }
+
+    async fn leave(&self, room: &RoomId) -> Result<(), ChatError> {
+        self.room(room)?.leave().await.map_err(refused)
+    }
+
+    fn connection_info(&self) -> ConnectionInfo {
+        ConnectionInfo {
+            network: "Matrix".into(),
+            server: self.client.homeserver().to_string(),
+            user_id: self.client.user_id().map(ToString::to_string).unwrap_or_default(),
+            device_id: self.client.device_id().map(ToString::to_string),
+            encryption: true,
+            connected: self.connected.load(Ordering::Relaxed),
+        }
+    }
+}

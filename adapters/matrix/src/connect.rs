@@ -1,0 +1,269 @@
+//! Logging in, restoring the session, and the sync loop that feeds chat events to the bot.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chatrixcd_ports::chat::{ChatEvent, EventId, Incoming};
+use chatrixcd_ports::{RoomId, UserId};
+use chrono::DateTime;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::room::Room;
+use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
+use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
+use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, Relation};
+use matrix_sdk::ruma::{MilliSecondsSinceUnixEpoch, OwnedDeviceId};
+use matrix_sdk::{Client, RoomState};
+use tokio::sync::mpsc;
+
+use crate::chat::MatrixChat;
+use crate::session;
+
+/// Who may bring the bot into a room.
+#[derive(Debug, Clone, Default)]
+pub struct InvitePolicy {
+    /// Invites from these users are accepted (the admins, typically).
+    pub inviters: Vec<String>,
+    /// Invites to these rooms are accepted, whoever sends them.
+    pub rooms: Vec<String>,
+}
+
+impl InvitePolicy {
+    fn allows(&self, inviter: &str, room: &str) -> bool {
+        self.inviters.iter().any(|u| u == inviter) || self.rooms.iter().any(|r| r == room)
+    }
+}
+
+/// How to reach and log in to the homeserver.
+#[derive(Debug, Clone)]
+pub struct MatrixConfig {
+    pub homeserver: String,
+    pub user_id: String,
+    pub password: Option<String>,
+    pub access_token: Option<String>,
+    /// Reused across logins, so the bot is one device for good.
+    pub device_id: Option<String>,
+    pub device_name: String,
+    /// Holds `session.json` and the sqlite state and crypto stores.
+    pub store_dir: PathBuf,
+    /// Encrypts the sqlite stores.
+    pub store_passphrase: Option<String>,
+    pub invites: InvitePolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError {
+    #[error("cannot open the Matrix store in {dir}: {detail}")]
+    Store { dir: PathBuf, detail: String },
+    #[error("matrix.homeserver: {0}")]
+    Homeserver(String),
+    #[error("matrix login failed: {0} (check matrix.user_id and matrix.password or matrix.access_token)")]
+    Login(String),
+    #[error("matrix.user_id: {0}")]
+    UserId(String),
+    #[error("the first sync with the homeserver failed: {0}")]
+    Sync(String),
+}
+
+fn to_utc(ts: MilliSecondsSinceUnixEpoch) -> chrono::DateTime<chrono::Utc> {
+    DateTime::from_timestamp_millis(i64::from(ts.0)).unwrap_or_default()
+}
+
+/// Logs in (or restores the saved session), runs a first sync, and starts syncing in the
+/// background. Chat events arrive on the returned channel.
+pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver<ChatEvent>), MatrixError> {
+    std::fs::create_dir_all(&config.store_dir)
+        .map_err(|e| MatrixError::Store { dir: config.store_dir.clone(), detail: e.to_string() })?;
+    let client = Client::builder()
+        .homeserver_url(&config.homeserver)
+        .sqlite_store(config.store_dir.join("sdk"), config.store_passphrase.as_deref())
+        .build()
+        .await
+        .map_err(|e| MatrixError::Homeserver(e.to_string()))?;
+    let user_id = matrix_sdk::ruma::OwnedUserId::try_from(config.user_id.as_str())
+        .map_err(|e| MatrixError::UserId(e.to_string()))?;
+    let session_file = config.store_dir.join("session.json");
+    let restored = match session::load(&session_file).filter(|s| s.meta.user_id == user_id) {
+        Some(saved) => {
+            client.restore_session(saved).await.map_err(|e| MatrixError::Login(e.to_string()))?;
+            true
+        }
+        None => {
+            login(&client, &config, &user_id).await?;
+            if let Some(session) = client.matrix_auth().session()
+                && let Err(e) = session::save(&session_file, &session)
+            {
+                tracing::warn!(file = %session_file.display(), error = %e, "could not save the session; the next start logs in again");
+            }
+            false
+        }
+    };
+
+    let (tx, rx) = mpsc::channel(256);
+    let connected = Arc::new(AtomicBool::new(false));
+    let chat = MatrixChat::new(client.clone(), Arc::clone(&connected));
+    // A restored session resumes from its stored sync token: what arrived meanwhile is handed
+    // over (the bot decides by age). A fresh login skips the room's old history.
+    if restored {
+        add_handlers(&client, &tx, &config.invites);
+    }
+    let first = client.sync_once(SyncSettings::default()).await.map_err(|e| MatrixError::Sync(e.to_string()))?;
+    connected.store(true, Ordering::Relaxed);
+    if !restored {
+        add_handlers(&client, &tx, &config.invites);
+    }
+    // Invites that arrived before the handlers were listening (while the bot was down, or in the
+    // first sync of a fresh login) are answered now.
+    for room in client.invited_rooms() {
+        match room.invite_details().await {
+            Ok(invite) => answer_invite(room, invite.inviter_id.to_string(), config.invites.clone()),
+            Err(e) => tracing::warn!(room = %room.room_id(), error = %e, "cannot read a pending invite"),
+        }
+    }
+    tokio::spawn(sync_forever(client, first.next_batch, connected));
+    Ok((chat, rx))
+}
+
+async fn login(client: &Client, config: &MatrixConfig, user_id: &matrix_sdk::ruma::UserId) -> Result<(), MatrixError> {
+    if let Some(token) = config.access_token.as_deref().filter(|t| !t.is_empty()) {
+        let device = match &config.device_id {
+            Some(d) => OwnedDeviceId::from(d.as_str()),
+            None => {
+                return Err(MatrixError::Login(
+                    "an access token needs matrix.device_id (the device the token was issued to)".into(),
+                ));
+            }
+        };
+        let session = matrix_sdk::authentication::matrix::MatrixSession {
+            meta: matrix_sdk::SessionMeta { user_id: user_id.to_owned(), device_id: device },
+            tokens: matrix_sdk::SessionTokens { access_token: token.to_owned(), refresh_token: None },
+        };
+        return client.restore_session(session).await.map_err(|e| MatrixError::Login(e.to_string()));
+    }
+    let password = config.password.as_deref().unwrap_or_default();
+    let mut request =
+        client.matrix_auth().login_username(user_id, password).initial_device_display_name(&config.device_name);
+    if let Some(device) = &config.device_id {
+        request = request.device_id(device);
+    }
+    request.send().await.map_err(|e| MatrixError::Login(e.to_string()))?;
+    Ok(())
+}
+
+fn add_handlers(client: &Client, tx: &mpsc::Sender<ChatEvent>, invites: &InvitePolicy) {
+    let messages = tx.clone();
+    client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room| {
+        let tx = messages.clone();
+        async move {
+            if room.state() != RoomState::Joined {
+                return;
+            }
+            // Notices and emotes are never commands (that is how bots stay out of loops), and an
+            // edit is not a new command.
+            let MessageType::Text(text) = &ev.content.msgtype else { return };
+            if matches!(ev.content.relates_to, Some(Relation::Replacement(_))) {
+                return;
+            }
+            let thread_root = match &ev.content.relates_to {
+                Some(Relation::Thread(thread)) => Some(EventId(thread.event_id.to_string())),
+                _ => None,
+            };
+            let Some(meta) = incoming(&room, ev.sender.as_str(), ev.event_id.as_str(), ev.origin_server_ts).await
+            else {
+                return;
+            };
+            let _ = tx.send(ChatEvent::Message { meta, body: text.body.clone(), thread_root }).await;
+        }
+    });
+    let reactions = tx.clone();
+    client.add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
+        let tx = reactions.clone();
+        async move {
+            let Some(meta) = incoming(&room, ev.sender.as_str(), ev.event_id.as_str(), ev.origin_server_ts).await
+            else {
+                return;
+            };
+            let relates_to = EventId(ev.content.relates_to.event_id.to_string());
+            let key = ev.content.relates_to.key.clone();
+            let _ = tx.send(ChatEvent::Reaction { meta, relates_to, key }).await;
+        }
+    });
+    let policy = invites.clone();
+    client.add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
+        let policy = policy.clone();
+        async move {
+            let me = client.user_id().map(ToString::to_string).unwrap_or_default();
+            if ev.state_key.as_str() != me || ev.content.membership != MembershipState::Invite {
+                return;
+            }
+            answer_invite(room, ev.sender.to_string(), policy);
+        }
+    });
+}
+
+/// Joins if the invite comes from an allowed user or to an allowed room; declines otherwise.
+fn answer_invite(room: Room, inviter: String, policy: InvitePolicy) {
+    let room_id = room.room_id().to_string();
+    tokio::spawn(async move {
+        if !policy.allows(&inviter, &room_id) {
+            tracing::info!(%inviter, room = %room_id, "declining an invite from someone who may not invite the bot");
+            if let Err(e) = room.leave().await {
+                tracing::warn!(room = %room_id, error = %e, "could not decline an invite");
+            }
+            return;
+        }
+        // Joining right after the invite can race the homeserver; retry with backoff.
+        let mut wait = Duration::from_millis(500);
+        for attempt in 1..=5 {
+            match room.join().await {
+                Ok(()) => {
+                    tracing::info!(room = %room_id, %inviter, "joined on invite");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(room = %room_id, attempt, error = %e, "could not join yet");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
+        }
+    });
+}
+
+async fn incoming(room: &Room, sender: &str, event_id: &str, ts: MilliSecondsSinceUnixEpoch) -> Option<Incoming> {
+    let sender_id = UserId::parse(sender).ok()?;
+    let sender_name = match room.get_member_no_sync(&matrix_sdk::ruma::OwnedUserId::try_from(sender).ok()?).await {
+        Ok(Some(member)) => member.display_name().map(str::to_owned),
+        _ => None,
+    };
+    Some(Incoming {
+        room: RoomId::parse(room.room_id().as_str()).ok()?,
+        sender: sender_id,
+        sender_name,
+        event_id: EventId(event_id.to_owned()),
+        timestamp: to_utc(ts),
+    })
+}
+
+/// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
+/// are not delayed by up to a second under traffic.
+async fn sync_forever(client: Client, token: String, connected: Arc<AtomicBool>) {
+    let mut settings = SyncSettings::default().token(token).timeout(Duration::from_secs(30));
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match client.sync_once(settings.clone()).await {
+            Ok(response) => {
+                settings = settings.token(response.next_batch);
+                connected.store(true, Ordering::Relaxed);
+                backoff = Duration::from_millis(100);
+            }
+            Err(e) => {
+                connected.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, retry_in = ?backoff, "sync failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
