@@ -114,6 +114,7 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
     let synapse = Synapse::start().expect("a local Synapse (see tests/src/synapse.rs)");
     let bot = synapse.register("bot", "botpass", false).unwrap();
     let alice = synapse.register("alice", "alicepass", false).unwrap();
+    assert_eq!(alice, "@alice:localhost");
     synapse.register("mallory", "mallorypass", false).unwrap();
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -154,7 +155,7 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
         }
     }
     let _show = ShowLog(dir.path().join("bot.log"));
-    let outcome = runtime.block_on(async {
+    runtime.block_on(async {
         let human = Human::login(&synapse.url, "alice", "alicepass").await;
         let room = human
             .call(
@@ -209,11 +210,9 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
             })
             .await;
         assert_eq!(left["sender"], bot);
-        let _ = alice;
     });
     let _ = child.kill();
     let _ = child.wait();
-    let _ = outcome;
     let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap_or_default();
     assert!(!log.contains("botpass") && !log.contains("sim-token"), "secrets in the log:\n{log}");
 }
