@@ -121,7 +121,12 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
     let semaphore_url = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let sim = SimSemaphore::demo(SimConfig::default(), Arc::new(SystemClock));
+        let fast = SimConfig {
+            queue_tick: chrono::Duration::milliseconds(200),
+            step: chrono::Duration::milliseconds(10),
+            ..SimConfig::default()
+        };
+        let sim = SimSemaphore::demo(fast, Arc::new(SystemClock));
         tokio::spawn(http::serve(listener, sim, HttpConfig::new("sim-token")));
         url
     });
@@ -191,6 +196,43 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
             pong["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].is_string(),
             "a reply to the command: {pong}"
         );
+
+        // A run: the question, a 👍 reaction, one status message edited to success, a mention.
+        human
+            .call(
+                reqwest::Method::PUT,
+                &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/run1"),
+                Some(serde_json::json!({"msgtype": "m.text", "body": "!cd run ops deploy-web"})),
+            )
+            .await;
+        let question = human
+            .wait_for(&room, "the run question", |e| {
+                e["sender"] == bot && e["content"]["body"].as_str().is_some_and(|b| b.contains("Ready to run deploy-web?"))
+            })
+            .await;
+        let question_id = question["event_id"].as_str().unwrap().to_owned();
+        human
+            .call(
+                reqwest::Method::PUT,
+                &format!("/_matrix/client/v3/rooms/{room}/send/m.reaction/react1"),
+                Some(serde_json::json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": question_id, "key": "👍"}})),
+            )
+            .await;
+        let edit = human
+            .wait_for(&room, "the status message edited to success", |e| {
+                e["sender"] == bot
+                    && e["content"]["m.relates_to"]["rel_type"] == "m.replace"
+                    && e["content"]["m.new_content"]["body"].as_str().is_some_and(|b| b.contains("deploy-web · task #2147483646 · success"))
+            })
+            .await;
+        assert!(edit["content"]["m.new_content"]["formatted_body"].is_string(), "{edit}");
+        let done = human
+            .wait_for(&room, "the completion mention", |e| {
+                e["sender"] == bot && e["content"]["body"].as_str().is_some_and(|b| b.contains("finished successfully"))
+            })
+            .await;
+        assert_eq!(done["content"]["m.mentions"]["user_ids"], serde_json::json!([alice]), "{done}");
+        assert_eq!(done["content"]["msgtype"], "m.text", "a completion notifies: {done}");
 
         // A stranger's invite is declined.
         let mallory = Human::login(&synapse.url, "mallory", "mallorypass").await;
