@@ -17,12 +17,11 @@ use chatrixcd_ports::Store;
 use chatrixcd_ports::{Clock, UserId};
 use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
-use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_store_redb::RedbStore;
 use tokio::io::AsyncBufReadExt as _;
 
 use crate::runtime;
-use crate::sim::{millis, mode};
+use crate::sim::{SimSpec, bind_simulator, millis};
 
 /// Options of `chatrixcd demo`. The defaults give a lively demo; tests make it instant.
 #[derive(Debug, Clone, clap::Args)]
@@ -112,16 +111,9 @@ async fn import_aliases_once(store: &dyn Store, path: Option<&PathBuf>) -> anyho
 /// Starts the simulated Semaphore on a free loopback port and returns a real HTTP client for it,
 /// so the demo goes through the same adapter as a production bot.
 async fn simulated_semaphore(args: &DemoArgs, clock: Arc<dyn Clock>, token: &str) -> anyhow::Result<HttpSemaphore> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot open a loopback port")?;
-    let address = listener.local_addr().context("listener has no address")?;
-    let config = SimConfig {
-        mode: mode(&args.mode),
-        queue_tick: millis(args.tick_ms),
-        step: millis(args.step_ms),
-        web_host: Some(format!("http://{address}")),
-        ..SimConfig::default()
-    };
-    let sim = SimSemaphore::demo(config, clock);
+    let spec = SimSpec { mode: &args.mode, tick_ms: args.tick_ms, step_ms: args.step_ms, alerts: Vec::new() };
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let (listener, address, sim) = bind_simulator(loopback, spec, clock).await?;
     let http_config = HttpConfig::new(token);
     tokio::spawn(async move {
         if let Err(e) = http::serve(listener, sim, http_config).await {

@@ -59,21 +59,38 @@ pub(crate) fn mode(name: &str) -> Mode {
     if name == "current" { Mode::Current } else { Mode::V2_10 }
 }
 
+/// How a simulator is wanted: behaviour, speed, alerts.
+pub(crate) struct SimSpec<'a> {
+    pub mode: &'a str,
+    pub tick_ms: u64,
+    pub step_ms: u64,
+    pub alerts: Vec<AlertTarget>,
+}
+
+/// Binds `listen` and builds the demo simulator whose task links point at that address.
+pub(crate) async fn bind_simulator(
+    listen: SocketAddr,
+    spec: SimSpec<'_>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr, SimSemaphore)> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr().context("listener has no address")?;
+    let config = SimConfig {
+        mode: mode(spec.mode),
+        queue_tick: millis(spec.tick_ms),
+        step: millis(spec.step_ms),
+        web_host: Some(format!("http://{address}")),
+        alerts: spec.alerts,
+    };
+    Ok((listener, address, SimSemaphore::demo(config, clock)))
+}
+
 pub(crate) async fn run(args: SimArgs) -> anyhow::Result<()> {
     crate::logging::init("info", Arc::new(Redactor::new([args.token.clone()])));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr().context("listener has no address")?;
-    let config = SimConfig {
-        mode: mode(&args.mode),
-        queue_tick: millis(args.tick_ms),
-        step: millis(args.step_ms),
-        web_host: Some(format!("http://{address}")),
-        alerts: args.alert.iter().map(|a| parse_alert(a)).collect::<anyhow::Result<_>>()?,
-    };
-    let sim = SimSemaphore::demo(config, clock);
+    let alerts = args.alert.iter().map(|a| parse_alert(a)).collect::<anyhow::Result<_>>()?;
+    let spec = SimSpec { mode: &args.mode, tick_ms: args.tick_ms, step_ms: args.step_ms, alerts };
+    let (listener, address, sim) = bind_simulator(args.listen, spec, clock).await?;
     tracing::info!(%address, mode = %args.mode, "simulated Semaphore listening; try: curl -H 'Authorization: Bearer <token>' http://{address}/api/projects");
     tokio::select! {
         served = http::serve(listener, sim, HttpConfig::new(args.token)) => served.context("the simulated Semaphore stopped"),

@@ -93,6 +93,13 @@ impl Human {
         request.send().await.unwrap().json().await.unwrap_or_default()
     }
 
+    /// Creates a private room and invites `user`; returns the room id.
+    async fn create_room_inviting(&self, user: &str) -> String {
+        let body = serde_json::json!({"preset": "private_chat", "invite": [user]});
+        let created = self.call(reqwest::Method::POST, "/_matrix/client/v3/createRoom", Some(body)).await;
+        created["room_id"].as_str().unwrap().to_owned()
+    }
+
     /// Polls (bounded) until `check` holds for the room's newest messages.
     async fn wait_for(&self, room: &str, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -162,16 +169,7 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
     let _show = ShowLog(dir.path().join("bot.log"));
     runtime.block_on(async {
         let human = Human::login(&synapse.url, "alice", "alicepass").await;
-        let room = human
-            .call(
-                reqwest::Method::POST,
-                "/_matrix/client/v3/createRoom",
-                Some(serde_json::json!({"preset": "private_chat", "invite": [bot]})),
-            )
-            .await["room_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let room = human.create_room_inviting(&bot).await;
         // The bot accepts an admin's invite.
         let joined = human
             .wait_for(&room, "the bot's join", |e| {
@@ -236,16 +234,7 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
 
         // A stranger's invite is declined.
         let mallory = Human::login(&synapse.url, "mallory", "mallorypass").await;
-        let other = mallory
-            .call(
-                reqwest::Method::POST,
-                "/_matrix/client/v3/createRoom",
-                Some(serde_json::json!({"preset": "private_chat", "invite": [bot]})),
-            )
-            .await["room_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let other = mallory.create_room_inviting(&bot).await;
         let left = mallory
             .wait_for(&other, "the bot declining", |e| {
                 e["type"] == "m.room.member" && e["state_key"] == bot && e["content"]["membership"] == "leave"
