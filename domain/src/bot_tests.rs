@@ -320,3 +320,30 @@ async fn every_kind_of_semaphore_failure_gets_a_clear_reply() {
         assert!(bodies[0].contains(expected), "{error:?}: {bodies:?}");
     }
 }
+
+#[tokio::test]
+async fn a_private_key_printed_over_several_lines_never_reaches_the_chat() {
+    use chatrixcd_ports::semaphore::OutputLine;
+    let mut sem = catalogue();
+    sem.expect_task().returning(|_, _| Ok(task(TaskStatus::Success)));
+    sem.expect_task_output().returning(|_, _| {
+        let lines = [
+            "TASK [write key] ***",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+            "QyNTUxOQAAACBhbmRzb21lc2VjcmV0c2hvcnQ=",
+            "-----END OPENSSH PRIVATE KEY-----",
+            "ok: [localhost]",
+        ];
+        Ok(lines.iter().map(|l| OutputLine { time: None, text: (*l).to_owned() }).collect())
+    });
+    let (mut bot, chat, clock) = run_bot(sem, settings());
+    bot.handle(message_from(&admin(), "!cd logs 2147483645", clock.now())).await;
+    let posted = chat.take();
+    let Posted::Message(_, m) = &posted[0] else { panic!("{posted:?}") };
+    for secret in ["b3BlbnNzaC1rZXktdjEAAAAABG5vbmU", "QyNTUxOQAAACBhbmRzb21lc2VjcmV0c2hvcnQ"] {
+        assert!(!m.body.contains(secret), "{}", m.body);
+        assert!(!m.html.clone().unwrap_or_default().contains(secret));
+    }
+    assert!(m.body.contains("ok: [localhost]"), "{}", m.body);
+}

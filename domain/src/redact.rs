@@ -1,150 +1,406 @@
 //! Keeping secrets out of everything the bot posts and logs.
 //!
 //! Two nets: the secrets the bot knows (its own tokens and passwords) are replaced wherever they
-//! appear, and well-known secret shapes (bearer headers, `password=…`, private keys, cloud and
-//! forge tokens, JWTs) are masked. Ordinary text is left alone: no blanket rule on long words or
-//! numbers, which made ChatrixCD's logs unreadable.
+//! appear, also percent- or JSON-encoded; and well-known secret shapes (bearer headers,
+//! `password=…`, credentials in URLs, private keys, forge, cloud and chat tokens, JWTs, Semaphore
+//! tokens) are masked. Ordinary text is left alone: no blanket rule on long words, numbers or ids,
+//! which made ChatrixCD's logs unreadable.
+//!
+//! Task output is coloured, so the patterns tolerate SGR sequences glued to a secret
+//! (`ESC[0;33mghp_…`), where a plain word boundary would not match.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
+
+use crate::render::ansi;
 
 /// What a redacted secret is replaced with.
 pub const MARK: &str = "[REDACTED]";
 
-/// What part of a match is the secret.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Keep {
-    /// The whole match is the secret.
-    Nothing,
-    /// Capture 1 (e.g. `Bearer `) stays, the rest is the secret; capture 2, if any, stays too.
-    Prefix,
-    /// `key=value`: capture 1 is `key=`; the value is capture 2 ("…"), 3 ('…') or 4 (bare).
-    KeyValue,
-    /// One boundary character before the token (capture 1) stays.
-    Boundary,
-}
+/// Known secrets shorter than this are ignored: masking "abc" everywhere would destroy ordinary
+/// text and hide nothing.
+pub const MIN_SECRET_LEN: usize = 6;
 
+/// One pattern. The first capture group that took part in a match is the secret and the rest of
+/// the match stays (a key, a scheme, quotes); without groups the whole match is the secret.
 struct Rule {
     pattern: Regex,
-    keep: Keep,
+    /// Last word on a candidate secret, for shapes a regex cannot express.
+    accept: fn(&str) -> bool,
 }
 
-fn rule(pattern: &str, keep: Keep) -> Rule {
-    // Every pattern is a literal below; a test compiles them all, so this cannot fail at run time.
+fn rule(pattern: &str, accept: fn(&str) -> bool) -> Rule {
+    // Every pattern is a literal below and a test compiles them all, so this cannot fail at run
+    // time; a panic here would be a bug caught by that test.
     #[allow(clippy::expect_used)]
     let pattern = Regex::new(pattern).expect("redaction patterns are valid");
-    Rule { pattern, keep }
+    Rule { pattern, accept }
 }
 
+fn any(_: &str) -> bool {
+    true
+}
+
+/// A bearer credential, not the English word ("bearer authentication").
+fn credential_like(value: &str) -> bool {
+    value.len() >= 16 || value.bytes().any(|b| b.is_ascii_digit() || b".~+/=-_".contains(&b))
+}
+
+/// Not a scheme name left behind by an already masked header (`Authorization: Bearer [REDACTED]`).
+fn not_a_scheme(value: &str) -> bool {
+    !["bearer", "token", "basic", "digest", "apikey"].iter().any(|s| value.eq_ignore_ascii_case(s))
+}
+
+/// A bare `key=value` value that is a secret rather than a stand-in for one: Terraform's
+/// `(sensitive value)`, a Jinja expression, a `$VARIABLE` reference, a row of stars.
+fn not_a_placeholder(value: &str) -> bool {
+    let variable =
+        value.strip_prefix("${").and_then(|v| v.strip_suffix('}')).or_else(|| value.strip_prefix('$')).is_some_and(
+            |name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+        );
+    !(variable
+        || value.starts_with("(sensitive")
+        || value.starts_with("(known")
+        || value.starts_with("<sensitive")
+        || value.starts_with("{{")
+        || value.bytes().all(|b| b == b'*'))
+}
+
+/// Random base64, as in the lines of a PEM body, rather than a long word or a hex digest.
+fn mixed_base64(value: &str) -> bool {
+    value.bytes().any(|b| b.is_ascii_uppercase())
+        && value.bytes().any(|b| b.is_ascii_lowercase())
+        && value.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// An SGR sequence that may sit between a key and its value, or right in front of a token.
+const SGR: &str = r"\x1b\[[0-9;]*m";
+
+const PEM_BEGIN: &str = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----";
+const PEM_END: &str = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----";
+
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    // Keys whose value is a secret: password, passwd, passphrase, secret, client_secret, token,
+    // api_token, access_token, api_key, apikey, access_key, private_key, with any decoration
+    // (`DB_PASSWORD`, `x-api-key`, `vault.token`).
+    let key = format!(
+        r"(?i)(?:(?-u:\b)|{SGR})[a-z0-9_.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[a-z0-9_.-]*"
+    );
+    let separator = format!(r#"["']?[ \t]*(?:{SGR})*(?::=|=>|[:=])[ \t]*(?:{SGR})*"#);
     vec![
-        // PEM private keys, whole blocks.
-        rule(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", Keep::Nothing),
-        // Authorization headers and bare bearer tokens.
-        rule(r"(?i)(\bauthorization\s*[:=]\s*(?:bearer|token|basic)\s+)[A-Za-z0-9._~+/=-]{6,}", Keep::Prefix),
-        rule(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{6,}", Keep::Prefix),
-        // key = value, key: value, "key": "value" for secret-looking keys; quoted values whole.
+        // PEM private keys, whole blocks; a block cut short is masked to the end of the text.
+        rule(&format!(r"{PEM_BEGIN}(?s:.)*?(?:{PEM_END}|\z)"), any),
+        // Authorization headers, with or without a scheme, and bare bearer tokens.
         rule(
-            r#"(?i)(\b[a-z0-9_.-]*(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret)[a-z0-9_.-]*["']?\s*[:=]\s*)(?:"([^"\n]{3,})"|'([^'\n]{3,})'|([^\s"',;&]{3,}))"#,
-            Keep::KeyValue,
+            &format!(
+                r#"(?i)(?:(?-u:\b)|{SGR})(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|token|basic|digest|apikey)[ \t]+)?([A-Za-z0-9_.~+/=-]{{6,}})"#
+            ),
+            not_a_scheme,
         ),
-        // Credentials inside URLs: scheme://user:password@host
-        rule(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)", Keep::Prefix),
-        // Well-known token shapes.
-        rule(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}\b", Keep::Nothing),
-        rule(r"\bgithub_pat_[A-Za-z0-9_]{20,}", Keep::Nothing),
-        rule(r"\bglpat-[A-Za-z0-9_-]{20,}", Keep::Nothing),
-        rule(r"\bxox[abprs]-[A-Za-z0-9-]{10,}", Keep::Nothing),
-        rule(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", Keep::Nothing),
-        rule(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", Keep::Nothing),
-        rule(r"\bsyt_[A-Za-z0-9_]{10,}", Keep::Nothing),
-        // Semaphore API tokens: URL-safe base64 of 32 bytes, lower-cased, 44 characters with '='.
-        rule(r"(^|[^A-Za-z0-9_=-])[a-z0-9_-]{43}=", Keep::Boundary),
+        rule(&format!(r"(?i)(?:(?-u:\b)|{SGR})bearer[ \t]+([A-Za-z0-9_.~+/=-]{{6,}})"), credential_like),
+        // key = value, key: value, "key": "value", key => 'value'. The key and quotes stay. A
+        // bare value never starts with a separator character, so `=>` cannot be split into `=`
+        // and a value `>` when the value after it is quoted.
+        rule(
+            &format!(r#"{key}{separator}(?:"((?:[^"\\\n]|\\.)+)"|'([^'\n]+)'|([^\s"'&,;\x1b=>][^\s"'&,;\x1b]*))"#),
+            not_a_placeholder,
+        ),
+        // Credentials inside URLs: scheme://user:password@host. The last `@` of the authority
+        // ends the password, so an unencoded `@` in it does not leak the rest.
+        rule(r"(?i)[a-z][a-z0-9+.-]*://[^\s:/?#@]*:([^\s/?#]+)@", any),
+        // Well-known token shapes. Their prefixes are distinctive enough to need no boundary in
+        // front, which would fail after an SGR sequence (`ESC[32mghp_…`).
+        rule(r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}", any),
+        rule(r"github_pat_[A-Za-z0-9_]{20,}", any),
+        rule(r"gl(?:pat|ptt|dt|rt|cbt|oas|soat|ft|imt)-[A-Za-z0-9_-]{20,}", any),
+        rule(r"xox[abeprs]-[A-Za-z0-9-]{10,}", any),
+        rule(r"(?:AKIA|ASIA)[0-9A-Z]{16}", any),
+        rule(r"AIza[0-9A-Za-z_-]{35}", any),
+        rule(r"npm_[A-Za-z0-9]{36}", any),
+        rule(r"pypi-AgE[A-Za-z0-9_-]{50,}", any),
+        // JWTs: header and payload are base64 JSON objects, so both start with `eyJ`.
+        rule(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?", any),
+        // Matrix: Synapse access and refresh tokens, MAS tokens.
+        rule(r"sy[tr]_[A-Za-z0-9_]{10,}", any),
+        rule(r"(?:mat|mar|mct|mcr)_[A-Za-z0-9]{30}_[A-Za-z0-9]{6}", any),
     ]
 });
 
-/// Masks secrets in text. Cheap to clone behind an `Arc`; build once.
-#[derive(Debug, Default, Clone)]
+/// All rules in one automaton: one pass over the text tells which rules need their own pass.
+static RULE_SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    // The same patterns, each already compiled on its own above, so this cannot fail.
+    #[allow(clippy::expect_used)]
+    RegexSet::new(RULES.iter().map(|r| r.pattern.as_str())).expect("redaction patterns are valid")
+});
+
+static PEM_BEGIN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal pattern, compiled by the tests: cannot fail.
+    #[allow(clippy::expect_used)]
+    Regex::new(PEM_BEGIN).expect("PEM pattern is valid")
+});
+static PEM_END_RE: LazyLock<Regex> = LazyLock::new(|| {
+    // A literal pattern, compiled by the tests: cannot fail.
+    #[allow(clippy::expect_used)]
+    Regex::new(PEM_END).expect("PEM pattern is valid")
+});
+
+/// Masks secrets in text. Build once (it holds the known secrets and their encodings) and share.
+#[derive(Clone, Default)]
 pub struct Redactor {
-    known: Vec<String>,
+    /// The known secrets and their encoded forms, longest first.
+    needles: Vec<String>,
+}
+
+/// Never prints the secrets, so a `{:?}` of anything holding a redactor is safe to log.
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor").field("known_secret_forms", &self.needles.len()).finish()
+    }
 }
 
 impl Redactor {
-    /// `known_secrets`: values to mask wherever they appear. Values shorter than 6 characters are
-    /// ignored: masking "abc" everywhere would destroy ordinary text and hide nothing.
+    /// `known_secrets`: values to mask wherever they appear (API tokens, passwords). Values
+    /// shorter than [`MIN_SECRET_LEN`] characters are ignored.
     pub fn new(known_secrets: impl IntoIterator<Item = String>) -> Self {
-        // A value inside the mark itself would reappear with every replacement.
-        let mut known: Vec<String> =
-            known_secrets.into_iter().filter(|s| s.chars().count() >= 6 && !MARK.contains(s.as_str())).collect();
-        // Longest first, so a secret containing another is masked whole.
-        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        known.dedup();
-        Self { known }
-    }
-
-    pub fn redact<'a>(&self, input: &'a str) -> Cow<'a, str> {
-        let mut text = Cow::Borrowed(input);
-        for secret in &self.known {
-            if text.contains(secret.as_str()) {
-                text = Cow::Owned(text.replace(secret.as_str(), MARK));
-            }
-            let encoded = percent_encode(secret);
-            if encoded != *secret && text.contains(encoded.as_str()) {
-                text = Cow::Owned(text.replace(encoded.as_str(), MARK));
-            }
-        }
-        for rule in RULES.iter() {
-            if !rule.pattern.is_match(&text) {
+        let mut needles = Vec::new();
+        for secret in known_secrets {
+            // A value inside the mark itself would reappear with every replacement.
+            if secret.chars().count() < MIN_SECRET_LEN || MARK.contains(secret.as_str()) {
                 continue;
             }
-            let replaced = rule.pattern.replace_all(&text, |c: &Captures<'_>| mask(c, rule.keep));
+            needles.push(percent_encode(&secret));
+            if let Some(json) = json_escape(&secret) {
+                needles.push(json);
+            }
+            needles.push(secret);
+        }
+        // Longest first, so a secret containing another is masked whole.
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        needles.dedup();
+        Self { needles }
+    }
+
+    /// `input` with every secret replaced by [`MARK`]; borrowed when there was none. Idempotent:
+    /// redacting the result again changes nothing.
+    pub fn redact<'a>(&self, input: &'a str) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed(input);
+        // A mask can, rarely, complete a pattern with its neighbours (a known secret ending in
+        // `[`, a key right before a value that was a token); a few passes reach the fixed point.
+        for _ in 0..4 {
+            let next = self.pass(&text);
+            match next {
+                Cow::Owned(next) if next != *text => text = Cow::Owned(next),
+                _ => break,
+            }
+        }
+        text
+    }
+
+    /// A redactor for text that arrives a line at a time (log pages, live tails): it remembers
+    /// when a private key block has begun, so the body lines are masked too.
+    pub fn lines(&self) -> LineRedactor<'_> {
+        LineRedactor { redactor: self, key_lines: None }
+    }
+
+    fn pass<'t>(&self, input: &'t str) -> Cow<'t, str> {
+        let mut text = self.mask_known(Cow::Borrowed(input));
+        let candidates = RULE_SET.matches(&text);
+        for (index, rule) in RULES.iter().enumerate() {
+            // A rule whose match only appears after an earlier rule's mask is caught by the
+            // next pass of `redact`.
+            if !candidates.matched(index) {
+                continue;
+            }
+            let replaced = rule.pattern.replace_all(&text, |c: &Captures<'_>| mask(c, rule.accept));
             if let Cow::Owned(s) = replaced {
                 text = Cow::Owned(s);
+            }
+        }
+        if let Some(masked) = base64_lines(&text) {
+            text = Cow::Owned(masked);
+        }
+        if let Some(masked) = semaphore_tokens(&text) {
+            text = Cow::Owned(masked);
+        }
+        self.mask_known(text)
+    }
+
+    fn mask_known<'t>(&self, mut text: Cow<'t, str>) -> Cow<'t, str> {
+        for needle in &self.needles {
+            if text.contains(needle.as_str()) {
+                text = Cow::Owned(text.replace(needle.as_str(), MARK));
             }
         }
         text
     }
 }
 
-fn mask(c: &Captures<'_>, keep: Keep) -> String {
-    let group = |i| c.get(i).map_or("", |m| m.as_str());
-    match keep {
-        Keep::Nothing => MARK.to_owned(),
-        Keep::Boundary => format!("{}{MARK}", group(1)),
-        Keep::Prefix => {
-            // An already-masked value stays as it is, so redaction is idempotent.
-            if group(0)[group(1).len()..].starts_with(MARK) {
-                return group(0).to_owned();
-            }
-            format!("{}{MARK}{}", group(1), group(2))
+/// The replacement for one match: the secret part becomes [`MARK`], the rest stays.
+fn mask(c: &Captures<'_>, accept: fn(&str) -> bool) -> String {
+    // Group 0 is always present in a match; the fallback only satisfies the types.
+    let Some(whole) = c.get(0) else {
+        return String::new();
+    };
+    // The first group that took part is the secret (a pattern may offer alternative forms).
+    let secret = c.iter().skip(1).flatten().next().unwrap_or(whole);
+    let value = secret.as_str();
+    // Already masked (only marks left): leave it, so redaction is idempotent.
+    if value.split(MARK).all(str::is_empty) || !accept(value) {
+        return whole.as_str().to_owned();
+    }
+    let start = secret.start() - whole.start();
+    let end = secret.end() - whole.start();
+    let text = whole.as_str();
+    format!("{}{MARK}{}", &text[..start], &text[end..])
+}
+
+/// Lines that are nothing but random base64 (60 characters or more, in quotes or indented): the
+/// body of a key printed line by line and redacted a line at a time, where the BEGIN line is out
+/// of sight. A scan rather than a regex: the counted repetition made the regex the slowest rule.
+/// `None` when there is nothing to mask.
+fn base64_lines(text: &str) -> Option<String> {
+    const MIN: usize = 60;
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut start = 0;
+    for line in text.split('\n') {
+        let line_start = start;
+        start += line.len() + 1;
+        if line.len() < MIN {
+            continue;
         }
-        Keep::KeyValue => {
-            let prefix = group(1);
-            if c.get(2).is_some() {
-                format!("{prefix}\"{MARK}\"")
-            } else if c.get(3).is_some() {
-                format!("{prefix}'{MARK}'")
-            } else if group(4).starts_with(MARK) {
-                group(0).to_owned()
-            } else {
-                format!("{prefix}{MARK}")
-            }
+        let core = line.trim_start_matches([' ', '\t', '"', '\'']).trim_end_matches([' ', '\t', '"', '\'', ',', '\r']);
+        let body = core.trim_end_matches('=');
+        let secret = body.len() >= MIN
+            && core.len() - body.len() <= 2
+            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+            && mixed_base64(body);
+        if secret {
+            // `core` is a subslice of `line`, which is a subslice of `text`.
+            let core_start = line_start + (line.len() - line.trim_start_matches([' ', '\t', '"', '\'']).len());
+            let masked = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            masked.push_str(&text[copied..core_start]);
+            masked.push_str(MARK);
+            copied = core_start + core.len();
         }
     }
+    out.map(|mut masked| {
+        masked.push_str(&text[copied..]);
+        masked
+    })
+}
+
+/// Semaphore API tokens: URL-safe base64 of 32 random bytes, lower-cased (43 characters and one
+/// `=`). A regex would need look-around to insist on a whole word, so this scans maximal runs of
+/// base64 characters itself, stepping over escape sequences so colour codes do not glue onto a
+/// token. `None` when there is nothing to mask.
+fn semaphore_tokens(text: &str) -> Option<String> {
+    fn base64url(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    }
+    const BODY: usize = 43;
+    let bytes = text.as_bytes();
+    if !bytes.contains(&b'=') {
+        return None;
+    }
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == 0x1b {
+            i = ansi::sequence(bytes, i).0;
+            continue;
+        }
+        if !base64url(b) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && base64url(bytes[i]) {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        let token = run.len() == BODY
+            && bytes.get(i) == Some(&b'=')
+            && !bytes.get(i + 1).copied().is_some_and(base64url)
+            && !run.iter().any(u8::is_ascii_uppercase)
+            && run.iter().any(u8::is_ascii_digit)
+            && run.iter().any(u8::is_ascii_lowercase);
+        if token {
+            let masked = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            // `start` follows an ASCII byte or a sequence end: a char boundary.
+            masked.push_str(&text[copied..start]);
+            masked.push_str(MARK);
+            i += 1;
+            copied = i;
+        }
+    }
+    out.map(|mut masked| {
+        masked.push_str(&text[copied..]);
+        masked
+    })
 }
 
 fn percent_encode(s: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
+}
+
+/// The secret as it appears inside a JSON string, when that differs from the secret itself.
+fn json_escape(s: &str) -> Option<String> {
+    let quoted = serde_json::to_string(s).ok()?;
+    let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+    (inner != s).then(|| inner.to_owned())
+}
+
+/// How many lines a private key body may run before the redactor gives up waiting for its END
+/// line, so one stray BEGIN line cannot blank out the rest of a log.
+const MAX_KEY_LINES: usize = 256;
+
+/// Redacts text a line at a time; see [`Redactor::lines`].
+#[derive(Debug)]
+pub struct LineRedactor<'r> {
+    redactor: &'r Redactor,
+    /// Lines masked so far inside an open private key block.
+    key_lines: Option<usize>,
+}
+
+impl LineRedactor<'_> {
+    /// Redacts one line (without its newline); lines inside a private key block become [`MARK`].
+    pub fn redact_line<'a>(&mut self, line: &'a str) -> Cow<'a, str> {
+        if let Some(count) = self.key_lines {
+            match PEM_END_RE.find(line) {
+                Some(end) => {
+                    self.key_lines = None;
+                    let rest = &line[end.end()..];
+                    let rest = self.redact_line(rest);
+                    return Cow::Owned(format!("{MARK}{rest}"));
+                }
+                None if count < MAX_KEY_LINES => {
+                    self.key_lines = Some(count + 1);
+                    return Cow::Borrowed(MARK);
+                }
+                None => self.key_lines = None,
+            }
+        }
+        let begins = PEM_BEGIN_RE.find_iter(line).last();
+        if begins.is_some_and(|begin| !PEM_END_RE.is_match(&line[begin.end()..])) {
+            self.key_lines = Some(0);
+        }
+        self.redactor.redact(line)
+    }
 }
 
 #[cfg(test)]
@@ -152,36 +408,83 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const SEMAPHORE_TOKEN: &str = "kwofd61g93-yuqvex8efmhjkgnbxlo8mp1tin6spyhu=";
+
     #[test]
     fn all_patterns_compile() {
         assert!(RULES.len() > 10);
+        assert_eq!(RULE_SET.len(), RULES.len());
+        assert!(PEM_BEGIN_RE.is_match("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(PEM_END_RE.is_match("-----END PGP PRIVATE KEY BLOCK-----"));
     }
 
     #[test]
     fn secret_shapes_are_masked() {
         let r = Redactor::default();
         let cases: &[(&str, &str)] = &[
+            // Headers and bearer tokens.
             ("Authorization: Bearer abcdef123456", "Authorization: Bearer [REDACTED]"),
+            ("authorization=Bearer abcdef123456", "authorization=Bearer [REDACTED]"),
             ("curl -H 'authorization: token ghx12345678'", "curl -H 'authorization: token [REDACTED]'"),
+            ("Proxy-Authorization: Basic dXNlcjpwYXNz", "Proxy-Authorization: Basic [REDACTED]"),
+            ("\"Authorization\": \"a1b2c3d4e5\"", "\"Authorization\": \"[REDACTED]\""),
+            ("sent Bearer kwofd61g93yuqvex8 to the API", "sent Bearer [REDACTED] to the API"),
+            // Keys with values, kept keys.
             ("password=hunter2", "password=[REDACTED]"),
+            ("passwd: x", "passwd: [REDACTED]"),
             ("db_password: 'p4ss w0rd'", "db_password: '[REDACTED]'"),
+            ("DB_PASSWORD=\"with \\\"quote\\\" inside\" next", "DB_PASSWORD=\"[REDACTED]\" next"),
             (r#"{"api_token": "abc123xyz"}"#, r#"{"api_token": "[REDACTED]"}"#),
+            (r#"{"access_token":"abc123xyz","n":1}"#, r#"{"access_token":"[REDACTED]","n":1}"#),
             ("SECRET_KEY=supersecretvalue", "SECRET_KEY=[REDACTED]"),
+            ("client_secret: s3cr3t-v4lue", "client_secret: [REDACTED]"),
+            ("x-api-key: 0123456789", "x-api-key: [REDACTED]"),
+            ("apikey=abcdef&user=bob", "apikey=[REDACTED]&user=bob"),
+            ("private_key => 'abc'", "private_key => '[REDACTED]'"),
+            ("token := 'abc'", "token := '[REDACTED]'"),
+            ("passphrase := p", "passphrase := [REDACTED]"),
+            ("vault.token = s.abcdef", "vault.token = [REDACTED]"),
+            ("\x1b[0;33mpassword: hunter2\x1b[0m", "\x1b[0;33mpassword: [REDACTED]\x1b[0m"),
+            ("\x1b[1mpassword\x1b[0m: \x1b[32mhunter2", "\x1b[1mpassword\x1b[0m: \x1b[32m[REDACTED]"),
+            // Credentials in URLs.
             (
                 "clone https://deploy:s3cr3tpass@git.example.org/x.git",
                 "clone https://deploy:[REDACTED]@git.example.org/x.git",
             ),
+            ("redis://:p@ss@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"),
+            ("\x1b[0mhttps://u:pw12@h/", "\x1b[0mhttps://u:[REDACTED]@h/"),
+            // Token shapes.
             ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "token [REDACTED]"),
+            ("use gho_abcdefghijklmnopqrstuvwxyz0123456789.", "use [REDACTED]."),
+            ("ghs_abcdefghijklmnopqrstuvwx", "[REDACTED]"),
+            ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "[REDACTED]"),
             ("glpat-abcdefghijklmnopqrstu", "[REDACTED]"),
             ("xoxb-1234567890-abcdefghij", "[REDACTED]"),
+            ("xoxp-1234567890-abcdefghij", "[REDACTED]"),
             ("key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED] here"),
+            ("AIzaSyA-1234567890abcdefghijklmnopqrstu", "[REDACTED]"),
             ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "jwt [REDACTED]"),
             ("syt_Ym90_abcdefghijklmnop_123456", "[REDACTED]"),
+            ("mat_abcdefghijklmnopqrstuvwxyz0123_a1b2c3", "[REDACTED]"),
+            ("\x1b[0;33mghp_abcdefghijklmnopqrstuvwxyz0123456789\x1b[0m", "\x1b[0;33m[REDACTED]\x1b[0m"),
+            // Semaphore tokens, anywhere.
             ("token kwofd61g93-yuqvex8efmhjkgnbxlo8mp1tin6spyhu= ok", "token [REDACTED] ok"),
+            (
+                r#"{"id":"kwofd61g93-yuqvex8efmhjkgnbxlo8mp1tin6spyhu=","expired":false}"#,
+                r#"{"id":"[REDACTED]","expired":false}"#,
+            ),
+            ("\x1b[32mkwofd61g93-yuqvex8efmhjkgnbxlo8mp1tin6spyhu=\x1b[0m", "\x1b[32m[REDACTED]\x1b[0m"),
+            // Private keys.
             (
                 "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1r\n-----END OPENSSH PRIVATE KEY-----\nafter",
                 "[REDACTED]\nafter",
             ),
+            (
+                r#"{"private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n"}"#,
+                r#"{"private_key": "[REDACTED]"}"#,
+            ),
+            ("before\n-----BEGIN PRIVATE KEY-----\nMIIEvQ cut short", "before\n[REDACTED]"),
+            ("    MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj", "    [REDACTED]"),
         ];
         for (input, expected) in cases {
             assert_eq!(r.redact(input), *expected, "input {input:?}");
@@ -190,17 +493,32 @@ mod tests {
 
     #[test]
     fn ordinary_text_is_left_alone() {
-        let r = Redactor::default();
+        let r = Redactor::new(["s3cr3t-token-value".to_owned()]);
         for text in [
             "TASK [Gathering Facts] *********************************************************",
             "ok: [web1] => (item=nginx)",
+            "\x1b[0;33mchanged: [localhost]\x1b[0m",
             "localhost : ok=3 changed=1 unreachable=0 failed=0 skipped=0",
+            "PLAY RECAP *********************************************************************",
             "Task 2147483645 added to queue",
+            "task #42 of template 7 in project 3",
             "commit 3f9c2a1b4d5e6f708192a3b4c5d6e7f8091a2b3c",
-            "@alice:example.org joined !room:example.org",
+            "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "@alice:example.org joined !RoomAbCdEf:example.org",
+            "$event_id_abcdefghijklmnopqrstuvwxyz0123456789 s123456 t_12345",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGp1bmsgamFuayBqdW5r host",
             "Plan: 1 to add, 0 to change, 0 to destroy.",
+            "  + password = (sensitive value)",
+            "  ~ api_token = (known after apply)",
+            "password: {{ vault_db_password }}",
+            "password=$DB_PASSWORD and token=${API_TOKEN}",
+            "password: ********",
             "the token was rotated yesterday",
             "password policy updated",
+            "Bearer authentication is required",
+            "web-01.prod.example.org 10.0.12.7 2001:db8::1",
+            "averyveryveryveryverylongidentifierwithoutanydigitsinit_and_more=1",
+            "/usr/lib/python3/dist-packages/ansible/modules/package.py",
         ] {
             assert_eq!(r.redact(text), text);
             assert!(matches!(r.redact(text), Cow::Borrowed(_)), "{text}");
@@ -208,37 +526,96 @@ mod tests {
     }
 
     #[test]
-    fn known_secrets_are_masked_anywhere_even_url_encoded() {
-        let r = Redactor::new(["p@ss/word!".to_owned(), "abc".to_owned()]);
-        assert_eq!(r.redact("login with p@ss/word! now"), "login with [REDACTED] now");
-        assert_eq!(r.redact("?pw=p%40ss%2Fword%21"), "?pw=[REDACTED]");
+    fn known_secrets_are_masked_anywhere_even_encoded() {
+        let r = Redactor::new(["p@ss/word!\"".to_owned(), "abc".to_owned(), "REDACT".to_owned()]);
+        assert_eq!(r.redact("login with p@ss/word!\" now"), "login with [REDACTED] now");
+        assert_eq!(r.redact("?pw=p%40ss%2Fword%21%22"), "?pw=[REDACTED]");
+        assert_eq!(r.redact(r#"{"pw":"p@ss/word!\""}"#), r#"{"pw":"[REDACTED]"}"#);
         assert_eq!(r.redact("abc stays"), "abc stays", "short values are not treated as secrets");
+        assert_eq!(r.redact("REDACT stays"), "REDACT stays", "parts of the mark are not secrets");
+    }
+
+    #[test]
+    fn a_known_secret_overlapping_the_mark_does_not_survive() {
+        for secret in ["D]abcdef", "abcdef[R", "]]]]]]", "[[[[[["] {
+            let r = Redactor::new([secret.to_owned()]);
+            for text in [format!("{secret}abcdef"), format!("abcdef{secret}"), secret.repeat(3)] {
+                let out = r.redact(&text);
+                assert!(!out.contains(secret), "{secret:?} survives in {out:?}");
+                assert_eq!(r.redact(&out), out);
+            }
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secrets() {
+        let r = Redactor::new(["hunter2hunter2".to_owned()]);
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn line_by_line_private_keys_are_masked_whole() {
+        let r = Redactor::default();
+        let log = "cat id_rsa\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nshort\n-----END RSA PRIVATE KEY----- done\nok: [host]";
+        let mut lines = r.lines();
+        let out: Vec<String> = log.lines().map(|l| lines.redact_line(l).into_owned()).collect();
+        assert_eq!(out, ["cat id_rsa", "[REDACTED]", "[REDACTED]", "[REDACTED]", "[REDACTED] done", "ok: [host]"]);
+    }
+
+    #[test]
+    fn a_stray_begin_line_does_not_hide_the_whole_log() {
+        let r = Redactor::default();
+        let mut lines = r.lines();
+        let _ = lines.redact_line("-----BEGIN PRIVATE KEY-----");
+        let masked = (0..1000).filter(|_| lines.redact_line("ordinary line") == MARK).count();
+        assert_eq!(masked, MAX_KEY_LINES);
     }
 
     fn token() -> impl Strategy<Value = String> {
         prop_oneof![
-            "ghp_[A-Za-z0-9]{36}",
+            "gh[pousr]_[A-Za-z0-9]{36}",
             "github_pat_[A-Za-z0-9_]{40}",
             "glpat-[A-Za-z0-9_-]{20}",
-            "xoxb-[0-9]{10}-[A-Za-z0-9]{16}",
+            "xox[abprs]-[0-9]{10}-[A-Za-z0-9]{16}",
             "AKIA[0-9A-Z]{16}",
             "eyJ[A-Za-z0-9_-]{10}\\.eyJ[A-Za-z0-9_-]{10}\\.[A-Za-z0-9_-]{12}",
-            "syt_[A-Za-z0-9]{10}_[A-Za-z0-9]{20}",
-            "[a-z0-9_-]{43}=",
+            "syt_[A-Za-z0-9]{10}_[A-Za-z0-9]{20}_[A-Za-z0-9]{6}",
+            "[a-z0-9_-]{20}[0-9][a-z][a-z0-9_-]{21}=",
+        ]
+    }
+
+    fn surroundings() -> impl Strategy<Value = String> {
+        "[ a-zA-Z.,:;()\\[\\]\"'\n=/@-]{0,20}"
+    }
+
+    fn separator() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(" ".to_owned()),
+            Just("\n".to_owned()),
+            Just("\"".to_owned()),
+            Just("'".to_owned()),
+            Just("=".to_owned()),
+            Just(": ".to_owned()),
+            Just("(".to_owned()),
+            Just("\x1b[0;32m".to_owned()),
+            Just("\x1b[0m ".to_owned()),
         ]
     }
 
     proptest! {
         #[test]
         fn token_shaped_secrets_never_survive(
-            before in "[ a-zA-Z.,:;()\\[\\]\"'\n]{0,20}",
+            before in surroundings(),
+            open in separator(),
             secret in token(),
-            after in "[ a-zA-Z.,:;()\\[\\]\"'\n]{0,20}",
+            close in separator(),
+            after in surroundings(),
         ) {
             let r = Redactor::default();
-            let text = format!("{before} {secret} {after}");
+            let text = format!("{before}{open}{secret}{close}{after}");
             let out = r.redact(&text);
-            prop_assert!(!out.contains(&secret), "{out:?}");
+            prop_assert!(!out.contains(&secret), "{:?}", out);
         }
 
         #[test]
@@ -246,16 +623,49 @@ mod tests {
             let r = Redactor::new([secret.clone()]);
             let text = format!("{prefix}{secret}{suffix}");
             let out = r.redact(&text);
-            prop_assert!(!out.contains(&secret), "{out:?}");
+            prop_assert!(!out.contains(&secret), "{:?}", out);
         }
 
         #[test]
-        fn redaction_is_idempotent(text in "\\PC{0,120}", secret in token()) {
-            let r = Redactor::default();
-            let input = format!("{text} password={secret} {secret}");
+        fn known_secrets_made_of_the_marks_letters_never_survive(
+            secret in "[\\[\\]REDACT]{6,12}",
+            text in "[\\[\\]REDACTx ]{0,40}",
+        ) {
+            let r = Redactor::new([secret.clone()]);
+            let input = format!("{text}{secret}{text}");
+            let once = r.redact(&input).into_owned();
+            prop_assert!(MARK.contains(secret.as_str()) || !once.contains(&secret), "{:?}", once);
+            prop_assert_eq!(r.redact(&once).into_owned(), once);
+        }
+
+        #[test]
+        fn redaction_is_idempotent(text in "\\PC{0,120}", secret in token(), key in "(password|token|api_key)[:=] ?") {
+            let r = Redactor::new(["hunter2hunter2".to_owned()]);
+            let input = format!("{text} {key}{secret} {secret} hunter2hunter2 https://u:{secret}@h/");
             let once = r.redact(&input).into_owned();
             let twice = r.redact(&once).into_owned();
-            prop_assert_eq!(once, twice);
+            prop_assert_eq!(&once, &twice);
+            prop_assert!(!once.contains(&secret));
         }
+
+        #[test]
+        fn arbitrary_text_is_redacted_idempotently(text in "(\\PC|\x1b|\n){0,200}") {
+            let r = Redactor::new(["hunter2hunter2".to_owned()]);
+            let once = r.redact(&text).into_owned();
+            prop_assert_eq!(r.redact(&once).into_owned(), once);
+        }
+    }
+
+    #[test]
+    fn semaphore_scan_respects_word_edges() {
+        assert_eq!(semaphore_tokens(&format!("x{SEMAPHORE_TOKEN}")), None);
+        assert_eq!(semaphore_tokens(&format!("{SEMAPHORE_TOKEN}x")), None);
+        assert_eq!(semaphore_tokens(&format!("{SEMAPHORE_TOKEN}a")), None);
+        assert_eq!(semaphore_tokens(&SEMAPHORE_TOKEN.to_uppercase()), None);
+        assert_eq!(semaphore_tokens(&format!("é{SEMAPHORE_TOKEN}é")).as_deref(), Some("é[REDACTED]é"));
+        assert_eq!(
+            semaphore_tokens(&format!("{SEMAPHORE_TOKEN} {SEMAPHORE_TOKEN}")).as_deref(),
+            Some("[REDACTED] [REDACTED]")
+        );
     }
 }

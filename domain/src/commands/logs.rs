@@ -124,6 +124,12 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         Some(last) => raw[..=last].to_vec(),
         None => Vec::new(),
     };
+    // Redacted in order, line by line: a private key spans lines, and a filter or a page may keep
+    // only some of them.
+    let raw: Vec<String> = {
+        let mut redactor = bot.redactor.lines();
+        raw.iter().map(|l| redactor.redact_line(l).into_owned()).collect()
+    };
     let title = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
     if raw.is_empty() {
         let reply = Reply::notice()
@@ -135,7 +141,14 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     if args.file {
         let whole = bot.deps.semaphore.task_log_text(task.project_id, task.id).await?;
-        let text: String = whole.lines().map(|l| format!("{}\n", bot.redactor.redact(&ansi::strip(l)))).collect();
+        let mut redactor = bot.redactor.lines();
+        let text: String = whole
+            .lines()
+            .map(|l| {
+                let plain = ansi::strip(l);
+                format!("{}\n", redactor.redact_line(&plain))
+            })
+            .collect();
         let upload = FileUpload {
             file_name: format!("task-{}.log", task.id),
             mime_type: "text/plain".into(),
@@ -174,9 +187,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let lines: Vec<(usize, Line)> = selected
         .iter()
         .map(|(i, l)| {
-            let redacted = bot.redactor.redact(l);
-            let mut plain = ansi::strip(&redacted).into_owned();
-            let mut html = ansi::to_html(&redacted);
+            let mut plain = ansi::strip(l).into_owned();
+            let mut html = ansi::to_html(l);
             if plain.len() + html.len() > per_line_cap {
                 plain = truncate(&plain, per_line_cap / 3);
                 plain.push_str(" …[line cut]");

@@ -1,14 +1,20 @@
 //! ANSI escape sequences in task output: stripped for plain text, turned into Matrix HTML for
 //! rich text.
 //!
-//! The renderer is a style state machine, not a tag pusher: it tracks the current style, opens the
-//! tags for a style only in front of text, and closes everything at the end of each line. So every
-//! line is balanced on its own (a page of lines can be cut anywhere), and a style still carries
-//! over to the next line, as it does in a terminal. One pass over the bytes, no regex.
+//! The renderer is a style state machine, not a tag pusher: SGR codes only change the current
+//! style, and the tags for a style are opened in front of text, closed and reopened as a whole
+//! when the style changes, and closed at every newline. So every output line is balanced on its
+//! own (a page of lines can be cut anywhere), while a style still carries over to the next line,
+//! as it does in a terminal. ChatrixCD pushed tags per code, which mis-nested across lines.
+//!
+//! One pass over the bytes with a class table, no regex, no allocation per character. Escape
+//! sequences are parsed after ECMA-48 but never consume a newline or a non-ASCII byte, so a
+//! broken sequence costs at most the rest of its own line and every cut lands on a char boundary.
 
 use std::borrow::Cow;
 
 const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
 
 /// Tango palette, as ChatrixCD used: normal 0–7, bright 8–15.
 const PALETTE: [u32; 16] = [
@@ -16,7 +22,7 @@ const PALETTE: [u32; 16] = [
     0xfce94f, 0x729fcf, 0xad7fa8, 0x34e2e2, 0xeeeeec,
 ];
 
-/// The xterm 256-colour table.
+/// The xterm 256-colour table: the 16 palette colours, a 6×6×6 cube, 24 greys.
 fn xterm(n: u8) -> u32 {
     match n {
         0..=15 => PALETTE[usize::from(n)],
@@ -26,11 +32,163 @@ fn xterm(n: u8) -> u32 {
             let (r, g, b) = (LEVELS[usize::from(i / 36)], LEVELS[usize::from((i / 6) % 6)], LEVELS[usize::from(i % 6)]);
             (r << 16) | (g << 8) | b
         }
-        _ => {
+        232..=255 => {
             let v = 8 + 10 * u32::from(n - 232);
             (v << 16) | (v << 8) | v
         }
     }
+}
+
+/// What the scan loop must stop at; everything else (including all non-ASCII bytes) is copied
+/// as is.
+const TEXT: u8 = 0;
+const MARKUP: u8 = 1;
+const ESCAPE: u8 = 2;
+const NEWLINE: u8 = 3;
+const CONTROL: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut table = [TEXT; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = CONTROL;
+        b += 1;
+    }
+    table[0x7f] = CONTROL;
+    table[b'\t' as usize] = TEXT;
+    table[b'\n' as usize] = NEWLINE;
+    table[ESC as usize] = ESCAPE;
+    table[b'<' as usize] = MARKUP;
+    table[b'>' as usize] = MARKUP;
+    table[b'&' as usize] = MARKUP;
+    table[b'"' as usize] = MARKUP;
+    table
+};
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `word` is zero. Exact as a yes/no answer (a borrow can only mark a byte
+/// above a real zero byte).
+fn has_zero_byte(word: u64) -> bool {
+    word.wrapping_sub(LOW) & !word & HIGH != 0
+}
+
+/// Whether any byte of `word` is below 0x20 or is 0x7f. Tab gives a false alarm, settled by the
+/// exact check that follows.
+fn may_hold_control(word: u64) -> bool {
+    word.wrapping_sub(LOW * 0x20) & !word & HIGH != 0 || has_zero_byte(word ^ (LOW * 0x7f))
+}
+
+/// Index of the first byte at or after `from` that `stop` accepts. Eight bytes at a time: most of
+/// a log is plain text, and a word with nothing interesting is skipped with a few operations.
+fn find(bytes: &[u8], from: usize, markup: bool, stop: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut i = from;
+    for chunk in bytes[from..].chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(word);
+        let interesting = may_hold_control(word)
+            || (markup
+                && (has_zero_byte(word ^ (LOW * u64::from(b'<')))
+                    || has_zero_byte(word ^ (LOW * u64::from(b'>')))
+                    || has_zero_byte(word ^ (LOW * u64::from(b'&')))
+                    || has_zero_byte(word ^ (LOW * u64::from(b'"')))));
+        if interesting && let Some(n) = chunk.iter().position(|&b| stop(b)) {
+            return Some(i + n);
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| stop(b)).map(|n| i + n)
+}
+
+fn entity(b: u8) -> &'static str {
+    match b {
+        b'<' => "&lt;",
+        b'>' => "&gt;",
+        b'&' => "&amp;",
+        _ => "&quot;",
+    }
+}
+
+/// The escape sequence starting at `bytes[at]` (an ESC): where it ends, and its parameters if it
+/// is an SGR (`ESC [ … m`) sequence.
+///
+/// Only ASCII bytes other than newline are ever consumed, so `end` is a char boundary and a
+/// sequence cut short by the end of a line does not swallow the next one.
+pub(crate) fn sequence(bytes: &[u8], at: usize) -> (usize, Option<&[u8]>) {
+    let len = bytes.len();
+    let mut i = at + 1;
+    match bytes.get(i) {
+        Some(b'[') => {
+            i += 1;
+            let params_start = i;
+            while i < len && (0x30..=0x3f).contains(&bytes[i]) {
+                i += 1;
+            }
+            let params_end = i;
+            while i < len && (0x20..=0x2f).contains(&bytes[i]) {
+                i += 1;
+            }
+            match bytes.get(i) {
+                Some(&last) if (0x40..=0x7e).contains(&last) => {
+                    let params = &bytes[params_start..params_end];
+                    // Private (`ESC[>4;2m`) or intermediate forms ending in `m` are not colours.
+                    let sgr = last == b'm'
+                        && params_end == i
+                        && params.iter().all(|&b| b.is_ascii_digit() || b == b';' || b == b':');
+                    (i + 1, sgr.then_some(params))
+                }
+                // Malformed: drop what was read, keep the byte that broke it.
+                _ => (i, None),
+            }
+        }
+        // OSC, DCS, SOS, PM, APC: a string ended by BEL or ST (`ESC \`).
+        Some(b']' | b'P' | b'X' | b'^' | b'_') => {
+            i += 1;
+            while i < len {
+                match bytes[i] {
+                    BEL => return (i + 1, None),
+                    ESC if bytes.get(i + 1) == Some(&b'\\') => return (i + 2, None),
+                    // Another escape aborts the string, as in a terminal; it is parsed on its own.
+                    ESC | b'\n' => return (i, None),
+                    _ => i += 1,
+                }
+            }
+            (len, None)
+        }
+        _ => {
+            // nF / Fp / Fe / Fs escapes: intermediates, then one final byte (`ESC ( B`, `ESC 7`).
+            while i < len && (0x20..=0x2f).contains(&bytes[i]) {
+                i += 1;
+            }
+            match bytes.get(i) {
+                Some(&last) if (0x30..=0x7e).contains(&last) => (i + 1, None),
+                _ => (i, None),
+            }
+        }
+    }
+}
+
+/// A decimal SGR parameter; empty means 0 (the default), garbage means "no such code".
+fn number(param: &[u8]) -> u32 {
+    let mut n: u32 = 0;
+    for &b in param {
+        if !b.is_ascii_digit() {
+            return u32::MAX;
+        }
+        n = n.saturating_mul(10).saturating_add(u32::from(b - b'0'));
+    }
+    n
+}
+
+fn rgb(r: u32, g: u32, b: u32) -> Option<u32> {
+    (r <= 255 && g <= 255 && b <= 255).then_some((r << 16) | (g << 8) | b)
+}
+
+fn indexed(n: u32) -> Option<u32> {
+    u8::try_from(n).ok().map(xterm)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,19 +202,14 @@ struct Style {
 }
 
 impl Style {
-    fn is_plain(&self) -> bool {
-        *self == Style::default()
-    }
-
     fn open(&self, out: &mut String) {
-        use std::fmt::Write as _;
         if self.fg.is_some() || self.bg.is_some() {
             out.push_str("<span");
             if let Some(fg) = self.fg {
-                let _ = write!(out, " data-mx-color=\"#{fg:06x}\"");
+                push_colour(out, " data-mx-color", fg);
             }
             if let Some(bg) = self.bg {
-                let _ = write!(out, " data-mx-bg-color=\"#{bg:06x}\"");
+                push_colour(out, " data-mx-bg-color", bg);
             }
             out.push('>');
         }
@@ -92,113 +245,105 @@ impl Style {
         }
     }
 
-    /// Applies one SGR sequence's parameters.
+    /// Applies the parameters of one SGR sequence, left to right as a terminal does.
     fn apply(&mut self, params: &[u8]) {
-        let mut codes = params.split(|&b| b == b';' || b == b':').map(|p| {
-            // Empty means 0; an overlong number is not a code we know.
-            if p.is_empty() {
-                0
-            } else {
-                std::str::from_utf8(p).ok().and_then(|s| s.parse::<u16>().ok()).unwrap_or(u16::MAX)
+        let mut groups = params.split(|&b| b == b';');
+        while let Some(group) = groups.next() {
+            if group.contains(&b':') {
+                self.apply_colon_group(group);
+                continue;
             }
-        });
-        while let Some(code) = codes.next() {
+            let code = number(group);
             match code {
                 0 => *self = Style::default(),
                 1 => self.bold = true,
                 3 => self.italic = true,
                 4 => self.underline = true,
                 9 => self.strike = true,
-                21 | 22 => self.bold = false,
+                21 => self.underline = true,
+                22 => self.bold = false,
                 23 => self.italic = false,
                 24 => self.underline = false,
                 29 => self.strike = false,
-                30..=37 => self.fg = Some(PALETTE[usize::from(code - 30)]),
+                30..=37 => self.fg = Some(PALETTE[(code - 30) as usize]),
                 39 => self.fg = None,
-                40..=47 => self.bg = Some(PALETTE[usize::from(code - 40)]),
+                40..=47 => self.bg = Some(PALETTE[(code - 40) as usize]),
                 49 => self.bg = None,
-                90..=97 => self.fg = Some(PALETTE[usize::from(code - 90 + 8)]),
-                100..=107 => self.bg = Some(PALETTE[usize::from(code - 100 + 8)]),
-                38 | 48 => {
-                    let color = match codes.next() {
-                        Some(5) => codes.next().and_then(|n| u8::try_from(n).ok()).map(xterm),
-                        Some(2) => {
-                            let mut channel = || codes.next().and_then(|n| u8::try_from(n).ok()).map(u32::from);
-                            match (channel(), channel(), channel()) {
-                                (Some(r), Some(g), Some(b)) => Some((r << 16) | (g << 8) | b),
-                                _ => None,
-                            }
-                        }
+                90..=97 => self.fg = Some(PALETTE[(code - 90 + 8) as usize]),
+                100..=107 => self.bg = Some(PALETTE[(code - 100 + 8) as usize]),
+                // Extended colours take their arguments from the following parameters; 58
+                // (underline colour) is not shown but its arguments must not be read as codes.
+                38 | 48 | 58 => {
+                    // A missing argument (the sequence ends early) gives no colour; an empty
+                    // one counts as 0.
+                    let mut next = || groups.next().map(number);
+                    let colour = match next() {
+                        Some(5) => next().and_then(indexed),
+                        Some(2) => match (next(), next(), next()) {
+                            (Some(r), Some(g), Some(b)) => rgb(r, g, b),
+                            _ => None,
+                        },
                         _ => None,
                     };
-                    if let Some(color) = color {
-                        if code == 38 {
-                            self.fg = Some(color);
-                        } else {
-                            self.bg = Some(color);
-                        }
+                    match code {
+                        38 => self.fg = colour.or(self.fg),
+                        48 => self.bg = colour.or(self.bg),
+                        _ => {}
                     }
                 }
+                // Dim, blink, reverse, conceal, fonts, overline...: not representable, ignored.
                 _ => {}
             }
         }
     }
+
+    /// ITU T.416 sub-parameters: `38:5:n`, `38:2:[colour space]:r:g:b`, `4:n` underline styles.
+    fn apply_colon_group(&mut self, group: &[u8]) {
+        let mut values = [0u32; 6];
+        let mut count = 0;
+        for part in group.split(|&b| b == b':') {
+            if let Some(slot) = values.get_mut(count) {
+                *slot = number(part);
+            }
+            count += 1;
+        }
+        match values[0] {
+            4 => self.underline = count < 2 || values[1] != 0,
+            38 | 48 => {
+                let colour = match (values[1], count) {
+                    (5, 3..) => indexed(values[2]),
+                    (2, 6..) => rgb(values[3], values[4], values[5]),
+                    (2, 5) => rgb(values[2], values[3], values[4]),
+                    _ => None,
+                };
+                if let Some(colour) = colour {
+                    if values[0] == 38 {
+                        self.fg = Some(colour);
+                    } else {
+                        self.bg = Some(colour);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
-/// Renders lines of ANSI text to HTML, carrying the style from one line to the next.
+fn push_colour(out: &mut String, attribute: &str, colour: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str(attribute);
+    out.push_str("=\"#");
+    for shift in [20, 16, 12, 8, 4, 0] {
+        out.push(char::from(HEX[((colour >> shift) & 0xf) as usize]));
+    }
+    out.push('"');
+}
+
+/// Renders ANSI text to Matrix HTML line by line, carrying the style from one line to the next,
+/// so a big log can be rendered (and paged) a line at a time.
 #[derive(Debug, Default, Clone)]
 pub struct AnsiRenderer {
     style: Style,
-}
-
-/// Where an escape sequence ends, and the SGR parameters if it was one.
-fn escape_sequence(bytes: &[u8], at: usize) -> (usize, Option<&[u8]>) {
-    match bytes.get(at + 1) {
-        Some(b'[') => {
-            let mut i = at + 2;
-            while i < bytes.len() && !(0x40..=0x7e).contains(&bytes[i]) {
-                i += 1;
-            }
-            if i >= bytes.len() {
-                return (bytes.len(), None);
-            }
-            let params = &bytes[at + 2..i];
-            (i + 1, (bytes[i] == b'm').then_some(params))
-        }
-        Some(b']') => {
-            // Operating system command: ends with BEL or ESC \.
-            let mut i = at + 2;
-            while i < bytes.len() {
-                if bytes[i] == 0x07 {
-                    return (i + 1, None);
-                }
-                if bytes[i] == ESC && bytes.get(i + 1) == Some(&b'\\') {
-                    return (i + 2, None);
-                }
-                i += 1;
-            }
-            (bytes.len(), None)
-        }
-        Some(_) => (at + 2, None),
-        None => (at + 1, None),
-    }
-}
-
-fn push_escaped(out: &mut String, text: &str) {
-    let mut last = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let entity = match b {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'"' => "&quot;",
-            _ => continue,
-        };
-        out.push_str(&text[last..i]);
-        out.push_str(entity);
-        last = i + 1;
-    }
-    out.push_str(&text[last..]);
 }
 
 impl AnsiRenderer {
@@ -206,87 +351,119 @@ impl AnsiRenderer {
         Self::default()
     }
 
-    /// Renders one line (without its newline) into `out`, balanced on its own.
+    /// Renders one line into `out`: escaped text, with every tag it opens closed at its end. A
+    /// `\n` inside `line` is kept, and the tags are closed before it and reopened after it.
     pub fn render_line(&mut self, line: &str, out: &mut String) {
+        let mut open = Style::default();
         let bytes = line.as_bytes();
-        let mut open: Option<Style> = None;
-        let mut text_start = 0;
+        let mut run = 0;
         let mut i = 0;
-        while i < bytes.len() {
+        while let Some(at) = find(bytes, i, true, |b| CLASS[usize::from(b)] != TEXT) {
+            i = at;
+            // `i` is at an ASCII byte, so both slices below end on char boundaries.
+            if run < i {
+                self.sync(&mut open, out);
+                out.push_str(&line[run..i]);
+            }
             let b = bytes[i];
-            if b != ESC && (b >= 0x20 || b == b'\t') {
-                i += 1;
-                continue;
-            }
-            self.emit(&line[text_start..i], &mut open, out);
-            if b == ESC {
-                let (end, sgr) = escape_sequence(bytes, i);
-                if let Some(params) = sgr {
-                    self.style.apply(params);
+            match CLASS[usize::from(b)] {
+                MARKUP => {
+                    self.sync(&mut open, out);
+                    out.push_str(entity(b));
+                    i += 1;
                 }
-                i = end;
-            } else {
-                // Other control characters (\r, backspace...) have no place in HTML.
-                i += 1;
+                NEWLINE => {
+                    open.close(out);
+                    open = Style::default();
+                    out.push('\n');
+                    i += 1;
+                }
+                ESCAPE => {
+                    let (end, sgr) = sequence(bytes, i);
+                    if let Some(params) = sgr {
+                        self.style.apply(params);
+                    }
+                    i = end;
+                }
+                // Carriage returns, backspaces, bells: nothing to show in HTML.
+                _ => i += 1,
             }
-            text_start = i;
+            run = i;
         }
-        self.emit(&line[text_start..], &mut open, out);
-        if let Some(style) = open {
-            style.close(out);
+        if run < bytes.len() {
+            self.sync(&mut open, out);
+            out.push_str(&line[run..]);
         }
+        open.close(out);
     }
 
-    fn emit(&self, text: &str, open: &mut Option<Style>, out: &mut String) {
-        if text.is_empty() {
-            return;
+    /// Forgets the carried-over style, as `ESC[0m` would.
+    pub fn reset(&mut self) {
+        self.style = Style::default();
+    }
+
+    /// Whether text rendered next would get no tags.
+    pub fn is_plain(&self) -> bool {
+        self.style == Style::default()
+    }
+
+    /// Makes the open tags match the current style before text is written. Tags are only opened
+    /// in front of text, so style changes with nothing between them cost nothing.
+    fn sync(&self, open: &mut Style, out: &mut String) {
+        if *open != self.style {
+            open.close(out);
+            self.style.open(out);
+            *open = self.style;
         }
-        if *open != Some(self.style) {
-            if let Some(previous) = open.take() {
-                previous.close(out);
-            }
-            if !self.style.is_plain() {
-                self.style.open(out);
-                *open = Some(self.style);
-            }
-        }
-        push_escaped(out, text);
     }
 }
 
-/// Renders a whole text, lines separated by `\n`, each balanced on its own.
+/// Renders a whole text; output lines are separated by `\n` and each is balanced on its own.
 pub fn to_html(input: &str) -> String {
-    let mut renderer = AnsiRenderer::new();
-    let mut out = String::with_capacity(input.len() + input.len() / 4);
-    for (n, line) in input.split('\n').enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        renderer.render_line(line, &mut out);
-    }
+    let mut out = String::with_capacity(input.len() + input.len() / 4 + 16);
+    AnsiRenderer::new().render_line(input, &mut out);
     out
 }
 
-/// Removes every escape sequence (and stray control characters but tab and newline).
+/// Renders a text into one balanced HTML string per line (split on `\n`).
+pub fn to_html_lines(input: &str) -> Vec<String> {
+    let mut renderer = AnsiRenderer::new();
+    input
+        .split('\n')
+        .map(|line| {
+            let mut out = String::with_capacity(line.len() + 16);
+            renderer.render_line(line, &mut out);
+            out
+        })
+        .collect()
+}
+
+/// Whether `strip` drops this byte on its own (escape sequences start with ESC, also dropped).
+fn is_junk(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f
+}
+
+/// Removes every escape sequence and control character but tab and newline; borrows when there
+/// is nothing to remove.
 pub fn strip(input: &str) -> Cow<'_, str> {
     let bytes = input.as_bytes();
-    if !bytes.iter().any(|&b| b == ESC || (b < 0x20 && b != b'\n' && b != b'\t')) {
+    let Some(first) = find(bytes, 0, false, is_junk) else {
         return Cow::Borrowed(input);
-    }
+    };
     let mut out = String::with_capacity(input.len());
-    let mut text_start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b != ESC && (b >= 0x20 || b == b'\n' || b == b'\t') {
-            i += 1;
-            continue;
+    let mut run = 0;
+    let mut i = first;
+    loop {
+        // `i` is at an ASCII byte and sequences end on char boundaries: slices are valid.
+        out.push_str(&input[run..i]);
+        i = if bytes[i] == ESC { sequence(bytes, i).0 } else { i + 1 };
+        run = i;
+        match find(bytes, i, false, is_junk) {
+            Some(at) => i = at,
+            None => break,
         }
-        out.push_str(&input[text_start..i]);
-        i = if b == ESC { escape_sequence(bytes, i).0 } else { i + 1 };
-        text_start = i;
     }
-    out.push_str(&input[text_start..]);
+    out.push_str(&input[run..]);
     Cow::Owned(out)
 }
 
@@ -295,28 +472,75 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const RED: &str = "<span data-mx-color=\"#cc0000\">";
+
     #[test]
     fn sgr_features_table() {
         let cases: &[(&str, &str)] = &[
             ("plain", "plain"),
             ("\x1b[31mred\x1b[0m", "<span data-mx-color=\"#cc0000\">red</span>"),
+            ("\x1b[30mk\x1b[37mw", "<span data-mx-color=\"#000000\">k</span><span data-mx-color=\"#d3d7cf\">w</span>"),
             ("\x1b[1;32mok\x1b[0m", "<span data-mx-color=\"#4e9a06\"><b>ok</b></span>"),
             ("\x1b[91mbright\x1b[39m", "<span data-mx-color=\"#ef2929\">bright</span>"),
+            ("\x1b[97mx", "<span data-mx-color=\"#eeeeec\">x</span>"),
             ("\x1b[44mbg\x1b[49m", "<span data-mx-bg-color=\"#3465a4\">bg</span>"),
+            ("\x1b[105mbg", "<span data-mx-bg-color=\"#ad7fa8\">bg</span>"),
+            ("\x1b[31;42mx", "<span data-mx-color=\"#cc0000\" data-mx-bg-color=\"#4e9a06\">x</span>"),
+            (
+                "\x1b[31;42mx\x1b[39my",
+                "<span data-mx-color=\"#cc0000\" data-mx-bg-color=\"#4e9a06\">x</span><span data-mx-bg-color=\"#4e9a06\">y</span>",
+            ),
+            ("\x1b[38;5;1mx", "<span data-mx-color=\"#cc0000\">x</span>"),
+            ("\x1b[38;5;16mx", "<span data-mx-color=\"#000000\">x</span>"),
             ("\x1b[38;5;196mx", "<span data-mx-color=\"#ff0000\">x</span>"),
+            ("\x1b[38;5;110mx", "<span data-mx-color=\"#87afd7\">x</span>"),
+            ("\x1b[38;5;231mx", "<span data-mx-color=\"#ffffff\">x</span>"),
+            ("\x1b[38;5;232mx", "<span data-mx-color=\"#080808\">x</span>"),
             ("\x1b[38;5;244mx", "<span data-mx-color=\"#808080\">x</span>"),
+            ("\x1b[38;5;255mx", "<span data-mx-color=\"#eeeeee\">x</span>"),
+            ("\x1b[48;5;21mx", "<span data-mx-bg-color=\"#0000ff\">x</span>"),
             ("\x1b[38;2;1;2;3mx", "<span data-mx-color=\"#010203\">x</span>"),
             ("\x1b[48;2;255;255;255mx", "<span data-mx-bg-color=\"#ffffff\">x</span>"),
+            ("\x1b[38:2::10:20:30mx", "<span data-mx-color=\"#0a141e\">x</span>"),
+            ("\x1b[38:2:10:20:30mx", "<span data-mx-color=\"#0a141e\">x</span>"),
+            ("\x1b[38:5:196mx", "<span data-mx-color=\"#ff0000\">x</span>"),
+            ("\x1b[4:3mcurly\x1b[4:0m", "<u>curly</u>"),
             ("\x1b[3mi\x1b[23m \x1b[4mu\x1b[24m", "<i>i</i> <u>u</u>"),
             ("\x1b[1mb\x1b[22mn", "<b>b</b>n"),
             ("\x1b[9ms\x1b[29m", "<del>s</del>"),
-            ("\x1b[7;5munknown codes\x1b[m", "unknown codes"),
-            ("\x1b[2Kcleared\x1b]0;title\x07", "cleared"),
-            ("a<b>&\"c\"", "a&lt;b&gt;&amp;&quot;c&quot;"),
-            ("\x1b[31m<x>\x1b[0m", "<span data-mx-color=\"#cc0000\">&lt;x&gt;</span>"),
+            ("\x1b[1;3;4;9;31mall", "<span data-mx-color=\"#cc0000\"><b><i><u><del>all</del></u></i></b></span>"),
+            ("\x1b[1mb\x1b[mreset", "<b>b</b>reset"),
+            ("\x1b[1mb\x1b[;31mx", "<b>b</b><span data-mx-color=\"#cc0000\">x</span>"),
+            // A style change between two runs closes the old set and opens the new one whole.
+            (
+                "\x1b[31ma\x1b[1mb",
+                "<span data-mx-color=\"#cc0000\">a</span><span data-mx-color=\"#cc0000\"><b>b</b></span>",
+            ),
+            // Style changes with no text in between produce no empty tags.
+            ("\x1b[31m\x1b[32m\x1b[0mx\x1b[1m", "x"),
+            ("\x1b[2;5;7;8;53;73munknown codes\x1b[m", "unknown codes"),
+            ("\x1b[58;5;31mnot red", "not red"),
+            ("\x1b[58;2;200;0;0;1mb", "<b>b</b>"),
+            ("\x1b[38;2;300;0;0mx", "x"),
+            ("\x1b[38;5;256mx", "x"),
             ("\x1b[38;5mbroken", "broken"),
+            ("\x1b[38;9;1mx", "<b>x</b>"),
+            ("\x1b[99999999999999999999mx", "x"),
+            ("\x1b[>4;2mnot sgr", "not sgr"),
+            ("\x1b[ mx", "x"),
+            ("\x1b[2Kcleared\x1b]0;title\x07", "cleared"),
+            ("\x1b[?25l\x1b[1A\x1b[Gx", "x"),
+            ("\x1b(B\x1b[mtput reset", "tput reset"),
+            ("\x1b7saved\x1b8", "saved"),
+            ("a<b>&\"c\"'", "a&lt;b&gt;&amp;&quot;c&quot;'"),
+            ("\x1b[31m<x>\x1b[0m", "<span data-mx-color=\"#cc0000\">&lt;x&gt;</span>"),
             ("\x1b[", ""),
+            ("\x1b", ""),
+            ("\x1bé", "é"),
+            ("\x1b[31é", "é"),
+            ("\x1b]0;tïtle", ""),
             ("carriage\r", "carriage"),
+            ("bell\x07 back\x08 del\x7f tab\t", "bell back del tab\t"),
         ];
         for (input, expected) in cases {
             assert_eq!(to_html(input), *expected, "input {input:?}");
@@ -325,64 +549,176 @@ mod tests {
 
     #[test]
     fn styles_carry_over_lines_and_every_line_is_balanced() {
-        let html = to_html("\x1b[1;33mwarning: one\ntwo\x1b[0m\nthree");
+        let html = to_html("\x1b[1;33mwarning: one\ntwo\x1b[0m\nthree\n\x1b[4mfour\n\nfive");
         let lines: Vec<&str> = html.split('\n').collect();
-        assert_eq!(lines[0], "<span data-mx-color=\"#c4a000\"><b>warning: one</b></span>");
-        assert_eq!(lines[1], "<span data-mx-color=\"#c4a000\"><b>two</b></span>");
-        assert_eq!(lines[2], "three");
+        assert_eq!(
+            lines,
+            [
+                "<span data-mx-color=\"#c4a000\"><b>warning: one</b></span>",
+                "<span data-mx-color=\"#c4a000\"><b>two</b></span>",
+                "three",
+                "<u>four</u>",
+                "",
+                "<u>five</u>",
+            ]
+        );
+        assert_eq!(to_html_lines("\x1b[1;33mwarning: one\ntwo\x1b[0m\nthree\n\x1b[4mfour\n\nfive"), lines);
+    }
+
+    #[test]
+    fn the_line_renderer_carries_the_style_and_can_be_reset() {
+        let mut renderer = AnsiRenderer::new();
+        let mut out = String::new();
+        renderer.render_line("\x1b[31mred", &mut out);
+        assert!(!renderer.is_plain());
+        out.push('|');
+        renderer.render_line("still red", &mut out);
+        assert_eq!(out, format!("{RED}red</span>|{RED}still red</span>"));
+        renderer.reset();
+        out.clear();
+        renderer.render_line("plain", &mut out);
+        assert_eq!(out, "plain");
+    }
+
+    #[test]
+    fn a_broken_sequence_does_not_eat_the_next_line() {
+        assert_eq!(to_html("a\x1b[12\nb"), "a\nb");
+        assert_eq!(to_html("a\x1b]8;;http://x\nb"), "a\nb");
+        assert_eq!(strip("a\x1b[\nnext line m"), "a\nnext line m");
+        assert_eq!(strip("a\x1b]0;title\x1b[31mb"), "ab");
     }
 
     #[test]
     fn strip_removes_escapes_and_borrows_clean_text() {
         assert_eq!(strip("\x1b[0;33mchanged: [localhost]\x1b[0m"), "changed: [localhost]");
-        assert_eq!(strip("a\x1b]0;t\x1b\\b\x1b[Kc"), "abc");
-        assert!(matches!(strip("clean text\n"), Cow::Borrowed(_)));
+        assert_eq!(strip("\x1b[0;32mok: [web-01] => (item=nginx)\x1b[0m\r\n"), "ok: [web-01] => (item=nginx)\n");
+        assert_eq!(
+            strip("\x1b[1;31mfatal: [db]: FAILED! => {\"msg\": \"<boom>\"}\x1b[0m"),
+            "fatal: [db]: FAILED! => {\"msg\": \"<boom>\"}"
+        );
+        assert_eq!(strip("\x1b[0;36mskipping: [localhost]\x1b[0m"), "skipping: [localhost]");
+        assert_eq!(strip("a\x1b]0;t\x1b\\b\x1b[Kc\x1b(Bd"), "abcd");
+        assert_eq!(strip("\x1b]8;;https://x.org\x1b\\link\x1b]8;;\x1b\\"), "link");
+        assert!(matches!(strip("clean <text>\twith tab\n"), Cow::Borrowed(_)));
     }
 
     #[test]
     fn ansible_log_snapshot() {
-        let log = "\x1b[0;32mok: [localhost]\x1b[0m\n\
-                   PLAY RECAP *********************************************************************\n\
-                   \x1b[0;33mlocalhost\x1b[0m                  : \x1b[0;32mok=3   \x1b[0m \x1b[0;33mchanged=1   \x1b[0m unreachable=0    \x1b[0;31mfailed=1   \x1b[0m skipped=0";
+        let log = "\
+\x1b[0;32m\x1b[0m
+PLAY [Deploy web tier] *********************************************************
+
+TASK [Gathering Facts] *********************************************************
+\x1b[0;32mok: [web-01]\x1b[0m
+\x1b[0;32mok: [web-02]\x1b[0m
+
+TASK [nginx : Install packages] ************************************************
+\x1b[0;33mchanged: [web-01] => (item=nginx)\x1b[0m
+\x1b[0;32mok: [web-02] => (item=nginx)\x1b[0m
+
+TASK [nginx : Template config] *************************************************
+\x1b[1;35m[WARNING]: The value \"<none>\" & friends
+is not a string\x1b[0m
+\x1b[0;31mfatal: [web-02]: FAILED! => {\"changed\": false, \"msg\": \"Could not find <nginx.conf.j2>\"}\x1b[0m
+\x1b[0;36m...ignoring\x1b[0m
+\x1b[38;5;208mdeprecated: 256 colours\x1b[39m and \x1b[38;2;0;128;255mtrue colour\x1b[0m
+
+PLAY RECAP *********************************************************************
+\x1b[0;33mweb-01\x1b[0m                     : \x1b[0;32mok=3   \x1b[0m \x1b[0;33mchanged=1   \x1b[0m unreachable=0    failed=0    skipped=0
+\x1b[0;31mweb-02\x1b[0m                     : \x1b[0;32mok=2   \x1b[0m changed=0    unreachable=0    \x1b[0;31mfailed=1   \x1b[0m skipped=0
+";
         insta::assert_snapshot!(to_html(log));
     }
 
-    /// Checks that span/b/i/u/del open and close in properly nested order.
+    /// Whether the span/b/i/u/del tags of one line open and close in properly nested order.
     fn balanced(line: &str) -> bool {
         let mut stack = Vec::new();
         let mut rest = line;
         while let Some(start) = rest.find('<') {
-            let Some(end) = rest[start..].find('>') else { return false };
+            let Some(end) = rest[start..].find('>') else {
+                return false;
+            };
             let tag = &rest[start + 1..start + end];
             rest = &rest[start + end + 1..];
             if let Some(name) = tag.strip_prefix('/') {
-                if stack.pop() != Some(name.to_owned()) {
+                if stack.pop() != Some(name) {
                     return false;
                 }
             } else {
-                stack.push(tag.split(' ').next().unwrap_or_default().to_owned());
+                let name = tag.split(' ').next().unwrap_or_default();
+                if !matches!(name, "span" | "b" | "i" | "u" | "del") {
+                    return false;
+                }
+                stack.push(name);
             }
         }
         stack.is_empty()
     }
 
+    /// The text of rendered HTML, as a reader would see it.
+    fn text_of(html: &str) -> String {
+        let mut text = String::new();
+        let mut rest = html;
+        while let Some(start) = rest.find('<') {
+            text.push_str(&rest[..start]);
+            rest = rest[start..].split_once('>').map_or("", |(_, after)| after);
+        }
+        text.push_str(rest);
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+    }
+
+    fn ansi_soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                "\\PC{0,12}",
+                "[\\x00-\\x7f]{0,6}",
+                "\x1b\\[[0-9;:]{0,12}[@-~]?",
+                "\x1b[\\]P_X^(][ -~]{0,8}(\x07|\x1b\\\\)?",
+                Just("\x1b[0m".to_owned()),
+                Just("\x1b[1m".to_owned()),
+                Just("\x1b[31m".to_owned()),
+                Just("\x1b[38;5;200m".to_owned()),
+                Just("\x1b[48;2;1;2;3m".to_owned()),
+                Just("\x1b[4;3;9m".to_owned()),
+                Just("\x1b[22;23m".to_owned()),
+                Just("\x1b".to_owned()),
+                Just("\n".to_owned()),
+                Just("<&>\"".to_owned()),
+            ],
+            0..40,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
     proptest! {
         #[test]
-        fn rendering_never_panics_and_is_balanced_per_line(
-            parts in prop::collection::vec(prop_oneof![
-                "\\PC{0,12}",
-                Just("\x1b[0m".to_owned()), Just("\x1b[1m".to_owned()), Just("\x1b[31m".to_owned()),
-                Just("\x1b[38;5;200m".to_owned()), Just("\x1b[48;2;1;2;3m".to_owned()), Just("\x1b[4;3m".to_owned()),
-                Just("\x1b[22m".to_owned()), Just("\x1b[".to_owned()), Just("\n".to_owned()), Just("<&>".to_owned()),
-            ], 0..40)
-        ) {
-            let input: String = parts.concat();
+        fn rendering_never_panics_and_is_balanced_per_line(input in ansi_soup()) {
             let html = to_html(&input);
             for line in html.split('\n') {
                 prop_assert!(balanced(line), "unbalanced: {line:?} from {input:?}");
             }
+            prop_assert_eq!(html.matches('\n').count(), input.matches('\n').count());
+            prop_assert_eq!(to_html_lines(&input).join("\n"), html.clone());
             let text = strip(&input);
             prop_assert!(!text.contains('\x1b'));
+            prop_assert_eq!(text_of(&html), text.into_owned());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(input in any::<String>()) {
+            let html = to_html(&input);
+            prop_assert!(html.split('\n').all(balanced));
+            let _ = strip(&input);
+        }
+
+        #[test]
+        fn the_word_scan_finds_what_a_byte_scan_finds(bytes in prop::collection::vec(any::<u8>(), 0..40), from in 0usize..40) {
+            let from = from.min(bytes.len());
+            let special = |b: u8| CLASS[usize::from(b)] != TEXT;
+            let naive = bytes[from..].iter().position(|&b| special(b)).map(|n| from + n);
+            prop_assert_eq!(find(&bytes, from, true, special), naive);
+            let naive = bytes[from..].iter().position(|&b| is_junk(b)).map(|n| from + n);
+            prop_assert_eq!(find(&bytes, from, false, is_junk), naive);
         }
 
         #[test]
