@@ -56,6 +56,9 @@ pub(crate) struct BotSection {
     pub greeting_rooms: Vec<String>,
     pub startup_message: Option<String>,
     pub shutdown_message: Option<String>,
+    /// Commands older than this many seconds when they arrive (sent while the bot was down) are
+    /// not run; their sender is told. New in chatrixcd (ChatrixCD dropped them silently).
+    pub offline_command_window: u32,
 }
 
 impl Default for BotSection {
@@ -68,6 +71,7 @@ impl Default for BotSection {
             greeting_rooms: Vec::new(),
             startup_message: None,
             shutdown_message: None,
+            offline_command_window: 600,
         }
     }
 }
@@ -135,6 +139,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "greeting_rooms",
             "startup_message",
             "shutdown_message",
+            "offline_command_window",
             "log_file",
             "mouse_enabled",
             "color_enabled",

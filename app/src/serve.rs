@@ -79,6 +79,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     settings.admins = config.admins.clone();
     settings.allowed_rooms = config.allowed_rooms.clone();
     settings.greetings = config.raw.bot.greetings_enabled;
+    settings.max_command_age = chrono::Duration::seconds(i64::from(config.raw.bot.offline_command_window));
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
     let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
     let deps = Deps { chat: Arc::new(chat.clone()), semaphore, store, clock: Arc::clone(&clock) };

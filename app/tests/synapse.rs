@@ -242,8 +242,19 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
             .await;
         assert_eq!(left["sender"], bot);
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM (what systemd sends) stops the bot cleanly.
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the bot did not stop on SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
     let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap_or_default();
+    assert!(log.contains("stopped; watched tasks are picked up again at the next start"), "{log}");
     assert!(!log.contains("botpass") && !log.contains("sim-token"), "secrets in the log:\n{log}");
 }

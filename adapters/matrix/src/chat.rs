@@ -160,3 +160,47 @@ impl ChatPort for MatrixChat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatrixcd_ports::UserId;
+
+    fn json(message: &OutgoingMessage) -> serde_json::Value {
+        serde_json::to_value(MatrixChat::content(message).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn notices_carry_html_a_plain_fallback_and_only_the_intended_mentions() {
+        let mut message = OutgoingMessage::notice("done **x**", Some("done <b>x</b>".into()));
+        message.mentions = vec![UserId::parse("@alice:example.org").unwrap()];
+        message.reply_to = Some(EventId("$cmd".into()));
+        let v = json(&message);
+        assert_eq!(v["msgtype"], "m.notice");
+        assert_eq!(v["body"], "done **x**");
+        assert_eq!(v["format"], "org.matrix.custom.html");
+        assert_eq!(v["formatted_body"], "done <b>x</b>");
+        assert_eq!(v["m.mentions"]["user_ids"], serde_json::json!(["@alice:example.org"]));
+        assert_eq!(v["m.relates_to"]["m.in_reply_to"]["event_id"], "$cmd");
+    }
+
+    #[test]
+    fn text_without_mentions_pings_nobody_and_threads_win_over_replies() {
+        let mut message = OutgoingMessage::text("plain", None);
+        message.thread_root = Some(EventId("$root".into()));
+        message.reply_to = Some(EventId("$cmd".into()));
+        let v = json(&message);
+        assert_eq!(v["msgtype"], "m.text");
+        assert!(v.get("formatted_body").is_none());
+        assert_eq!(v["m.mentions"], serde_json::json!({}));
+        assert_eq!(v["m.relates_to"]["rel_type"], "m.thread");
+        assert_eq!(v["m.relates_to"]["event_id"], "$root");
+    }
+
+    #[test]
+    fn bad_event_ids_are_reported_not_sent() {
+        let mut message = OutgoingMessage::text("x", None);
+        message.reply_to = Some(EventId("not-an-event-id".into()));
+        assert!(matches!(MatrixChat::content(&message), Err(ChatError::UnknownEvent(_))));
+    }
+}
