@@ -378,6 +378,8 @@ impl Bot {
     pub(crate) async fn reply(&mut self, req: &Request, reply: Reply) -> Option<EventId> {
         let mut message = reply.build();
         message.reply_to = Some(req.event_id.clone());
+        // The same command answered the same way is one message, even if it is handled twice.
+        message.idempotency_key = Some(format!("reply:{}:{:016x}", req.event_id, fnv1a(&message.body)));
         self.post(&req.room, message).await
     }
 
@@ -439,6 +441,11 @@ impl Bot {
         let next = self.deps.clock.now() + self.settings.poll_interval;
         self.next_poll = Some(self.next_poll.map_or(next, |at| at.min(next)));
     }
+}
+
+/// FNV-1a: a small, stable hash (std's hasher is randomised per process, useless across restarts).
+pub(crate) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The command part of a message, if it starts with the prefix as a whole word (`!cdfoo` is not a

@@ -347,3 +347,22 @@ async fn a_private_key_printed_over_several_lines_never_reaches_the_chat() {
     }
     assert!(m.body.contains("ok: [localhost]"), "{}", m.body);
 }
+
+#[tokio::test]
+async fn a_command_handled_twice_is_answered_with_the_same_idempotency_key() {
+    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    let event = message_from(&admin(), "!cd projects", clock.now());
+    bot.handle(event.clone()).await;
+    bot.handle(event).await;
+    let keys: Vec<Option<String>> = chat
+        .take()
+        .into_iter()
+        .filter_map(|p| match p {
+            Posted::Message(_, m) => Some(m.idempotency_key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys[0].as_deref().is_some_and(|k| k.starts_with("reply:$in")), "{keys:?}");
+    assert_eq!(keys[0], keys[1], "a retry after a crash must not post twice");
+}

@@ -108,7 +108,8 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
 async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
     let now = bot.deps.clock.now();
     tracked.last_status = task.status.clone();
-    let message = status_message(bot, &tracked, Some(task), now).build();
+    let mut message = status_message(bot, &tracked, Some(task), now).build();
+    message.idempotency_key = Some(format!("status:{}:{}:{}", tracked.room, tracked.task, task.status));
     match &tracked.status_event {
         Some(event) => {
             let event = event.clone();
@@ -152,6 +153,7 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
         .code(&format!("{} logs {}", bot.settings.prefix, tracked.task));
     let mut message = reply.build();
     message.reply_to = tracked.status_event.clone();
+    message.idempotency_key = Some(format!("done:{}:{}", tracked.room, tracked.task));
     bot.post(&tracked.room, message).await;
     if let Err(e) = bot.deps.store.untrack(task_ref, &tracked.room).await {
         tracing::warn!(error = %e, "could not stop watching a finished task");

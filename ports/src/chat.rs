@@ -75,6 +75,10 @@ pub struct OutgoingMessage {
     pub reply_to: Option<EventId>,
     /// Post inside the thread rooted at this event.
     pub thread_root: Option<EventId>,
+    /// Names what caused this message (e.g. the command it answers). A chat network that
+    /// supports it sends two messages with the same key only once, so a retry after a crash never
+    /// posts twice.
+    pub idempotency_key: Option<String>,
 }
 
 impl OutgoingMessage {

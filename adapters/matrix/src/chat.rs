@@ -31,6 +31,17 @@ impl std::fmt::Debug for MatrixChat {
     }
 }
 
+/// The homeserver sends a message once per transaction id (for this device's session), so a key
+/// naming the message's cause makes a retried send harmless.
+fn transaction_id(message: &OutgoingMessage) -> Option<matrix_sdk::ruma::OwnedTransactionId> {
+    message.idempotency_key.as_deref().map(|key| {
+        // FNV-1a, stable across restarts; the key itself may hold characters ids should not.
+        let hash =
+            key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        matrix_sdk::ruma::OwnedTransactionId::from(format!("chatrixcd-{hash:016x}"))
+    })
+}
+
 fn refused(e: impl std::fmt::Display) -> ChatError {
     ChatError::Refused(e.to_string())
 }
@@ -79,7 +90,11 @@ impl MatrixChat {
 impl ChatPort for MatrixChat {
     async fn send(&self, room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
         let room = self.room(room)?;
-        let sent = room.send(Self::content(&message)?).await.map_err(refused)?;
+        let mut request = room.send(Self::content(&message)?);
+        if let Some(txn) = transaction_id(&message) {
+            request = request.with_transaction_id(txn);
+        }
+        let sent = request.await.map_err(refused)?;
         Ok(EventId(sent.response.event_id.to_string()))
     }
 
@@ -91,7 +106,11 @@ impl ChatPort for MatrixChat {
         replacement.thread_root = None;
         let content =
             Self::content(&replacement)?.make_replacement(ReplacementMetadata::new(Self::event_id(event)?, None));
-        let sent = room.send(content).await.map_err(refused)?;
+        let mut request = room.send(content);
+        if let Some(txn) = transaction_id(&replacement) {
+            request = request.with_transaction_id(txn);
+        }
+        let sent = request.await.map_err(refused)?;
         Ok(EventId(sent.response.event_id.to_string()))
     }
 
@@ -195,6 +214,18 @@ mod tests {
         assert_eq!(v["m.mentions"], serde_json::json!({}));
         assert_eq!(v["m.relates_to"]["rel_type"], "m.thread");
         assert_eq!(v["m.relates_to"]["event_id"], "$root");
+    }
+
+    #[test]
+    fn the_same_cause_gives_the_same_transaction_id() {
+        let mut a = OutgoingMessage::notice("x", None);
+        a.idempotency_key = Some("reply:$cmd:1".into());
+        let mut b = a.clone();
+        assert_eq!(transaction_id(&a), transaction_id(&b));
+        b.idempotency_key = Some("reply:$cmd:2".into());
+        assert_ne!(transaction_id(&a), transaction_id(&b));
+        assert_eq!(transaction_id(&OutgoingMessage::default()), None);
+        assert!(transaction_id(&a).unwrap().as_str().starts_with("chatrixcd-"));
     }
 
     #[test]

@@ -216,6 +216,7 @@ impl Reply {
             mentions: self.mentions,
             reply_to: None,
             thread_root: None,
+            idempotency_key: None,
         }
     }
 }
