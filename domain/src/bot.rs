@@ -46,6 +46,8 @@ pub struct Stats {
     pub commands: u64,
     pub messages_sent: u64,
     pub errors: u64,
+    /// Encrypted events the bot could not decrypt.
+    pub undecryptable: u64,
 }
 
 /// Who asked for something, where.
@@ -74,6 +76,8 @@ pub struct Bot {
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) next_poll: Option<DateTime<Utc>>,
     pub(crate) stats: Stats,
+    /// When each room was last told that messages could not be decrypted.
+    utd_notices: std::collections::HashMap<RoomId, DateTime<Utc>>,
     shutdown_requested: bool,
 }
 
@@ -89,6 +93,7 @@ impl Bot {
             started_at,
             next_poll: None,
             stats: Stats::default(),
+            utd_notices: std::collections::HashMap::new(),
             shutdown_requested: false,
         }
     }
@@ -181,8 +186,35 @@ impl Bot {
         match event {
             ChatEvent::Message { meta, body, .. } => self.handle_message(meta, &body).await,
             ChatEvent::Reaction { meta, relates_to, key } => self.handle_reaction(meta, &relates_to, &key).await,
+            ChatEvent::Undecryptable { meta } => self.handle_undecryptable(meta).await,
         }
         self.outcome()
+    }
+
+    /// Says once in a while that messages cannot be read, instead of ignoring them silently: the
+    /// sender otherwise waits for an answer that never comes.
+    async fn handle_undecryptable(&mut self, meta: Incoming) {
+        self.stats.undecryptable += 1;
+        tracing::warn!(room = %meta.room, sender = %meta.sender, "an encrypted message could not be decrypted");
+        if access::check(&self.settings, &meta.room, &meta.sender) == Access::RoomNotAllowed {
+            return;
+        }
+        let now = self.deps.clock.now();
+        let quiet = self.utd_notices.get(&meta.room).is_some_and(|last| now - *last < chrono::Duration::minutes(10));
+        if quiet {
+            return;
+        }
+        self.utd_notices.insert(meta.room.clone(), now);
+        let reply = Reply::notice()
+            .push("🔐 I could not decrypt a message from ")
+            .push(meta.sender.as_str())
+            .push(
+                ". If it was a command, send it again; if this keeps happening, verify my device or share room keys with it \
+                 (the operator guide, docs/matrix.md, says how).",
+            );
+        let mut message = reply.build();
+        message.reply_to = Some(meta.event_id.clone());
+        self.post(&meta.room, message).await;
     }
 
     async fn handle_reaction(&mut self, meta: Incoming, relates_to: &EventId, key: &str) {

@@ -366,3 +366,27 @@ async fn a_command_handled_twice_is_answered_with_the_same_idempotency_key() {
     assert!(keys[0].as_deref().is_some_and(|k| k.starts_with("reply:$in")), "{keys:?}");
     assert_eq!(keys[0], keys[1], "a retry after a crash must not post twice");
 }
+
+#[tokio::test]
+async fn undecryptable_messages_are_said_once_in_a_while_and_counted() {
+    use chatrixcd_ports::chat::{ChatEvent, Incoming};
+    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
+    let utd = |at| ChatEvent::Undecryptable {
+        meta: Incoming {
+            room: crate::testing::room(),
+            sender: admin(),
+            sender_name: None,
+            event_id: chatrixcd_ports::EventId("$enc".into()),
+            timestamp: at,
+        },
+    };
+    bot.handle(utd(clock.now())).await;
+    bot.handle(utd(clock.now())).await;
+    let said = chat.bodies();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("I could not decrypt a message from @alice:test"), "{said:?}");
+    clock.advance(Duration::minutes(11));
+    bot.handle(utd(clock.now())).await;
+    assert_eq!(chat.bodies().len(), 1);
+    assert_eq!(bot.stats().undecryptable, 3);
+}

@@ -43,12 +43,14 @@ pub enum ChatEvent {
     },
     /// A reaction (`m.annotation`) with `key` on the event `relates_to`.
     Reaction { meta: Incoming, relates_to: EventId, key: String },
+    /// An end-to-end encrypted event the bot could not decrypt (its keys never arrived).
+    Undecryptable { meta: Incoming },
 }
 
 impl ChatEvent {
     pub fn meta(&self) -> &Incoming {
         match self {
-            Self::Message { meta, .. } | Self::Reaction { meta, .. } => meta,
+            Self::Message { meta, .. } | Self::Reaction { meta, .. } | Self::Undecryptable { meta } => meta,
         }
     }
 }

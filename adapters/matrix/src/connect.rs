@@ -11,6 +11,7 @@ use chrono::DateTime;
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::Room;
 use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
+use matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent;
 use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, Relation};
 use matrix_sdk::ruma::{MilliSecondsSinceUnixEpoch, OwnedDeviceId};
@@ -187,6 +188,18 @@ fn add_handlers(client: &Client, tx: &mpsc::Sender<ChatEvent>, invites: &InviteP
             let relates_to = EventId(ev.content.relates_to.event_id.to_string());
             let key = ev.content.relates_to.key.clone();
             let _ = tx.send(ChatEvent::Reaction { meta, relates_to, key }).await;
+        }
+    });
+    let undecryptable = tx.clone();
+    client.add_event_handler(move |ev: OriginalSyncRoomEncryptedEvent, room: Room| {
+        // Decrypted events arrive as what they contain; an encrypted one here could not be read.
+        let tx = undecryptable.clone();
+        async move {
+            let Some(meta) = incoming(&room, ev.sender.as_str(), ev.event_id.as_str(), ev.origin_server_ts).await
+            else {
+                return;
+            };
+            let _ = tx.send(ChatEvent::Undecryptable { meta }).await;
         }
     });
     let policy = invites.clone();

@@ -35,6 +35,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandE
         vec!["Commands handled".to_owned(), stats.commands.to_string()],
         vec!["Messages sent".to_owned(), stats.messages_sent.to_string()],
         vec!["Errors".to_owned(), stats.errors.to_string()],
+        vec!["Undecryptable messages".to_owned(), stats.undecryptable.to_string()],
         vec!["Tasks watched".to_owned(), tracked],
         vec!["Open questions".to_owned(), bot.confirmations.len().to_string()],
     ];
