@@ -20,6 +20,8 @@ pub(crate) struct MatrixSection {
     pub access_token: Option<String>,
     pub oidc_redirect_url: Option<String>,
     pub store_path: Option<String>,
+    /// Encrypts the Matrix state and crypto stores (new in chatrixcd).
+    pub store_passphrase: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +128,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "access_token",
             "oidc_redirect_url",
             "store_path",
+            "store_passphrase",
         ],
     ),
     ("semaphore", &["url", "api_token", "ssl_verify", "ssl_ca_cert", "ssl_client_cert", "ssl_client_key"]),

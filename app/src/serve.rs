@@ -42,7 +42,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let m = &config.raw.matrix;
     let s = &config.raw.semaphore;
     let secrets: Vec<String> =
-        [Some(s.api_token.clone()), m.password.clone(), m.access_token.clone()].into_iter().flatten().collect();
+        [Some(s.api_token.clone()), m.password.clone(), m.access_token.clone(), m.store_passphrase.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
     let redactor = Arc::new(Redactor::new(secrets.clone()));
     crate::logging::init("info", Arc::clone(&redactor));
     for w in &warnings {
@@ -64,7 +67,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         device_id: m.device_id.clone(),
         device_name: m.device_name.clone().unwrap_or_else(|| "chatrixcd".into()),
         store_dir: data_dir.join("matrix"),
-        store_passphrase: None,
+        // The environment wins, so the passphrase need not sit in the file.
+        store_passphrase: std::env::var("CHATRIXCD_STORE_PASSPHRASE").ok().or_else(|| m.store_passphrase.clone()),
         invites: InvitePolicy {
             inviters: config.admins.iter().map(ToString::to_string).collect(),
             rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(),

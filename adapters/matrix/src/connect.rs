@@ -109,7 +109,7 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
     if restored {
         add_handlers(&client, &tx, &config.invites);
     }
-    let first = client.sync_once(SyncSettings::default()).await.map_err(|e| MatrixError::Sync(e.to_string()))?;
+    let first = client.sync_once(sync_settings()).await.map_err(|e| MatrixError::Sync(e.to_string()))?;
     connected.store(true, Ordering::Relaxed);
     if !restored {
         add_handlers(&client, &tx, &config.invites);
@@ -259,10 +259,17 @@ async fn incoming(room: &Room, sender: &str, event_id: &str, ts: MilliSecondsSin
     })
 }
 
+/// Members are loaded lazily: a bot in big rooms does not need every member list at every sync.
+fn sync_settings() -> SyncSettings {
+    use matrix_sdk::ruma::api::client::filter::FilterDefinition;
+    use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
+    SyncSettings::default().filter(Filter::FilterDefinition(FilterDefinition::with_lazy_loading()))
+}
+
 /// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
 /// are not delayed by up to a second under traffic.
 async fn sync_forever(client: Client, token: String, connected: Arc<AtomicBool>) {
-    let mut settings = SyncSettings::default().token(token).timeout(Duration::from_secs(30));
+    let mut settings = sync_settings().token(token).timeout(Duration::from_secs(30));
     let mut backoff = Duration::from_millis(100);
     loop {
         match client.sync_once(settings.clone()).await {
