@@ -232,8 +232,35 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
         assert_eq!(done["content"]["m.mentions"]["user_ids"], serde_json::json!([alice]), "{done}");
         assert_eq!(done["content"]["msgtype"], "m.text", "a completion notifies: {done}");
 
-        // A stranger's invite is declined.
+        // A stranger in the room is refused, and nothing runs for them.
         let mallory = Human::login(&synapse.url, "mallory", "mallorypass").await;
+        human
+            .call(
+                reqwest::Method::POST,
+                &format!("/_matrix/client/v3/rooms/{room}/invite"),
+                Some(serde_json::json!({"user_id": "@mallory:localhost"})),
+            )
+            .await;
+        mallory.call(reqwest::Method::POST, &format!("/_matrix/client/v3/rooms/{room}/join"), Some(serde_json::json!({}))).await;
+        let sneaky = mallory
+            .call(
+                reqwest::Method::PUT,
+                &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/sneaky1"),
+                Some(serde_json::json!({"msgtype": "m.text", "body": "!cd run ops broken-deploy --yes"})),
+            )
+            .await["event_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let refusal = human
+            .wait_for(&room, "the refusal", |e| {
+                e["sender"] == bot && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == sneaky.as_str()
+            })
+            .await;
+        let said = refusal["content"]["body"].as_str().unwrap_or_default();
+        assert!(!said.contains("broken-deploy") && !said.contains("task #"), "nothing runs for a stranger: {refusal}");
+
+        // A stranger's invite is declined.
         let other = mallory.create_room_inviting(&bot).await;
         let left = mallory
             .wait_for(&other, "the bot declining", |e| {
