@@ -82,7 +82,7 @@ fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
         }
     }
     let _show = ShowLog(log.clone());
-    let mut child = start_bot(&config, &log);
+    let mut child = Some(start_bot(&config, &log));
 
     runtime.block_on(async {
         // Alice, with her own matrix-sdk client and crypto store.
@@ -154,7 +154,9 @@ fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
 
         // Restart: the same device (the session is reused), and it still decrypts.
         let devices_before = human.encryption().get_user_devices(&bot_id).await.unwrap().devices().count();
-        stop_bot(std::mem::replace(&mut child, start_bot(&config, &log)));
+        // The old process must be gone before the new one opens the same stores.
+        stop_bot(child.take().expect("the bot is running"));
+        child = Some(start_bot(&config, &log));
         tokio::time::sleep(Duration::from_secs(2)).await;
         ask("!cd projects").await;
         let (answer, encrypted) = tokio::time::timeout(Duration::from_secs(60), answers.recv())
@@ -167,7 +169,7 @@ fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
         assert_eq!(devices_before, devices_after, "a restart must not add a device");
         sync.abort();
     });
-    stop_bot(child);
+    stop_bot(child.expect("the bot is running"));
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!log.contains("botpass"), "the password reached the log");
 }
