@@ -78,6 +78,8 @@ pub struct Bot {
     pub(crate) stats: Stats,
     /// When each room was last told that messages could not be decrypted.
     utd_notices: std::collections::HashMap<RoomId, DateTime<Utc>>,
+    /// Where to report each verification's progress: the room it was started or accepted from.
+    pub(crate) verification_rooms: std::collections::HashMap<String, RoomId>,
     shutdown_requested: bool,
 }
 
@@ -94,6 +96,7 @@ impl Bot {
             next_poll: None,
             stats: Stats::default(),
             utd_notices: std::collections::HashMap::new(),
+            verification_rooms: std::collections::HashMap::new(),
             shutdown_requested: false,
         }
     }
@@ -179,11 +182,13 @@ impl Bot {
     }
 
     pub async fn handle(&mut self, event: ChatEvent) -> Outcome {
-        let meta = event.meta();
-        if meta.sender == self.settings.bot_user || self.settings.ignored_users.contains(&meta.sender) {
+        if let Some(meta) = event.meta()
+            && (meta.sender == self.settings.bot_user || self.settings.ignored_users.contains(&meta.sender))
+        {
             return Outcome::Continue;
         }
         match event {
+            ChatEvent::Verification(verification) => commands::verify::on_progress(self, verification).await,
             ChatEvent::Message { meta, body, .. } => self.handle_message(meta, &body).await,
             ChatEvent::Reaction { meta, relates_to, key } => self.handle_reaction(meta, &relates_to, &key).await,
             ChatEvent::Undecryptable { meta } => self.handle_undecryptable(meta).await,
@@ -336,6 +341,7 @@ impl Bot {
             CommandError::Semaphore(e) => Reply::notice().push("⚠️ ").push(&e.to_string()),
             CommandError::Chat(e) => Reply::notice().push("⚠️ ").push(&e.to_string()),
             CommandError::Store(e) => Reply::notice().push("⚠️ ").push(&e.to_string()),
+            CommandError::Encryption(e) => Reply::notice().push("🔐 ").push(&e.to_string()),
         };
         self.reply(req, reply).await;
     }

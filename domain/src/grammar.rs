@@ -77,9 +77,15 @@ impl CommandSpec {
     /// The arguments only, for lists: `run [project] [template] [tags] [options]`.
     pub fn short_usage(&self, prefix: &str, path: &[&str]) -> String {
         let mut line = format!("{prefix} {}", path.join(" "));
+        // Past a few choices the list would swamp the overview; `help <command>` lists them all.
+        const LISTED_SUBCOMMANDS: usize = 4;
         if !self.subcommands.is_empty() && self.args.is_empty() {
             let subs: Vec<_> = self.subcommands.iter().map(|s| s.name).collect();
-            let _ = write!(line, " [{}]", subs.join("|"));
+            if subs.len() <= LISTED_SUBCOMMANDS {
+                let _ = write!(line, " [{}]", subs.join("|"));
+            } else {
+                let _ = write!(line, " [{}|…]", subs[..LISTED_SUBCOMMANDS - 1].join("|"));
+            }
         }
         for arg in self.args {
             let _ = if arg.required { write!(line, " <{}>", arg.name) } else { write!(line, " [{}]", arg.name) };
@@ -93,9 +99,15 @@ impl CommandSpec {
     /// One line: `run <project> <template> [tags] [--tags=…]`.
     pub fn usage(&self, prefix: &str, path: &[&str]) -> String {
         let mut line = format!("{prefix} {}", path.join(" "));
+        // Past a few choices the list would swamp the overview; `help <command>` lists them all.
+        const LISTED_SUBCOMMANDS: usize = 4;
         if !self.subcommands.is_empty() && self.args.is_empty() {
             let subs: Vec<_> = self.subcommands.iter().map(|s| s.name).collect();
-            let _ = write!(line, " [{}]", subs.join("|"));
+            if subs.len() <= LISTED_SUBCOMMANDS {
+                let _ = write!(line, " [{}]", subs.join("|"));
+            } else {
+                let _ = write!(line, " [{}|…]", subs[..LISTED_SUBCOMMANDS - 1].join("|"));
+            }
         }
         for arg in self.args {
             let shown = if arg.kind == ValueKind::Rest { format!("{}…", arg.name) } else { arg.name.to_owned() };

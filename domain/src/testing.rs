@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use chatrixcd_ports::chat::{
     ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, OutgoingMessage, RoomInfo,
 };
-use chatrixcd_ports::{Clock, RoomId, SemaphorePort, Store, UserId};
+use chatrixcd_ports::encryption::{DeviceSummary, EncryptionStatus};
+use chatrixcd_ports::{
+    Clock, EncryptionError, EncryptionPort, RoomId, SemaphorePort, Store, UserId, Verification, VerificationStage,
+};
 use chrono::{DateTime, Utc};
 
 use crate::bot::{Bot, Deps};
@@ -23,10 +26,18 @@ pub(crate) enum Posted {
     Upload(FileUpload),
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct RecordingChat {
     pub(crate) posted: Mutex<Vec<Posted>>,
     next: Mutex<u64>,
+    /// Set to give the connection end-to-end encryption.
+    pub(crate) encryption: Mutex<Option<Arc<dyn EncryptionPort>>>,
+}
+
+impl std::fmt::Debug for RecordingChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingChat").field("posted", &self.posted).finish_non_exhaustive()
+    }
 }
 
 impl RecordingChat {
@@ -90,6 +101,80 @@ impl ChatPort for RecordingChat {
             user_id: "@bot:test".into(),
             ..Default::default()
         }
+    }
+    fn encryption(&self) -> Option<Arc<dyn EncryptionPort>> {
+        self.encryption.lock().unwrap().clone()
+    }
+}
+
+/// An encryption layer that records what it was asked and answers from a script.
+#[derive(Debug, Default)]
+pub(crate) struct FakeEncryption {
+    pub(crate) verifications: Mutex<Vec<Verification>>,
+    pub(crate) devices: Mutex<Vec<DeviceSummary>>,
+    /// "confirm <id>", "accept <id>", ... in order.
+    pub(crate) calls: Mutex<Vec<String>>,
+}
+
+impl FakeEncryption {
+    fn answer(
+        &self,
+        action: &str,
+        id: &str,
+        stage: Option<VerificationStage>,
+    ) -> Result<Verification, EncryptionError> {
+        self.calls.lock().unwrap().push(format!("{action} {id}"));
+        let mut all = self.verifications.lock().unwrap();
+        let v = all.iter_mut().find(|v| v.id == id).ok_or_else(|| EncryptionError::UnknownVerification(id.into()))?;
+        if let Some(stage) = stage {
+            v.stage = stage;
+        }
+        Ok(v.clone())
+    }
+}
+
+#[async_trait]
+impl EncryptionPort for FakeEncryption {
+    async fn status(&self) -> Result<EncryptionStatus, EncryptionError> {
+        Ok(EncryptionStatus {
+            device_id: "BOTDEVICE".into(),
+            fingerprint: Some("abcd efgh".into()),
+            cross_signing: true,
+            device_verified: true,
+            key_backup: "enabled".into(),
+            recovery: "enabled".into(),
+        })
+    }
+    async fn devices(&self, user: &UserId) -> Result<Vec<DeviceSummary>, EncryptionError> {
+        Ok(self.devices.lock().unwrap().iter().filter(|d| &d.user == user).cloned().collect())
+    }
+    async fn request(&self, user: &UserId, device: &str) -> Result<Verification, EncryptionError> {
+        self.calls.lock().unwrap().push(format!("request {user} {device}"));
+        let v = Verification {
+            id: format!("flow{}", self.verifications.lock().unwrap().len() + 1),
+            user: user.clone(),
+            device: Some(device.to_owned()),
+            we_started: true,
+            room: None,
+            stage: VerificationStage::Requested,
+        };
+        self.verifications.lock().unwrap().push(v.clone());
+        Ok(v)
+    }
+    async fn pending(&self) -> Vec<Verification> {
+        self.verifications.lock().unwrap().iter().filter(|v| !v.stage.is_finished()).cloned().collect()
+    }
+    async fn accept(&self, id: &str) -> Result<Verification, EncryptionError> {
+        self.answer("accept", id, Some(VerificationStage::Ready))
+    }
+    async fn confirm(&self, id: &str) -> Result<Verification, EncryptionError> {
+        self.answer("confirm", id, Some(VerificationStage::Confirmed))
+    }
+    async fn mismatch(&self, id: &str) -> Result<Verification, EncryptionError> {
+        self.answer("mismatch", id, Some(VerificationStage::Cancelled("mismatch".into())))
+    }
+    async fn cancel(&self, id: &str) -> Result<Verification, EncryptionError> {
+        self.answer("cancel", id, Some(VerificationStage::Cancelled("cancelled by the user".into())))
     }
 }
 

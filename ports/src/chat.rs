@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::encryption::{EncryptionPort, Verification};
 use crate::ids::{RoomId, UserId};
 
 /// A chat event id (`$abc...` on Matrix). Opaque to the domain.
@@ -45,12 +46,17 @@ pub enum ChatEvent {
     Reaction { meta: Incoming, relates_to: EventId, key: String },
     /// An end-to-end encrypted event the bot could not decrypt (its keys never arrived).
     Undecryptable { meta: Incoming },
+    /// A device verification moved on (requested, emojis to compare, done, cancelled). It has no
+    /// room message behind it, hence no `Incoming`.
+    Verification(Verification),
 }
 
 impl ChatEvent {
-    pub fn meta(&self) -> &Incoming {
+    /// Who sent the event, where; `None` for events that no room message caused.
+    pub fn meta(&self) -> Option<&Incoming> {
         match self {
-            Self::Message { meta, .. } | Self::Reaction { meta, .. } | Self::Undecryptable { meta } => meta,
+            Self::Message { meta, .. } | Self::Reaction { meta, .. } | Self::Undecryptable { meta } => Some(meta),
+            Self::Verification(_) => None,
         }
     }
 }
@@ -150,6 +156,10 @@ pub trait ChatPort: Send + Sync {
     async fn leave(&self, room: &RoomId) -> Result<(), ChatError>;
     /// Facts about the connection, for `info`.
     fn connection_info(&self) -> ConnectionInfo;
+    /// End-to-end encryption operations, on connections that have them.
+    fn encryption(&self) -> Option<std::sync::Arc<dyn EncryptionPort>> {
+        None
+    }
 }
 
 /// What `info` shows about the chat connection.

@@ -7,12 +7,14 @@
 
 pub mod chat;
 pub mod clock;
+pub mod encryption;
 pub mod ids;
 pub mod semaphore;
 pub mod store;
 
 pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
 pub use clock::Clock;
+pub use encryption::{EncryptionError, EncryptionPort, Verification, VerificationStage};
 pub use ids::{IdError, ProjectId, RoomId, TaskId, TemplateId, UserId};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
 pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};

@@ -65,6 +65,8 @@ pub enum CommandError {
     Chat(#[from] ChatError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Encryption(#[from] chatrixcd_ports::EncryptionError),
 }
 
 /// A parsed command with typed arguments.

@@ -15,7 +15,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         CommandSpec {
             name: "list",
             aliases: &["ls"],
-            summary: "Count verified and unverified devices",
+            summary: "List the bot account's devices and whether they are verified",
             ..CommandSpec::BASE
         },
         CommandSpec { name: "info", summary: "Show the bot's own device and keys", ..CommandSpec::BASE },
@@ -36,6 +36,16 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, _req: &Request, args: Args) -> Result<(), CommandError> {
-    Err(super::verify::needs_encryption(bot, &format!("sessions {}", args.action)))
+pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    let Some(encryption) = bot.deps.chat.encryption() else {
+        return Err(super::verify::needs_encryption(bot, &format!("sessions {}", args.action)));
+    };
+    let reply = if args.action == "info" {
+        super::verify::status_reply(encryption.as_ref()).await?
+    } else {
+        let me = bot.settings.bot_user.clone();
+        super::verify::devices_reply(encryption.as_ref(), &me).await?
+    };
+    bot.reply(req, reply).await;
+    Ok(())
 }
