@@ -11,6 +11,7 @@ use crate::bot::{Bot, Request};
 use crate::commands::CommandError;
 use crate::commands::status::{locate, task_arg};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
+use crate::render::log::{self, Emphasis, Layout, LogDocument, Selection};
 use crate::render::{Reply, ansi};
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -103,12 +104,6 @@ static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
         .expect("literal regex")
 });
 
-/// One rendered line, measured once.
-struct Line {
-    plain: String,
-    html: String,
-}
-
 pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
     let task = locate(bot, req, args.task).await?;
     bot.deps.store.set_last_task(&req.room, TaskRef { project: task.project_id, task: task.id }).await?;
@@ -159,18 +154,24 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         return Ok(());
     }
     let total = raw.len();
+    let doc = LogDocument::new(&raw);
     let needle = args.grep.as_ref().map(|g| g.to_lowercase());
-    let mut selected: Vec<(usize, &String)> = raw
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| {
-            let stripped = ansi::strip(l);
-            needle.as_ref().is_none_or(|n| stripped.to_lowercase().contains(n))
-                && (!args.errors || PROBLEM.is_match(&stripped))
-        })
-        .collect();
     let filtered = needle.is_some() || args.errors;
-    if selected.is_empty() {
+    let mut selected: Vec<usize> = if filtered {
+        (0..total)
+            .filter(|&n| {
+                let stripped = ansi::strip(&raw[n]);
+                let problem = || {
+                    PROBLEM.is_match(&stripped) || matches!(doc.emphasis(n), Some(Emphasis::Error | Emphasis::Warning))
+                };
+                needle.as_ref().is_none_or(|needle| stripped.to_lowercase().contains(needle))
+                    && (!args.errors || problem())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if filtered && selected.is_empty() {
         bot.reply(
             req,
             Reply::notice().push(&format!("📋 No line of task #{}'s log ({total} lines) matches.", task.id)),
@@ -178,48 +179,50 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         .await;
         return Ok(());
     }
-    if let Some(n) = args.tail {
-        let skip = selected.len().saturating_sub(n);
-        selected.drain(..skip);
+    let matching = selected.len();
+    let selection = match (filtered, args.tail) {
+        (true, tail) => {
+            let skip = tail.map_or(0, |n| selected.len().saturating_sub(n));
+            selected.drain(..skip);
+            Selection::Lines(selected)
+        }
+        (false, tail) => Selection::Range(tail.map_or(0, |n| total.saturating_sub(n))..total),
+    };
+    let layout = if filtered { Layout::Flat } else { Layout::Structured };
+    let prefix = bot.settings.prefix.clone();
+    // What the whole log says, on every page: its outcome matters more than the page's lines.
+    let mut summary = doc.summary().describe(Reply::notice());
+    let problems = doc.summary().errors + doc.summary().warnings;
+    if problems > 0 && !args.errors {
+        summary = summary
+            .line()
+            .push(&format!("⚠️ {} error line(s), {} warning(s): ", doc.summary().errors, doc.summary().warnings))
+            .code(&format!("{prefix} logs {} --errors", task.id));
     }
-    let budget = bot.settings.max_message_bytes.saturating_sub(2_048).max(1_024);
-    let per_line_cap = budget / 2;
-    let lines: Vec<(usize, Line)> = selected
-        .iter()
-        .map(|(i, l)| {
-            let mut plain = ansi::strip(l).into_owned();
-            let mut html = ansi::to_html(l);
-            if plain.len() + html.len() > per_line_cap {
-                plain = truncate(&plain, per_line_cap / 3);
-                plain.push_str(" …[line cut]");
-                html = crate::render::html::escape(&plain).into_owned();
-            }
-            (*i, Line { plain, html })
-        })
-        .collect();
-    let pages = paginate(&lines, budget);
-    let page_count = pages.len();
+    // The header and footer around the page (task, status, line range, "More: ...") fit in the
+    // reserve; the summary is measured; the page gets the rest, counted as JSON-escaped bytes.
+    let summary_cost = log::json_len(summary.plain()) + log::json_len(summary.html());
+    let budget = bot.settings.max_message_bytes.saturating_sub(HEADER_RESERVE + summary_cost).max(MIN_PAGE);
+    let paged = doc.paginate(selection, layout, budget);
+    let page_count = paged.page_count();
     let page_no = args.page.unwrap_or(page_count);
     if page_no > page_count {
         return Err(CommandError::Usage(format!("The log has {page_count} page(s); there is no page {page_no}.")));
     }
-    let range = pages[page_no - 1].clone();
-    let shown = &lines[range];
-    let first = shown.first().map_or(0, |(i, _)| i + 1);
-    let last = shown.last().map_or(0, |(i, _)| i + 1);
-    let plain: Vec<&str> = shown.iter().map(|(_, l)| l.plain.as_str()).collect();
-    let html: Vec<&str> = shown.iter().map(|(_, l)| l.html.as_str()).collect();
+    let Some(page) = doc.render_page(&paged, page_no - 1) else {
+        return Err(CommandError::Usage(format!("The log has {page_count} page(s); there is no page {page_no}.")));
+    };
     let mut header = Reply::notice().push(&format!("📋 Task #{}{title} ", task.id)).status(&task.status);
-    let mut scope = format!(" · lines {first}–{last} of {total}");
+    let mut scope = format!(" · lines {}–{} of {total}", page.first_line + 1, page.last_line + 1);
     if filtered {
-        scope.push_str(&format!(" · {} matching", selected.len()));
+        scope.push_str(&format!(" · {matching} matching"));
     }
     if page_count > 1 {
         scope.push_str(&format!(" · page {page_no}/{page_count}"));
     }
-    header = header.push(&scope).pre(&plain.join("\n"), &html.join("\n"));
+    header = header.push(&scope).push_rich(summary.plain(), summary.html());
+    header = header.push_rich(&format!("\n```\n{}\n```", page.plain), &page.html);
     if page_count > 1 {
-        let prefix = &bot.settings.prefix;
         let other = if page_no > 1 { page_no - 1 } else { 2 };
         header = header
             .line()
@@ -232,49 +235,16 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     Ok(())
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-/// Splits lines into pages whose plain and HTML text together stay within `budget` bytes.
-fn paginate(lines: &[(usize, Line)], budget: usize) -> Vec<std::ops::Range<usize>> {
-    let mut pages = Vec::new();
-    let mut start = 0;
-    let mut used = 0;
-    for (i, (_, line)) in lines.iter().enumerate() {
-        let cost = line.plain.len() + line.html.len() + 2;
-        if used + cost > budget && i > start {
-            pages.push(start..i);
-            start = i;
-            used = 0;
-        }
-        used += cost;
-    }
-    pages.push(start..lines.len());
-    pages
-}
+/// Bytes kept for the header and footer of a page: task, template name, status, line range,
+/// page links, the code fence.
+const HEADER_RESERVE: usize = 2_048;
+/// The smallest page budget: below it a page holding one cut line and a section title could
+/// overflow.
+const MIN_PAGE: usize = 8_192;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn line(n: usize) -> (usize, Line) {
-        (n, Line { plain: "x".repeat(10), html: "y".repeat(20) })
-    }
-
-    #[test]
-    fn pages_stay_within_budget_and_cover_every_line() {
-        let lines: Vec<_> = (0..100).map(line).collect();
-        let pages = paginate(&lines, 320);
-        assert_eq!(pages.len(), 10);
-        assert_eq!(pages.first(), Some(&(0..10)));
-        assert_eq!(pages.iter().map(|r| r.len()).sum::<usize>(), 100);
-        assert_eq!(paginate(&lines[..1], 1), vec![0..1]);
-    }
 
     #[test]
     fn problem_lines_are_recognised() {
@@ -290,5 +260,115 @@ mod tests {
         for l in ["ok: [localhost]", "TASK [Gathering Facts] ***", "changed: [web1]"] {
             assert!(!PROBLEM.is_match(l), "{l}");
         }
+    }
+
+    use std::sync::Arc;
+
+    use chatrixcd_clock::ManualClock;
+    use chatrixcd_ports::semaphore::{MockSemaphorePort, OutputLine, Project, Task};
+    use chatrixcd_ports::{Clock, ProjectId, TaskId, TaskStatus, TemplateId};
+    use chatrixcd_store_memory::MemoryStore;
+
+    use crate::testing::{Posted, admin, bot_with, message_from, settings};
+
+    const TASK: u64 = 7;
+
+    /// A long Ansible run: 60 tasks over 40 hosts, one failure, a recap. About 300 KB.
+    fn big_log() -> Vec<String> {
+        let hosts: Vec<String> = (0..40).map(|h| format!("web-{h:02}")).collect();
+        let mut log = vec!["PLAY [Deploy] ***".to_owned()];
+        for t in 0..60 {
+            log.push(String::new());
+            log.push(format!("TASK [role : step {t}] {}", "*".repeat(60)));
+            for h in &hosts {
+                log.push(format!(
+                    "\x1b[0;33mchanged: [{h}] => {{\"task\": {t}, \"path\": \"/etc/app/{t}.conf\"}}\x1b[0m"
+                ));
+            }
+            if t == 30 {
+                log.push("\x1b[0;31mfatal: [web-07]: FAILED! => {\"msg\": \"boom\"}\x1b[0m".to_owned());
+            }
+        }
+        log.push(String::new());
+        log.push(format!("PLAY RECAP {}", "*".repeat(60)));
+        for h in &hosts {
+            let failed = u8::from(h == "web-07");
+            log.push(format!(
+                "{h:<26} : ok=60   changed=60   unreachable=0    failed={failed}    skipped=0    rescued=0    ignored=0"
+            ));
+        }
+        log
+    }
+
+    fn semaphore(log: Vec<String>) -> MockSemaphorePort {
+        let mut sem = MockSemaphorePort::new();
+        sem.expect_projects().returning(|| Ok(vec![Project { id: ProjectId::new(1), name: "ops".into() }]));
+        sem.expect_task().returning(|_, _| {
+            Ok(Task {
+                id: TaskId::new(TASK),
+                project_id: ProjectId::new(1),
+                template_id: TemplateId::new(1),
+                status: TaskStatus::Error,
+                created: None,
+                start: None,
+                end: None,
+                message: None,
+                template_name: Some("deploy-web".into()),
+                user_name: None,
+            })
+        });
+        sem.expect_task_output()
+            .returning(move |_, _| Ok(log.iter().map(|l| OutputLine { time: None, text: l.clone() }).collect()));
+        sem.expect_task_url().returning(|_, _, _| None);
+        sem
+    }
+
+    /// The message posted for one command, and the JSON it costs in the event.
+    async fn ask(
+        bot: &mut Bot,
+        chat: &crate::testing::RecordingChat,
+        clock: &ManualClock,
+        command: &str,
+    ) -> (String, String, usize) {
+        bot.handle(message_from(&admin(), command, clock.now())).await;
+        let posted = chat.take();
+        let Some(Posted::Message(_, m)) = posted.into_iter().next() else { panic!("nothing posted for {command}") };
+        let html = m.html.unwrap_or_default();
+        let json = serde_json::json!({ "msgtype": "m.notice", "body": m.body, "format": "org.matrix.custom.html", "formatted_body": html });
+        let size = serde_json::to_string(&json).unwrap().len();
+        (m.body, html, size)
+    }
+
+    #[tokio::test]
+    async fn every_page_of_a_long_log_fits_in_an_event_and_every_line_is_shown_once() {
+        let log = big_log();
+        let clock = ManualClock::at_epoch();
+        let settings = settings();
+        let limit = settings.max_message_bytes;
+        let (mut bot, chat) =
+            bot_with(Arc::new(semaphore(log.clone())), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings);
+        let (last, html, size) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK}")).await;
+        assert!(size <= limit, "{size} > {limit}");
+        let pages: usize =
+            last.split(" · page ").nth(1).and_then(|p| p.split_once('/')).and_then(|(n, _)| n.parse().ok()).unwrap();
+        assert!(pages > 5, "{last}");
+        // The default page is the last one: the recap, as a table, with the run's summary on top.
+        assert!(html.contains("<h4>PLAY RECAP</h4><table>"), "{html}");
+        assert!(last.contains("PLAY RECAP: 40 hosts · 1 failed (web-07)"), "{last}");
+        assert!(last.contains("1 error line(s), 0 warning(s): `!cd logs 7 --errors`"), "{last}");
+        let mut seen: Vec<String> = Vec::new();
+        for page in 1..=pages {
+            let (body, html, size) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK} --page {page}")).await;
+            assert!(size <= limit, "page {page}: {size} > {limit}");
+            assert!(html.matches("<pre>").count() == html.matches("</pre>").count());
+            let block = body.split("\n```\n").nth(1).and_then(|b| b.split("\n```").next()).unwrap();
+            seen.extend(block.split('\n').filter(|l| !l.ends_with(" (continued)")).map(str::to_owned));
+        }
+        let changed = |lines: &[String]| lines.iter().filter(|l| l.contains("changed: [")).cloned().collect::<Vec<_>>();
+        let expected: Vec<String> = log.iter().map(|l| ansi::strip(l).into_owned()).collect();
+        assert_eq!(changed(&seen), changed(&expected), "each line once, in order");
+        assert_eq!(seen.len(), expected.len());
+        let (body, _, _) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK} --errors")).await;
+        assert!(body.contains("fatal: [web-07]") && body.contains("1 matching"), "{body}");
     }
 }
