@@ -9,9 +9,11 @@ mod config;
 mod demo;
 mod export;
 mod logging;
+mod login;
 mod runtime;
 mod serve;
 mod sim;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,11 @@ enum Command {
     Export(export::ExportArgs),
     /// Validate a configuration file and reach both servers; each problem is named by its key.
     Check(check::CheckArgs),
+    /// Log in to Matrix by single sign-on (once); `run` reuses the saved session.
+    Login(login::LoginArgs),
+    /// End-to-end encryption from the terminal: status, emoji verification, recovery key. The bot
+    /// must be stopped meanwhile.
+    Verify(verify::VerifyArgs),
 }
 
 // A fatal error before logging is set up can only be told on stderr.
@@ -60,6 +67,8 @@ fn main() -> ExitCode {
             Some(Command::Run(args)) => serve::run(args).await,
             Some(Command::SimSemaphore(args)) => sim::run(args).await,
             Some(Command::Export(args)) => export::run(args).await,
+            Some(Command::Login(args)) => login::run(args).await,
+            Some(Command::Verify(args)) => verify::run(args).await,
             Some(Command::Check(args)) => match check::run(args).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!("the check found problems (see above)")),

@@ -35,10 +35,7 @@ impl Default for RunArgs {
 }
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let (config, warnings) = config::load(&args.config).map_err(|problems| {
-        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("{} has problems:\n  {}", args.config.display(), listed.join("\n  "))
-    })?;
+    let (config, warnings) = load_config_with_warnings(&args.config)?;
     let m = &config.raw.matrix;
     let s = &config.raw.semaphore;
     let secrets: Vec<String> =
@@ -51,29 +48,12 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(m.store_path.clone().unwrap_or_else(|| "./store".into())));
+    let data_dir = data_dir(&config, args.data_dir.as_deref());
     let store = Arc::new(RedbStore::open(&data_dir)?);
     let semaphore = Arc::new(HttpSemaphore::new(&check::semaphore_config(&config))?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-    let matrix_config = MatrixConfig {
-        homeserver: m.homeserver.clone(),
-        user_id: m.user_id.clone(),
-        password: m.password.clone(),
-        access_token: m.access_token.clone(),
-        device_id: m.device_id.clone(),
-        device_name: m.device_name.clone().unwrap_or_else(|| "chatrixcd".into()),
-        store_dir: data_dir.join("matrix"),
-        // The environment wins, so the passphrase need not sit in the file.
-        store_passphrase: std::env::var("CHATRIXCD_STORE_PASSPHRASE").ok().or_else(|| m.store_passphrase.clone()),
-        invites: InvitePolicy {
-            inviters: config.admins.iter().map(ToString::to_string).collect(),
-            rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(),
-        },
-    };
+    let matrix_config = matrix_config(&config, &data_dir);
     let (chat, mut events) = chatrixcd_matrix::connect(matrix_config).await.context("connecting to Matrix")?;
     let info = chat.connection_info();
     tracing::info!(user = %info.user_id, device = ?info.device_id, homeserver = %info.server, "connected to Matrix");
@@ -113,6 +93,50 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     announce(&chat, &config, config.raw.bot.shutdown_message.as_deref()).await;
     tracing::info!("stopped; watched tasks are picked up again at the next start");
     Ok(())
+}
+
+fn load_config_with_warnings(path: &std::path::Path) -> anyhow::Result<(config::Config, Vec<config::Problem>)> {
+    config::load(path).map_err(|problems| {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{} has problems:\n  {}", path.display(), listed.join("\n  "))
+    })
+}
+
+/// The configuration, or every problem in it as one error; warnings go to the log.
+pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<config::Config> {
+    let (config, warnings) = load_config_with_warnings(path)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(config)
+}
+
+/// Where state lives: `--data-dir`, else the config's matrix.store_path (ChatrixCD's `./store`).
+pub(crate) fn data_dir(config: &config::Config, flag: Option<&std::path::Path>) -> PathBuf {
+    flag.map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(config.raw.matrix.store_path.clone().unwrap_or_else(|| "./store".into())))
+}
+
+/// The Matrix adapter's settings from the configuration; the same for the bot, `login` and
+/// `verify`, so all three use one session and one device.
+pub(crate) fn matrix_config(config: &config::Config, data_dir: &std::path::Path) -> MatrixConfig {
+    let m = &config.raw.matrix;
+    MatrixConfig {
+        homeserver: m.homeserver.clone(),
+        user_id: m.user_id.clone(),
+        password: m.password.clone(),
+        access_token: m.access_token.clone(),
+        device_id: m.device_id.clone(),
+        device_name: m.device_name.clone().unwrap_or_else(|| "chatrixcd".into()),
+        store_dir: data_dir.join("matrix"),
+        // The environment wins, so the passphrase need not sit in the file.
+        store_passphrase: std::env::var("CHATRIXCD_STORE_PASSPHRASE").ok().or_else(|| m.store_passphrase.clone()),
+        invites: InvitePolicy {
+            inviters: config.admins.iter().map(ToString::to_string).collect(),
+            rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(),
+        },
+        sync_timeout: std::time::Duration::from_secs(30),
+    }
 }
 
 /// The startup and shutdown messages, to `bot.greeting_rooms`, as ChatrixCD sends them.

@@ -100,7 +100,8 @@ fn overrides(port: u16) -> String {
         "listeners:\n  - {{port: {port}, bind_addresses: ['127.0.0.1'], type: http, tls: false, x_forwarded: false, \
          resources: [{{names: [client], compress: false}}]}}\n\
          registration_shared_secret: \"{SHARED_SECRET}\"\n\
-         trusted_key_servers: []\nsuppress_key_server_warning: true\nreport_stats: false\npresence: {{enabled: false}}\n"
+         trusted_key_servers: []\nsuppress_key_server_warning: true\nreport_stats: false\npresence: {{enabled: false}}\n\
+         login_via_existing_session: {{enabled: true, require_ui_auth: false}}\n"
     );
     for key in [
         "rc_message",

@@ -10,6 +10,8 @@ use chatrixcd_ports::chat::{
     ChatError, ChatPort, ConnectionInfo, EventId, FileUpload, MessageKind, OutgoingMessage, RoomInfo,
 };
 use matrix_sdk::Client;
+
+use crate::encryption::MatrixEncryption;
 use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::room::Room;
 use matrix_sdk::ruma::events::Mentions;
@@ -23,6 +25,7 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomOrAliasId};
 pub struct MatrixChat {
     client: Client,
     connected: Arc<AtomicBool>,
+    encryption: MatrixEncryption,
 }
 
 impl std::fmt::Debug for MatrixChat {
@@ -47,8 +50,13 @@ fn refused(e: impl std::fmt::Display) -> ChatError {
 }
 
 impl MatrixChat {
-    pub(crate) fn new(client: Client, connected: Arc<AtomicBool>) -> Self {
-        Self { client, connected }
+    pub(crate) fn new(client: Client, connected: Arc<AtomicBool>, encryption: MatrixEncryption) -> Self {
+        Self { client, connected, encryption }
+    }
+
+    /// The encryption layer, for `chatrixcd verify` (the bot reaches it through the chat port).
+    pub fn encryption_layer(&self) -> &MatrixEncryption {
+        &self.encryption
     }
 
     /// The underlying client, for the runtime (e.g. to stop syncing at shutdown).
@@ -177,6 +185,10 @@ impl ChatPort for MatrixChat {
             encryption: true,
             connected: self.connected.load(Ordering::Relaxed),
         }
+    }
+
+    fn encryption(&self) -> Option<Arc<dyn chatrixcd_ports::EncryptionPort>> {
+        Some(Arc::new(self.encryption.clone()))
     }
 }
 

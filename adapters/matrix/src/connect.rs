@@ -9,6 +9,7 @@ use chatrixcd_ports::chat::{ChatEvent, EventId, Incoming};
 use chatrixcd_ports::{RoomId, UserId};
 use chrono::DateTime;
 use matrix_sdk::config::SyncSettings;
+use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::room::Room;
 use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
 use matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent;
@@ -19,6 +20,7 @@ use matrix_sdk::{Client, RoomState};
 use tokio::sync::mpsc;
 
 use crate::chat::MatrixChat;
+use crate::encryption::MatrixEncryption;
 use crate::session;
 
 /// Who may bring the bot into a room.
@@ -51,6 +53,9 @@ pub struct MatrixConfig {
     /// Encrypts the sqlite stores.
     pub store_passphrase: Option<String>,
     pub invites: InvitePolicy,
+    /// How long one sync waits for news. Long for the bot (fewer requests); short for
+    /// command-line tools, whose steps may wait for the next sync to finish.
+    pub sync_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,17 +76,80 @@ fn to_utc(ts: MilliSecondsSinceUnixEpoch) -> chrono::DateTime<chrono::Utc> {
     DateTime::from_timestamp_millis(i64::from(ts.0)).unwrap_or_default()
 }
 
+/// A client on the configured homeserver and stores, not logged in yet.
+async fn build_client(config: &MatrixConfig) -> Result<Client, MatrixError> {
+    std::fs::create_dir_all(&config.store_dir)
+        .map_err(|e| MatrixError::Store { dir: config.store_dir.clone(), detail: e.to_string() })?;
+    Client::builder()
+        .homeserver_url(&config.homeserver)
+        .sqlite_store(config.store_dir.join("sdk"), config.store_passphrase.as_deref())
+        .with_encryption_settings(EncryptionSettings {
+            // Cross-signing is set up explicitly after login (see `bootstrap_cross_signing`), so
+            // token logins get it too.
+            auto_enable_cross_signing: false,
+            // Room keys go to server-side backup, so a lost store does not lose history; a key
+            // the bot lacks is looked up there when a message cannot be decrypted.
+            auto_enable_backups: true,
+            backup_download_strategy: BackupDownloadStrategy::AfterDecryptionFailure,
+        })
+        .build()
+        .await
+        .map_err(|e| MatrixError::Homeserver(e.to_string()))
+}
+
+/// The single sign-on URLs of the homeserver (one per identity provider, or one generic), each
+/// sending the browser back to `redirect_url` with a `loginToken` when the person has logged in.
+pub async fn sso_login_urls(config: &MatrixConfig, redirect_url: &str) -> Result<Vec<(String, String)>, MatrixError> {
+    use matrix_sdk::ruma::api::client::session::get_login_types::v3::LoginType;
+    let client = build_client(config).await?;
+    let auth = client.matrix_auth();
+    let types = auth.get_login_types().await.map_err(|e| MatrixError::Homeserver(e.to_string()))?;
+    let Some(sso) = types.flows.into_iter().find_map(|t| match t {
+        LoginType::Sso(sso) => Some(sso),
+        _ => None,
+    }) else {
+        return Err(MatrixError::Login("the homeserver offers no single sign-on (m.login.sso)".into()));
+    };
+    let mut urls = Vec::new();
+    if sso.identity_providers.is_empty() {
+        let url = auth.get_sso_login_url(redirect_url, None).await.map_err(|e| MatrixError::Login(e.to_string()))?;
+        urls.push(("single sign-on".to_owned(), url));
+    }
+    for idp in &sso.identity_providers {
+        let url =
+            auth.get_sso_login_url(redirect_url, Some(&idp.id)).await.map_err(|e| MatrixError::Login(e.to_string()))?;
+        urls.push((idp.name.clone(), url));
+    }
+    Ok(urls)
+}
+
+/// Logs in with a single sign-on login token and saves the session, so `connect` reuses it (and
+/// its device) from then on. Returns the device id.
+pub async fn login_with_token(config: &MatrixConfig, token: &str) -> Result<String, MatrixError> {
+    let client = build_client(config).await?;
+    let mut request = client.matrix_auth().login_token(token).initial_device_display_name(&config.device_name);
+    if let Some(device) = &config.device_id {
+        request = request.device_id(device);
+    }
+    let response = request.send().await.map_err(|e| MatrixError::Login(e.to_string()))?;
+    if response.user_id.as_str() != config.user_id {
+        return Err(MatrixError::Login(format!(
+            "the token logged in {}, but matrix.user_id is {}",
+            response.user_id, config.user_id
+        )));
+    }
+    let session_file = config.store_dir.join("session.json");
+    if let Some(session) = client.matrix_auth().session() {
+        session::save(&session_file, &session)
+            .map_err(|e| MatrixError::Store { dir: config.store_dir.clone(), detail: e.to_string() })?;
+    }
+    Ok(response.device_id.to_string())
+}
+
 /// Logs in (or restores the saved session), runs a first sync, and starts syncing in the
 /// background. Chat events arrive on the returned channel.
 pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver<ChatEvent>), MatrixError> {
-    std::fs::create_dir_all(&config.store_dir)
-        .map_err(|e| MatrixError::Store { dir: config.store_dir.clone(), detail: e.to_string() })?;
-    let client = Client::builder()
-        .homeserver_url(&config.homeserver)
-        .sqlite_store(config.store_dir.join("sdk"), config.store_passphrase.as_deref())
-        .build()
-        .await
-        .map_err(|e| MatrixError::Homeserver(e.to_string()))?;
+    let client = build_client(&config).await?;
     let user_id = matrix_sdk::ruma::OwnedUserId::try_from(config.user_id.as_str())
         .map_err(|e| MatrixError::UserId(e.to_string()))?;
     let session_file = config.store_dir.join("session.json");
@@ -103,17 +171,26 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
 
     let (tx, rx) = mpsc::channel(256);
     let connected = Arc::new(AtomicBool::new(false));
-    let chat = MatrixChat::new(client.clone(), Arc::clone(&connected));
+    let encryption = MatrixEncryption::new(client.clone(), tx.clone());
+    let chat = MatrixChat::new(client.clone(), Arc::clone(&connected), encryption.clone());
     // A restored session resumes from its stored sync token: what arrived meanwhile is handed
     // over (the bot decides by age). A fresh login skips the room's old history.
     if restored {
         add_handlers(&client, &tx, &config.invites);
+        encryption.add_handlers();
     }
-    let first = client.sync_once(sync_settings()).await.map_err(|e| MatrixError::Sync(e.to_string()))?;
+    // No long poll: with a stored sync token and nothing new, it would wait out the whole timeout
+    // before the bot (or `chatrixcd verify`) could start.
+    let first = client
+        .sync_once(sync_settings().timeout(Duration::ZERO))
+        .await
+        .map_err(|e| MatrixError::Sync(e.to_string()))?;
     connected.store(true, Ordering::Relaxed);
     if !restored {
         add_handlers(&client, &tx, &config.invites);
+        encryption.add_handlers();
     }
+    bootstrap_cross_signing(&client, &user_id, config.password.as_deref()).await;
     // Invites that arrived before the handlers were listening (while the bot was down, or in the
     // first sync of a fresh login) are answered now.
     for room in client.invited_rooms() {
@@ -122,8 +199,36 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
             Err(e) => tracing::warn!(room = %room.room_id(), error = %e, "cannot read a pending invite"),
         }
     }
-    tokio::spawn(sync_forever(client, first.next_batch, connected));
+    tokio::spawn(sync_forever(client, first.next_batch, connected, config.sync_timeout));
     Ok((chat, rx))
+}
+
+/// Gives the account cross-signing keys if it has none, so people verify the bot once (its
+/// identity) rather than per device. The homeserver may ask for the password (interactive auth);
+/// without one, the bot says how to do it and goes on: cross-signing is a convenience, not a
+/// condition for encryption.
+async fn bootstrap_cross_signing(client: &Client, user_id: &matrix_sdk::ruma::UserId, password: Option<&str>) {
+    use matrix_sdk::ruma::api::client::uiaa;
+    let encryption = client.encryption();
+    encryption.wait_for_e2ee_initialization_tasks().await;
+    let Err(error) = encryption.bootstrap_cross_signing_if_needed(None).await else { return };
+    let retried = match (error.as_uiaa_response(), password.filter(|p| !p.is_empty())) {
+        (Some(response), Some(password)) => {
+            let mut auth = uiaa::Password::new(
+                uiaa::UserIdentifier::Matrix(uiaa::MatrixUserIdentifier::new(user_id.to_string())),
+                password.to_owned(),
+            );
+            auth.session = response.session.clone();
+            encryption.bootstrap_cross_signing(Some(uiaa::AuthData::Password(auth))).await
+        }
+        _ => Err(error),
+    };
+    if let Err(e) = retried {
+        tracing::warn!(
+            error = %e,
+            "cross-signing is not set up; the homeserver wants interactive auth (set matrix.password, or see docs/matrix.md)"
+        );
+    }
 }
 
 async fn login(client: &Client, config: &MatrixConfig, user_id: &matrix_sdk::ruma::UserId) -> Result<(), MatrixError> {
@@ -142,7 +247,13 @@ async fn login(client: &Client, config: &MatrixConfig, user_id: &matrix_sdk::rum
         };
         return client.restore_session(session).await.map_err(|e| MatrixError::Login(e.to_string()));
     }
-    let password = config.password.as_deref().unwrap_or_default();
+    let Some(password) = config.password.as_deref().filter(|p| !p.is_empty()) else {
+        return Err(MatrixError::Login(
+            "there is no saved session and no matrix.password or matrix.access_token; for single sign-on, log in once \
+             with `chatrixcd login --config <file>`"
+                .into(),
+        ));
+    };
     let mut request =
         client.matrix_auth().login_username(user_id, password).initial_device_display_name(&config.device_name);
     if let Some(device) = &config.device_id {
@@ -268,8 +379,8 @@ fn sync_settings() -> SyncSettings {
 
 /// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
 /// are not delayed by up to a second under traffic.
-async fn sync_forever(client: Client, token: String, connected: Arc<AtomicBool>) {
-    let mut settings = sync_settings().token(token).timeout(Duration::from_secs(30));
+async fn sync_forever(client: Client, token: String, connected: Arc<AtomicBool>, timeout: Duration) {
+    let mut settings = sync_settings().token(token).timeout(timeout);
     let mut backoff = Duration::from_millis(100);
     loop {
         match client.sync_once(settings.clone()).await {

@@ -5,7 +5,9 @@
 
 mod chat;
 mod connect;
+mod encryption;
 mod session;
 
 pub use chat::MatrixChat;
-pub use connect::{InvitePolicy, MatrixConfig, MatrixError, connect};
+pub use connect::{InvitePolicy, MatrixConfig, MatrixError, connect, login_with_token, sso_login_urls};
+pub use encryption::MatrixEncryption;

@@ -1,0 +1,125 @@
+//! `chatrixcd login --config config.json`: single sign-on for accounts without a password. Prints
+//! the homeserver's SSO URL, takes the `loginToken` the browser is sent back with (or the whole
+//! redirect address), logs in and saves the session; `chatrixcd run` reuses it and its device.
+//!
+//! ChatrixCD asked for the token inside the running bot, which blocked it and made daemon mode
+//! impossible; here it is a separate step, done once.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chatrixcd_store_redb::RedbStore;
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::serve;
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct LoginArgs {
+    /// The configuration file (ChatrixCD's config.json works as it is).
+    #[arg(long, short, default_value = "config.json")]
+    config: PathBuf,
+    /// Where state is kept; default: the config's matrix.store_path.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The `loginToken` from the redirect, or the whole redirect address; asked for when missing.
+    #[arg(long)]
+    token: Option<String>,
+}
+
+/// Where ChatrixCD sent the browser back to when `matrix.oidc_redirect_url` is unset. Nothing needs
+/// to listen there: the token is read from the address bar.
+const DEFAULT_REDIRECT: &str = "http://localhost:8080/callback";
+
+pub(crate) async fn run(args: LoginArgs) -> anyhow::Result<()> {
+    let config = serve::load_config(&args.config)?;
+    let m = &config.raw.matrix;
+    let secrets: Vec<String> =
+        [m.password.clone(), m.access_token.clone(), m.store_passphrase.clone()].into_iter().flatten().collect();
+    crate::logging::init("warn", std::sync::Arc::new(chatrixcd_domain::redact::Redactor::new(secrets)));
+    let data_dir = serve::data_dir(&config, args.data_dir.as_deref());
+    // Holding the store proves the bot is not running: two processes must never share a device.
+    let _lock = RedbStore::open(&data_dir).context("opening the data directory")?;
+    let matrix = serve::matrix_config(&config, &data_dir);
+    let input = match args.token {
+        Some(token) => token,
+        None => {
+            let redirect = config.raw.matrix.oidc_redirect_url.clone().unwrap_or_else(|| DEFAULT_REDIRECT.into());
+            let urls = chatrixcd_matrix::sso_login_urls(&matrix, &redirect).await?;
+            println!("Open one of these in a browser and log in as {}:", matrix.user_id);
+            for (name, url) in urls {
+                println!("  {name}: {url}");
+            }
+            println!(
+                "The browser is then sent to {redirect}?loginToken=…; that page need not load. Paste its address (or \
+                 just the token) here and press Enter:"
+            );
+            let mut line = String::new();
+            tokio::io::BufReader::new(tokio::io::stdin()).read_line(&mut line).await?;
+            line
+        }
+    };
+    let token = login_token_from(&input).context("no loginToken in what was given")?;
+    let device = chatrixcd_matrix::login_with_token(&matrix, &token).await?;
+    println!(
+        "Logged in as {}, device {device}. The session is saved in {}; `chatrixcd run` uses it from now on.",
+        matrix.user_id,
+        matrix.store_dir.display()
+    );
+    Ok(())
+}
+
+/// The login token in a redirect address (`…?loginToken=abc&…`), or the input itself when it is
+/// a bare token.
+pub(crate) fn login_token_from(input: &str) -> Option<String> {
+    let input = input.trim();
+    if let Some(start) = input.find("loginToken=") {
+        let value = &input[start + "loginToken=".len()..];
+        let end = value.find(['&', '#']).unwrap_or(value.len());
+        return percent_decode(&value[..end]).filter(|t| !t.is_empty());
+    }
+    let bare = !input.is_empty() && !input.contains(|c: char| c.is_whitespace() || "/?=&#:".contains(c));
+    bare.then(|| input.to_owned())
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::login_token_from;
+
+    #[test]
+    fn the_token_is_found_in_what_people_paste() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("syl_abc123_XYZ", Some("syl_abc123_XYZ")),
+            ("  syl_abc123  \n", Some("syl_abc123")),
+            ("http://localhost:8080/callback?loginToken=syl_abc", Some("syl_abc")),
+            ("http://localhost:8080/callback?state=1&loginToken=a%2Bb&x=2", Some("a+b")),
+            ("https://example.org/cb?loginToken=tok#fragment", Some("tok")),
+            ("http://localhost:8080/callback", None),
+            ("http://localhost:8080/callback?loginToken=", None),
+            ("http://localhost:8080/callback?loginToken=%zz", None),
+            ("two words", None),
+            ("", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(login_token_from(input).as_deref(), *expected, "{input:?}");
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! What the Matrix tests of the binary share: a real Synapse (the harness), the simulated Semaphore
+//! over HTTP, a ChatrixCD-style config.json, the bot as a child process, and people as matrix-sdk
+//! clients with their own crypto stores.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // each test uses a part
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatrixcd_clock::SystemClock;
+use chatrixcd_sim_semaphore::http::{self, HttpConfig};
+use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
+use chatrixcd_tests::synapse::Synapse;
+use matrix_sdk::Client;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::room::Room;
+use matrix_sdk::ruma::OwnedUserId;
+use matrix_sdk::ruma::api::client::room::create_room::v3::{Request as CreateRoom, RoomPreset};
+use matrix_sdk::ruma::events::InitialStateEvent;
+use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent};
+use tokio::sync::mpsc;
+
+/// A Synapse with a bot account and one admin (`alice`), a simulated Semaphore, and a config
+/// file for the bot. The bot's log is printed if the test fails.
+pub struct Setup {
+    pub synapse: Synapse,
+    pub runtime: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+    pub bot: String,
+    pub alice: String,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    semaphore_url: String,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        let synapse = Synapse::start().expect("a local Synapse (see tests/src/synapse.rs)");
+        let bot = synapse.register("bot", "botpass", false).unwrap();
+        let alice = synapse.register("alice", "alicepass", false).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let semaphore_url = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(http::serve(
+                listener,
+                SimSemaphore::demo(SimConfig::default(), Arc::new(SystemClock)),
+                HttpConfig::new("sim-token"),
+            ));
+            url
+        });
+        let config = dir.path().join("config.json");
+        let log = dir.path().join("bot.log");
+        let setup = Self { synapse, runtime, dir, bot, alice, config, log, semaphore_url };
+        setup.write_config(r#""password": "botpass""#);
+        setup
+    }
+
+    /// Rewrites config.json with `login` (the login keys, e.g. `"password": "…"`).
+    pub fn write_config(&self, login: &str) {
+        std::fs::write(
+            &self.config,
+            format!(
+                r#"{{ "matrix": {{ "homeserver": "{hs}", "user_id": "{bot}", {login}, "store_path": "{store}" }},
+                     "semaphore": {{ "url": "{semaphore}", "api_token": "sim-token" }},
+                     "bot": {{ "admin_users": ["{alice}"], "greetings_enabled": false }} }}"#,
+                hs = self.synapse.url,
+                bot = self.bot,
+                alice = self.alice,
+                store = self.store().display(),
+                semaphore = self.semaphore_url,
+            ),
+        )
+        .unwrap();
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn start_bot(&self) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+            .args(["run", "--config", self.config.to_str().unwrap()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs `chatrixcd <args> --config …` with `stdin` as its input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self.spawn_cli(args, stdin);
+        let output = wait_with_timeout(&mut child, Duration::from_secs(180));
+        let text = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.log)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("--- chatrixcd {args:?}\n{text}").as_bytes()))
+            .unwrap();
+        output
+    }
+
+    pub fn spawn_cli(&self, args: &[&str], stdin: &str) -> Child {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+            .args(args)
+            .args(["--config", self.config.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut input, stdin.as_bytes()).unwrap();
+        drop(input);
+        child
+    }
+
+    pub fn bot_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- bot log ---\n{}", self.bot_log());
+        }
+    }
+}
+
+pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> Output {
+    // The pipes are drained while the child runs: a full pipe would block it forever.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buffer = Vec::new();
+            if let Some(mut pipe) = pipe {
+                std::io::Read::read_to_end(&mut pipe, &mut buffer).unwrap();
+            }
+            buffer
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Output { status: child.wait().unwrap(), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+/// Stops the bot as an init system would (SIGTERM), and waits for it.
+pub fn stop_bot(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+}
+
+/// A person with a matrix-sdk client, syncing in the background; the bot's notices to them
+/// arrive on `notices` with whether they were encrypted.
+pub struct Person {
+    pub client: Client,
+    pub notices: mpsc::UnboundedReceiver<(String, bool)>,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+impl Person {
+    pub async fn login(homeserver: &str, user: &str, password: &str, store: &Path, bot: &str) -> Self {
+        let client = Client::builder().homeserver_url(homeserver).sqlite_store(store, None).build().await.unwrap();
+        client.matrix_auth().login_username(user, password).send().await.unwrap();
+        let first = client.sync_once(SyncSettings::default()).await.unwrap();
+        let (tx, notices) = mpsc::unbounded_channel();
+        let from_bot: OwnedUserId = bot.try_into().unwrap();
+        client.add_event_handler(
+            move |ev: OriginalSyncRoomMessageEvent,
+                  encryption: Option<matrix_sdk::deserialized_responses::EncryptionInfo>| {
+                let tx = tx.clone();
+                let from_bot = from_bot.clone();
+                async move {
+                    if ev.sender == from_bot
+                        && let MessageType::Notice(n) = &ev.content.msgtype
+                    {
+                        let _ = tx.send((n.body.clone(), encryption.is_some()));
+                    }
+                }
+            },
+        );
+        let syncing = client.clone();
+        let sync = tokio::spawn(async move {
+            let mut settings = SyncSettings::default().token(first.next_batch).timeout(Duration::from_secs(1));
+            loop {
+                if let Ok(r) = syncing.sync_once(settings.clone()).await {
+                    settings = settings.token(r.next_batch);
+                }
+            }
+        });
+        Self { client, notices, sync }
+    }
+
+    /// Creates an encrypted room, invites the bot and waits until it joined.
+    pub async fn encrypted_room_with(&self, bot: &str) -> Room {
+        let bot_id: OwnedUserId = bot.try_into().unwrap();
+        let mut request = CreateRoom::new();
+        request.preset = Some(RoomPreset::PrivateChat);
+        request.invite = vec![bot_id.clone()];
+        request.initial_state = vec![
+            InitialStateEvent::with_empty_state_key(RoomEncryptionEventContent::with_recommended_defaults())
+                .to_raw_any(),
+        ];
+        let room = self.client.create_room(request).await.unwrap();
+        for _ in 0..300 {
+            if let Ok(Some(member)) = room.get_member_no_sync(&bot_id).await
+                && member.membership() == &MembershipState::Join
+            {
+                return room;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the bot never joined the encrypted room");
+    }
+
+    pub async fn say(&self, room: &Room, text: &str) {
+        room.send(RoomMessageEventContent::text_plain(text)).await.unwrap();
+    }
+
+    /// The bot's next notice (and whether it was encrypted).
+    pub async fn next_notice(&mut self) -> (String, bool) {
+        tokio::time::timeout(Duration::from_secs(60), self.notices.recv())
+            .await
+            .expect("a notice from the bot in time")
+            .unwrap()
+    }
+
+    /// Notices until one contains `needle`; returns that one.
+    pub async fn notice_containing(&mut self, needle: &str) -> String {
+        loop {
+            let (body, _) = self.next_notice().await;
+            if body.contains(needle) {
+                return body;
+            }
+        }
+    }
+}
+
+impl Drop for Person {
+    fn drop(&mut self) {
+        self.sync.abort();
+    }
+}
