@@ -42,3 +42,52 @@ fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
     stop_bot(child.expect("the bot is running"));
     assert!(!setup.bot_log().contains("botpass"), "the password reached the log");
 }
+
+#[test]
+fn the_bot_waits_out_rate_limits_and_loses_no_answer() {
+    let setup = Setup::new();
+    let _context = setup.runtime.enter();
+    // Synapse limits the bot to one message a second (an admin override, as a busy homeserver
+    // would): the answers beyond that are refused with 429 and a delay, and must still arrive.
+    setup.synapse.register("root", "rootpass", true).unwrap();
+    setup.runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let login = serde_json::json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "root"}, "password": "rootpass"});
+        let session: serde_json::Value = http
+            .post(format!("{}/_matrix/client/v3/login", setup.synapse.url))
+            .json(&login)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let limited = http
+            .post(format!("{}/_synapse/admin/v1/users/{}/override_ratelimit", setup.synapse.url, setup.bot))
+            .bearer_auth(session["access_token"].as_str().unwrap())
+            .json(&serde_json::json!({"messages_per_second": 1, "burst_count": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert!(limited.status().is_success(), "{}", limited.text().await.unwrap());
+    });
+    let child = setup.start_bot();
+    setup.runtime.block_on(async {
+        let mut alice =
+            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        let room = alice.encrypted_room_with(&setup.bot).await;
+        let started = std::time::Instant::now();
+        for _ in 0..5 {
+            alice.say(&room, "!cd ping").await;
+        }
+        for n in 1..=5 {
+            let (answer, _) = alice.next_notice().await;
+            assert!(answer.contains("Semaphore is up"), "answer {n}: {answer}");
+        }
+        assert!(
+            started.elapsed() >= Duration::from_secs(2),
+            "five answers at one a second cannot all arrive at once: the limit was not in force"
+        );
+    });
+    stop_bot(child);
+}
