@@ -47,9 +47,16 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     }
 }
 
+/// What matrix-sdk says at `info` is a line per sync with every setting in it, and it logs the
+/// homeserver's expected 404s (no backup yet, no secret storage) as errors: operators would drown
+/// in both. Its warnings stay; `RUST_LOG` brings the rest back when debugging.
+const QUIET_MATRIX_SDK: &str =
+    "matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,matrix_sdk::http_client=off";
+
 /// Installs the global subscriber. `RUST_LOG` overrides `default_level`.
 pub(crate) fn init(default_level: &str, redactor: Arc<Redactor>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},{QUIET_MATRIX_SDK}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(RedactingStderr { redactor })

@@ -114,7 +114,9 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<()> {
             let user = UserId::parse(&user).map_err(|e| anyhow::anyhow!("`{user}` is not a Matrix user id: {e}"))?;
             let started = encryption.request(&user, &device).await?;
             println!("Asked {user}'s device {device} to verify (id {}). Accept it on that device.", started.id);
-            follow(&encryption, &mut events, &mut input, Some(started.id), timeout).await?;
+            let followed = follow(&encryption, &mut events, &mut input, Some(started.id), timeout).await;
+            encryption.settle().await;
+            followed?;
         }
         VerifyAction::Wait { timeout } => {
             let s = encryption.status().await?;
@@ -124,7 +126,9 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<()> {
                 s.device_id,
                 s.fingerprint.unwrap_or_default()
             );
-            follow(&encryption, &mut events, &mut input, None, timeout).await?;
+            let followed = follow(&encryption, &mut events, &mut input, None, timeout).await;
+            encryption.settle().await;
+            followed?;
         }
         VerifyAction::Recovery(RecoveryAction::Enable { reset }) => {
             let key = encryption.enable_recovery(reset).await?;

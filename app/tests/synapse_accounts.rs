@@ -46,7 +46,7 @@ fn an_admin_verifies_the_bot_from_chat_by_comparing_emojis() {
             Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
         let room = alice.encrypted_room_with(&setup.bot).await;
         alice.say(&room, "!cd ping").await;
-        alice.notice_containing("Semaphore is up").await;
+        alice.message_containing("Semaphore is up").await;
 
         let bot_id: OwnedUserId = setup.bot.as_str().try_into().unwrap();
         let devices = alice.client.encryption().get_user_devices(&bot_id).await.unwrap();
@@ -59,7 +59,7 @@ fn an_admin_verifies_the_bot_from_chat_by_comparing_emojis() {
         let mut listed = false;
         for _ in 0..20 {
             alice.say(&room, "!cd verify pending").await;
-            if alice.next_notice().await.0.contains(&flow) {
+            if alice.next_message().await.0.contains(&flow) {
                 listed = true;
                 break;
             }
@@ -67,11 +67,11 @@ fn an_admin_verifies_the_bot_from_chat_by_comparing_emojis() {
         }
         assert!(listed, "the request never showed in `verify pending`");
         alice.say(&room, &format!("!cd verify accept {flow}")).await;
-        alice.notice_containing("Accepted").await;
+        alice.message_containing("Accepted").await;
         eventually("the bot accepted", || request.is_ready()).await;
 
         let sas = request.start_sas().await.unwrap().expect("both sides can do emojis");
-        let posted = alice.notice_containing("Compare these emojis").await;
+        let posted = alice.message_containing("Compare these emojis").await;
         eventually("alice has the emojis", || sas.emoji().is_some()).await;
         assert!(
             posted.contains(&emoji_line(&sas)),
@@ -82,14 +82,68 @@ fn an_admin_verifies_the_bot_from_chat_by_comparing_emojis() {
 
         sas.confirm().await.unwrap();
         alice.say(&room, &format!("!cd verify confirm {flow}")).await;
-        alice.notice_containing("is verified").await;
+        alice.message_containing("is verified").await;
         eventually("alice's side finished", || sas.is_done()).await;
         let bot_device = alice.client.encryption().get_device(&bot_id, bot_device.device_id()).await.unwrap().unwrap();
         assert!(bot_device.is_verified(), "alice trusts the bot's device now");
 
         alice.say(&room, "!cd verify list").await;
-        let listed = alice.notice_containing("known devices of").await;
+        let listed = alice.message_containing("known devices of").await;
         assert!(listed.contains("All 1 known devices of @alice:localhost are verified"), "{listed}");
+    });
+    stop_bot(child);
+}
+
+#[test]
+fn a_verification_asked_in_a_room_is_announced_there_and_verifies_the_bot() {
+    let setup = Setup::new();
+    let _context = setup.runtime.enter();
+    let child = setup.start_bot();
+    setup.runtime.block_on(async {
+        let mut alice =
+            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        alice.set_up_cross_signing("alicepass").await;
+        let room = alice.encrypted_room_with(&setup.bot).await;
+        alice.say(&room, "!cd ping").await;
+        alice.message_containing("Semaphore is up").await;
+
+        // Element's "Verify user": a request inside the direct-message room, to the bot's identity.
+        let bot_id: OwnedUserId = setup.bot.as_str().try_into().unwrap();
+        let mut identity = None;
+        for _ in 0..100 {
+            identity = alice.client.encryption().request_user_identity(&bot_id).await.unwrap();
+            if identity.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let identity = identity.expect("the bot set up cross-signing at start");
+        let request = identity.request_verification().await.unwrap();
+        let flow = request.flow_id().to_owned();
+        assert!(request.room_id().is_some(), "an in-room request");
+        let announced = alice.message_containing("asks to verify").await;
+        assert!(announced.contains(&flow), "{announced}");
+
+        alice.say(&room, &format!("!cd verify accept {flow}")).await;
+        eventually("the bot accepted", || request.is_ready()).await;
+        let sas = request.start_sas().await.unwrap().expect("both sides can do emojis");
+        let posted = alice.message_containing("Compare these emojis").await;
+        eventually("alice has the emojis", || sas.emoji().is_some()).await;
+        assert!(posted.contains(&emoji_line(&sas)), "{posted}\n{}", emoji_line(&sas));
+        sas.confirm().await.unwrap();
+        alice.say(&room, &format!("!cd verify confirm {flow}")).await;
+        alice.message_containing("is verified").await;
+        eventually("alice's side finished", || sas.is_done()).await;
+        let mut verified = false;
+        for _ in 0..100 {
+            let identity = alice.client.encryption().get_user_identity(&bot_id).await.unwrap().unwrap();
+            if identity.is_verified() {
+                verified = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(verified, "alice trusts the bot's identity now");
     });
     stop_bot(child);
 }
@@ -116,8 +170,13 @@ fn alice_answers_requests(client: &Client, seen: Arc<Mutex<Option<String>>>) {
                 while sas.emoji().is_none() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                *seen.lock().unwrap() = Some(emoji_line(&sas));
+                let line = emoji_line(&sas);
                 sas.confirm().await.unwrap();
+                while !sas.is_done() && !sas.is_cancelled() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                assert!(sas.is_done(), "{:?}", sas.cancel_info());
+                *seen.lock().unwrap() = Some(line);
             });
         }
     });
@@ -135,7 +194,7 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
             Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
         let room = alice.encrypted_room_with(&setup.bot).await;
         alice.say(&room, "!cd ping").await;
-        alice.notice_containing("Semaphore is up").await;
+        alice.message_containing("Semaphore is up").await;
         alice
     });
     stop_bot(child);
@@ -154,7 +213,14 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
     let out = setup.cli(&["verify", "start", &setup.alice, &alice_device, "--timeout", "120"], "y\n");
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{printed}\n{}", String::from_utf8_lossy(&out.stderr));
-    let alice_saw = emojis.lock().unwrap().clone().expect("alice saw emojis");
+    // Alice's side finishes too (the terminal sent its last message before exiting).
+    for _ in 0..100 {
+        if emojis.lock().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alice_saw = emojis.lock().unwrap().clone().expect("alice finished the verification");
     for (symbol_and_name, n) in alice_saw.split(" · ").zip(1..) {
         let name = symbol_and_name.split_once(' ').unwrap().1;
         assert!(printed.contains(name), "emoji {n} ({name}) not on the terminal:\n{printed}");
@@ -163,6 +229,50 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
 
     let status = String::from_utf8_lossy(&setup.cli(&["verify", "status"], "").stdout).to_string();
     assert!(status.contains("Cross-signing keys here:     yes"), "{status}");
+
+    // The other way round, from alice's second device (her phone): she asks, the operator accepts
+    // and compares on the terminal.
+    let phone = setup.runtime.block_on(Person::login(
+        &setup.synapse.url,
+        "alice",
+        "alicepass",
+        &setup.dir.path().join("alice-phone"),
+        &setup.bot,
+    ));
+    let mut waiting = setup.spawn_cli(&["verify", "wait", "--timeout", "120"], "y\ny\n");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = waiting.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // The phone asks once the terminal listens: a request from a device the bot has not heard of
+    // yet is ignored by matrix-sdk, and the terminal's first sync is what tells it of the phone.
+    let mut printed = Vec::new();
+    while !printed.iter().any(|l: &String| l.contains("Waiting for a verification request")) {
+        printed.push(lines.recv_timeout(Duration::from_secs(60)).expect("the terminal starts listening"));
+    }
+    let alice_saw = setup.runtime.block_on(async {
+        let bot_id: OwnedUserId = setup.bot.as_str().try_into().unwrap();
+        let devices = phone.client.encryption().get_user_devices(&bot_id).await.unwrap();
+        let request = devices.devices().next().unwrap().request_verification().await.unwrap();
+        eventually("the terminal accepted", || request.is_ready()).await;
+        let sas = request.start_sas().await.unwrap().unwrap();
+        eventually("alice has the emojis", || sas.emoji().is_some()).await;
+        let line = emoji_line(&sas);
+        sas.confirm().await.unwrap();
+        eventually("both confirmed", || sas.is_done()).await;
+        line
+    });
+    let out = support::wait_with_timeout(&mut waiting, Duration::from_secs(60));
+    printed.extend(lines.try_iter());
+    let printed = printed.join("\n");
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("asks to verify") && printed.contains("Verified"), "{printed}");
+    for symbol_and_name in alice_saw.split(" · ") {
+        assert!(printed.contains(symbol_and_name.split_once(' ').unwrap().1), "{alice_saw}\n{printed}");
+    }
 
     // The recovery key is printed once; then the store is lost, and the key restores the identity.
     let enabled = setup.cli(&["verify", "recovery", "enable"], "");
@@ -182,6 +292,7 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
     let wrong =
         setup.cli(&["verify", "recovery", "restore"], "EsTj 3yST y93F SLpB jJsz eAXc 2XzA ygD3 w69H fGaN TKBj jXEd\n");
     assert!(!wrong.status.success(), "a wrong key must fail");
+    drop(phone);
     drop(alice);
 }
 

@@ -13,7 +13,7 @@ use matrix_sdk::ruma::OwnedUserId;
 use support::{Person, Setup, stop_bot};
 
 #[test]
-fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
+fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
     let setup = Setup::new();
     let mut child = Some(setup.start_bot());
     setup.runtime.block_on(async {
@@ -21,7 +21,7 @@ fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
             Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
         let room = alice.encrypted_room_with(&setup.bot).await;
         alice.say(&room, "!cd ping").await;
-        let (answer, encrypted) = alice.next_notice().await;
+        let (answer, encrypted) = alice.next_message().await;
         assert!(answer.contains("Semaphore is up"), "{answer}");
         assert!(encrypted, "the answer in an encrypted room is encrypted");
 
@@ -33,11 +33,25 @@ fn the_bot_reads_and_answers_in_an_encrypted_room_across_a_restart() {
         child = Some(setup.start_bot());
         tokio::time::sleep(Duration::from_secs(2)).await;
         alice.say(&room, "!cd projects").await;
-        let (answer, encrypted) = alice.next_notice().await;
+        let (answer, encrypted) = alice.next_message().await;
         assert!(answer.contains("ops"), "{answer}");
         assert!(encrypted);
         let devices_after = alice.client.encryption().get_user_devices(&bot_id).await.unwrap().devices().count();
         assert_eq!(devices_before, devices_after, "a restart must not add a device");
+
+        // A run end to end, encrypted: the question, "yes", the status edited to success, the
+        // requester mentioned.
+        alice.say(&room, "!cd run ops deploy-web").await;
+        alice.message_containing("Ready to run deploy-web?").await;
+        alice.say(&room, "yes").await;
+        alice.message_containing("· success").await;
+        let (done, encrypted) = loop {
+            let (body, encrypted) = alice.next_message().await;
+            if body.contains("finished successfully") {
+                break (body, encrypted);
+            }
+        };
+        assert!(encrypted && done.contains("alice"), "{done}");
     });
     stop_bot(child.expect("the bot is running"));
     assert!(!setup.bot_log().contains("botpass"), "the password reached the log");
@@ -81,7 +95,7 @@ fn the_bot_waits_out_rate_limits_and_loses_no_answer() {
             alice.say(&room, "!cd ping").await;
         }
         for n in 1..=5 {
-            let (answer, _) = alice.next_notice().await;
+            let (answer, _) = alice.next_message().await;
             assert!(answer.contains("Semaphore is up"), "answer {n}: {answer}");
         }
         assert!(

@@ -276,6 +276,16 @@ impl MatrixEncryption {
         });
     }
 
+    /// Sends what the encryption layer still has queued. A verification's last messages (e.g.
+    /// `m.key.verification.done`) go out after the sync that produced them; a process about to
+    /// exit calls this so the other side does not wait for them forever.
+    pub async fn settle(&self) {
+        let settings = matrix_sdk::config::SyncSettings::default().timeout(std::time::Duration::ZERO);
+        if let Err(e) = self.client.sync_once(settings).await {
+            tracing::warn!(error = %e, "could not send the last encryption messages");
+        }
+    }
+
     /// Creates a recovery key and stores the bot's secrets (cross-signing keys, the backup key)
     /// on the server under it, so a lost store can be recovered. Returns the key, which is shown
     /// once and never kept by the bot. With `reset`, an existing recovery key is replaced.

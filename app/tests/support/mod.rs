@@ -49,7 +49,15 @@ impl Setup {
             let url = format!("http://{}", listener.local_addr().unwrap());
             tokio::spawn(http::serve(
                 listener,
-                SimSemaphore::demo(SimConfig::default(), Arc::new(SystemClock)),
+                // Tasks finish in about a second, so runs end within a test.
+                SimSemaphore::demo(
+                    SimConfig {
+                        queue_tick: chrono::Duration::milliseconds(200),
+                        step: chrono::Duration::milliseconds(10),
+                        ..SimConfig::default()
+                    },
+                    Arc::new(SystemClock),
+                ),
                 HttpConfig::new("sim-token"),
             ));
             url
@@ -95,7 +103,15 @@ impl Setup {
 
     /// Runs `chatrixcd <args> --config …` with `stdin` as its input.
     pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self.spawn_cli(args, stdin);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+            .args(args)
+            .args(["--config", self.config.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        feed(&mut child, stdin);
         let output = wait_with_timeout(&mut child, Duration::from_secs(180));
         let text = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         std::fs::OpenOptions::new()
@@ -107,18 +123,19 @@ impl Setup {
         output
     }
 
+    /// Starts `chatrixcd <args> --config …`; its log (stderr) goes to the bot log, which a failing
+    /// test prints.
     pub fn spawn_cli(&self, args: &[&str], stdin: &str) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
             .args(args)
             .args(["--config", self.config.to_str().unwrap()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        std::io::Write::write_all(&mut input, stdin.as_bytes()).unwrap();
-        drop(input);
+        feed(&mut child, stdin);
         child
     }
 
@@ -133,6 +150,12 @@ impl Drop for Setup {
             eprintln!("--- bot log ---\n{}", self.bot_log());
         }
     }
+}
+
+/// Writes the whole input and closes it, as a pipe from a file would.
+fn feed(child: &mut Child, stdin: &str) {
+    let mut input = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut input, stdin.as_bytes()).unwrap();
 }
 
 pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> Output {
@@ -171,11 +194,12 @@ pub fn stop_bot(mut child: Child) {
     let _ = child.kill();
 }
 
-/// A person with a matrix-sdk client, syncing in the background; the bot's notices to them
-/// arrive on `notices` with whether they were encrypted.
+/// A person with a matrix-sdk client, syncing in the background; the bot's messages (notices,
+/// and text for completion mentions; edits too, with their "* " body) arrive on `messages` with
+/// whether they were encrypted.
 pub struct Person {
     pub client: Client,
-    pub notices: mpsc::UnboundedReceiver<(String, bool)>,
+    pub messages: mpsc::UnboundedReceiver<(String, bool)>,
     sync: tokio::task::JoinHandle<()>,
 }
 
@@ -184,7 +208,7 @@ impl Person {
         let client = Client::builder().homeserver_url(homeserver).sqlite_store(store, None).build().await.unwrap();
         client.matrix_auth().login_username(user, password).send().await.unwrap();
         let first = client.sync_once(SyncSettings::default()).await.unwrap();
-        let (tx, notices) = mpsc::unbounded_channel();
+        let (tx, messages) = mpsc::unbounded_channel();
         let from_bot: OwnedUserId = bot.try_into().unwrap();
         client.add_event_handler(
             move |ev: OriginalSyncRoomMessageEvent,
@@ -192,10 +216,16 @@ impl Person {
                 let tx = tx.clone();
                 let from_bot = from_bot.clone();
                 async move {
-                    if ev.sender == from_bot
-                        && let MessageType::Notice(n) = &ev.content.msgtype
-                    {
-                        let _ = tx.send((n.body.clone(), encryption.is_some()));
+                    if ev.sender == from_bot {
+                        match &ev.content.msgtype {
+                            MessageType::Notice(m) => {
+                                let _ = tx.send((m.body.clone(), encryption.is_some()));
+                            }
+                            MessageType::Text(m) => {
+                                let _ = tx.send((m.body.clone(), encryption.is_some()));
+                            }
+                            _ => {}
+                        }
                     }
                 }
             },
@@ -209,14 +239,32 @@ impl Person {
                 }
             }
         });
-        Self { client, notices, sync }
+        Self { client, messages, sync }
     }
 
-    /// Creates an encrypted room, invites the bot and waits until it joined.
+    /// Gives the person cross-signing keys, as Element does at first login, so she can verify
+    /// other people (not only devices).
+    pub async fn set_up_cross_signing(&self, password: &str) {
+        use matrix_sdk::ruma::api::client::uiaa;
+        let encryption = self.client.encryption();
+        if let Err(e) = encryption.bootstrap_cross_signing(None).await {
+            let response = e.as_uiaa_response().expect("interactive auth");
+            let user = self.client.user_id().unwrap().to_string();
+            let mut auth = uiaa::Password::new(
+                uiaa::UserIdentifier::Matrix(uiaa::MatrixUserIdentifier::new(user)),
+                password.into(),
+            );
+            auth.session = response.session.clone();
+            encryption.bootstrap_cross_signing(Some(uiaa::AuthData::Password(auth))).await.unwrap();
+        }
+    }
+
+    /// Creates an encrypted direct-message room, invites the bot and waits until it joined.
     pub async fn encrypted_room_with(&self, bot: &str) -> Room {
         let bot_id: OwnedUserId = bot.try_into().unwrap();
         let mut request = CreateRoom::new();
         request.preset = Some(RoomPreset::PrivateChat);
+        request.is_direct = true;
         request.invite = vec![bot_id.clone()];
         request.initial_state = vec![
             InitialStateEvent::with_empty_state_key(RoomEncryptionEventContent::with_recommended_defaults())
@@ -238,18 +286,18 @@ impl Person {
         room.send(RoomMessageEventContent::text_plain(text)).await.unwrap();
     }
 
-    /// The bot's next notice (and whether it was encrypted).
-    pub async fn next_notice(&mut self) -> (String, bool) {
-        tokio::time::timeout(Duration::from_secs(60), self.notices.recv())
+    /// The bot's next message (and whether it was encrypted).
+    pub async fn next_message(&mut self) -> (String, bool) {
+        tokio::time::timeout(Duration::from_secs(60), self.messages.recv())
             .await
-            .expect("a notice from the bot in time")
+            .expect("a message from the bot in time")
             .unwrap()
     }
 
-    /// Notices until one contains `needle`; returns that one.
-    pub async fn notice_containing(&mut self, needle: &str) -> String {
+    /// Messages until one contains `needle`; returns that one.
+    pub async fn message_containing(&mut self, needle: &str) -> String {
         loop {
-            let (body, _) = self.next_notice().await;
+            let (body, _) = self.next_message().await;
             if body.contains(needle) {
                 return body;
             }
