@@ -14,6 +14,7 @@ use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
 use chatrixcd_ports::Store;
+use chatrixcd_ports::semaphore::TaskEvents as _;
 use chatrixcd_ports::{Clock, UserId};
 use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
@@ -168,6 +169,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     settings.poll_interval = millis(args.poll_ms.max(10));
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
 
+    // Semaphore's websocket shows status changes at once; polling stays as the safety net.
+    let mut task_events = semaphore.events(chatrixcd_semaphore::Reconnect::default());
+    let mut push_open = true;
     let deps = Deps { chat: Arc::new(console.clone()), semaphore, store, clock: Arc::clone(&clock) };
     let mut bot = Bot::new(deps, settings, personality, Redactor::new([token]));
     bot.resume().await;
@@ -216,6 +220,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
                     break;
                 }
             }
+            pushed = task_events.next_event(), if push_open => match pushed {
+                Some(event) => {
+                    if bot.on_task_event(event).await == Outcome::Shutdown {
+                        break;
+                    }
+                }
+                None => {
+                    tracing::warn!("Semaphore's event stream ended; watching by polling only");
+                    push_open = false;
+                }
+            },
             _ = tokio::signal::ctrl_c() => {
                 console.say("(interrupted)");
                 bot.cancel_open_questions("the bot was interrupted").await;

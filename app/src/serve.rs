@@ -13,6 +13,7 @@ use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
 use chatrixcd_matrix::{InvitePolicy, MatrixConfig};
 use chatrixcd_ports::Clock;
 use chatrixcd_ports::chat::{ChatPort as _, OutgoingMessage};
+use chatrixcd_ports::semaphore::TaskEvents as _;
 use chatrixcd_semaphore::HttpSemaphore;
 use chatrixcd_store_redb::RedbStore;
 
@@ -66,6 +67,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     settings.max_command_age = chrono::Duration::seconds(i64::from(config.raw.bot.offline_command_window));
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
     let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
+    // Semaphore's websocket shows status changes at once; polling stays as the safety net.
+    let mut task_events = semaphore.events(chatrixcd_semaphore::Reconnect::default());
+    let mut push_open = true;
     let deps = Deps { chat: Arc::new(chat.clone()), semaphore, store, clock: Arc::clone(&clock) };
     let mut bot = Bot::new(deps, settings, Personality::with_seed(seed), Redactor::new(secrets));
     bot.resume().await;
@@ -85,6 +89,17 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
                     break;
                 }
             }
+            pushed = task_events.next_event(), if push_open => match pushed {
+                Some(event) => {
+                    if bot.on_task_event(event).await == Outcome::Shutdown {
+                        break;
+                    }
+                }
+                None => {
+                    tracing::warn!("Semaphore's event stream ended; watching by polling only");
+                    push_open = false;
+                }
+            },
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
         }

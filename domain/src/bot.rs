@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chatrixcd_ports::chat::{ChatEvent, ChatPort, Incoming, OutgoingMessage};
-use chatrixcd_ports::{Clock, EventId, RoomId, SemaphorePort, Store, UserId};
+use chatrixcd_ports::{Clock, EventId, RoomId, SemaphorePort, Store, TaskEvent, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::access::{self, Access};
@@ -80,6 +80,8 @@ pub struct Bot {
     utd_notices: std::collections::HashMap<RoomId, DateTime<Utc>>,
     /// Where to report each verification's progress: the room it was started or accepted from.
     pub(crate) verification_rooms: std::collections::HashMap<String, RoomId>,
+    /// When each run's status message was last edited, for the edit gap and the refresh.
+    pub(crate) status_edited: std::collections::HashMap<(RoomId, chatrixcd_ports::TaskId), DateTime<Utc>>,
     shutdown_requested: bool,
 }
 
@@ -97,6 +99,7 @@ impl Bot {
             stats: Stats::default(),
             utd_notices: std::collections::HashMap::new(),
             verification_rooms: std::collections::HashMap::new(),
+            status_edited: std::collections::HashMap::new(),
             shutdown_requested: false,
         }
     }
@@ -163,6 +166,24 @@ impl Bot {
         if self.next_poll.is_some_and(|at| at <= now) {
             let still_watching = watch::poll(self).await;
             self.next_poll = still_watching.then(|| self.deps.clock.now() + self.settings.poll_interval);
+        }
+        self.outcome()
+    }
+
+    /// A push from Semaphore (its websocket). Status changes of watched tasks are shown at once,
+    /// without a request; after the push channel was down, a poll catches up on what it missed.
+    pub async fn on_task_event(&mut self, event: TaskEvent) -> Outcome {
+        match event {
+            TaskEvent::Status { project, task, template, status, start, end } => {
+                watch::on_status(self, watch::Pushed { project, task, template, status, start, end }).await;
+            }
+            TaskEvent::Reconnected => {
+                if self.next_poll.is_some() {
+                    self.next_poll = Some(self.deps.clock.now());
+                }
+            }
+            // Output is read from the task's log when someone asks for it (`logs`).
+            TaskEvent::Log { .. } => {}
         }
         self.outcome()
     }

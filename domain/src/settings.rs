@@ -37,8 +37,15 @@ pub struct Settings {
     pub run_confirm_timeout: Duration,
     /// How long `stop` and `exit` confirmations wait.
     pub short_confirm_timeout: Duration,
-    /// How often tracked tasks are polled while any is active.
+    /// How often tracked tasks are polled while any is active. With Semaphore's websocket feeding
+    /// the bot this is only the safety net.
     pub poll_interval: Duration,
+    /// A status message is edited at most this often while a task moves (its end is shown at
+    /// once): a chatty task must not trip the homeserver's rate limit.
+    pub status_edit_gap: Duration,
+    /// A running task's status message is refreshed (an edit, not a new message) this often, so
+    /// "running for …" stays true.
+    pub status_refresh: Duration,
     /// Commands older than this when they arrive (sent while the bot was down) are not run.
     pub max_command_age: Duration,
     pub default_policy: ConfirmPolicy,
@@ -62,6 +69,8 @@ impl Settings {
             run_confirm_timeout: Duration::seconds(300),
             short_confirm_timeout: Duration::seconds(60),
             poll_interval: Duration::seconds(5),
+            status_edit_gap: Duration::seconds(2),
+            status_refresh: Duration::minutes(5),
             max_command_age: Duration::minutes(10),
             default_policy: ConfirmPolicy::Confirm,
             template_policies: BTreeMap::new(),

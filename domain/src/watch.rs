@@ -93,7 +93,7 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
             };
             match current {
                 Ok(task) if task.status != tracked.last_status => update(bot, tracked, &task).await,
-                Ok(_) => {}
+                Ok(task) => refresh(bot, &tracked, &task).await,
                 Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => vanished(bot, tracked).await,
                 Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot poll task; will retry"),
             }
@@ -105,8 +105,74 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
     }
 }
 
+/// A status change pushed by Semaphore.
+#[derive(Debug, Clone)]
+pub(crate) struct Pushed {
+    pub project: ProjectId,
+    pub task: chatrixcd_ports::TaskId,
+    pub template: chatrixcd_ports::TemplateId,
+    pub status: TaskStatus,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Shows a pushed status change on every run watching that task; the event says all the status
+/// message needs, so no request is made.
+pub(crate) async fn on_status(bot: &mut Bot, pushed: Pushed) {
+    let tracked = match bot.deps.store.tracked_tasks().await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read watched tasks; the next poll catches up");
+            return;
+        }
+    };
+    for tracked in tracked.into_iter().filter(|t| t.project == pushed.project && t.task == pushed.task) {
+        if tracked.last_status == pushed.status {
+            continue;
+        }
+        let task = Task {
+            id: pushed.task,
+            project_id: pushed.project,
+            template_id: pushed.template,
+            status: pushed.status.clone(),
+            created: None,
+            start: pushed.start,
+            end: pushed.end,
+            message: None,
+            template_name: Some(tracked.template_name.clone()),
+            user_name: None,
+        };
+        update(bot, tracked, &task).await;
+    }
+}
+
+/// Edits a running task's status message when its "running for" has gone stale.
+async fn refresh(bot: &mut Bot, tracked: &TrackedTask, task: &Task) {
+    let now = bot.deps.clock.now();
+    let key = (tracked.room.clone(), tracked.task);
+    let Some(event) = tracked.status_event.clone() else { return };
+    let due = bot.status_edited.get(&key).is_none_or(|last| now - *last >= bot.settings.status_refresh);
+    if !due || !task.status.is_active() {
+        return;
+    }
+    let mut message = status_message(bot, tracked, Some(task), now).build();
+    let minutes = task.start.map_or(0, |s| (now - s).num_minutes());
+    message.idempotency_key = Some(format!("status:{}:{}:{}:{minutes}m", tracked.room, tracked.task, task.status));
+    bot.edit(&tracked.room, &event, message).await;
+    bot.status_edited.insert(key, now);
+}
+
 async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
     let now = bot.deps.clock.now();
+    let key = (tracked.room.clone(), tracked.task);
+    // Within the edit gap, an intermediate status waits for the next poll (which sees it still
+    // differs from the last one shown); an end is never held back.
+    let too_soon = bot.status_edited.get(&key).is_some_and(|last| now - *last < bot.settings.status_edit_gap);
+    if too_soon && !task.status.is_terminal() && tracked.status_event.is_some() {
+        bot.watch_soon();
+        return;
+    }
+    bot.status_edited.insert(key.clone(), now);
     tracked.last_status = task.status.clone();
     let mut message = status_message(bot, &tracked, Some(task), now).build();
     message.idempotency_key = Some(format!("status:{}:{}:{}", tracked.room, tracked.task, task.status));
@@ -158,6 +224,7 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
     if let Err(e) = bot.deps.store.untrack(task_ref, &tracked.room).await {
         tracing::warn!(error = %e, "could not stop watching a finished task");
     }
+    bot.status_edited.remove(&key);
 }
 
 async fn vanished(bot: &mut Bot, tracked: TrackedTask) {
@@ -169,5 +236,144 @@ async fn vanished(bot: &mut Bot, tracked: TrackedTask) {
     let task_ref = TaskRef { project: tracked.project, task: tracked.task };
     if let Err(e) = bot.deps.store.untrack(task_ref, &tracked.room).await {
         tracing::warn!(error = %e, "could not stop watching a vanished task");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chatrixcd_clock::ManualClock;
+    use chatrixcd_ports::chat::EventId;
+    use chatrixcd_ports::semaphore::{MockSemaphorePort, Task};
+    use chatrixcd_ports::store::TrackedTask;
+    use chatrixcd_ports::{Clock, ProjectId, Store, TaskEvent, TaskId, TaskStatus, TemplateId};
+    use chatrixcd_store_memory::MemoryStore;
+    use chrono::Duration;
+
+    use crate::Bot;
+    use crate::testing::{Posted, RecordingChat, admin, bot_with, room, settings};
+
+    fn tracked(clock: &ManualClock) -> TrackedTask {
+        TrackedTask {
+            project: ProjectId::new(1),
+            task: TaskId::new(7),
+            template: TemplateId::new(3),
+            template_name: "deploy-web".into(),
+            room: room(),
+            requester: admin(),
+            status_event: Some(EventId("$status".into())),
+            last_status: TaskStatus::Waiting,
+            started_at: clock.now(),
+            stop_requested_by: None,
+        }
+    }
+
+    fn pushed(status: TaskStatus, clock: &ManualClock) -> TaskEvent {
+        TaskEvent::Status {
+            project: ProjectId::new(1),
+            task: TaskId::new(7),
+            template: TemplateId::new(3),
+            start: Some(clock.now()),
+            end: status.is_terminal().then(|| clock.now()),
+            status,
+        }
+    }
+
+    /// A bot watching task 7, with a Semaphore that fails the test if asked anything but links
+    /// (`recent`, when given, answers polls).
+    async fn watching(recent: Option<Task>) -> (Bot, Arc<RecordingChat>, ManualClock) {
+        let clock = ManualClock::at_epoch();
+        let mut sem = MockSemaphorePort::new();
+        sem.expect_task_url().returning(|_, _, _| None);
+        if let Some(task) = recent {
+            sem.expect_recent_tasks().returning(move |_, _| Ok(vec![task.clone()]));
+        }
+        let store = Arc::new(MemoryStore::new());
+        store.track(tracked(&clock)).await.unwrap();
+        let (mut bot, chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        bot.resume().await;
+        (bot, chat, clock)
+    }
+
+    fn edits(chat: &RecordingChat) -> Vec<String> {
+        chat.take()
+            .into_iter()
+            .filter_map(|p| match p {
+                Posted::Edit(_, m) => Some(m.body),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_pushed_status_edits_the_status_message_without_asking_semaphore() {
+        let (mut bot, chat, clock) = watching(None).await;
+        bot.on_task_event(pushed(TaskStatus::Running, &clock)).await;
+        let edited = edits(&chat);
+        assert_eq!(edited.len(), 1, "{edited:?}");
+        assert!(edited[0].contains("deploy-web · task #7 · running"), "{edited:?}");
+        // The same status pushed again (e.g. after a reconnect) changes nothing.
+        bot.on_task_event(pushed(TaskStatus::Running, &clock)).await;
+        assert!(chat.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn edits_keep_a_gap_but_the_end_is_shown_at_once() {
+        let (mut bot, chat, clock) = watching(None).await;
+        bot.on_task_event(pushed(TaskStatus::Running, &clock)).await;
+        assert_eq!(edits(&chat).len(), 1);
+        clock.advance(Duration::milliseconds(500));
+        bot.on_task_event(pushed(TaskStatus::WaitingConfirmation, &clock)).await;
+        assert!(edits(&chat).is_empty(), "an intermediate status within the gap waits");
+        clock.advance(Duration::milliseconds(200));
+        bot.on_task_event(pushed(TaskStatus::Success, &clock)).await;
+        let posted = chat.take();
+        let edit = posted.iter().find_map(|p| match p {
+            Posted::Edit(_, m) => Some(m.body.clone()),
+            _ => None,
+        });
+        assert!(edit.is_some_and(|b| b.contains("· success")), "{posted:?}");
+        assert!(
+            posted.iter().any(|p| matches!(p, Posted::Message(_, m) if m.body.contains("finished successfully"))),
+            "{posted:?}"
+        );
+        assert!(bot.deps.store.tracked_tasks().await.unwrap().is_empty(), "a finished run is no longer watched");
+    }
+
+    #[tokio::test]
+    async fn a_long_run_is_refreshed_by_an_edit_not_a_new_message() {
+        let clock_start = ManualClock::at_epoch().now();
+        let running = Task {
+            id: TaskId::new(7),
+            project_id: ProjectId::new(1),
+            template_id: TemplateId::new(3),
+            status: TaskStatus::Running,
+            created: None,
+            start: Some(clock_start),
+            end: None,
+            message: None,
+            template_name: Some("deploy-web".into()),
+            user_name: None,
+        };
+        let (mut bot, chat, clock) = watching(Some(running)).await;
+        bot.tick().await;
+        assert_eq!(edits(&chat).len(), 1, "waiting → running");
+        clock.advance(Duration::minutes(2));
+        bot.tick().await;
+        assert!(chat.take().is_empty(), "nothing stale yet");
+        clock.advance(Duration::minutes(4));
+        bot.tick().await;
+        let posted = chat.take();
+        assert_eq!(posted.len(), 1, "{posted:?}");
+        assert!(matches!(&posted[0], Posted::Edit(_, m) if m.body.contains("running for 6m")), "{posted:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reconnected_push_channel_makes_the_next_poll_immediate() {
+        let (mut bot, _chat, clock) = watching(None).await;
+        clock.advance(Duration::seconds(1));
+        bot.on_task_event(TaskEvent::Reconnected).await;
+        assert_eq!(bot.next_deadline(), Some(clock.now()));
     }
 }
