@@ -80,6 +80,8 @@ pub struct Bot {
     utd_notices: std::collections::HashMap<RoomId, DateTime<Utc>>,
     /// Where to report each verification's progress: the room it was started or accepted from.
     pub(crate) verification_rooms: std::collections::HashMap<String, RoomId>,
+    /// The plan summary of runs waiting for approval, shown in their status message.
+    pub(crate) plan_summaries: std::collections::HashMap<chatrixcd_ports::TaskId, String>,
     /// When each run's status message was last edited, for the edit gap and the refresh.
     pub(crate) status_edited: std::collections::HashMap<(RoomId, chatrixcd_ports::TaskId), DateTime<Utc>>,
     shutdown_requested: bool,
@@ -100,6 +102,7 @@ impl Bot {
             utd_notices: std::collections::HashMap::new(),
             verification_rooms: std::collections::HashMap::new(),
             status_edited: std::collections::HashMap::new(),
+            plan_summaries: std::collections::HashMap::new(),
             shutdown_requested: false,
         }
     }
@@ -244,9 +247,62 @@ impl Bot {
     }
 
     async fn handle_reaction(&mut self, meta: Incoming, relates_to: &EventId, key: &str) {
+        if let Some(verdict) = commands::approve::Verdict::from_reaction(key)
+            && let Some(waiting) = self.plan_waiting_at(&meta.room, relates_to).await
+        {
+            self.answer_plan_by_reaction(meta, waiting, verdict).await;
+            return;
+        }
         let is_admin = access::is_admin(&self.settings, &meta.sender);
         let resolution = self.confirmations.answer_reaction(&meta.room, &meta.sender, relates_to, key, is_admin);
         self.on_resolution(&meta, resolution).await;
+    }
+
+    /// The watched run whose status message is `event`, if its plan waits for approval.
+    async fn plan_waiting_at(&self, room: &RoomId, event: &EventId) -> Option<chatrixcd_ports::TrackedTask> {
+        let tracked = self.deps.store.tracked_tasks().await.ok()?;
+        tracked.into_iter().find(|t| {
+            &t.room == room
+                && t.status_event.as_ref() == Some(event)
+                && t.last_status == chatrixcd_ports::TaskStatus::WaitingConfirmation
+        })
+    }
+
+    async fn answer_plan_by_reaction(
+        &mut self,
+        meta: Incoming,
+        waiting: chatrixcd_ports::TrackedTask,
+        verdict: commands::approve::Verdict,
+    ) {
+        let access = access::check(&self.settings, &meta.room, &meta.sender);
+        let req = Request {
+            room: meta.room.clone(),
+            sender: meta.sender.clone(),
+            sender_name: meta.sender_name.clone(),
+            event_id: meta.event_id.clone(),
+            access,
+        };
+        match access {
+            Access::Admin => {}
+            Access::Viewer => {
+                let reply = Reply::notice().push("🔒 Only admins may approve or reject a plan.");
+                self.reply(&req, reply).await;
+                return;
+            }
+            // Anyone may react to anything; only the bot's own people get an answer.
+            Access::Denied | Access::RoomNotAllowed | Access::NoAdminsConfigured => return,
+        }
+        let path: &[&'static str] = match verdict {
+            commands::approve::Verdict::Approve => &["approve"],
+            commands::approve::Verdict::Reject => &["reject"],
+        };
+        let result = match self.deps.semaphore.task(waiting.project, waiting.task).await {
+            Ok(task) => commands::approve::answer(self, &req, &task, verdict).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = result {
+            self.report_error(&req, path, e).await;
+        }
     }
 
     async fn handle_message(&mut self, meta: Incoming, body: &str) {

@@ -56,7 +56,17 @@ pub(crate) fn status_message(bot: &Bot, tracked: &TrackedTask, task: Option<&Tas
         reply = reply.push(" · stop requested by ").push(by.as_str());
     }
     if shown == TaskStatus::WaitingConfirmation {
-        reply = reply.line().push("✋ The plan waits for approval in Semaphore.");
+        let prefix = &bot.settings.prefix;
+        if let Some(summary) = bot.plan_summaries.get(&tracked.task) {
+            reply = reply.line().bold(summary);
+        }
+        reply = reply
+            .line()
+            .push("✋ The plan waits for approval: react ✅ to apply or ❌ to reject, or ")
+            .code(&format!("{prefix} approve {}", tracked.task))
+            .push(" / ")
+            .code(&format!("{prefix} reject {}", tracked.task))
+            .push(" (admins).");
     }
     if let Some(url) = bot.deps.semaphore.task_url(tracked.project, tracked.template, tracked.task) {
         reply = reply.push(" · ").link("open in Semaphore", &url);
@@ -174,6 +184,16 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
     }
     bot.status_edited.insert(key.clone(), now);
     tracked.last_status = task.status.clone();
+    if task.status == TaskStatus::WaitingConfirmation && !bot.plan_summaries.contains_key(&tracked.task) {
+        match bot.deps.semaphore.task_log_text(tracked.project, tracked.task).await {
+            Ok(log) => {
+                if let Some(summary) = plan_summary(&log) {
+                    bot.plan_summaries.insert(tracked.task, summary);
+                }
+            }
+            Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot read the plan to summarise it"),
+        }
+    }
     let mut message = status_message(bot, &tracked, Some(task), now).build();
     message.idempotency_key = Some(format!("status:{}:{}:{}", tracked.room, tracked.task, task.status));
     match &tracked.status_event {
@@ -225,6 +245,18 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
         tracing::warn!(error = %e, "could not stop watching a finished task");
     }
     bot.status_edited.remove(&key);
+    bot.plan_summaries.remove(&tracked.task);
+}
+
+/// The plan's own summary line (`Plan: 1 to add, 0 to change, 0 to destroy.`), the last one in
+/// the log, so a re-plan shows what will really be applied.
+pub(crate) fn plan_summary(log: &str) -> Option<String> {
+    let plain = crate::render::ansi::strip(log);
+    plain
+        .lines()
+        .rev()
+        .find(|line| crate::render::terraform::Outcome::parse(line) == Some(crate::render::terraform::Outcome::Plan))
+        .map(|line| line.trim().to_owned())
 }
 
 async fn vanished(bot: &mut Bot, tracked: TrackedTask) {

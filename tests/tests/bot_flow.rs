@@ -228,3 +228,36 @@ async fn semaphore_failures_are_reported_in_clear_words() {
     let out = w.type_line("!cd status 424242").await;
     assert!(out.contains("There is no task #424242 in any project I can see."), "{out}");
 }
+
+#[tokio::test]
+async fn a_terraform_plan_waits_for_approval_in_chat_and_applies_after_a_check_mark() {
+    let mut w = World::new();
+    w.type_line("!cd run ops infra-plan --yes").await;
+    let out = w.wait(60).await;
+    assert!(out.contains("infra-plan · task #2147483646 · waiting_confirmation"), "{out}");
+    assert!(out.contains("to add,") && out.contains("to destroy."), "the plan summary: {out}");
+    assert!(out.contains("react ✅ to apply or ❌ to reject"), "{out}");
+    // Waiting for a person is not "in motion": nothing more happens on its own.
+    let out = w.wait(60).await;
+    assert!(!out.contains("success"), "{out}");
+    let out = w.type_line("/react ✅").await;
+    assert!(out.contains("Plan of task #2147483646 approved by @you:chatrixcd.local; applying."), "{out}");
+    let out = w.wait(60).await;
+    assert!(out.contains("infra-plan · task #2147483646 · success"), "{out}");
+    assert!(out.contains("finished successfully"), "{out}");
+    let audit = w.store.audit(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "task.approve"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_plan_ends_as_stopped_by_whoever_rejected_it() {
+    let mut w = World::new();
+    w.type_line("!cd run ops infra-plan --yes").await;
+    w.wait(60).await;
+    let out = w.type_line("!cd reject").await;
+    assert!(out.contains("Plan of task #2147483646 rejected by @you:chatrixcd.local"), "{out}");
+    let out = w.wait(30).await;
+    assert!(out.contains("infra-plan (task #2147483646) was stopped by @you:chatrixcd.local"), "{out}");
+    let out = w.type_line("!cd approve").await;
+    assert!(out.contains("is not waiting for approval"), "{out}");
+}

@@ -8,6 +8,7 @@ use crate::grammar::{CommandSpec, Parsed};
 
 pub(crate) mod admins;
 pub(crate) mod aliases;
+pub(crate) mod approve;
 pub(crate) mod exit;
 pub(crate) mod help;
 pub(crate) mod info;
@@ -38,6 +39,8 @@ pub static REGISTRY: &[&CommandSpec] = &[
     &status::SPEC,
     &logs::SPEC,
     &stop::SPEC,
+    &approve::APPROVE,
+    &approve::REJECT,
     &ping::SPEC,
     &info::SPEC,
     &aliases::SPEC,
@@ -80,6 +83,7 @@ pub(crate) enum Command {
     Status(status::Args),
     Logs(logs::Args),
     Stop(stop::Args),
+    Approve(approve::Args),
     Ping,
     Info,
     Aliases(aliases::Args),
@@ -117,6 +121,8 @@ pub(crate) fn build(parsed: &Parsed) -> Result<Command, CommandError> {
         "status" => Command::Status(status::Args::from_parsed(parsed)?),
         "logs" => Command::Logs(logs::Args::from_parsed(parsed)?),
         "stop" => Command::Stop(stop::Args::from_parsed(parsed)?),
+        "approve" => Command::Approve(approve::Args::from_parsed(parsed, approve::Verdict::Approve)?),
+        "reject" => Command::Approve(approve::Args::from_parsed(parsed, approve::Verdict::Reject)?),
         "ping" => Command::Ping,
         "info" => Command::Info,
         "aliases" => Command::Aliases(aliases::Args::from_parsed(parsed)),
@@ -141,6 +147,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, command: Command) -> R
         Command::Status(a) => status::execute(bot, req, a).await,
         Command::Logs(a) => logs::execute(bot, req, a).await,
         Command::Stop(a) => stop::execute(bot, req, a).await,
+        Command::Approve(a) => approve::execute(bot, req, a).await,
         Command::Ping => ping::execute(bot, req).await,
         Command::Info => info::execute(bot, req).await,
         Command::Aliases(a) => aliases::execute(bot, req, a).await,
