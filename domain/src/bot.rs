@@ -80,6 +80,8 @@ pub struct Bot {
     utd_notices: std::collections::HashMap<RoomId, DateTime<Utc>>,
     /// Where to report each verification's progress: the room it was started or accepted from.
     pub(crate) verification_rooms: std::collections::HashMap<String, RoomId>,
+    /// When a watched task outside its project's newest tasks was last fetched on its own.
+    pub(crate) checked_alone: std::collections::HashMap<chatrixcd_ports::TaskRef, DateTime<Utc>>,
     /// The plan summary of runs waiting for approval, shown in their status message.
     pub(crate) plan_summaries: std::collections::HashMap<chatrixcd_ports::TaskId, String>,
     /// When each run's status message was last edited, for the edit gap and the refresh.
@@ -103,6 +105,7 @@ impl Bot {
             verification_rooms: std::collections::HashMap::new(),
             status_edited: std::collections::HashMap::new(),
             plan_summaries: std::collections::HashMap::new(),
+            checked_alone: std::collections::HashMap::new(),
             shutdown_requested: false,
         }
     }

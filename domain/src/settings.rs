@@ -40,6 +40,9 @@ pub struct Settings {
     /// How often tracked tasks are polled while any is active. With Semaphore's websocket feeding
     /// the bot this is only the safety net.
     pub poll_interval: Duration,
+    /// Watched tasks that are not among their project's newest 200 are fetched one by one, at
+    /// most this many per poll (in rotation); the websocket still reports them at once.
+    pub poll_individual_budget: usize,
     /// A status message is edited at most this often while a task moves (its end is shown at
     /// once): a chatty task must not trip the homeserver's rate limit.
     pub status_edit_gap: Duration,
@@ -69,6 +72,7 @@ impl Settings {
             run_confirm_timeout: Duration::seconds(300),
             short_confirm_timeout: Duration::seconds(60),
             poll_interval: Duration::seconds(5),
+            poll_individual_budget: 10,
             status_edit_gap: Duration::seconds(2),
             status_refresh: Duration::minutes(5),
             max_command_age: Duration::minutes(10),

@@ -87,6 +87,9 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
     for t in tracked {
         by_project.entry(t.project).or_default().push(t);
     }
+    // Watched tasks older than a project's newest 200 are asked for one by one: a bounded number
+    // per poll, least recently checked first, so a thousand queued tasks cost no more than ten.
+    let mut older: Vec<TrackedTask> = Vec::new();
     for (project, watched) in by_project {
         let recent = match bot.deps.semaphore.recent_tasks(project, RECENT_LIMIT).await {
             Ok(r) => r,
@@ -96,22 +99,33 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
             }
         };
         for tracked in watched {
-            let current = match recent.iter().find(|t| t.id == tracked.task) {
-                Some(t) => Ok(t.clone()),
-                // Older than the newest 200: ask for it alone.
-                None => bot.deps.semaphore.task(project, tracked.task).await,
-            };
-            match current {
-                Ok(task) if task.status != tracked.last_status => update(bot, tracked, &task).await,
-                Ok(task) => refresh(bot, &tracked, &task).await,
-                Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => vanished(bot, tracked).await,
-                Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot poll task; will retry"),
+            match recent.iter().find(|t| t.id == tracked.task) {
+                Some(task) => changed(bot, tracked, Ok(task.clone())).await,
+                None => older.push(tracked),
             }
         }
+    }
+    older.sort_by_key(|t| bot.checked_alone.get(&TaskRef { project: t.project, task: t.task }).copied());
+    let now = bot.deps.clock.now();
+    for tracked in older.into_iter().take(bot.settings.poll_individual_budget) {
+        let task_ref = TaskRef { project: tracked.project, task: tracked.task };
+        bot.checked_alone.insert(task_ref, now);
+        let current = bot.deps.semaphore.task(tracked.project, tracked.task).await;
+        changed(bot, tracked, current).await;
     }
     match bot.deps.store.tracked_tasks().await {
         Ok(t) => !t.is_empty(),
         Err(_) => true,
+    }
+}
+
+/// Acts on a polled task: shows a change, refreshes a long run, or notices that it is gone.
+async fn changed(bot: &mut Bot, tracked: TrackedTask, current: Result<Task, SemaphoreError>) {
+    match current {
+        Ok(task) if task.status != tracked.last_status => update(bot, tracked, &task).await,
+        Ok(task) => refresh(bot, &tracked, &task).await,
+        Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => vanished(bot, tracked).await,
+        Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot poll task; will retry"),
     }
 }
 
@@ -246,6 +260,7 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
     }
     bot.status_edited.remove(&key);
     bot.plan_summaries.remove(&tracked.task);
+    bot.checked_alone.remove(&task_ref);
 }
 
 /// The plan's own summary line (`Plan: 1 to add, 0 to change, 0 to destroy.`), the last one in
@@ -399,6 +414,46 @@ mod tests {
         let posted = chat.take();
         assert_eq!(posted.len(), 1, "{posted:?}");
         assert!(matches!(&posted[0], Posted::Edit(_, m) if m.body.contains("running for 6m")), "{posted:?}");
+    }
+
+    #[tokio::test]
+    async fn tasks_beyond_the_newest_are_checked_in_rotation_within_a_budget() {
+        let clock = ManualClock::at_epoch();
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut sem = MockSemaphorePort::new();
+        sem.expect_task_url().returning(|_, _, _| None);
+        sem.expect_recent_tasks().returning(|_, _| Ok(Vec::new()));
+        let log = Arc::clone(&asked);
+        sem.expect_task().returning(move |p, t| {
+            log.lock().unwrap().push(t.get());
+            Ok(Task {
+                id: t,
+                project_id: p,
+                template_id: TemplateId::new(3),
+                status: TaskStatus::Waiting,
+                created: None,
+                start: None,
+                end: None,
+                message: None,
+                template_name: None,
+                user_name: None,
+            })
+        });
+        let store = Arc::new(MemoryStore::new());
+        for n in 1..=25 {
+            store.track(TrackedTask { task: TaskId::new(n), ..tracked(&clock) }).await.unwrap();
+        }
+        let (mut bot, _chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        bot.resume().await;
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..3 {
+            bot.tick().await;
+            let batch = std::mem::take(&mut *asked.lock().unwrap());
+            assert!(batch.len() <= 10, "at most the budget per poll: {batch:?}");
+            seen.extend(batch);
+            clock.advance(Duration::seconds(5));
+        }
+        assert_eq!(seen.len(), 25, "every task is checked within three polls: {seen:?}");
     }
 
     #[tokio::test]

@@ -8,52 +8,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chatrixcd_clock::ManualClock;
 use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Settings};
-use chatrixcd_ports::chat::{
-    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, OutgoingMessage, RoomInfo,
-};
+use chatrixcd_ports::chat::{ChatEvent, EventId, Incoming};
 use chatrixcd_ports::{Clock, RoomId, UserId};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_store_memory::MemoryStore;
+use null_chat::NullChat;
 
-/// A chat port that accepts everything at once.
-struct NullChat;
-
-#[async_trait]
-impl ChatPort for NullChat {
-    async fn send(&self, _: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
-        std::hint::black_box(message);
-        Ok(EventId("$e".into()))
-    }
-    async fn edit(&self, _: &RoomId, _: &EventId, _: OutgoingMessage) -> Result<EventId, ChatError> {
-        Ok(EventId("$e".into()))
-    }
-    async fn react(&self, _: &RoomId, _: &EventId, _: &str) -> Result<EventId, ChatError> {
-        Ok(EventId("$e".into()))
-    }
-    async fn redact(&self, _: &RoomId, _: &EventId, _: Option<String>) -> Result<(), ChatError> {
-        Ok(())
-    }
-    async fn upload(&self, _: &RoomId, _: FileUpload) -> Result<EventId, ChatError> {
-        Ok(EventId("$e".into()))
-    }
-    async fn joined_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
-        Ok(Vec::new())
-    }
-    async fn join(&self, _: &str) -> Result<RoomId, ChatError> {
-        Err(ChatError::Unsupported("join"))
-    }
-    async fn leave(&self, _: &RoomId) -> Result<(), ChatError> {
-        Ok(())
-    }
-    fn connection_info(&self) -> ConnectionInfo {
-        ConnectionInfo::default()
-    }
-}
+#[path = "common/null_chat.rs"]
+mod null_chat;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
