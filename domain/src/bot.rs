@@ -80,6 +80,8 @@ pub struct Bot {
     utd_notices: std::collections::HashMap<RoomId, DateTime<Utc>>,
     /// Where to report each verification's progress: the room it was started or accepted from.
     pub(crate) verification_rooms: std::collections::HashMap<String, RoomId>,
+    /// Live tails of task output, posted in threads.
+    pub(crate) tails: crate::tail::Tails,
     /// When a watched task outside its project's newest tasks was last fetched on its own.
     pub(crate) checked_alone: std::collections::HashMap<chatrixcd_ports::TaskRef, DateTime<Utc>>,
     /// The plan summary of runs waiting for approval, shown in their status message.
@@ -106,6 +108,7 @@ impl Bot {
             status_edited: std::collections::HashMap::new(),
             plan_summaries: std::collections::HashMap::new(),
             checked_alone: std::collections::HashMap::new(),
+            tails: crate::tail::Tails::default(),
             shutdown_requested: false,
         }
     }
@@ -131,15 +134,12 @@ impl Bot {
 
     /// The next moment `tick` has work to do.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        match (self.confirmations.next_deadline(), self.next_poll) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.confirmations.next_deadline(), self.next_poll, self.tails.next_deadline()].into_iter().flatten().min()
     }
 
     /// True while tasks are being watched or questions are open.
     pub fn has_in_flight_work(&self) -> bool {
-        self.next_poll.is_some() || !self.confirmations.is_empty()
+        self.next_poll.is_some() || !self.confirmations.is_empty() || !self.tails.is_empty()
     }
 
     /// True while tasks are being watched.
@@ -173,6 +173,7 @@ impl Bot {
             let still_watching = watch::poll(self).await;
             self.next_poll = still_watching.then(|| self.deps.clock.now() + self.settings.poll_interval);
         }
+        crate::tail::flush_due(self).await;
         self.outcome()
     }
 
@@ -188,7 +189,8 @@ impl Bot {
                     self.next_poll = Some(self.deps.clock.now());
                 }
             }
-            // Output is read from the task's log when someone asks for it (`logs`).
+            // Output is read from the task's log, by `logs` and by live tails: it has every line,
+            // the push channel does not (it drops lines across reconnects).
             TaskEvent::Log { .. } => {}
         }
         self.outcome()

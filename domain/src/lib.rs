@@ -15,6 +15,7 @@ pub mod redact;
 pub mod render;
 pub mod resolve;
 pub mod settings;
+mod tail;
 mod watch;
 
 pub use bot::{Bot, Deps, Outcome, Stats, strip_prefix};

@@ -43,6 +43,8 @@ pub struct Settings {
     /// Watched tasks that are not among their project's newest 200 are fetched one by one, at
     /// most this many per poll (in rotation); the websocket still reports them at once.
     pub poll_individual_budget: usize,
+    /// How often a live tail posts the new lines of its task.
+    pub tail_interval: Duration,
     /// A status message is edited at most this often while a task moves (its end is shown at
     /// once): a chatty task must not trip the homeserver's rate limit.
     pub status_edit_gap: Duration,
@@ -74,6 +76,7 @@ impl Settings {
             poll_interval: Duration::seconds(5),
             poll_individual_budget: 10,
             status_edit_gap: Duration::seconds(2),
+            tail_interval: Duration::seconds(5),
             status_refresh: Duration::minutes(5),
             max_command_age: Duration::minutes(10),
             default_policy: ConfirmPolicy::Confirm,

@@ -11,7 +11,7 @@ use chatrixcd_console::{ConsoleChat, ConsoleLine};
 use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
-use chatrixcd_ports::Store;
+use chatrixcd_ports::{ProjectId, SemaphorePort as _, Store, TaskId};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_store_memory::MemoryStore;
 use chrono::Duration;
@@ -260,4 +260,41 @@ async fn a_rejected_plan_ends_as_stopped_by_whoever_rejected_it() {
     assert!(out.contains("infra-plan (task #2147483646) was stopped by @you:chatrixcd.local"), "{out}");
     let out = w.type_line("!cd approve").await;
     assert!(out.contains("is not waiting for approval"), "{out}");
+}
+
+#[tokio::test]
+async fn a_followed_task_streams_every_line_once_into_a_thread_until_it_ends() {
+    let mut w = World::new();
+    w.type_line("!cd run ops chatty --yes").await;
+    let out = w.type_line("!cd logs 2147483646 --follow").await;
+    assert!(out.contains("Following task #2147483646"), "{out}");
+    let streamed = w.wait(600).await;
+    assert!(streamed.contains("— end of the log of task #2147483646 —"), "{streamed}");
+    // Every line of the full log appears in the live messages, once.
+    let output = w.semaphore.task_output(ProjectId::new(1), TaskId::new(2_147_483_646)).await.unwrap();
+    assert!(output.len() > 20, "a chatty task: {}", output.len());
+    for line in &output {
+        let text = line.text.trim_end();
+        if text.len() > 12 {
+            assert_eq!(streamed.matches(text).count(), 1, "{text:?} in:\n{streamed}");
+        }
+    }
+    let again = w.type_line("!cd logs 2147483646 --follow").await;
+    assert!(again.contains("has ended"), "{again}");
+}
+
+#[tokio::test]
+async fn logs_on_streams_every_run_started_in_the_room() {
+    let mut w = World::new();
+    let out = w.type_line("!cd logs on").await;
+    assert!(out.contains("Live logs on"), "{out}");
+    w.type_line("!cd run ops deploy-web --yes").await;
+    let out = w.wait(120).await;
+    assert!(out.contains("PLAY RECAP"), "the run's output is posted live: {out}");
+    assert!(out.contains("— end of the log of task #2147483646 —"), "{out}");
+    let out = w.type_line("!cd logs off").await;
+    assert!(out.contains("Live logs off"), "{out}");
+    w.type_line("!cd run ops deploy-web --yes").await;
+    let out = w.wait(120).await;
+    assert!(!out.contains("PLAY RECAP"), "{out}");
 }

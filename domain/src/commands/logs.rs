@@ -18,7 +18,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "logs",
     aliases: &["log", "output"],
     summary: "Show a task's log (default: this room's last task)",
-    args: &[ArgSpec { name: "task", kind: ValueKind::TaskId, required: false, help: "task number" }],
+    args: &[ArgSpec {
+        name: "task",
+        kind: ValueKind::Word,
+        required: false,
+        help: "task number; or on/off: post the output of every run started in this room live",
+    }],
     flags: &[
         FlagSpec {
             name: "tail",
@@ -49,6 +54,13 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             help: "only errors, failures and warnings",
         },
         FlagSpec {
+            name: "follow",
+            aliases: &["live"],
+            value: None,
+            repeatable: false,
+            help: "post new output live in a thread until the task ends",
+        },
+        FlagSpec {
             name: "file",
             aliases: &["upload"],
             value: None,
@@ -57,7 +69,16 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         },
     ],
     subcommands: &[],
-    examples: &["logs", "logs 42", "logs 42 --tail 50", "logs 42 --page 2", "logs 42 --grep fatal", "logs 42 --file"],
+    examples: &[
+        "logs",
+        "logs 42",
+        "logs 42 --tail 50",
+        "logs 42 --page 2",
+        "logs 42 --grep fatal",
+        "logs 42 --file",
+        "logs 42 --follow",
+        "logs on",
+    ],
     hidden: false,
     mutating: false,
 };
@@ -70,6 +91,9 @@ pub(crate) struct Args {
     grep: Option<String>,
     errors: bool,
     file: bool,
+    follow: bool,
+    /// `logs on` / `logs off`: live output of every run started in the room.
+    room_tailing: Option<bool>,
 }
 
 impl Args {
@@ -81,13 +105,20 @@ impl Args {
                 Some(Ok(n)) => Ok(Some(n)),
             }
         };
+        let room_tailing = match p.arg("task") {
+            Some("on") => Some(true),
+            Some("off") => Some(false),
+            _ => None,
+        };
         let args = Self {
-            task: task_arg(p)?,
+            task: if room_tailing.is_some() { None } else { task_arg(p)? },
             tail: number("tail")?,
             page: number("page")?,
             grep: p.flag("grep").map(str::to_owned),
             errors: p.switch("errors"),
             file: p.switch("file"),
+            follow: p.switch("follow"),
+            room_tailing,
         };
         if args.tail.is_some() && args.page.is_some() {
             return Err(CommandError::Usage("Use either --tail or --page, not both.".into()));
@@ -105,8 +136,14 @@ static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+    if let Some(on) = args.room_tailing {
+        return set_room_tailing(bot, req, on).await;
+    }
     let task = locate(bot, req, args.task).await?;
     bot.deps.store.set_last_task(&req.room, TaskRef { project: task.project_id, task: task.id }).await?;
+    if args.follow {
+        return follow(bot, req, &task).await;
+    }
     let output = bot.deps.semaphore.task_output(task.project_id, task.id).await?;
     // Some entries carry their own newlines; the log is the lines, not the entries.
     let raw: Vec<String> = output
@@ -241,6 +278,81 @@ const HEADER_RESERVE: usize = 2_048;
 /// The smallest page budget: below it a page holding one cut line and a section title could
 /// overflow.
 const MIN_PAGE: usize = 8_192;
+
+/// `logs on|off`: whether every run started in this room has its output posted live.
+async fn set_room_tailing(bot: &mut Bot, req: &Request, on: bool) -> Result<(), CommandError> {
+    if !req.access.may_run(true) {
+        return Err(CommandError::Refused("Only admins may switch live logs for the room.".into()));
+    }
+    let mut settings = bot.deps.store.room_settings(&req.room).await?;
+    settings.log_tailing = on;
+    bot.deps.store.set_room_settings(&req.room, settings).await?;
+    bot.audit(req, "room.logs", if on { "on" } else { "off" }.to_owned()).await;
+    let reply = if on {
+        Reply::notice().push(
+            "📜 Live logs on: the output of every run started in this room is posted in a thread under its status message.",
+        )
+    } else {
+        let stopped = bot.tails.stop_room(&req.room);
+        let mut reply = Reply::notice().push("📜 Live logs off for runs started from now on.");
+        if stopped > 0 {
+            reply = reply.push(&format!(" Stopped {stopped} live log(s) running here."));
+        }
+        reply
+    };
+    bot.reply(req, reply).await;
+    Ok(())
+}
+
+/// `logs N --follow`: the task's output, live, in a thread: under the run's status message when
+/// the bot started it here, else under a header posted now.
+async fn follow(bot: &mut Bot, req: &Request, task: &chatrixcd_ports::semaphore::Task) -> Result<(), CommandError> {
+    let task_ref = TaskRef { project: task.project_id, task: task.id };
+    if task.status.is_terminal() {
+        return Err(CommandError::Refused(format!(
+            "Task #{} has ended ({}); `{} logs {}` shows its whole log.",
+            task.id, task.status, bot.settings.prefix, task.id
+        )));
+    }
+    if bot.tails.is_following(&req.room, task_ref) {
+        return Err(CommandError::Refused(format!("Task #{} is already followed live in this room.", task.id)));
+    }
+    let status_event = bot
+        .deps
+        .store
+        .tracked_tasks()
+        .await?
+        .into_iter()
+        .find(|t| t.room == req.room && t.task == task.id)
+        .and_then(|t| t.status_event);
+    let name = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
+    let root = match status_event {
+        Some(event) => {
+            bot.reply(
+                req,
+                Reply::notice().push(&format!(
+                    "📜 Following task #{}{name}: its output goes to the thread under its status message.",
+                    task.id
+                )),
+            )
+            .await;
+            Some(event)
+        }
+        None => {
+            let header = Reply::notice().push(&format!(
+                "📜 Live log of task #{}{name}; it follows in this thread until the task ends.",
+                task.id
+            ));
+            bot.reply(req, header).await
+        }
+    };
+    let Some(root) = root else {
+        return Err(CommandError::Refused("The live log could not start: posting its first message failed.".into()));
+    };
+    crate::tail::follow(bot, req.room.clone(), task_ref, root);
+    bot.audit(req, "logs.follow", format!("task #{}", task.id)).await;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

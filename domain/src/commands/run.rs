@@ -433,6 +433,12 @@ pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by
     )
     .await;
     bot.deps.store.set_last_task(&req.room, task_ref).await?;
+    // A room that asked for logs (`logs on`) gets every run's output in its status thread.
+    if let Some(status_event) = tracked.status_event.clone()
+        && crate::tail::room_tails_runs(bot, &req.room).await
+    {
+        crate::tail::follow(bot, req.room.clone(), task_ref, status_event);
+    }
     bot.deps.store.track(tracked).await?;
     bot.watch_soon();
     Ok(())

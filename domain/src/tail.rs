@@ -1,0 +1,192 @@
+//! Live tail: a running task's new output posted in a thread under its status message, a few
+//! lines at a time, until the task ends.
+//!
+//! The task's log in Semaphore is the source of truth: every flush reads the output and posts the
+//! lines after the last one posted, counted by position. So nothing is lost (the websocket drops
+//! lines across reconnects; the log does not), nothing is posted twice, and a chatty task costs
+//! two reads and at most a message or two per flush interval, which stays under a homeserver's
+//! default message rate (Synapse: one every 5 s, bursts of 10).
+
+use std::collections::HashMap;
+
+use chatrixcd_ports::RoomId;
+use chatrixcd_ports::chat::{EventId, OutgoingMessage};
+use chatrixcd_ports::store::TaskRef;
+use chrono::{DateTime, Utc};
+
+use crate::bot::Bot;
+use crate::render::{Reply, ansi};
+
+/// One task followed in one room.
+#[derive(Debug, Clone)]
+pub(crate) struct Tail {
+    pub task: TaskRef,
+    /// The thread the lines go to (the run's status message, or a header posted for the tail).
+    pub thread_root: EventId,
+    /// Lines of the output already posted.
+    pub posted_lines: usize,
+    /// Messages posted so far, which keeps every message's idempotency key distinct.
+    pub messages: usize,
+    pub next_flush: DateTime<Utc>,
+}
+
+/// Every tail, by room and task.
+#[derive(Debug, Default)]
+pub(crate) struct Tails {
+    tails: HashMap<(RoomId, TaskRef), Tail>,
+}
+
+impl Tails {
+    pub(crate) fn is_following(&self, room: &RoomId, task: TaskRef) -> bool {
+        self.tails.contains_key(&(room.clone(), task))
+    }
+
+    pub(crate) fn start(&mut self, room: RoomId, tail: Tail) {
+        self.tails.insert((room, tail.task), tail);
+    }
+
+    pub(crate) fn stop(&mut self, room: &RoomId, task: TaskRef) -> bool {
+        self.tails.remove(&(room.clone(), task)).is_some()
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        self.tails.values().map(|t| t.next_flush).min()
+    }
+
+    /// Stops every tail in `room`; returns how many there were.
+    pub(crate) fn stop_room(&mut self, room: &RoomId) -> usize {
+        let before = self.tails.len();
+        self.tails.retain(|(r, _), _| r != room);
+        before - self.tails.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tails.is_empty()
+    }
+
+    /// The tails to flush now, in a stable order (room, then task).
+    fn due(&self, now: DateTime<Utc>) -> Vec<(RoomId, TaskRef)> {
+        let mut due: Vec<_> = self.tails.iter().filter(|(_, t)| t.next_flush <= now).map(|(k, _)| k.clone()).collect();
+        due.sort_by(|a, b| (a.0.as_str(), a.1.task).cmp(&(b.0.as_str(), b.1.task)));
+        due
+    }
+}
+
+/// Posts new output of every tail whose flush is due; ends the tails of finished tasks.
+pub(crate) async fn flush_due(bot: &mut Bot) {
+    let now = bot.deps.clock.now();
+    for (room, task) in bot.tails.due(now) {
+        flush(bot, &room, task).await;
+    }
+}
+
+/// Posts what `task` wrote since the last flush to `room`'s thread; the last flush after the
+/// task ended says so and ends the tail.
+pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
+    let Some(mut tail) = bot.tails.tails.get(&(room.clone(), task)).cloned() else { return };
+    let interval = bot.settings.tail_interval;
+    let now = bot.deps.clock.now();
+    // The status first: lines written before the end are all in the output read after it.
+    let status = bot.deps.semaphore.task(task.project, task.task).await.map(|t| t.status);
+    let output = bot.deps.semaphore.task_output(task.project, task.task).await;
+    let lines = match output {
+        Ok(lines) => lines,
+        Err(e) => {
+            tracing::warn!(task = %task.task, error = %e, "cannot read output for the live tail; will retry");
+            tail.next_flush = now + interval;
+            bot.tails.start(room.clone(), tail);
+            return;
+        }
+    };
+    // Semaphore ends some entries with a newline of their own; that is not an empty line.
+    let new: Vec<&str> =
+        lines.iter().skip(tail.posted_lines).map(|l| l.text.strip_suffix('\n').unwrap_or(&l.text)).collect();
+    for chunk in chunks(&new, bot.settings.max_message_bytes) {
+        let message = chunk_message(&tail, chunk);
+        tail.posted_lines += chunk.len();
+        tail.messages += 1;
+        bot.post(room, message).await;
+    }
+    let ended = matches!(&status, Ok(s) if s.is_terminal());
+    if ended {
+        let end = Reply::notice().push(&format!("— end of the log of task #{} —", task.task));
+        let mut message = end.build();
+        message.thread_root = Some(tail.thread_root.clone());
+        message.idempotency_key = Some(format!("tail-end:{room}:{}", task.task));
+        bot.post(room, message).await;
+        bot.tails.stop(room, task);
+        return;
+    }
+    if let Err(e) = &status {
+        tracing::warn!(task = %task.task, error = %e, "cannot read the task's status for the live tail");
+    }
+    tail.next_flush = now + interval;
+    bot.tails.start(room.clone(), tail);
+}
+
+/// Splits lines into runs whose message stays under `budget` bytes (body plus HTML, both
+/// roughly the text again after escaping); a single longer line is a message of its own, cut by
+/// the renderer's page limit like any other.
+fn chunks<'a>(lines: &'a [&'a str], budget: usize) -> Vec<&'a [&'a str]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (n, line) in lines.iter().enumerate() {
+        // Escaping and colour markup can triple a line in HTML; the body adds it once more.
+        let cost = line.len() * 4 + 16;
+        if n > start && size + cost > budget {
+            out.push(&lines[start..n]);
+            start = n;
+            size = 0;
+        }
+        size += cost;
+    }
+    if start < lines.len() {
+        out.push(&lines[start..]);
+    }
+    out
+}
+
+fn chunk_message(tail: &Tail, lines: &[&str]) -> OutgoingMessage {
+    let text = lines.join("\n");
+    let plain = ansi::strip(&text).into_owned();
+    let html = ansi::to_html(&text);
+    let mut message = Reply::notice().pre(&plain, &html).build();
+    message.thread_root = Some(tail.thread_root.clone());
+    message.idempotency_key =
+        Some(format!("tail:{}:{}:{}:{}", tail.thread_root, tail.task.task, tail.posted_lines, tail.messages));
+    message
+}
+
+/// Whether runs started in `room` are tailed from the start (`logs on`).
+pub(crate) async fn room_tails_runs(bot: &Bot, room: &RoomId) -> bool {
+    bot.deps.store.room_settings(room).await.map(|s| s.log_tailing).unwrap_or(false)
+}
+
+/// Starts following `task` in `room` under `thread_root`, from its first line.
+pub(crate) fn follow(bot: &mut Bot, room: RoomId, task: TaskRef, thread_root: EventId) {
+    let now = bot.deps.clock.now();
+    let tail = Tail { task, thread_root, posted_lines: 0, messages: 0, next_flush: now };
+    bot.tails.start(room, tail);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_cover_every_line_once_and_stay_under_budget() {
+        let lines: Vec<String> = (0..500).map(|n| format!("line {n} {}", "x".repeat(n % 90))).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let parts = chunks(&refs, 4_000);
+        let joined: Vec<&str> = parts.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(joined, refs, "every line exactly once, in order");
+        for part in &parts {
+            let cost: usize = part.iter().map(|l| l.len() * 4 + 16).sum();
+            assert!(cost <= 4_000 || part.len() == 1, "{cost}");
+        }
+        assert!(chunks(&[], 4_000).is_empty());
+        let huge = "y".repeat(10_000);
+        assert_eq!(chunks(&[huge.as_str(), "a"], 4_000).len(), 2, "an oversized line stands alone");
+    }
+}
