@@ -52,6 +52,19 @@ fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
             }
         };
         assert!(encrypted && done.contains("alice"), "{done}");
+
+        // The log, coloured with its recap as a table, and the whole of it as an encrypted file.
+        alice.say(&room, "!cd logs").await;
+        let log = alice.message_containing("PLAY RECAP").await;
+        assert!(log.contains("<table") && log.contains("localhost"), "{log}");
+        alice.say(&room, "!cd logs --file").await;
+        let (file, encrypted) = loop {
+            let (body, encrypted) = alice.next_message().await;
+            if body.starts_with("FILE: ") {
+                break (body, encrypted);
+            }
+        };
+        assert!(file.contains("task-2147483646.log") && encrypted, "{file}");
     });
     stop_bot(child.expect("the bot is running"));
     assert!(!setup.bot_log().contains("botpass"), "the password reached the log");

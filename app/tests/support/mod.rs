@@ -194,6 +194,13 @@ pub fn stop_bot(mut child: Child) {
     let _ = child.kill();
 }
 
+fn with_html(body: &str, formatted: Option<&matrix_sdk::ruma::events::room::message::FormattedBody>) -> String {
+    match formatted {
+        Some(f) => format!("{body}\n--- html ---\n{}", f.body),
+        None => body.to_owned(),
+    }
+}
+
 /// A person with a matrix-sdk client, syncing in the background; the bot's messages (notices,
 /// and text for completion mentions; edits too, with their "* " body) arrive on `messages` with
 /// whether they were encrypted.
@@ -217,14 +224,15 @@ impl Person {
                 let from_bot = from_bot.clone();
                 async move {
                     if ev.sender == from_bot {
-                        match &ev.content.msgtype {
-                            MessageType::Notice(m) => {
-                                let _ = tx.send((m.body.clone(), encryption.is_some()));
-                            }
-                            MessageType::Text(m) => {
-                                let _ = tx.send((m.body.clone(), encryption.is_some()));
-                            }
-                            _ => {}
+                        // The body, then the HTML after a marker; files as "FILE: name".
+                        let text = match &ev.content.msgtype {
+                            MessageType::Notice(m) => Some(with_html(&m.body, m.formatted.as_ref())),
+                            MessageType::Text(m) => Some(with_html(&m.body, m.formatted.as_ref())),
+                            MessageType::File(f) => Some(format!("FILE: {}", f.filename())),
+                            _ => None,
+                        };
+                        if let Some(text) = text {
+                            let _ = tx.send((text, encryption.is_some()));
                         }
                     }
                 }
