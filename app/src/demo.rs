@@ -220,17 +220,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
                     break;
                 }
             }
-            pushed = task_events.next_event(), if push_open => match pushed {
-                Some(event) => {
-                    if bot.on_task_event(event).await == Outcome::Shutdown {
-                        break;
-                    }
+            pushed = task_events.next_event(), if push_open => {
+                if runtime::on_push(&mut bot, pushed, &mut push_open).await == Outcome::Shutdown {
+                    break;
                 }
-                None => {
-                    tracing::warn!("Semaphore's event stream ended; watching by polling only");
-                    push_open = false;
-                }
-            },
+            }
             _ = tokio::signal::ctrl_c() => {
                 console.say("(interrupted)");
                 bot.cancel_open_questions("the bot was interrupted").await;

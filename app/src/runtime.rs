@@ -37,3 +37,16 @@ pub(crate) async fn drain(bot: &mut Bot, clock: &Arc<dyn Clock>, limit: StdDurat
     }
     true
 }
+
+/// Hands one item of Semaphore's event stream to the bot. The stream ending for good (`None`)
+/// turns the push channel off (`open`), and watching goes on by polling alone.
+pub(crate) async fn on_push(bot: &mut Bot, pushed: Option<chatrixcd_ports::TaskEvent>, open: &mut bool) -> Outcome {
+    match pushed {
+        Some(event) => bot.on_task_event(event).await,
+        None => {
+            tracing::warn!("Semaphore's event stream ended; watching by polling only");
+            *open = false;
+            Outcome::Continue
+        }
+    }
+}

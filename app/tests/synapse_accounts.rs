@@ -303,20 +303,10 @@ fn single_sign_on_by_login_token_saves_a_session_the_bot_reuses() {
     // Synapse here has no identity provider; a login token is what SSO hands back, and an existing
     // session can mint one (MSC3882), so that is how the test gets it.
     let token = setup.runtime.block_on(async {
-        let http = reqwest::Client::new();
-        let login = serde_json::json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "bot"}, "password": "botpass"});
-        let session: serde_json::Value = http
-            .post(format!("{}/_matrix/client/v3/login", setup.synapse.url))
-            .json(&login)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let minted: serde_json::Value = http
+        let session = support::access_token(&setup.synapse.url, "bot", "botpass").await;
+        let minted: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/_matrix/client/v1/login/get_token", setup.synapse.url))
-            .bearer_auth(session["access_token"].as_str().unwrap())
+            .bearer_auth(session)
             .json(&serde_json::json!({}))
             .send()
             .await

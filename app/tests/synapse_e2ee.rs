@@ -78,20 +78,10 @@ fn the_bot_waits_out_rate_limits_and_loses_no_answer() {
     // would): the answers beyond that are refused with 429 and a delay, and must still arrive.
     setup.synapse.register("root", "rootpass", true).unwrap();
     setup.runtime.block_on(async {
-        let http = reqwest::Client::new();
-        let login = serde_json::json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "root"}, "password": "rootpass"});
-        let session: serde_json::Value = http
-            .post(format!("{}/_matrix/client/v3/login", setup.synapse.url))
-            .json(&login)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let limited = http
+        let root = support::access_token(&setup.synapse.url, "root", "rootpass").await;
+        let limited = reqwest::Client::new()
             .post(format!("{}/_synapse/admin/v1/users/{}/override_ratelimit", setup.synapse.url, setup.bot))
-            .bearer_auth(session["access_token"].as_str().unwrap())
+            .bearer_auth(root)
             .json(&serde_json::json!({"messages_per_second": 1, "burst_count": 1}))
             .send()
             .await

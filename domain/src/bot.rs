@@ -61,6 +61,16 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    fn from_incoming(meta: &Incoming, access: Access) -> Self {
+        Self {
+            room: meta.room.clone(),
+            sender: meta.sender.clone(),
+            sender_name: meta.sender_name.clone(),
+            event_id: meta.event_id.clone(),
+            access,
+        }
+    }
+
     pub(crate) fn display_name(&self) -> &str {
         self.sender_name.as_deref().unwrap_or_else(|| self.sender.localpart())
     }
@@ -280,13 +290,7 @@ impl Bot {
         verdict: commands::approve::Verdict,
     ) {
         let access = access::check(&self.settings, &meta.room, &meta.sender);
-        let req = Request {
-            room: meta.room.clone(),
-            sender: meta.sender.clone(),
-            sender_name: meta.sender_name.clone(),
-            event_id: meta.event_id.clone(),
-            access,
-        };
+        let req = Request::from_incoming(&meta, access);
         match access {
             Access::Admin => {}
             Access::Viewer => {
@@ -319,13 +323,7 @@ impl Bot {
         }
         let Some(command_line) = strip_prefix(body, &self.settings.prefix) else { return };
         let access = access::check(&self.settings, &meta.room, &meta.sender);
-        let req = Request {
-            room: meta.room.clone(),
-            sender: meta.sender.clone(),
-            sender_name: meta.sender_name.clone(),
-            event_id: meta.event_id.clone(),
-            access,
-        };
+        let req = Request::from_incoming(&meta, access);
         let now = self.deps.clock.now();
         if now - meta.timestamp > self.settings.max_command_age {
             let reply = Reply::notice().push(&format!(

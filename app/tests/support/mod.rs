@@ -194,6 +194,25 @@ pub fn stop_bot(mut child: Child) {
     let _ = child.kill();
 }
 
+/// Logs `user` in with a password over the plain client-server API; returns the access token.
+pub async fn access_token(homeserver: &str, user: &str, password: &str) -> String {
+    let login = serde_json::json!({
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": user},
+        "password": password,
+    });
+    let session: serde_json::Value = reqwest::Client::new()
+        .post(format!("{homeserver}/_matrix/client/v3/login"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["access_token"].as_str().expect("an access token").to_owned()
+}
+
 fn with_html(body: &str, formatted: Option<&matrix_sdk::ruma::events::room::message::FormattedBody>) -> String {
     match formatted {
         Some(f) => format!("{body}\n--- html ---\n{}", f.body),
