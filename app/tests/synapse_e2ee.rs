@@ -65,6 +65,14 @@ fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
             }
         };
         assert!(file.contains("task-2147483646.log") && encrypted, "{file}");
+
+        // A long task stopped from chat ends as stopped by whoever stopped it.
+        alice.say(&room, "!cd run ops slow --yes").await;
+        let running = alice.message_containing("· running").await;
+        let id = running.split("task #").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        alice.say(&room, &format!("!cd stop {id} --yes")).await;
+        alice.message_containing(&format!("Task #{id} asked to stop")).await;
+        alice.message_containing(&format!("slow (task #{id}) was stopped by @alice:localhost")).await;
     });
     stop_bot(child.expect("the bot is running"));
     assert!(!setup.bot_log().contains("botpass"), "the password reached the log");

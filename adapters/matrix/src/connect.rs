@@ -371,11 +371,19 @@ async fn incoming(room: &Room, sender: &str, event_id: &str, ts: MilliSecondsSin
 }
 
 /// Members are loaded lazily: a bot in big rooms does not need every member list at every sync.
+/// The timeline per room is capped: after a long downtime the bot reads the newest messages (the
+/// only ones young enough to run, see `bot.offline_command_window`), not a room's whole backlog.
 fn sync_settings() -> SyncSettings {
+    use matrix_sdk::ruma::UInt;
     use matrix_sdk::ruma::api::client::filter::FilterDefinition;
     use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
-    SyncSettings::default().filter(Filter::FilterDefinition(FilterDefinition::with_lazy_loading()))
+    let mut filter = FilterDefinition::with_lazy_loading();
+    filter.room.timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
+    SyncSettings::default().filter(Filter::FilterDefinition(filter))
 }
+
+/// Events per room and sync; more than a busy ops room sees between two syncs.
+const TIMELINE_LIMIT: u32 = 50;
 
 /// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
 /// are not delayed by up to a second under traffic.
