@@ -405,6 +405,13 @@ impl<'a, S: AsRef<str>> LogDocument<'a, S> {
         Self { lines, info, sections, summary }
     }
 
+    /// Heap bytes the analysis keeps: a few bytes per line, plus one record per section.
+    pub fn index_bytes(&self) -> usize {
+        self.info.capacity() * std::mem::size_of::<LineInfo>()
+            + self.sections.capacity() * std::mem::size_of::<Section>()
+            + self.summary.outcomes.iter().map(String::capacity).sum::<usize>()
+    }
+
     pub fn summary(&self) -> &LogSummary {
         &self.summary
     }
