@@ -182,7 +182,7 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
     // No long poll: with a stored sync token and nothing new, it would wait out the whole timeout
     // before the bot (or `chatrixcd verify`) could start.
     let first = client
-        .sync_once(sync_settings().timeout(Duration::ZERO))
+        .sync_once(sync_settings(true).timeout(Duration::ZERO))
         .await
         .map_err(|e| MatrixError::Sync(e.to_string()))?;
     connected.store(true, Ordering::Relaxed);
@@ -370,14 +370,17 @@ async fn incoming(room: &Room, sender: &str, event_id: &str, ts: MilliSecondsSin
     })
 }
 
-/// Members are loaded lazily: a bot in big rooms does not need every member list at every sync.
+/// The first sync loads members lazily: a bot in big rooms does not need every member list at
+/// start (matrix-sdk fetches a room's members itself before it encrypts there). Later syncs do
+/// not ask for lazy loading: Synapse then skips computing members per response, which measured
+/// 4–5 ms of every command's round trip (docs/performance.md); they only carry membership changes.
 /// The timeline per room is capped: after a long downtime the bot reads the newest messages (the
 /// only ones young enough to run, see `bot.offline_command_window`), not a room's whole backlog.
-fn sync_settings() -> SyncSettings {
+fn sync_settings(lazy_members: bool) -> SyncSettings {
     use matrix_sdk::ruma::UInt;
     use matrix_sdk::ruma::api::client::filter::FilterDefinition;
     use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
-    let mut filter = FilterDefinition::with_lazy_loading();
+    let mut filter = if lazy_members { FilterDefinition::with_lazy_loading() } else { FilterDefinition::default() };
     filter.room.timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
     SyncSettings::default().filter(Filter::FilterDefinition(filter))
 }
@@ -388,7 +391,7 @@ const TIMELINE_LIMIT: u32 = 50;
 /// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
 /// are not delayed by up to a second under traffic.
 async fn sync_forever(client: Client, token: String, connected: Arc<AtomicBool>, timeout: Duration) {
-    let mut settings = sync_settings().token(token).timeout(timeout);
+    let mut settings = sync_settings(false).token(token).timeout(timeout);
     let mut backoff = Duration::from_millis(100);
     loop {
         match client.sync_once(settings.clone()).await {
