@@ -29,11 +29,36 @@ fn failed(step: &'static str, detail: impl std::fmt::Display) -> SynapseError {
 /// A running Synapse. Dropping it stops the server and removes its data.
 #[derive(Debug)]
 pub struct Synapse {
-    process: Child,
+    backend: Backend,
     /// `http://127.0.0.1:PORT`
     pub url: String,
     _dir: tempfile::TempDir,
-    venv: PathBuf,
+}
+
+/// Where the server runs: a local process from the cached virtualenv, or a container.
+#[derive(Debug)]
+enum Backend {
+    Local {
+        process: Child,
+        venv: PathBuf,
+    },
+    #[cfg(feature = "docker")]
+    Docker(Box<crate::synapse_docker::Running>),
+}
+
+/// Why the Docker variant cannot run here, if it cannot.
+pub fn docker_unavailable() -> Option<String> {
+    #[cfg(not(feature = "docker"))]
+    {
+        Some(
+            "built without the `docker` feature (cargo test -p chatrixcd-tests --features docker --test synapse_docker)"
+                .into(),
+        )
+    }
+    #[cfg(feature = "docker")]
+    {
+        crate::synapse_docker::unavailable()
+    }
 }
 
 fn cache_dir() -> PathBuf {
@@ -94,10 +119,10 @@ fn free_port() -> Result<u16, SynapseError> {
     Ok(listener.local_addr().map_err(|e| failed("finding a free port", e))?.port())
 }
 
-fn overrides(port: u16) -> String {
+fn overrides(port: u16, bind: &str) -> String {
     let limit = "{per_second: 1000, burst_count: 1000}";
     let mut yaml = format!(
-        "listeners:\n  - {{port: {port}, bind_addresses: ['127.0.0.1'], type: http, tls: false, x_forwarded: false, \
+        "listeners:\n  - {{port: {port}, bind_addresses: ['{bind}'], type: http, tls: false, x_forwarded: false, \
          resources: [{{names: [client], compress: false}}]}}\n\
          registration_shared_secret: \"{SHARED_SECRET}\"\n\
          trusted_key_servers: []\nsuppress_key_server_warning: true\nreport_stats: false\npresence: {{enabled: false}}\n\
@@ -127,8 +152,44 @@ fn overrides(port: u16) -> String {
 }
 
 impl Synapse {
-    /// Starts a fresh Synapse on a free loopback port (installs it first if needed).
+    /// Starts a fresh Synapse: a local process on a free loopback port (installing it first if
+    /// needed), or, with `CHATRIXCD_SYNAPSE=docker`, the `matrixdotorg/synapse` container with the
+    /// same configuration, so every scenario runs unchanged on either.
     pub fn start() -> Result<Self, SynapseError> {
+        if std::env::var("CHATRIXCD_SYNAPSE").is_ok_and(|v| v == "docker") {
+            return Self::start_docker();
+        }
+        Self::start_local()
+    }
+
+    /// The container variant (needs Docker and the `docker` feature).
+    pub fn start_docker() -> Result<Self, SynapseError> {
+        if let Some(why) = docker_unavailable() {
+            return Err(failed("starting synapse in docker", why));
+        }
+        #[cfg(feature = "docker")]
+        {
+            let dir = tempfile::Builder::new()
+                .prefix("chatrixcd-synapse-")
+                .tempdir()
+                .map_err(|e| failed("creating a work dir", e))?;
+            std::fs::write(dir.path().join("test-overrides.yaml"), overrides(CONTAINER_PORT, "0.0.0.0"))
+                .map_err(|e| failed("writing the overrides", e))?;
+            let running = crate::synapse_docker::start(dir.path(), CONTAINER_PORT)?;
+            let port = running.host_port;
+            let synapse = Self {
+                url: format!("http://127.0.0.1:{port}"),
+                backend: Backend::Docker(Box::new(running)),
+                _dir: dir,
+            };
+            wait_healthy(port, || None)?;
+            Ok(synapse)
+        }
+        #[cfg(not(feature = "docker"))]
+        unreachable!("docker_unavailable is Some without the feature")
+    }
+
+    fn start_local() -> Result<Self, SynapseError> {
         let venv = ensure_venv()?;
         let dir = tempfile::Builder::new()
             .prefix("chatrixcd-synapse-")
@@ -149,11 +210,11 @@ impl Synapse {
                 .args(["--generate-config", "--report-stats=no"]),
         )?;
         let port = free_port()?;
-        std::fs::write(work.join("test-overrides.yaml"), overrides(port))
+        std::fs::write(work.join("test-overrides.yaml"), overrides(port, "127.0.0.1"))
             .map_err(|e| failed("writing the overrides", e))?;
         let log = std::fs::File::create(work.join("stdout.log")).map_err(|e| failed("creating the log", e))?;
         let log_err = log.try_clone().map_err(|e| failed("creating the log", e))?;
-        let process = Command::new(&python)
+        let mut process = Command::new(&python)
             .current_dir(work)
             .args(["-m", "synapse.app.homeserver", "-c", "homeserver.yaml", "-c", "test-overrides.yaml"])
             .stdin(Stdio::null())
@@ -161,57 +222,72 @@ impl Synapse {
             .stderr(log_err)
             .spawn()
             .map_err(|e| failed("starting synapse", e))?;
-        let mut synapse = Self { process, url: format!("http://127.0.0.1:{port}"), _dir: dir, venv };
-        synapse.wait_healthy(port)?;
-        Ok(synapse)
-    }
-
-    fn wait_healthy(&mut self, port: u16) -> Result<(), SynapseError> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.process.try_wait() {
-                let log = std::fs::read_to_string(self._dir.path().join("stdout.log")).unwrap_or_default();
-                return Err(failed("synapse exited early", format!("{status}\n{log}")));
-            }
-            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                use std::io::{Read as _, Write as _};
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let _ = stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n");
-                let mut answer = String::new();
-                let _ = stream.read_to_string(&mut answer);
-                if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
-                    return Ok(());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let log = dir.path().join("stdout.log");
+        if let Err(e) = wait_healthy(port, || {
+            let status = process.try_wait().ok().flatten()?;
+            Some(format!("{status}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
+        }) {
+            let _ = process.kill();
+            let _ = process.wait();
+            return Err(e);
         }
-        Err(failed("waiting for synapse to answer /health", "60 s passed"))
+        Ok(Self { url: format!("http://127.0.0.1:{port}"), backend: Backend::Local { process, venv }, _dir: dir })
     }
 
     /// Registers a user through the shared secret; returns their Matrix id.
     pub fn register(&self, name: &str, password: &str, admin: bool) -> Result<String, SynapseError> {
-        run(
-            "registering a user",
-            Command::new(self.venv.join("bin/register_new_matrix_user"))
-                .args([
-                    "--exists-ok",
-                    "-u",
-                    name,
-                    "-p",
-                    password,
-                    if admin { "--admin" } else { "--no-admin" },
-                    "-k",
-                    SHARED_SECRET,
-                ])
-                .arg(&self.url),
-        )?;
+        let admin_flag = if admin { "--admin" } else { "--no-admin" };
+        match &self.backend {
+            Backend::Local { venv, .. } => run(
+                "registering a user",
+                Command::new(venv.join("bin/register_new_matrix_user"))
+                    .args(["--exists-ok", "-u", name, "-p", password, admin_flag, "-k", SHARED_SECRET])
+                    .arg(&self.url),
+            )?,
+            #[cfg(feature = "docker")]
+            Backend::Docker(running) => running.register(name, password, admin_flag, CONTAINER_PORT)?,
+        }
         Ok(format!("@{name}:localhost"))
     }
 }
 
+/// Synapse's port inside the container.
+#[cfg(feature = "docker")]
+const CONTAINER_PORT: u16 = 8008;
+
+/// Polls `/health` on the loopback port until it answers 200; `exited` says why the server is
+/// gone, if it is.
+fn wait_healthy(port: u16, mut exited: impl FnMut() -> Option<String>) -> Result<(), SynapseError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(why) = exited() {
+            return Err(failed("synapse exited early", why));
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read as _, Write as _};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(failed("waiting for synapse to answer /health", "60 s passed"))
+}
+
 impl Drop for Synapse {
     fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        match &mut self.backend {
+            Backend::Local { process, .. } => {
+                let _ = process.kill();
+                let _ = process.wait();
+            }
+            // A container is removed when its handle drops.
+            #[cfg(feature = "docker")]
+            Backend::Docker(_) => {}
+        }
     }
 }
