@@ -11,6 +11,8 @@ use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_tests::synapse::Synapse;
 
+mod support;
+
 #[test]
 fn check_reaches_a_real_synapse_and_semaphore() {
     let synapse = Synapse::start().expect("a local Synapse (see tests/src/synapse.rs)");
@@ -70,19 +72,8 @@ struct Human {
 
 impl Human {
     async fn login(base: &str, user: &str, password: &str) -> Self {
-        let http = reqwest::Client::new();
-        let body = serde_json::json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
-        let answer: serde_json::Value = http
-            .post(format!("{base}/_matrix/client/v3/login"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = answer["access_token"].as_str().unwrap().to_owned();
-        Self { http, base: base.to_owned(), token }
+        let token = support::access_token(base, user, password).await;
+        Self { http: reqwest::Client::new(), base: base.to_owned(), token }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
