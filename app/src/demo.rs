@@ -166,7 +166,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut settings = Settings::new(console.bot_user().clone());
     settings.admins = vec![you.clone()];
     settings.greetings = args.greetings;
+    // The demo shows tasks moving at once, websocket or not.
     settings.poll_interval = millis(args.poll_ms.max(10));
+    settings.safety_poll_interval = settings.poll_interval;
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
 
     // Semaphore's websocket shows status changes at once; polling stays as the safety net.

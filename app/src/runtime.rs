@@ -46,7 +46,7 @@ pub(crate) async fn on_push(bot: &mut Bot, pushed: Option<chatrixcd_ports::TaskE
         None => {
             tracing::warn!("Semaphore's event stream ended; watching by polling only");
             *open = false;
-            Outcome::Continue
+            bot.on_task_event(chatrixcd_ports::TaskEvent::Disconnected).await
         }
     }
 }

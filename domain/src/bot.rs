@@ -94,6 +94,11 @@ pub struct Bot {
     pub(crate) tails: crate::tail::Tails,
     /// When a watched task outside its project's newest tasks was last fetched on its own.
     pub(crate) checked_alone: std::collections::HashMap<chatrixcd_ports::TaskRef, DateTime<Utc>>,
+    /// Projects whose watched tasks did not all fit in the newest 200 at the last poll: they are
+    /// polled through the longer task list.
+    pub(crate) deep_listing: std::collections::BTreeSet<chatrixcd_ports::ProjectId>,
+    /// Whether Semaphore's websocket is open, which makes polling a slower safety net.
+    push_open: bool,
     /// The plan summary of runs waiting for approval, shown in their status message.
     pub(crate) plan_summaries: std::collections::HashMap<chatrixcd_ports::TaskId, String>,
     /// When each run's status message was last edited, for the edit gap and the refresh.
@@ -118,6 +123,8 @@ impl Bot {
             status_edited: std::collections::HashMap::new(),
             plan_summaries: std::collections::HashMap::new(),
             checked_alone: std::collections::HashMap::new(),
+            deep_listing: std::collections::BTreeSet::new(),
+            push_open: false,
             tails: crate::tail::Tails::default(),
             shutdown_requested: false,
         }
@@ -181,7 +188,7 @@ impl Bot {
         }
         if self.next_poll.is_some_and(|at| at <= now) {
             let still_watching = watch::poll(self).await;
-            self.next_poll = still_watching.then(|| self.deps.clock.now() + self.settings.poll_interval);
+            self.next_poll = still_watching.then(|| self.deps.clock.now() + self.poll_interval());
         }
         crate::tail::flush_due(self).await;
         self.outcome()
@@ -194,9 +201,17 @@ impl Bot {
             TaskEvent::Status { project, task, template, status, start, end } => {
                 watch::on_status(self, watch::Pushed { project, task, template, status, start, end }).await;
             }
+            TaskEvent::Connected => self.push_open = true,
             TaskEvent::Reconnected => {
+                self.push_open = true;
                 if self.next_poll.is_some() {
                     self.next_poll = Some(self.deps.clock.now());
+                }
+            }
+            TaskEvent::Disconnected => {
+                self.push_open = false;
+                if self.next_poll.is_some() {
+                    self.watch_soon();
                 }
             }
             // Output is read from the task's log, by `logs` and by live tails: it has every line,
@@ -553,6 +568,11 @@ impl Bot {
             self.stats.errors += 1;
             tracing::error!(action, error = %e, "could not write the audit log");
         }
+    }
+
+    /// The time between two polls of watched tasks: short while only polling sees changes.
+    fn poll_interval(&self) -> chrono::Duration {
+        if self.push_open { self.settings.safety_poll_interval } else { self.settings.poll_interval }
     }
 
     pub(crate) fn watch_soon(&mut self) {

@@ -37,10 +37,13 @@ pub struct Settings {
     pub run_confirm_timeout: Duration,
     /// How long `stop` and `exit` confirmations wait.
     pub short_confirm_timeout: Duration,
-    /// How often tracked tasks are polled while any is active. With Semaphore's websocket feeding
-    /// the bot this is only the safety net.
+    /// How often tracked tasks are polled while any is active and Semaphore's websocket is down
+    /// (or was never up): polling is then the only way to see a task move.
     pub poll_interval: Duration,
-    /// Watched tasks that are not among their project's newest 200 are fetched one by one, at
+    /// How often they are polled while the websocket is open: it reports every status change at
+    /// once, and the poll is only the safety net for what a dropped connection missed.
+    pub safety_poll_interval: Duration,
+    /// Watched tasks that are not among their project's newest 1000 are fetched one by one, at
     /// most this many per poll (in rotation); the websocket still reports them at once.
     pub poll_individual_budget: usize,
     /// How often a live tail posts the new lines of its task.
@@ -74,6 +77,7 @@ impl Settings {
             run_confirm_timeout: Duration::seconds(300),
             short_confirm_timeout: Duration::seconds(60),
             poll_interval: Duration::seconds(5),
+            safety_poll_interval: Duration::seconds(15),
             poll_individual_budget: 10,
             status_edit_gap: Duration::seconds(2),
             tail_interval: Duration::seconds(5),

@@ -16,8 +16,11 @@ use crate::render::Reply;
 use crate::render::duration::human;
 use crate::render::reply::status_style;
 
-/// The newest tasks fetched per project per poll; Semaphore's own maximum.
-const RECENT_LIMIT: u8 = 200;
+/// The newest tasks fetched per project per poll: the most `tasks/last` answers.
+const RECENT_LIMIT: u16 = 200;
+/// The longer listing, for projects with watched tasks beyond their newest 200: Semaphore's whole
+/// task list, which stops at the newest 1000. One such request replaces up to 800 single reads.
+const DEEP_LIMIT: u16 = 1000;
 
 /// How a task ended, as people understand it: Semaphore reports a gracefully stopped task as
 /// `error`, so a stop request followed by `error` reads as stopped.
@@ -87,22 +90,39 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
     for t in tracked {
         by_project.entry(t.project).or_default().push(t);
     }
-    // Watched tasks older than a project's newest 200 are asked for one by one: a bounded number
-    // per poll, least recently checked first, so a thousand queued tasks cost no more than ten.
+    // One listing per project covers its watched tasks: the newest 200 usually, the newest 1000
+    // when the last poll found watched tasks further back (a long queue). Watched tasks older
+    // still are asked for one by one: a bounded number per poll, least recently checked first, so
+    // even thousands of queued tasks cost no more than ten extra requests.
     let mut older: Vec<TrackedTask> = Vec::new();
     for (project, watched) in by_project {
-        let recent = match bot.deps.semaphore.recent_tasks(project, RECENT_LIMIT).await {
+        let deep = bot.deep_listing.contains(&project);
+        let limit = if deep { DEEP_LIMIT } else { RECENT_LIMIT };
+        let recent = match bot.deps.semaphore.recent_tasks(project, limit).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(project = %project, error = %e, "cannot poll tasks; will retry");
                 continue;
             }
         };
+        let position: std::collections::HashMap<_, _> = recent.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+        let mut beyond_recent = false;
         for tracked in watched {
-            match recent.iter().find(|t| t.id == tracked.task) {
-                Some(task) => changed(bot, tracked, Ok(task.clone())).await,
-                None => older.push(tracked),
+            match position.get(&tracked.task) {
+                Some(&i) => {
+                    beyond_recent |= i >= usize::from(RECENT_LIMIT);
+                    changed(bot, tracked, Ok(recent[i].clone())).await;
+                }
+                None => {
+                    beyond_recent = true;
+                    older.push(tracked);
+                }
             }
+        }
+        if beyond_recent {
+            bot.deep_listing.insert(project);
+        } else {
+            bot.deep_listing.remove(&project);
         }
     }
     older.sort_by_key(|t| bot.checked_alone.get(&TaskRef { project: t.project, task: t.task }).copied());
@@ -454,6 +474,71 @@ mod tests {
             clock.advance(Duration::seconds(5));
         }
         assert_eq!(seen.len(), 25, "every task is checked within three polls: {seen:?}");
+    }
+
+    fn queued(project: ProjectId, id: u64) -> Task {
+        Task {
+            id: TaskId::new(id),
+            project_id: project,
+            template_id: TemplateId::new(3),
+            status: TaskStatus::Waiting,
+            created: None,
+            start: None,
+            end: None,
+            message: None,
+            template_name: None,
+            user_name: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn watched_tasks_deep_in_a_long_queue_are_polled_through_the_longer_list() {
+        let clock = ManualClock::at_epoch();
+        let limits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let single_reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut sem = MockSemaphorePort::new();
+        sem.expect_task_url().returning(|_, _, _| None);
+        let asked = Arc::clone(&limits);
+        // 1,500 queued tasks, newest first (ids need not grow: Semaphore on BoltDB counts down).
+        sem.expect_recent_tasks().returning(move |p, limit| {
+            asked.lock().unwrap().push(limit);
+            Ok((0..u64::from(limit.min(1000))).map(|n| queued(p, 1_500 - n)).collect())
+        });
+        let reads = Arc::clone(&single_reads);
+        sem.expect_task().returning(move |p, t| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(queued(p, t.get()))
+        });
+        let store = Arc::new(MemoryStore::new());
+        // Watched: positions 300..330 of the queue, beyond the newest 200.
+        for id in 1_170..1_200 {
+            store.track(TrackedTask { task: TaskId::new(id), ..tracked(&clock) }).await.unwrap();
+        }
+        let (mut bot, _chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        bot.resume().await;
+        bot.tick().await;
+        assert_eq!(*limits.lock().unwrap(), [200], "the first poll tries the short list");
+        assert_eq!(single_reads.swap(0, std::sync::atomic::Ordering::Relaxed), 10, "then reads a budget's worth");
+        for _ in 0..3 {
+            clock.advance(Duration::seconds(5));
+            bot.tick().await;
+        }
+        assert_eq!(*limits.lock().unwrap(), [200, 1000, 1000, 1000], "later polls use the long list");
+        assert_eq!(single_reads.load(std::sync::atomic::Ordering::Relaxed), 0, "which covers every watched task");
+    }
+
+    #[tokio::test]
+    async fn polling_is_a_slower_safety_net_while_the_websocket_is_open() {
+        let (mut bot, _chat, clock) = watching(Some(queued(ProjectId::new(1), 7))).await;
+        bot.tick().await;
+        assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(5)), "no push: poll often");
+        bot.on_task_event(TaskEvent::Connected).await;
+        clock.advance(Duration::seconds(5));
+        bot.tick().await;
+        assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(15)), "push open: the safety net");
+        clock.advance(Duration::seconds(1));
+        bot.on_task_event(TaskEvent::Disconnected).await;
+        assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(5)), "push lost: poll often again");
     }
 
     #[tokio::test]

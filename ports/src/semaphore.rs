@@ -367,9 +367,15 @@ pub enum TaskEvent {
     },
     /// One line of a task's output.
     Log { project: ProjectId, task: TaskId, time: Option<DateTime<Utc>>, text: String },
+    /// The push channel is open for the first time. While it is open, polling is only the safety
+    /// net and runs less often.
+    Connected,
     /// The push channel was down and is back. Statuses that changed meanwhile follow as `Status`
     /// events; output lines of that gap are only in the task's log.
     Reconnected,
+    /// The push channel went down; it is being re-opened. Until it is back, only polling sees
+    /// status changes.
+    Disconnected,
 }
 
 /// A stream of task events. `None` means the stream has ended for good.
@@ -395,8 +401,9 @@ pub trait SemaphorePort: Send + Sync {
     /// Starts a task. Never retried by adapters: a retry could start it twice.
     async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError>;
     async fn task(&self, project: ProjectId, task: TaskId) -> Result<Task, SemaphoreError>;
-    /// The newest tasks of a project, newest first.
-    async fn recent_tasks(&self, project: ProjectId, limit: u8) -> Result<Vec<Task>, SemaphoreError>;
+    /// The newest `limit` tasks of a project, newest first. Semaphore serves at most 200 this way
+    /// (`tasks/last`); a larger limit reads its whole task list, which stops at the newest 1000.
+    async fn recent_tasks(&self, project: ProjectId, limit: u16) -> Result<Vec<Task>, SemaphoreError>;
     /// The whole output of a task, oldest line first.
     async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError>;
     /// The whole output as one text (`raw_output` where the server has it, else the lines joined).

@@ -1,6 +1,7 @@
-//! Semaphore requests while watching many tasks: 1,000 running tasks tracked in rooms, an hour
-//! of the bot's own timers on a manual clock, every request to Semaphore counted. The count is
-//! what matters (a homeserver-friendly bot must also be Semaphore-friendly); the wall time per
+//! Semaphore requests while watching many tasks: 1,000 queued tasks tracked in rooms, an hour
+//! of the bot's own timers on a manual clock, every request to Semaphore counted, with the
+//! websocket open, with it down, and with the watched tasks buried behind newer ones. The count
+//! is what matters (a homeserver-friendly bot must also be Semaphore-friendly); the wall time per
 //! poll shows the bot's own cost.
 //!
 //! `cargo bench -p chatrixcd-tests --bench watching`; results in docs/performance.md.
@@ -20,7 +21,9 @@ use chatrixcd_ports::semaphore::{
     ActivityEvent, Environment, Inventory, OutputLine, Project, ServerInfo, StartTask, StopMode, Task, Template,
 };
 use chatrixcd_ports::store::TrackedTask;
-use chatrixcd_ports::{Clock, ProjectId, RoomId, SemaphoreError, SemaphorePort, Store, TaskId, TemplateId, UserId};
+use chatrixcd_ports::{
+    Clock, ProjectId, RoomId, SemaphoreError, SemaphorePort, Store, TaskEvent, TaskId, TemplateId, UserId,
+};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_store_memory::MemoryStore;
 use chrono::Duration;
@@ -85,7 +88,7 @@ impl SemaphorePort for Counting {
         self.count("task");
         self.inner.task(p, t).await
     }
-    async fn recent_tasks(&self, p: ProjectId, limit: u8) -> Result<Vec<Task>, SemaphoreError> {
+    async fn recent_tasks(&self, p: ProjectId, limit: u16) -> Result<Vec<Task>, SemaphoreError> {
         self.count("tasks/last");
         self.inner.recent_tasks(p, limit).await
     }
@@ -112,89 +115,115 @@ impl SemaphorePort for Counting {
 
 const TASKS: usize = 1_000;
 const ROOMS: usize = 20;
+const MINUTES: i64 = 60;
+
+/// One way the bot may find itself watching.
+struct Scenario {
+    name: &'static str,
+    /// Whether Semaphore's websocket is open (then polling is only the safety net).
+    push_open: bool,
+    /// Tasks started after the watched ones, per project and not watched: a long queue that
+    /// pushes the watched tasks out of Semaphore's newest-first listings.
+    newer_per_project: usize,
+}
 
 fn main() {
+    let scenarios = [
+        Scenario { name: "websocket open", push_open: true, newer_per_project: 0 },
+        Scenario { name: "websocket down", push_open: false, newer_per_project: 0 },
+        Scenario { name: "websocket open, 1,500 newer tasks per project", push_open: true, newer_per_project: 1_500 },
+        Scenario { name: "websocket down, 1,500 newer tasks per project", push_open: false, newer_per_project: 1_500 },
+    ];
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let clock = ManualClock::at_epoch();
-        // Tasks queue for an hour and more: they stay watched for the whole measurement.
-        let config = SimConfig { queue_tick: Duration::hours(10), ..SimConfig::default() };
-        let semaphore = Arc::new(Counting {
-            inner: SimSemaphore::demo(config, Arc::new(clock.clone())),
-            calls: std::sync::Mutex::default(),
-            total: AtomicU64::new(0),
-        });
-        let store = Arc::new(MemoryStore::new());
-        let templates: Vec<(ProjectId, Template)> = {
-            let mut all = Vec::new();
-            for project in semaphore.projects().await.unwrap() {
-                for t in semaphore.templates(project.id).await.unwrap() {
-                    if t.survey_vars.iter().all(|v| !v.required) {
-                        all.push((project.id, t));
-                    }
+    println!("{TASKS} queued tasks watched in {ROOMS} rooms, {MINUTES} simulated minutes each");
+    println!("For comparison, one request per task every 10 s (ChatrixCD's poller) is {} per minute.", TASKS * 6);
+    for scenario in &scenarios {
+        runtime.block_on(measure(scenario));
+    }
+}
+
+async fn measure(scenario: &Scenario) {
+    let clock = ManualClock::at_epoch();
+    // Tasks queue for hours: they stay watched for the whole measurement.
+    let config = SimConfig { queue_tick: Duration::hours(10), ..SimConfig::default() };
+    let semaphore = Arc::new(Counting {
+        inner: SimSemaphore::demo(config, Arc::new(clock.clone())),
+        calls: std::sync::Mutex::default(),
+        total: AtomicU64::new(0),
+    });
+    let store = Arc::new(MemoryStore::new());
+    let templates: Vec<(ProjectId, Template)> = {
+        let mut all = Vec::new();
+        for project in semaphore.projects().await.unwrap() {
+            for t in semaphore.templates(project.id).await.unwrap() {
+                if t.survey_vars.iter().all(|v| !v.required) {
+                    all.push((project.id, t));
                 }
             }
-            all
-        };
-        let user = UserId::parse("@alice:example.org").unwrap();
-        let projects: std::collections::BTreeSet<ProjectId> = templates.iter().map(|(p, _)| *p).collect();
-        for n in 0..TASKS {
-            let (project, template) = &templates[n % templates.len()];
-            let request = StartTask { template_id: template.id, ..StartTask::default() };
-            let task = semaphore.start_task(*project, request).await.unwrap();
-            let room = RoomId::parse(format!("!room{}:example.org", n % ROOMS)).unwrap();
-            store
-                .track(TrackedTask {
-                    project: *project,
-                    task: task.id,
-                    template: template.id,
-                    template_name: template.name.clone(),
-                    room,
-                    requester: user.clone(),
-                    status_event: Some(chatrixcd_ports::EventId(format!("$status{n}"))),
-                    last_status: task.status.clone(),
-                    started_at: clock.now(),
-                    stop_requested_by: None,
-                })
-                .await
-                .unwrap();
         }
-        let mut settings = Settings::new(UserId::parse("@bot:example.org").unwrap());
-        settings.admins = vec![user];
-        let poll = settings.poll_interval;
-        let deps =
-            Deps { chat: Arc::new(NullChat), semaphore: semaphore.clone(), store, clock: Arc::new(clock.clone()) };
-        let mut bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
-        bot.resume().await;
-        semaphore.reset();
+        all
+    };
+    let user = UserId::parse("@alice:example.org").unwrap();
+    let projects: std::collections::BTreeSet<ProjectId> = templates.iter().map(|(p, _)| *p).collect();
+    for n in 0..TASKS {
+        let (project, template) = &templates[n % templates.len()];
+        let request = StartTask { template_id: template.id, ..StartTask::default() };
+        let task = semaphore.start_task(*project, request).await.unwrap();
+        let room = RoomId::parse(format!("!room{}:example.org", n % ROOMS)).unwrap();
+        store
+            .track(TrackedTask {
+                project: *project,
+                task: task.id,
+                template: template.id,
+                template_name: template.name.clone(),
+                room,
+                requester: user.clone(),
+                status_event: Some(chatrixcd_ports::EventId(format!("$status{n}"))),
+                last_status: task.status.clone(),
+                started_at: clock.now(),
+                stop_requested_by: None,
+            })
+            .await
+            .unwrap();
+    }
+    for project in &projects {
+        let template = templates.iter().find(|(p, _)| p == project).map(|(_, t)| t.id).unwrap();
+        for _ in 0..scenario.newer_per_project {
+            let request = StartTask { template_id: template, ..StartTask::default() };
+            semaphore.start_task(*project, request).await.unwrap();
+        }
+    }
+    let mut settings = Settings::new(UserId::parse("@bot:example.org").unwrap());
+    settings.admins = vec![user];
+    let interval = if scenario.push_open { settings.safety_poll_interval } else { settings.poll_interval };
+    let deps = Deps { chat: Arc::new(NullChat), semaphore: semaphore.clone(), store, clock: Arc::new(clock.clone()) };
+    let mut bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
+    bot.resume().await;
+    if scenario.push_open {
+        bot.on_task_event(TaskEvent::Connected).await;
+    }
+    semaphore.reset();
 
-        let minutes = 60;
-        let end = clock.now() + Duration::minutes(minutes);
-        let mut polls = 0u32;
-        let mut busy = StdDuration::ZERO;
-        while let Some(at) = bot.next_deadline().filter(|at| *at <= end) {
-            clock.set(at.max(clock.now()));
-            let started = Instant::now();
-            bot.tick().await;
-            busy += started.elapsed();
-            polls += 1;
-        }
-        let calls = semaphore.reset();
-        let total: u64 = calls.values().sum();
-        let still_watched = bot.tasks_in_motion().await;
-        println!(
-            "{TASKS} tasks watched in {ROOMS} rooms across {} projects, poll every {} s",
-            projects.len(),
-            poll.num_seconds()
-        );
-        println!("{polls} polls in {minutes} simulated minutes, {still_watched} tasks still watched at the end");
-        println!(
-            "Semaphore requests: {total} in total = {:.1} per minute = {:.3} per task per minute",
-            total as f64 / minutes as f64,
-            total as f64 / minutes as f64 / TASKS as f64
-        );
-        println!("  by kind: {calls:?}");
-        println!("Bot time per poll: {:.2?}", busy / polls.max(1));
-        println!("For comparison, one request per task every 10 s (ChatrixCD's poller) is {} per minute.", TASKS * 6);
-    });
+    let end = clock.now() + Duration::minutes(MINUTES);
+    let mut polls = 0u32;
+    let mut busy = StdDuration::ZERO;
+    while let Some(at) = bot.next_deadline().filter(|at| *at <= end) {
+        clock.set(at.max(clock.now()));
+        let started = Instant::now();
+        bot.tick().await;
+        busy += started.elapsed();
+        polls += 1;
+    }
+    let calls = semaphore.reset();
+    let total: u64 = calls.values().sum();
+    let still_watched = bot.tasks_in_motion().await;
+    assert_eq!(still_watched, TASKS, "every task stays watched for the whole measurement");
+    println!();
+    println!("## {} ({} projects, poll every {} s)", scenario.name, projects.len(), interval.num_seconds());
+    println!(
+        "Semaphore requests: {:.1} per minute = {:.3} per task per minute; by kind: {calls:?}",
+        total as f64 / MINUTES as f64,
+        total as f64 / MINUTES as f64 / TASKS as f64
+    );
+    println!("{polls} polls; bot time per poll: {:.2?}", busy / polls.max(1));
 }

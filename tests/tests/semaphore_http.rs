@@ -75,6 +75,21 @@ async fn a_run_seen_through_the_real_client() {
 }
 
 #[tokio::test]
+async fn long_task_lists_come_from_the_whole_list_capped_like_semaphore() {
+    let s = server(Mode::V2_10, 256).await;
+    let c = client(&s.url);
+    for _ in 0..230 {
+        c.start_task(OPS, start(1)).await.unwrap();
+    }
+    assert_eq!(c.recent_tasks(OPS, 200).await.unwrap().len(), 200, "tasks/last stops at 200");
+    let longer = c.recent_tasks(OPS, 1000).await.unwrap();
+    assert!(longer.len() >= 230, "the task list goes further: {}", longer.len());
+    assert_eq!(c.recent_tasks(OPS, 210).await.unwrap().len(), 210, "and is cut to the limit asked");
+    let ids: Vec<TaskId> = longer.iter().map(|t| t.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "newest first (2.10 counts ids down)");
+}
+
+#[tokio::test]
 async fn stop_and_confirm_over_http() {
     let s = server(Mode::V2_10, 256).await;
     let c = client(&s.url);
@@ -139,6 +154,8 @@ async fn websocket_reports_a_run_and_survives_being_dropped() {
     let reconnect =
         Reconnect { first: StdDuration::from_millis(20), max: StdDuration::from_millis(200), reconcile_limit: 20 };
     let mut events = c.events(reconnect);
+    let first = tokio::time::timeout(StdDuration::from_secs(20), events.next_event()).await.expect("connected in time");
+    assert_eq!(first, Some(TaskEvent::Connected), "the stream says first that the push channel is open");
     // The simulator relays only what happens after a client connects: poke it until events flow.
     let mut subscribed = false;
     for _ in 0..40 {
@@ -158,7 +175,9 @@ async fn websocket_reports_a_run_and_survives_being_dropped() {
         |e| matches!(e, TaskEvent::Status { task, status: TaskStatus::Success, .. } if *task == chatty.id),
     )
     .await;
-    assert!(seen.contains(&TaskEvent::Reconnected), "the client was dropped and came back");
+    let dropped = seen.iter().position(|e| *e == TaskEvent::Disconnected);
+    let back = seen.iter().position(|e| *e == TaskEvent::Reconnected);
+    assert!(dropped.is_some() && back > dropped, "the client was dropped and came back: {seen:?}");
 }
 
 #[tokio::test]

@@ -286,11 +286,15 @@ impl SemaphorePort for HttpSemaphore {
         Ok(wire.into_port(project))
     }
 
-    async fn recent_tasks(&self, project: ProjectId, limit: u8) -> Result<Vec<Task>, SemaphoreError> {
-        let limit = limit.clamp(1, 200);
-        let list: Vec<WireTask> =
-            self.get(&format!("/project/{project}/tasks/last?limit={limit}"), &format!("project {project}")).await?;
-        Ok(list.into_iter().map(|t| t.into_port(project)).collect())
+    async fn recent_tasks(&self, project: ProjectId, limit: u16) -> Result<Vec<Task>, SemaphoreError> {
+        let what = format!("project {project}");
+        // `tasks/last` caps its limit at 200; the task list has no limit parameter and answers the
+        // newest 1000, so a larger limit is cut here.
+        let list: Vec<WireTask> = match limit {
+            0..=200 => self.get(&format!("/project/{project}/tasks/last?limit={}", limit.max(1)), &what).await?,
+            _ => self.get(&format!("/project/{project}/tasks"), &what).await?,
+        };
+        Ok(list.into_iter().take(usize::from(limit.max(1))).map(|t| t.into_port(project)).collect())
     }
 
     async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError> {

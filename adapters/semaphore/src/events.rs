@@ -26,7 +26,7 @@ pub struct Reconnect {
     /// Longest wait between two attempts.
     pub max: Duration,
     /// Newest tasks per project compared after a reconnect.
-    pub reconcile_limit: u8,
+    pub reconcile_limit: u16,
 }
 
 impl Default for Reconnect {
@@ -118,13 +118,12 @@ async fn run(client: HttpSemaphore, tx: mpsc::Sender<TaskEvent>, reconnect: Reco
         match socket {
             Ok(mut socket) => {
                 failures = 0;
-                if connected_before {
-                    if tx.send(TaskEvent::Reconnected).await.is_err() {
-                        return;
-                    }
-                    if !reconcile(&client, &tx, &mut seen, reconnect.reconcile_limit).await {
-                        return;
-                    }
+                let opened = if connected_before { TaskEvent::Reconnected } else { TaskEvent::Connected };
+                if tx.send(opened).await.is_err() {
+                    return;
+                }
+                if connected_before && !reconcile(&client, &tx, &mut seen, reconnect.reconcile_limit).await {
+                    return;
                 }
                 connected_before = true;
                 while let Some(message) = socket.next().await {
@@ -142,6 +141,9 @@ async fn run(client: HttpSemaphore, tx: mpsc::Sender<TaskEvent>, reconnect: Reco
                     }
                 }
                 tracing::info!("Semaphore websocket closed; reconnecting");
+                if tx.send(TaskEvent::Disconnected).await.is_err() {
+                    return;
+                }
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
@@ -162,7 +164,7 @@ async fn reconcile(
     client: &HttpSemaphore,
     tx: &mpsc::Sender<TaskEvent>,
     seen: &mut HashMap<TaskId, TaskStatus>,
-    limit: u8,
+    limit: u16,
 ) -> bool {
     let projects = match client.projects().await {
         Ok(p) => p,

@@ -576,13 +576,14 @@ impl SimModel {
         Ok(self.tasks[i].clone())
     }
 
-    /// Newest first, at most `limit` (1..=200).
+    /// Newest first, at most `limit`: 1..=200 through `tasks/last`, 1000 for the whole task list
+    /// (Semaphore's own cap).
     pub fn recent_tasks(&mut self, project: ProjectId, limit: usize) -> Result<Vec<SimTask>, SimError> {
         self.advance();
         self.project_exists(project)?;
         let mut tasks: Vec<SimTask> = self.tasks.iter().filter(|t| t.project == project).cloned().collect();
         tasks.sort_by_key(|t| std::cmp::Reverse(t.seq));
-        tasks.truncate(limit.clamp(1, 200));
+        tasks.truncate(limit.clamp(1, 1000));
         Ok(tasks)
     }
 

@@ -167,10 +167,11 @@ impl SemaphorePort for SimSemaphore {
             .map_err(|e| port_error(e, format!("task #{task} in project {project}")))
     }
 
-    async fn recent_tasks(&self, project: ProjectId, limit: u8) -> Result<Vec<Task>, SemaphoreError> {
+    async fn recent_tasks(&self, project: ProjectId, limit: u16) -> Result<Vec<Task>, SemaphoreError> {
         self.injected()?;
+        // As over HTTP: `tasks/last` up to 200, the task list (the newest 1000) beyond.
         self.model()
-            .recent_tasks(project, usize::from(limit))
+            .recent_tasks(project, usize::from(limit.clamp(1, 1000)))
             .map(|tasks| tasks.into_iter().map(to_task).collect())
             .map_err(|e| port_error(e, format!("project {project}")))
     }
