@@ -57,6 +57,8 @@ fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
         alice.say(&room, "!cd logs").await;
         let log = alice.message_containing("PLAY RECAP").await;
         assert!(log.contains("<table") && log.contains("localhost"), "{log}");
+        alice.say(&room, "!cd logs --page 1").await;
+        alice.message_containing(" · lines 1–").await;
         alice.say(&room, "!cd logs --file").await;
         let (file, encrypted) = loop {
             let (body, encrypted) = alice.next_message().await;
