@@ -37,7 +37,7 @@ fn main() {
         settings.admins = vec![user.clone()];
         settings.greetings = false;
         let deps = Deps {
-            chat: Arc::new(NullChat),
+            chat: Arc::new(NullChat::default()),
             semaphore: Arc::new(semaphore),
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(clock.clone()),

@@ -196,7 +196,12 @@ async fn measure(scenario: &Scenario) {
     let mut settings = Settings::new(UserId::parse("@bot:example.org").unwrap());
     settings.admins = vec![user];
     let interval = if scenario.push_open { settings.safety_poll_interval } else { settings.poll_interval };
-    let deps = Deps { chat: Arc::new(NullChat), semaphore: semaphore.clone(), store, clock: Arc::new(clock.clone()) };
+    let deps = Deps {
+        chat: Arc::new(NullChat::default()),
+        semaphore: semaphore.clone(),
+        store,
+        clock: Arc::new(clock.clone()),
+    };
     let mut bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
     bot.resume().await;
     if scenario.push_open {

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::config::{ConfigError, SemaphoreConfig};
+use crate::list::{ListError, ListSplitter};
 use crate::wire::{self, WireEvent, WireInfo, WireNamed, WireOutput, WireProject, WireTask, WireTemplate};
 
 /// A Semaphore server reached over HTTP(S). Clones share connections.
@@ -139,16 +140,49 @@ impl HttpSemaphore {
 
     /// A read: retried with jittered exponential backoff on timeouts, unreachability and 5xx.
     async fn get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T, SemaphoreError> {
+        self.retrying(path, || async {
+            match self.send_once(Method::GET, path, None).await? {
+                (status, text) if status.is_success() => decode(&text, what),
+                (status, text) => Err(status_error(status, &text, what)),
+            }
+        })
+        .await
+    }
+
+    /// A read of a list that may be huge (a task's output), decoded item by item as it arrives
+    /// rather than held whole first; retried like [`Self::get`].
+    async fn get_list<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<Vec<T>, SemaphoreError> {
+        self.retrying(path, || async {
+            let url = format!("{}{path}", self.api);
+            let mut response = self.http.get(url).bearer_auth(&self.token).send().await.map_err(transport_error)?;
+            let status = response.status();
+            if !status.is_success() {
+                let text = response.text().await.map_err(transport_error)?;
+                return Err(status_error(status, &text, what));
+            }
+            let malformed = |e: ListError| SemaphoreError::Malformed(format!("{what}: {e}"));
+            let mut items = Vec::new();
+            let mut splitter = ListSplitter::default();
+            while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+                splitter.feed(&chunk, |item| items.push(item)).map_err(malformed)?;
+            }
+            splitter.finish().map_err(malformed)?;
+            Ok(items)
+        })
+        .await
+    }
+
+    /// Runs a read until it succeeds, fails for good, or runs out of retries.
+    async fn retrying<T, F, Fut>(&self, path: &str, read: F) -> Result<T, SemaphoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SemaphoreError>>,
+    {
         let mut attempt = 0;
         loop {
-            let result = match self.send_once(Method::GET, path, None).await {
-                Ok((status, text)) if status.is_success() => return decode(&text, what),
-                Ok((status, text)) => Err(status_error(status, &text, what)),
-                Err(e) => Err(e),
-            };
-            let error = match result {
+            let error = match read().await {
+                Ok(answer) => return Ok(answer),
                 Err(e) => e,
-                Ok(never) => return Ok(never),
             };
             let retryable = matches!(
                 error,
@@ -292,7 +326,7 @@ impl SemaphorePort for HttpSemaphore {
         // newest 1000, so a larger limit is cut here.
         let list: Vec<WireTask> = match limit {
             0..=200 => self.get(&format!("/project/{project}/tasks/last?limit={}", limit.max(1)), &what).await?,
-            _ => self.get(&format!("/project/{project}/tasks"), &what).await?,
+            _ => self.get_list(&format!("/project/{project}/tasks"), &what).await?,
         };
         Ok(list.into_iter().take(usize::from(limit.max(1))).map(|t| t.into_port(project)).collect())
     }
@@ -300,7 +334,7 @@ impl SemaphorePort for HttpSemaphore {
     async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError> {
         let what = format!("task #{task} in project {project}");
         let list: Vec<WireOutput> = self
-            .get(&format!("/project/{project}/tasks/{task}/output"), &what)
+            .get_list(&format!("/project/{project}/tasks/{task}/output"), &what)
             .await
             .map_err(|e| task_not_found(e, project, task))?;
         Ok(list.into_iter().map(WireOutput::into_port).collect())

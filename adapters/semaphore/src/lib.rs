@@ -12,6 +12,7 @@ pub mod alert;
 mod client;
 mod config;
 mod events;
+pub mod list;
 mod wire;
 
 pub use client::HttpSemaphore;

@@ -145,23 +145,9 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         return follow(bot, req, &task).await;
     }
     let output = bot.deps.semaphore.task_output(task.project_id, task.id).await?;
-    // Some entries carry their own newlines; the log is the lines, not the entries.
-    let raw: Vec<String> = output
-        .iter()
-        // Semaphore ends some entries with a newline of their own; that is not an empty line.
-        .flat_map(|o| o.text.strip_suffix('\n').unwrap_or(&o.text).split('\n').map(str::to_owned).collect::<Vec<_>>())
-        .map(|l| l.trim_end_matches('\r').to_owned())
-        .collect();
-    let raw: Vec<String> = match raw.iter().rposition(|l| !l.is_empty()) {
-        Some(last) => raw[..=last].to_vec(),
-        None => Vec::new(),
-    };
-    // Redacted in order, line by line: a private key spans lines, and a filter or a page may keep
-    // only some of them.
-    let raw: Vec<String> = {
-        let mut redactor = bot.redactor.lines();
-        raw.iter().map(|l| redactor.redact_line(l).into_owned()).collect()
-    };
+    // A log can be hundreds of megabytes: it is held once, as the lines Semaphore sent, moved
+    // rather than copied wherever a line needs no change.
+    let mut raw = split_lines(output);
     let title = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
     if raw.is_empty() {
         let reply = Reply::notice()
@@ -171,24 +157,37 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         bot.reply(req, reply).await;
         return Ok(());
     }
+    // Redacted in order, line by line: a private key spans lines, and a filter or a page may keep
+    // only some of them.
+    let mut redactor = bot.redactor.lines();
     if args.file {
-        let whole = bot.deps.semaphore.task_log_text(task.project_id, task.id).await?;
-        let mut redactor = bot.redactor.lines();
-        let text: String = whole
-            .lines()
-            .map(|l| {
-                let plain = ansi::strip(l);
-                format!("{}\n", redactor.redact_line(&plain))
-            })
-            .collect();
+        // The file is plain text; colour codes are stripped before redaction, so a secret
+        // interrupted by them is still found.
+        let mut text = String::with_capacity(raw.iter().map(|l| l.len() + 1).sum());
+        let lines = raw.len();
+        for line in raw {
+            let plain = ansi::strip(&line);
+            text.push_str(&redactor.redact_line(&plain));
+            text.push('\n');
+        }
         let upload = FileUpload {
             file_name: format!("task-{}.log", task.id),
             mime_type: "text/plain".into(),
             bytes: text.into_bytes(),
-            caption: Some(format!("📋 Full log of task #{}{title}, {} lines", task.id, raw.len())),
+            caption: Some(format!("📋 Full log of task #{}{title}, {lines} lines", task.id)),
         };
         bot.deps.chat.upload(&req.room, upload).await?;
         return Ok(());
+    }
+    for line in &mut raw {
+        // Unchanged lines come back as the same borrowed text and stay where they are.
+        let redacted = match redactor.redact_line(line) {
+            std::borrow::Cow::Borrowed(same) if std::ptr::eq(same, line.as_str()) => None,
+            other => Some(other.into_owned()),
+        };
+        if let Some(redacted) = redacted {
+            *line = redacted;
+        }
     }
     let total = raw.len();
     let doc = LogDocument::new(&raw);
@@ -270,6 +269,26 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     bot.reply(req, header).await;
     Ok(())
+}
+
+/// The log's lines from Semaphore's entries: an entry may hold several lines, and Semaphore ends
+/// some with a newline of their own, which is not an empty line; Windows line ends lose their
+/// `\r`; trailing empty lines are dropped. An entry that is one clean line is moved, not copied.
+fn split_lines(output: Vec<chatrixcd_ports::semaphore::OutputLine>) -> Vec<String> {
+    let mut lines = Vec::with_capacity(output.len());
+    for entry in output {
+        let text = entry.text;
+        let body = text.strip_suffix('\n').unwrap_or(&text);
+        if body.len() == text.len() && !body.contains(['\n', '\r']) {
+            lines.push(text);
+        } else {
+            lines.extend(body.split('\n').map(|l| l.trim_end_matches('\r').to_owned()));
+        }
+    }
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
 }
 
 /// Bytes kept for the header and footer of a page: task, template name, status, line range,
@@ -371,6 +390,23 @@ mod tests {
         }
         for l in ["ok: [localhost]", "TASK [Gathering Facts] ***", "changed: [web1]"] {
             assert!(!PROBLEM.is_match(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn entries_become_lines() {
+        let entry = |text: &str| OutputLine { time: None, text: text.to_owned() };
+        let cases: [(&[&str], &[&str]); 6] = [
+            (&["one", "two"], &["one", "two"]),
+            (&["Run TaskRunner with template: hello\n", "next"], &["Run TaskRunner with template: hello", "next"]),
+            (&["a\nb\n", "c"], &["a", "b", "c"]),
+            (&["dos\r\nline\r"], &["dos", "line"]),
+            (&["kept", "", "", ""], &["kept"]),
+            (&["", "\n"], &[]),
+        ];
+        for (entries, lines) in cases {
+            let split = split_lines(entries.iter().map(|e| entry(e)).collect());
+            assert_eq!(split, lines, "{entries:?}");
         }
     }
 
@@ -482,5 +518,29 @@ mod tests {
         assert_eq!(seen.len(), expected.len());
         let (body, _, _) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK} --errors")).await;
         assert!(body.contains("fatal: [web-07]") && body.contains("1 matching"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_whole_log_uploads_as_plain_redacted_text_from_one_read() {
+        let mut log = big_log();
+        // A secret that colour codes cut in two: found once the codes are stripped.
+        log.insert(3, "token: \x1b[1ms3cr3t\x1b[0m-token-value in use".to_owned());
+        log.push(String::new());
+        let clock = ManualClock::at_epoch();
+        let mut sem = semaphore(log.clone());
+        // The file is made from the lines already read; a second read of the log is not needed.
+        sem.expect_task_log_text().never();
+        let (mut bot, chat) =
+            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        bot.handle(message_from(&admin(), &format!("!cd logs {TASK} --file"), clock.now())).await;
+        let posted = chat.take();
+        let Some(Posted::Upload(file)) = posted.into_iter().next() else { panic!("no upload") };
+        let text = String::from_utf8(file.bytes).unwrap();
+        assert!(!text.contains('\x1b'), "colour codes are stripped");
+        assert!(!text.contains("s3cr3t"), "the secret is redacted: {}", &text[..300]);
+        assert_eq!(text.lines().count(), log.len() - 1, "every line but the trailing empty one");
+        assert!(text.ends_with("ignored=0\n"));
+        let caption = format!("📋 Full log of task #7 (deploy-web), {} lines", log.len() - 1);
+        assert_eq!(file.caption, Some(caption));
     }
 }
