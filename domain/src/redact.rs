@@ -202,7 +202,14 @@ impl Redactor {
     /// A redactor for text that arrives a line at a time (log pages, live tails): it remembers
     /// when a private key block has begun, so the body lines are masked too.
     pub fn lines(&self) -> LineRedactor<'_> {
-        LineRedactor { redactor: self, key_lines: None }
+        self.lines_from(LineState::default())
+    }
+
+    /// A line redactor that goes on where an earlier one stopped ([`LineRedactor::state`]): a
+    /// live tail posts its lines over many messages, and a private key cut across two of them
+    /// must still be masked in the second.
+    pub fn lines_from(&self, state: LineState) -> LineRedactor<'_> {
+        LineRedactor { redactor: self, key_lines: state.key_lines }
     }
 
     fn pass<'t>(&self, input: &'t str) -> Cow<'t, str> {
@@ -369,6 +376,12 @@ fn json_escape(s: &str) -> Option<String> {
 /// line, so one stray BEGIN line cannot blank out the rest of a log.
 const MAX_KEY_LINES: usize = 256;
 
+/// Where a [`LineRedactor`] stands between two lines: inside a private key block or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineState {
+    key_lines: Option<usize>,
+}
+
 /// Redacts text a line at a time; see [`Redactor::lines`].
 #[derive(Debug)]
 pub struct LineRedactor<'r> {
@@ -378,6 +391,11 @@ pub struct LineRedactor<'r> {
 }
 
 impl LineRedactor<'_> {
+    /// Where this redactor stands, to go on later with [`Redactor::lines_from`].
+    pub fn state(&self) -> LineState {
+        LineState { key_lines: self.key_lines }
+    }
+
     /// Redacts one line (without its newline); lines inside a private key block become [`MARK`].
     pub fn redact_line<'a>(&mut self, line: &'a str) -> Cow<'a, str> {
         if let Some(count) = self.key_lines {

@@ -15,6 +15,7 @@ use chatrixcd_ports::store::TaskRef;
 use chrono::{DateTime, Utc};
 
 use crate::bot::Bot;
+use crate::redact::LineState;
 use crate::render::{Reply, ansi};
 
 /// One task followed in one room.
@@ -27,6 +28,9 @@ pub(crate) struct Tail {
     pub posted_lines: usize,
     /// Messages posted so far, which keeps every message's idempotency key distinct.
     pub messages: usize,
+    /// The line redactor's state after the last line posted: a private key whose first lines
+    /// went out in one flush is still masked in the next.
+    pub redaction: LineState,
     pub next_flush: DateTime<Utc>,
 }
 
@@ -99,8 +103,15 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
         }
     };
     // Semaphore ends some entries with a newline of their own; that is not an empty line.
-    let new: Vec<&str> =
-        lines.iter().skip(tail.posted_lines).map(|l| l.text.strip_suffix('\n').unwrap_or(&l.text)).collect();
+    // Redacted here, in order across flushes, besides the redaction of every post.
+    let mut redactor = bot.redactor.lines_from(tail.redaction);
+    let new: Vec<std::borrow::Cow<'_, str>> = lines
+        .iter()
+        .skip(tail.posted_lines)
+        .map(|l| redactor.redact_line(l.text.strip_suffix('\n').unwrap_or(&l.text)))
+        .collect();
+    tail.redaction = redactor.state();
+    let new: Vec<&str> = new.iter().map(AsRef::as_ref).collect();
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
         tail.posted_lines += chunk.len();
@@ -166,13 +177,73 @@ pub(crate) async fn room_tails_runs(bot: &Bot, room: &RoomId) -> bool {
 /// Starts following `task` in `room` under `thread_root`, from its first line.
 pub(crate) fn follow(bot: &mut Bot, room: RoomId, task: TaskRef, thread_root: EventId) {
     let now = bot.deps.clock.now();
-    let tail = Tail { task, thread_root, posted_lines: 0, messages: 0, next_flush: now };
+    let tail =
+        Tail { task, thread_root, posted_lines: 0, messages: 0, redaction: LineState::default(), next_flush: now };
     bot.tails.start(room, tail);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::chunks;
+    use std::sync::{Arc, Mutex};
+
+    use chatrixcd_clock::ManualClock;
+    use chatrixcd_ports::chat::EventId;
+    use chatrixcd_ports::semaphore::{MockSemaphorePort, OutputLine, Task};
+    use chatrixcd_ports::store::TaskRef;
+    use chatrixcd_ports::{ProjectId, TaskId, TaskStatus, TemplateId};
+    use chatrixcd_store_memory::MemoryStore;
+    use chrono::Duration;
+
+    use super::{chunks, flush_due, follow};
+    use crate::testing::{bot_with, room, settings};
+
+    #[tokio::test]
+    async fn a_private_key_cut_across_two_flushes_is_masked_in_both() {
+        const BODY: [&str; 2] = [
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+            "QyNTUxOQAAACBhbmRzb21lc2VjcmV0c2hvcnQ=",
+        ];
+        let clock = ManualClock::at_epoch();
+        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(
+            ["TASK [write key] ***", "-----BEGIN OPENSSH PRIVATE KEY-----", BODY[0]].map(str::to_owned).to_vec(),
+        ));
+        let mut sem = MockSemaphorePort::new();
+        sem.expect_task().returning(|p, t| {
+            Ok(Task {
+                id: t,
+                project_id: p,
+                template_id: TemplateId::new(1),
+                status: TaskStatus::Running,
+                created: None,
+                start: None,
+                end: None,
+                message: None,
+                template_name: None,
+                user_name: None,
+            })
+        });
+        let written = Arc::clone(&output);
+        sem.expect_task_output().returning(move |_, _| {
+            Ok(written.lock().unwrap().iter().map(|l| OutputLine { time: None, text: l.clone() }).collect())
+        });
+        let (mut bot, chat) =
+            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&mut bot, room(), task, EventId("$status".into()));
+        flush_due(&mut bot).await;
+        output
+            .lock()
+            .unwrap()
+            .extend([BODY[1], "-----END OPENSSH PRIVATE KEY-----", "ok: [localhost]"].map(str::to_owned));
+        clock.advance(Duration::seconds(5));
+        flush_due(&mut bot).await;
+        let bodies = chat.bodies();
+        assert_eq!(bodies.len(), 2, "one message per flush: {bodies:?}");
+        for secret in BODY {
+            assert!(bodies.iter().all(|b| !b.contains(&secret[..20])), "{bodies:?}");
+        }
+        assert!(bodies[1].contains("ok: [localhost]"), "{bodies:?}");
+    }
 
     #[test]
     fn chunks_cover_every_line_once_and_stay_under_budget() {
