@@ -147,6 +147,7 @@ impl Bot {
                 tracing::warn!(error = %e, "could not read tracked tasks; watching resumes when the store is back");
             }
         }
+        crate::tail::resume(self).await;
     }
 
     /// The next moment `tick` has work to do.
@@ -191,6 +192,7 @@ impl Bot {
             self.next_poll = still_watching.then(|| self.deps.clock.now() + self.poll_interval());
         }
         crate::tail::flush_due(self).await;
+        crate::tail::save_if_changed(self).await;
         self.outcome()
     }
 
@@ -247,6 +249,7 @@ impl Bot {
             ChatEvent::Reaction { meta, relates_to, key } => self.handle_reaction(meta, &relates_to, &key).await,
             ChatEvent::Undecryptable { meta } => self.handle_undecryptable(meta).await,
         }
+        crate::tail::save_if_changed(self).await;
         self.outcome()
     }
 

@@ -377,7 +377,7 @@ fn json_escape(s: &str) -> Option<String> {
 const MAX_KEY_LINES: usize = 256;
 
 /// Where a [`LineRedactor`] stands between two lines: inside a private key block or not.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineState {
     key_lines: Option<usize>,
 }

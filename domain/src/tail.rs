@@ -13,6 +13,7 @@ use chatrixcd_ports::RoomId;
 use chatrixcd_ports::chat::{EventId, OutgoingMessage};
 use chatrixcd_ports::store::TaskRef;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::bot::Bot;
 use crate::redact::LineState;
@@ -38,6 +39,23 @@ pub(crate) struct Tail {
 #[derive(Debug, Default)]
 pub(crate) struct Tails {
     tails: HashMap<(RoomId, TaskRef), Tail>,
+    /// Changed since last saved: a restart picks the tails up where they were.
+    changed: bool,
+}
+
+/// The store setting that holds the live tails between restarts.
+const SAVED_TAILS: &str = "live_tails";
+
+/// A tail as saved in the store.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedTail {
+    room: RoomId,
+    task: TaskRef,
+    thread_root: EventId,
+    posted_lines: usize,
+    messages: usize,
+    #[serde(default)]
+    redaction: LineState,
 }
 
 impl Tails {
@@ -47,10 +65,13 @@ impl Tails {
 
     pub(crate) fn start(&mut self, room: RoomId, tail: Tail) {
         self.tails.insert((room, tail.task), tail);
+        self.changed = true;
     }
 
     pub(crate) fn stop(&mut self, room: &RoomId, task: TaskRef) -> bool {
-        self.tails.remove(&(room.clone(), task)).is_some()
+        let stopped = self.tails.remove(&(room.clone(), task)).is_some();
+        self.changed |= stopped;
+        stopped
     }
 
     pub(crate) fn next_deadline(&self) -> Option<DateTime<Utc>> {
@@ -61,7 +82,9 @@ impl Tails {
     pub(crate) fn stop_room(&mut self, room: &RoomId) -> usize {
         let before = self.tails.len();
         self.tails.retain(|(r, _), _| r != room);
-        before - self.tails.len()
+        let stopped = before - self.tails.len();
+        self.changed |= stopped > 0;
+        stopped
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -74,6 +97,71 @@ impl Tails {
         due.sort_by(|a, b| (a.0.as_str(), a.1.task).cmp(&(b.0.as_str(), b.1.task)));
         due
     }
+}
+
+/// Saves the tails if they changed, so that after a restart they go on from the last line
+/// posted. A failure is logged and retried at the next change: the tails themselves go on.
+pub(crate) async fn save_if_changed(bot: &mut Bot) {
+    if !bot.tails.changed {
+        return;
+    }
+    let mut saved: Vec<SavedTail> = bot
+        .tails
+        .tails
+        .iter()
+        .map(|((room, task), tail)| SavedTail {
+            room: room.clone(),
+            task: *task,
+            thread_root: tail.thread_root.clone(),
+            posted_lines: tail.posted_lines,
+            messages: tail.messages,
+            redaction: tail.redaction,
+        })
+        .collect();
+    saved.sort_by(|a, b| (a.room.as_str(), a.task.task).cmp(&(b.room.as_str(), b.task.task)));
+    let json = match serde_json::to_string(&saved) {
+        Ok(json) => json,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the live tails");
+            return;
+        }
+    };
+    match bot.deps.store.set_setting(SAVED_TAILS, &json).await {
+        Ok(()) => bot.tails.changed = false,
+        Err(e) => tracing::warn!(error = %e, "cannot save the live tails; will retry"),
+    }
+}
+
+/// Takes up the tails saved before a restart; each flushes at once.
+pub(crate) async fn resume(bot: &mut Bot) {
+    let json = match bot.deps.store.setting(SAVED_TAILS).await {
+        Ok(Some(json)) => json,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the live tails saved before the restart");
+            return;
+        }
+    };
+    let saved: Vec<SavedTail> = match serde_json::from_str(&json) {
+        Ok(saved) => saved,
+        Err(e) => {
+            tracing::warn!(error = %e, "the saved live tails are unreadable; they are not resumed");
+            return;
+        }
+    };
+    let now = bot.deps.clock.now();
+    for t in saved {
+        let tail = Tail {
+            task: t.task,
+            thread_root: t.thread_root,
+            posted_lines: t.posted_lines,
+            messages: t.messages,
+            redaction: t.redaction,
+            next_flush: now,
+        };
+        bot.tails.start(t.room, tail);
+    }
+    bot.tails.changed = false;
 }
 
 /// Posts new output of every tail whose flush is due; ends the tails of finished tasks.
@@ -197,16 +285,8 @@ mod tests {
     use super::{chunks, flush_due, follow};
     use crate::testing::{bot_with, room, settings};
 
-    #[tokio::test]
-    async fn a_private_key_cut_across_two_flushes_is_masked_in_both() {
-        const BODY: [&str; 2] = [
-            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
-            "QyNTUxOQAAACBhbmRzb21lc2VjcmV0c2hvcnQ=",
-        ];
-        let clock = ManualClock::at_epoch();
-        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(
-            ["TASK [write key] ***", "-----BEGIN OPENSSH PRIVATE KEY-----", BODY[0]].map(str::to_owned).to_vec(),
-        ));
+    /// A Semaphore whose task runs and has written `output` so far.
+    fn running_task(output: &Arc<Mutex<Vec<String>>>) -> MockSemaphorePort {
         let mut sem = MockSemaphorePort::new();
         sem.expect_task().returning(|p, t| {
             Ok(Task {
@@ -222,10 +302,58 @@ mod tests {
                 user_name: None,
             })
         });
-        let written = Arc::clone(&output);
+        let written = Arc::clone(output);
         sem.expect_task_output().returning(move |_, _| {
             Ok(written.lock().unwrap().iter().map(|l| OutputLine { time: None, text: l.clone() }).collect())
         });
+        sem
+    }
+
+    #[tokio::test]
+    async fn a_tail_goes_on_after_a_restart_from_the_last_line_posted() {
+        let clock = ManualClock::at_epoch();
+        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into(), "two".into()]));
+        let store = Arc::new(MemoryStore::new());
+        let (mut bot, chat) =
+            bot_with(Arc::new(running_task(&output)), store.clone(), Arc::new(clock.clone()), settings());
+        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&mut bot, room(), task, EventId("$status".into()));
+        bot.tick().await;
+        assert_eq!(chat.bodies().len(), 1);
+        drop(bot);
+
+        output.lock().unwrap().push("three".into());
+        let (mut bot, chat) = bot_with(Arc::new(running_task(&output)), store, Arc::new(clock.clone()), settings());
+        bot.resume().await;
+        assert!(bot.tails.is_following(&room(), task), "the tail was saved and is taken up again");
+        bot.tick().await;
+        let bodies = chat.bodies();
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        assert!(bodies[0].contains("three") && !bodies[0].contains("two"), "only the new line: {bodies:?}");
+    }
+
+    #[tokio::test]
+    async fn unreadable_saved_tails_are_skipped_not_fatal() {
+        use chatrixcd_ports::Store as _;
+        let store = Arc::new(MemoryStore::new());
+        store.set_setting(super::SAVED_TAILS, "{not json").await.unwrap();
+        let clock = ManualClock::at_epoch();
+        let (mut bot, _chat) = bot_with(Arc::new(MockSemaphorePort::new()), store, Arc::new(clock), settings());
+        bot.resume().await;
+        assert!(bot.tails.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_private_key_cut_across_two_flushes_is_masked_in_both() {
+        const BODY: [&str; 2] = [
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+            "QyNTUxOQAAACBhbmRzb21lc2VjcmV0c2hvcnQ=",
+        ];
+        let clock = ManualClock::at_epoch();
+        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(
+            ["TASK [write key] ***", "-----BEGIN OPENSSH PRIVATE KEY-----", BODY[0]].map(str::to_owned).to_vec(),
+        ));
+        let sem = running_task(&output);
         let (mut bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
