@@ -323,7 +323,7 @@ async fn every_kind_of_semaphore_failure_gets_a_clear_reply() {
 
 #[tokio::test]
 async fn a_private_key_printed_over_several_lines_never_reaches_the_chat() {
-    use chatrixcd_ports::semaphore::OutputLine;
+    use chatrixcd_ports::semaphore::TaskLog;
     let mut sem = catalogue();
     sem.expect_task().returning(|_, _| Ok(task(TaskStatus::Success)));
     sem.expect_task_output().returning(|_, _| {
@@ -335,7 +335,7 @@ async fn a_private_key_printed_over_several_lines_never_reaches_the_chat() {
             "-----END OPENSSH PRIVATE KEY-----",
             "ok: [localhost]",
         ];
-        Ok(lines.iter().map(|l| OutputLine { time: None, text: (*l).to_owned() }).collect())
+        Ok(TaskLog::from_entries(lines).unwrap())
     });
     let (mut bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd logs 2147483645", clock.now())).await;

@@ -181,8 +181,8 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     // The status first: lines written before the end are all in the output read after it.
     let status = bot.deps.semaphore.task(task.project, task.task).await.map(|t| t.status);
     let output = bot.deps.semaphore.task_output(task.project, task.task).await;
-    let lines = match output {
-        Ok(lines) => lines,
+    let log = match output {
+        Ok(log) => log,
         Err(e) => {
             tracing::warn!(task = %task.task, error = %e, "cannot read output for the live tail; will retry");
             tail.next_flush = now + interval;
@@ -190,14 +190,10 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
             return;
         }
     };
-    // Semaphore ends some entries with a newline of their own; that is not an empty line.
     // Redacted here, in order across flushes, besides the redaction of every post.
     let mut redactor = bot.redactor.lines_from(tail.redaction);
-    let new: Vec<std::borrow::Cow<'_, str>> = lines
-        .iter()
-        .skip(tail.posted_lines)
-        .map(|l| redactor.redact_line(l.text.strip_suffix('\n').unwrap_or(&l.text)))
-        .collect();
+    let new: Vec<std::borrow::Cow<'_, str>> =
+        log.lines().skip(tail.posted_lines).map(|l| redactor.redact_line(l)).collect();
     tail.redaction = redactor.state();
     let new: Vec<&str> = new.iter().map(AsRef::as_ref).collect();
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
@@ -276,7 +272,7 @@ mod tests {
 
     use chatrixcd_clock::ManualClock;
     use chatrixcd_ports::chat::EventId;
-    use chatrixcd_ports::semaphore::{MockSemaphorePort, OutputLine, Task};
+    use chatrixcd_ports::semaphore::{MockSemaphorePort, Task, TaskLog};
     use chatrixcd_ports::store::TaskRef;
     use chatrixcd_ports::{ProjectId, TaskId, TaskStatus, TemplateId};
     use chatrixcd_store_memory::MemoryStore;
@@ -303,9 +299,8 @@ mod tests {
             })
         });
         let written = Arc::clone(output);
-        sem.expect_task_output().returning(move |_, _| {
-            Ok(written.lock().unwrap().iter().map(|l| OutputLine { time: None, text: l.clone() }).collect())
-        });
+        sem.expect_task_output()
+            .returning(move |_, _| Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap()));
         sem
     }
 

@@ -11,6 +11,7 @@ pub mod encryption;
 pub mod ids;
 pub mod semaphore;
 pub mod store;
+pub mod task_log;
 
 pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
 pub use clock::Clock;

@@ -292,12 +292,7 @@ pub struct ActivityEvent {
     pub user_name: Option<String>,
 }
 
-/// One line of a task's output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputLine {
-    pub time: Option<DateTime<Utc>>,
-    pub text: String,
-}
+pub use crate::task_log::{LogTooLarge, TaskLog};
 
 /// What the bot asks Semaphore to run. The adapter maps it onto the body the server version in
 /// front of it understands (2.10 top-level fields, newer `params`).
@@ -405,7 +400,7 @@ pub trait SemaphorePort: Send + Sync {
     /// (`tasks/last`); a larger limit reads its whole task list, which stops at the newest 1000.
     async fn recent_tasks(&self, project: ProjectId, limit: u16) -> Result<Vec<Task>, SemaphoreError>;
     /// The whole output of a task, oldest line first.
-    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError>;
+    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<TaskLog, SemaphoreError>;
     /// The whole output as one text (`raw_output` where the server has it, else the lines joined).
     async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError>;
     async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError>;

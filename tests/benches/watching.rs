@@ -18,7 +18,7 @@ use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Settings};
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, Environment, Inventory, OutputLine, Project, ServerInfo, StartTask, StopMode, Task, Template,
+    ActivityEvent, Environment, Inventory, Project, ServerInfo, StartTask, StopMode, Task, TaskLog, Template,
 };
 use chatrixcd_ports::store::TrackedTask;
 use chatrixcd_ports::{
@@ -92,7 +92,7 @@ impl SemaphorePort for Counting {
         self.count("tasks/last");
         self.inner.recent_tasks(p, limit).await
     }
-    async fn task_output(&self, p: ProjectId, t: TaskId) -> Result<Vec<OutputLine>, SemaphoreError> {
+    async fn task_output(&self, p: ProjectId, t: TaskId) -> Result<TaskLog, SemaphoreError> {
         self.count("output");
         self.inner.task_output(p, t).await
     }

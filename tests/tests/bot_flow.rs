@@ -273,8 +273,8 @@ async fn a_followed_task_streams_every_line_once_into_a_thread_until_it_ends() {
     // Every line of the full log appears in the live messages, once.
     let output = w.semaphore.task_output(ProjectId::new(1), TaskId::new(2_147_483_646)).await.unwrap();
     assert!(output.len() > 20, "a chatty task: {}", output.len());
-    for line in &output {
-        let text = line.text.trim_end();
+    for line in output.lines() {
+        let text = line.trim_end();
         if text.len() > 12 {
             assert_eq!(streamed.matches(text).count(), 1, "{text:?} in:\n{streamed}");
         }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, Environment, Inventory, OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask,
-    StopMode, Task, Template,
+    ActivityEvent, Environment, Inventory, LogTooLarge, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask,
+    StopMode, Task, TaskLog, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
 use reqwest::{Method, StatusCode};
@@ -149,9 +149,28 @@ impl HttpSemaphore {
         .await
     }
 
-    /// A read of a list that may be huge (a task's output), decoded item by item as it arrives
-    /// rather than held whole first; retried like [`Self::get`].
+    /// A read of a list, decoded item by item as it arrives rather than held whole first;
+    /// retried like [`Self::get`].
     async fn get_list<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<Vec<T>, SemaphoreError> {
+        self.get_each(path, what, Vec::new, |items, item| {
+            items.push(item);
+            Ok(())
+        })
+        .await
+    }
+
+    /// A read of a list that may be huge (a task's output): each item goes into `add` as it
+    /// arrives, so only what `add` keeps is held. A retry starts again from `start()`.
+    async fn get_each<T, A>(
+        &self,
+        path: &str,
+        what: &str,
+        start: impl Fn() -> A,
+        add: impl Fn(&mut A, T) -> Result<(), SemaphoreError>,
+    ) -> Result<A, SemaphoreError>
+    where
+        T: DeserializeOwned,
+    {
         self.retrying(path, || async {
             let url = format!("{}{path}", self.api);
             let mut response = self.http.get(url).bearer_auth(&self.token).send().await.map_err(transport_error)?;
@@ -161,13 +180,23 @@ impl HttpSemaphore {
                 return Err(status_error(status, &text, what));
             }
             let malformed = |e: ListError| SemaphoreError::Malformed(format!("{what}: {e}"));
-            let mut items = Vec::new();
+            let mut collected = start();
+            let mut refused = None;
             let mut splitter = ListSplitter::default();
             while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-                splitter.feed(&chunk, |item| items.push(item)).map_err(malformed)?;
+                splitter
+                    .feed(&chunk, |item| {
+                        if refused.is_none() {
+                            refused = add(&mut collected, item).err();
+                        }
+                    })
+                    .map_err(malformed)?;
+                if let Some(e) = refused.take() {
+                    return Err(e);
+                }
             }
             splitter.finish().map_err(malformed)?;
-            Ok(items)
+            Ok(collected)
         })
         .await
     }
@@ -331,13 +360,20 @@ impl SemaphorePort for HttpSemaphore {
         Ok(list.into_iter().take(usize::from(limit.max(1))).map(|t| t.into_port(project)).collect())
     }
 
-    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError> {
+    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<TaskLog, SemaphoreError> {
         let what = format!("task #{task} in project {project}");
-        let list: Vec<WireOutput> = self
-            .get_list(&format!("/project/{project}/tasks/{task}/output"), &what)
+        let too_large = |e: LogTooLarge| SemaphoreError::Malformed(format!("{what}: {e}"));
+        let mut log = self
+            .get_each(
+                &format!("/project/{project}/tasks/{task}/output"),
+                &what,
+                TaskLog::new,
+                |log, entry: WireOutput| log.push_entry(entry.output.as_deref().unwrap_or_default()).map_err(too_large),
+            )
             .await
             .map_err(|e| task_not_found(e, project, task))?;
-        Ok(list.into_iter().map(WireOutput::into_port).collect())
+        log.shrink_to_fit();
+        Ok(log)
     }
 
     async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError> {
@@ -353,8 +389,8 @@ impl SemaphorePort for HttpSemaphore {
                 return Err(task_not_found(status_error(status, &text, &what), project, task));
             }
         }
-        let lines = self.task_output(project, task).await?;
-        Ok(lines.into_iter().map(|l| l.text + "\n").collect())
+        let log = self.task_output(project, task).await?;
+        Ok(log.lines().flat_map(|l| [l, "\n"]).collect())
     }
 
     async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, App, Environment, Inventory, OutputLine, Project, ServerInfo, StartTask, SurveyEnumValue, SurveyVar,
+    ActivityEvent, App, Environment, Inventory, Project, ServerInfo, StartTask, SurveyEnumValue, SurveyVar,
     SurveyVarType, Task, TaskParamsPolicy, TaskStatus, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
@@ -276,16 +276,9 @@ impl WireEvent {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireOutput {
-    #[serde(default)]
-    pub time: Option<DateTime<Utc>>,
+    // Each entry's `time` is not read: nothing shows per-line times.
     #[serde(default)]
     pub output: Option<String>,
-}
-
-impl WireOutput {
-    pub(crate) fn into_port(self) -> OutputLine {
-        OutputLine { time: real_time(self.time), text: self.output.unwrap_or_default() }
-    }
 }
 
 /// The start body for the server in front of us. Both shapes at once where harmless: 2.10 reads

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, Environment, Inventory, OutputLine, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask,
-    StopMode, Task, Template,
+    ActivityEvent, Environment, Inventory, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask, StopMode,
+    Task, TaskLog, Template,
 };
 use chatrixcd_ports::{Clock, ProjectId, TaskId, TemplateId};
 
@@ -136,8 +136,8 @@ impl SemaphorePort for SimSemaphore {
     }
 
     async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError> {
-        let lines = self.task_output(project, task).await?;
-        Ok(lines.into_iter().map(|l| l.text + "\n").collect())
+        let log = self.task_output(project, task).await?;
+        Ok(log.lines().flat_map(|l| [l, "\n"]).collect())
     }
 
     async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError> {
@@ -176,13 +176,14 @@ impl SemaphorePort for SimSemaphore {
             .map_err(|e| port_error(e, format!("project {project}")))
     }
 
-    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<Vec<OutputLine>, SemaphoreError> {
+    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<TaskLog, SemaphoreError> {
         self.injected()?;
         let t = self
             .model()
             .task(project, task)
             .map_err(|e| port_error(e, format!("task #{task} in project {project}")))?;
-        Ok(t.output.into_iter().map(|(time, text)| OutputLine { time: Some(time), text }).collect())
+        TaskLog::from_entries(t.output.iter().map(|(_, text)| text))
+            .map_err(|e| SemaphoreError::Malformed(format!("task #{task} in project {project}: {e}")))
     }
 
     async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError> {

@@ -144,12 +144,10 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     if args.follow {
         return follow(bot, req, &task).await;
     }
-    let output = bot.deps.semaphore.task_output(task.project_id, task.id).await?;
-    // A log can be hundreds of megabytes: it is held once, as the lines Semaphore sent, moved
-    // rather than copied wherever a line needs no change.
-    let mut raw = split_lines(output);
+    let log = bot.deps.semaphore.task_output(task.project_id, task.id).await?;
+    let total = log.len_trimmed();
     let title = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
-    if raw.is_empty() {
+    if total == 0 {
         let reply = Reply::notice()
             .push(&format!("📋 Task #{}{title} has no output yet (it is ", task.id))
             .status(&task.status)
@@ -163,40 +161,42 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     if args.file {
         // The file is plain text; colour codes are stripped before redaction, so a secret
         // interrupted by them is still found.
-        let mut text = String::with_capacity(raw.iter().map(|l| l.len() + 1).sum());
-        let lines = raw.len();
-        for line in raw {
-            let plain = ansi::strip(&line);
+        let mut text = String::with_capacity(log.text_len() + total);
+        for line in log.lines().take(total) {
+            let plain = ansi::strip(line);
             text.push_str(&redactor.redact_line(&plain));
             text.push('\n');
         }
+        drop(log);
         let upload = FileUpload {
             file_name: format!("task-{}.log", task.id),
             mime_type: "text/plain".into(),
             bytes: text.into_bytes(),
-            caption: Some(format!("📋 Full log of task #{}{title}, {lines} lines", task.id)),
+            caption: Some(format!("📋 Full log of task #{}{title}, {total} lines", task.id)),
         };
         bot.deps.chat.upload(&req.room, upload).await?;
         return Ok(());
     }
-    for line in &mut raw {
-        // Unchanged lines come back as the same borrowed text and stay where they are.
-        let redacted = match redactor.redact_line(line) {
-            std::borrow::Cow::Borrowed(same) if std::ptr::eq(same, line.as_str()) => None,
-            other => Some(other.into_owned()),
-        };
-        if let Some(redacted) = redacted {
-            *line = redacted;
+    // A log can be hundreds of megabytes; it is held once. The few lines redaction changes are
+    // kept apart, and the lines read are views into the log or into those.
+    let mut changed: Vec<(usize, String)> = Vec::new();
+    for (n, line) in log.lines().take(total).enumerate() {
+        match redactor.redact_line(line) {
+            std::borrow::Cow::Borrowed(same) if std::ptr::eq(same, line) => {}
+            other => changed.push((n, other.into_owned())),
         }
     }
-    let total = raw.len();
+    let mut raw: Vec<&str> = log.lines().take(total).collect();
+    for (n, line) in &changed {
+        raw[*n] = line;
+    }
     let doc = LogDocument::new(&raw);
     let needle = args.grep.as_ref().map(|g| g.to_lowercase());
     let filtered = needle.is_some() || args.errors;
     let mut selected: Vec<usize> = if filtered {
         (0..total)
             .filter(|&n| {
-                let stripped = ansi::strip(&raw[n]);
+                let stripped = ansi::strip(raw[n]);
                 let problem = || {
                     PROBLEM.is_match(&stripped) || matches!(doc.emphasis(n), Some(Emphasis::Error | Emphasis::Warning))
                 };
@@ -269,26 +269,6 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     bot.reply(req, header).await;
     Ok(())
-}
-
-/// The log's lines from Semaphore's entries: an entry may hold several lines, and Semaphore ends
-/// some with a newline of their own, which is not an empty line; Windows line ends lose their
-/// `\r`; trailing empty lines are dropped. An entry that is one clean line is moved, not copied.
-fn split_lines(output: Vec<chatrixcd_ports::semaphore::OutputLine>) -> Vec<String> {
-    let mut lines = Vec::with_capacity(output.len());
-    for entry in output {
-        let text = entry.text;
-        let body = text.strip_suffix('\n').unwrap_or(&text);
-        if body.len() == text.len() && !body.contains(['\n', '\r']) {
-            lines.push(text);
-        } else {
-            lines.extend(body.split('\n').map(|l| l.trim_end_matches('\r').to_owned()));
-        }
-    }
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    lines
 }
 
 /// Bytes kept for the header and footer of a page: task, template name, status, line range,
@@ -393,27 +373,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn entries_become_lines() {
-        let entry = |text: &str| OutputLine { time: None, text: text.to_owned() };
-        let cases: [(&[&str], &[&str]); 6] = [
-            (&["one", "two"], &["one", "two"]),
-            (&["Run TaskRunner with template: hello\n", "next"], &["Run TaskRunner with template: hello", "next"]),
-            (&["a\nb\n", "c"], &["a", "b", "c"]),
-            (&["dos\r\nline\r"], &["dos", "line"]),
-            (&["kept", "", "", ""], &["kept"]),
-            (&["", "\n"], &[]),
-        ];
-        for (entries, lines) in cases {
-            let split = split_lines(entries.iter().map(|e| entry(e)).collect());
-            assert_eq!(split, lines, "{entries:?}");
-        }
-    }
-
     use std::sync::Arc;
 
     use chatrixcd_clock::ManualClock;
-    use chatrixcd_ports::semaphore::{MockSemaphorePort, OutputLine, Project, Task};
+    use chatrixcd_ports::semaphore::{MockSemaphorePort, Project, Task, TaskLog};
     use chatrixcd_ports::{Clock, ProjectId, TaskId, TaskStatus, TemplateId};
     use chatrixcd_store_memory::MemoryStore;
 
@@ -465,8 +428,7 @@ mod tests {
                 user_name: None,
             })
         });
-        sem.expect_task_output()
-            .returning(move |_, _| Ok(log.iter().map(|l| OutputLine { time: None, text: l.clone() }).collect()));
+        sem.expect_task_output().returning(move |_, _| Ok(TaskLog::from_entries(&log).unwrap()));
         sem.expect_task_url().returning(|_, _, _| None);
         sem
     }
