@@ -272,32 +272,19 @@ mod tests {
 
     use chatrixcd_clock::ManualClock;
     use chatrixcd_ports::chat::EventId;
-    use chatrixcd_ports::semaphore::{MockSemaphorePort, Task, TaskLog};
+    use chatrixcd_ports::semaphore::{MockSemaphorePort, TaskLog};
     use chatrixcd_ports::store::TaskRef;
-    use chatrixcd_ports::{ProjectId, TaskId, TaskStatus, TemplateId};
+    use chatrixcd_ports::{ProjectId, TaskId, TaskStatus};
     use chatrixcd_store_memory::MemoryStore;
     use chrono::Duration;
 
     use super::{chunks, flush_due, follow};
-    use crate::testing::{bot_with, room, settings};
+    use crate::testing::{bare_task, bot_with, room, settings};
 
     /// A Semaphore whose task runs and has written `output` so far.
     fn running_task(output: &Arc<Mutex<Vec<String>>>) -> MockSemaphorePort {
         let mut sem = MockSemaphorePort::new();
-        sem.expect_task().returning(|p, t| {
-            Ok(Task {
-                id: t,
-                project_id: p,
-                template_id: TemplateId::new(1),
-                status: TaskStatus::Running,
-                created: None,
-                start: None,
-                end: None,
-                message: None,
-                template_name: None,
-                user_name: None,
-            })
-        });
+        sem.expect_task().returning(|p, t| Ok(bare_task(p, t, TaskStatus::Running)));
         let written = Arc::clone(output);
         sem.expect_task_output()
             .returning(move |_, _| Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap()));

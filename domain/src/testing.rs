@@ -240,3 +240,23 @@ pub(crate) fn reaction_from(sender: &UserId, to: &EventId, key: &str, at: DateTi
         key: key.to_owned(),
     }
 }
+
+/// A bare task as Semaphore lists it: no times, no names.
+pub(crate) fn bare_task(
+    project: chatrixcd_ports::ProjectId,
+    id: chatrixcd_ports::TaskId,
+    status: chatrixcd_ports::TaskStatus,
+) -> chatrixcd_ports::semaphore::Task {
+    chatrixcd_ports::semaphore::Task {
+        id,
+        project_id: project,
+        template_id: chatrixcd_ports::TemplateId::new(3),
+        status,
+        created: None,
+        start: None,
+        end: None,
+        message: None,
+        template_name: None,
+        user_name: None,
+    }
+}

@@ -319,7 +319,7 @@ mod tests {
     use chrono::Duration;
 
     use crate::Bot;
-    use crate::testing::{Posted, RecordingChat, admin, bot_with, room, settings};
+    use crate::testing::{Posted, RecordingChat, admin, bare_task, bot_with, room, settings};
 
     fn tracked(clock: &ManualClock) -> TrackedTask {
         TrackedTask {
@@ -446,18 +446,7 @@ mod tests {
         let log = Arc::clone(&asked);
         sem.expect_task().returning(move |p, t| {
             log.lock().unwrap().push(t.get());
-            Ok(Task {
-                id: t,
-                project_id: p,
-                template_id: TemplateId::new(3),
-                status: TaskStatus::Waiting,
-                created: None,
-                start: None,
-                end: None,
-                message: None,
-                template_name: None,
-                user_name: None,
-            })
+            Ok(bare_task(p, t, TaskStatus::Waiting))
         });
         let store = Arc::new(MemoryStore::new());
         for n in 1..=25 {
@@ -477,18 +466,7 @@ mod tests {
     }
 
     fn queued(project: ProjectId, id: u64) -> Task {
-        Task {
-            id: TaskId::new(id),
-            project_id: project,
-            template_id: TemplateId::new(3),
-            status: TaskStatus::Waiting,
-            created: None,
-            start: None,
-            end: None,
-            message: None,
-            template_name: None,
-            user_name: None,
-        }
+        bare_task(project, TaskId::new(id), TaskStatus::Waiting)
     }
 
     #[tokio::test]
