@@ -203,22 +203,30 @@ impl Bot {
             TaskEvent::Status { project, task, template, status, start, end } => {
                 watch::on_status(self, watch::Pushed { project, task, template, status, start, end }).await;
             }
-            TaskEvent::Connected => self.push_open = true,
+            TaskEvent::Connected => {
+                self.push_open = true;
+                self.tails.push_changed(true);
+            }
             TaskEvent::Reconnected => {
                 self.push_open = true;
+                self.tails.push_changed(true);
                 if self.next_poll.is_some() {
                     self.next_poll = Some(self.deps.clock.now());
                 }
             }
             TaskEvent::Disconnected => {
                 self.push_open = false;
+                self.tails.push_changed(false);
                 if self.next_poll.is_some() {
                     self.watch_soon();
                 }
             }
             // Output is read from the task's log, by `logs` and by live tails: it has every line,
-            // the push channel does not (it drops lines across reconnects).
-            TaskEvent::Log { .. } => {}
+            // the push channel does not (it drops lines across reconnects). A pushed line only
+            // tells live tails that there is more to read.
+            TaskEvent::Log { project, task, .. } => {
+                self.tails.output_grew(chatrixcd_ports::TaskRef { project, task });
+            }
         }
         self.outcome()
     }

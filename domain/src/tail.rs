@@ -32,6 +32,10 @@ pub(crate) struct Tail {
     /// The line redactor's state after the last line posted: a private key whose first lines
     /// went out in one flush is still masked in the next.
     pub redaction: LineState,
+    /// Set when the output was read while Semaphore's websocket was open (the push epoch then),
+    /// cleared when the websocket reports a new line of the task: while it stays set the output
+    /// has not grown, and the next flush need not read it again.
+    pub unchanged_since: Option<u64>,
     pub next_flush: DateTime<Utc>,
 }
 
@@ -41,6 +45,10 @@ pub(crate) struct Tails {
     tails: HashMap<(RoomId, TaskRef), Tail>,
     /// Changed since last saved: a restart picks the tails up where they were.
     changed: bool,
+    /// Whether Semaphore's websocket is open, and a count of its openings and closings: a line
+    /// reported while it was down is never seen, so every change of it makes tails read again.
+    push_open: bool,
+    push_epoch: u64,
 }
 
 /// The store setting that holds the live tails between restarts.
@@ -89,6 +97,24 @@ impl Tails {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.tails.is_empty()
+    }
+
+    /// Semaphore's websocket opened or closed.
+    pub(crate) fn push_changed(&mut self, open: bool) {
+        self.push_open = open;
+        self.push_epoch += 1;
+    }
+
+    /// The websocket reported a new output line of `task`.
+    pub(crate) fn output_grew(&mut self, task: TaskRef) {
+        for tail in self.tails.values_mut().filter(|t| t.task == task) {
+            tail.unchanged_since = None;
+        }
+    }
+
+    /// Whether `tail`'s output is known not to have grown since it was last read.
+    fn known_unchanged(&self, tail: &Tail) -> bool {
+        self.push_open && tail.unchanged_since == Some(self.push_epoch)
     }
 
     /// The tails to flush now, in a stable order (room, then task).
@@ -157,6 +183,7 @@ pub(crate) async fn resume(bot: &mut Bot) {
             posted_lines: t.posted_lines,
             messages: t.messages,
             redaction: t.redaction,
+            unchanged_since: None,
             next_flush: now,
         };
         bot.tails.start(t.room, tail);
@@ -180,6 +207,15 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     let now = bot.deps.clock.now();
     // The status first: lines written before the end are all in the output read after it.
     let status = bot.deps.semaphore.task(task.project, task.task).await.map(|t| t.status);
+    let ended = matches!(&status, Ok(s) if s.is_terminal());
+    // Semaphore has no way to read only the new part of a log: spare the whole read when the
+    // websocket says nothing was written (the last read, at the end, is never spared).
+    if !ended && bot.tails.known_unchanged(&tail) {
+        tail.next_flush = now + interval;
+        bot.tails.tails.insert((room.clone(), task), tail);
+        return;
+    }
+    let reading_epoch = bot.tails.push_open.then_some(bot.tails.push_epoch);
     let output = bot.deps.semaphore.task_output(task.project, task.task).await;
     let log = match output {
         Ok(log) => log,
@@ -195,6 +231,7 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     let new: Vec<std::borrow::Cow<'_, str>> =
         log.lines().skip(tail.posted_lines).map(|l| redactor.redact_line(l)).collect();
     tail.redaction = redactor.state();
+    tail.unchanged_since = reading_epoch;
     let new: Vec<&str> = new.iter().map(AsRef::as_ref).collect();
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
@@ -202,7 +239,6 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
         tail.messages += 1;
         bot.post(room, message).await;
     }
-    let ended = matches!(&status, Ok(s) if s.is_terminal());
     if ended {
         let end = Reply::notice().push(&format!("— end of the log of task #{} —", task.task));
         let mut message = end.build();
@@ -261,8 +297,15 @@ pub(crate) async fn room_tails_runs(bot: &Bot, room: &RoomId) -> bool {
 /// Starts following `task` in `room` under `thread_root`, from its first line.
 pub(crate) fn follow(bot: &mut Bot, room: RoomId, task: TaskRef, thread_root: EventId) {
     let now = bot.deps.clock.now();
-    let tail =
-        Tail { task, thread_root, posted_lines: 0, messages: 0, redaction: LineState::default(), next_flush: now };
+    let tail = Tail {
+        task,
+        thread_root,
+        posted_lines: 0,
+        messages: 0,
+        redaction: LineState::default(),
+        unchanged_since: None,
+        next_flush: now,
+    };
     bot.tails.start(room, tail);
 }
 
@@ -312,6 +355,41 @@ mod tests {
         let bodies = chat.bodies();
         assert_eq!(bodies.len(), 1, "{bodies:?}");
         assert!(bodies[0].contains("three") && !bodies[0].contains("two"), "only the new line: {bodies:?}");
+    }
+
+    #[tokio::test]
+    async fn a_quiet_task_is_not_read_again_while_the_websocket_says_nothing_was_written() {
+        use chatrixcd_ports::TaskEvent;
+        let clock = ManualClock::at_epoch();
+        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into()]));
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut sem = MockSemaphorePort::new();
+        sem.expect_task().returning(|p, t| Ok(bare_task(p, t, TaskStatus::Running)));
+        let (written, counted) = (Arc::clone(&output), Arc::clone(&reads));
+        sem.expect_task_output().returning(move |_, _| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap())
+        });
+        let (mut bot, chat) =
+            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        bot.on_task_event(TaskEvent::Connected).await;
+        follow(&mut bot, room(), task, EventId("$status".into()));
+        let flush = async |bot: &mut crate::Bot| {
+            clock.advance(Duration::seconds(5));
+            bot.tick().await;
+            reads.swap(0, std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(flush(&mut bot).await, 1, "the first flush reads");
+        assert_eq!(flush(&mut bot).await, 0, "nothing pushed: nothing to read");
+        output.lock().unwrap().push("two".into());
+        let line = TaskEvent::Log { project: task.project, task: task.task, time: None, text: "two".into() };
+        bot.on_task_event(line).await;
+        assert_eq!(flush(&mut bot).await, 1, "a pushed line: read again");
+        assert_eq!(chat.bodies().len(), 2, "one message per flush with new lines");
+        bot.on_task_event(TaskEvent::Disconnected).await;
+        assert_eq!(flush(&mut bot).await, 1, "without the websocket every flush reads");
+        assert_eq!(flush(&mut bot).await, 1);
     }
 
     #[tokio::test]
