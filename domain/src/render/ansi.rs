@@ -245,6 +245,37 @@ impl Style {
         }
     }
 
+    /// What `open` writes, as JSON-escaped bytes. Each attribute holds two quotes, which JSON
+    /// escapes; the pager relies on this matching `open` exactly (see the measuring tests).
+    fn open_cost(&self) -> usize {
+        // ` data-mx-color="#rrggbb"` and ` data-mx-bg-color="#rrggbb"`, plus a byte per quote.
+        const FG: usize = " data-mx-color=\"#000000\"".len() + 2;
+        const BG: usize = " data-mx-bg-color=\"#000000\"".len() + 2;
+        let mut cost = 0;
+        if self.fg.is_some() || self.bg.is_some() {
+            cost += "<span>".len();
+            if self.fg.is_some() {
+                cost += FG;
+            }
+            if self.bg.is_some() {
+                cost += BG;
+            }
+        }
+        cost + usize::from(self.bold) * "<b>".len()
+            + usize::from(self.italic) * "<i>".len()
+            + usize::from(self.underline) * "<u>".len()
+            + usize::from(self.strike) * "<del>".len()
+    }
+
+    /// What `close` writes, as JSON-escaped bytes (closing tags hold nothing JSON escapes).
+    fn close_cost(&self) -> usize {
+        usize::from(self.fg.is_some() || self.bg.is_some()) * "</span>".len()
+            + usize::from(self.bold) * "</b>".len()
+            + usize::from(self.italic) * "</i>".len()
+            + usize::from(self.underline) * "</u>".len()
+            + usize::from(self.strike) * "</del>".len()
+    }
+
     /// Applies the parameters of one SGR sequence, left to right as a terminal does.
     fn apply(&mut self, params: &[u8]) {
         let mut groups = params.split(|&b| b == b';');
@@ -378,13 +409,7 @@ impl AnsiRenderer {
                     out.push('\n');
                     i += 1;
                 }
-                ESCAPE => {
-                    let (end, sgr) = sequence(bytes, i);
-                    if let Some(params) = sgr {
-                        self.style.apply(params);
-                    }
-                    i = end;
-                }
+                ESCAPE => i = self.escape_at(bytes, i),
                 // Carriage returns, backspaces, bells: nothing to show in HTML.
                 _ => i += 1,
             }
@@ -397,6 +422,83 @@ impl AnsiRenderer {
         open.close(out);
     }
 
+    /// What [`render_line`](Self::render_line) and [`strip`] would give for `line`, without
+    /// writing any HTML: the stripped text, and both texts' sizes as JSON-escaped bytes. The
+    /// style is carried over exactly as `render_line` carries it.
+    ///
+    /// The pager needs a line's size for every line of a log but its HTML only for the lines of
+    /// one page; measuring is one pass that writes nothing but the stripped text, and not even
+    /// that when the text is one piece of `line` (a line wrapped in one colour, as most are).
+    pub fn measure_line<'a>(&mut self, line: &'a str, buf: &'a mut String) -> (&'a str, LineCost) {
+        buf.clear();
+        let bytes = line.as_bytes();
+        let mut open = Style::default();
+        // Whether the style may differ from the tags open: saves comparing styles at every run.
+        let mut changed = !self.is_plain();
+        let mut cost = LineCost::default();
+        // The kept text is `line[run..]` up to the next dropped byte; `piece` is the one piece
+        // kept so far while there is only one, before `buf` is needed.
+        let mut piece: Option<(usize, usize)> = None;
+        let mut copied = false;
+        let mut run = 0;
+        let mut i = 0;
+        loop {
+            let (next, plain, html) = scan_text(bytes, i);
+            let end = next.unwrap_or(bytes.len());
+            if i < end {
+                // Text, all in one style: the tags for it, then its bytes.
+                cost.html += self.sync_cost(&mut open, &mut changed);
+                cost.plain += end - i + plain;
+                cost.html += end - i + html;
+            }
+            let Some(at) = next else {
+                break;
+            };
+            i = at;
+            if bytes[i] == b'\n' {
+                // Kept in both; the HTML closes its tags before it.
+                cost.html += open.close_cost() + 2;
+                open = Style::default();
+                changed = !self.is_plain();
+                cost.plain += 2;
+                i += 1;
+                continue;
+            }
+            // A dropped byte or sequence ends a piece of kept text.
+            if run < i {
+                keep(line, run, i, &mut piece, &mut copied, buf);
+            }
+            if bytes[i] == ESC {
+                i = self.escape_at(bytes, i);
+                changed = true;
+            } else {
+                i += 1;
+            }
+            run = i;
+        }
+        if run < bytes.len() {
+            keep(line, run, bytes.len(), &mut piece, &mut copied, buf);
+        }
+        cost.html += open.close_cost();
+        let text = match piece {
+            _ if copied => buf.as_str(),
+            // Both ends are char boundaries: pieces end at ASCII bytes or at the end.
+            Some((start, end)) => &line[start..end],
+            None => "",
+        };
+        (text, cost)
+    }
+
+    /// Applies the colour codes of `line` and nothing else: the style the next line starts
+    /// with, at the cost of a search for escape bytes.
+    pub fn advance(&mut self, line: &str) {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while let Some(at) = memchr::memchr(ESC, &bytes[i..]) {
+            i = self.escape_at(bytes, i + at);
+        }
+    }
+
     /// Forgets the carried-over style, as `ESC[0m` would.
     pub fn reset(&mut self) {
         self.style = Style::default();
@@ -407,6 +509,41 @@ impl AnsiRenderer {
         self.style == Style::default()
     }
 
+    /// Takes the escape sequence at `bytes[at]` (an ESC): applies it if it sets colours, and
+    /// says where it ends. The two codes Ansible prints on nearly every line, a reset and
+    /// `0;3X` (reset, then a colour), are recognised whole before the general parser, with the
+    /// same effect (the measuring tests run both).
+    fn escape_at(&mut self, bytes: &[u8], at: usize) -> usize {
+        match bytes.get(at..) {
+            Some([ESC, b'[', b'0', b'm', ..]) => {
+                self.style = Style::default();
+                at + 4
+            }
+            Some([ESC, b'[', b'0', b';', b'3', digit @ b'0'..=b'7', b'm', ..]) => {
+                self.style = Style { fg: Some(PALETTE[usize::from(digit - b'0')]), ..Style::default() };
+                at + 7
+            }
+            _ => {
+                let (end, sgr) = sequence(bytes, at);
+                if let Some(params) = sgr {
+                    self.style.apply(params);
+                }
+                end
+            }
+        }
+    }
+
+    /// What `sync` would write, as JSON-escaped bytes, when the style may have `changed`.
+    #[inline]
+    fn sync_cost(&self, open: &mut Style, changed: &mut bool) -> usize {
+        if !std::mem::take(changed) || *open == self.style {
+            return 0;
+        }
+        let cost = open.close_cost() + self.style.open_cost();
+        *open = self.style;
+        cost
+    }
+
     /// Makes the open tags match the current style before text is written. Tags are only opened
     /// in front of text, so style changes with nothing between them cost nothing.
     fn sync(&self, open: &mut Style, out: &mut String) {
@@ -415,6 +552,153 @@ impl AnsiRenderer {
             self.style.open(out);
             *open = self.style;
         }
+    }
+}
+
+/// The sizes of a line's two renderings, as JSON-escaped bytes: what the line costs in a Matrix
+/// event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineCost {
+    /// `strip(line)` in a JSON string.
+    pub plain: usize,
+    /// The line's HTML in a JSON string.
+    pub html: usize,
+}
+
+/// Whether `measure_line` stops at this byte: a byte that is dropped (an escape or another
+/// control) or ends a line. Every other byte is text, kept in both renderings.
+fn stops(b: u8) -> bool {
+    // `&`/`|`, not `&&`/`||`: no branches, so that `chunk_scan` becomes vector compares.
+    ((b < 0x20) & (b != b'\t')) | (b == 0x7f)
+}
+
+const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of each byte of `word` that equals `b`, exactly (no carry crosses a byte).
+fn bytes_equal(word: u64, b: u8) -> u64 {
+    let t = word ^ (LOW * u64::from(b));
+    !(((t & SEVEN) + SEVEN) | t) & HIGH
+}
+
+/// Where the first stop of a 16-byte chunk at or after index `skip` is: eight bytes at a time,
+/// with exact bit tricks rather than a byte loop, since nearly every line has two (its colour
+/// codes).
+fn first_stop(chunk: &[u8; 16], skip: usize) -> Option<usize> {
+    let (low, high) = chunk.split_at(8);
+    for (half, bytes) in [(0, low), (8, high)] {
+        let Ok(bytes) = <[u8; 8]>::try_from(bytes) else {
+            continue;
+        };
+        let word = u64::from_le_bytes(bytes);
+        // High bit of each byte below 0x20 (the high bit of `word` rules out bytes from 0x80).
+        let control = !(((word & SEVEN) + LOW * 0x60) | word) & HIGH;
+        let mut hits = (control & !bytes_equal(word, b'\t')) | bytes_equal(word, 0x7f);
+        // Bytes before `skip` were looked at already.
+        let seen = skip.saturating_sub(half).min(8);
+        hits &= u64::MAX.checked_shl(8 * seen as u32).unwrap_or(0);
+        if hits != 0 {
+            return Some(half + hits.trailing_zeros() as usize / 8);
+        }
+    }
+    None
+}
+
+/// The text from `from` up to the next stop (or the end of `bytes`): where that stop is, and
+/// what the text costs beyond one byte a byte, in plain text and in HTML (`byte_extra_costs`).
+///
+/// One pass, sixteen bytes at a time: each chunk is tested for stops and its costs summed
+/// together. The last few bytes are looked at in the line's last sixteen, so that no byte loop
+/// runs for them (nor a copy into a padded chunk, which stalls the load that follows it).
+fn scan_text(bytes: &[u8], from: usize) -> (Option<usize>, usize, usize) {
+    let (mut plain, mut html) = (0, 0);
+    let mut i = from;
+    while let Some(Ok(chunk)) = bytes.get(i..i + 16).map(<&[u8; 16]>::try_from) {
+        let (any_stop, p, h) = chunk_scan(chunk);
+        if any_stop && let Some(at) = first_stop(chunk, 0) {
+            let (p, h) = chunk_extra_costs(chunk, 0, at);
+            return (Some(i + at), plain + p, html + h);
+        }
+        plain += p;
+        html += h;
+        i += 16;
+    }
+    if i >= bytes.len() {
+        return (None, plain, html);
+    }
+    let last = bytes.len().checked_sub(16).and_then(|start| Some((start, bytes.get(start..)?)));
+    match last.map(|(start, last)| (start, <&[u8; 16]>::try_from(last))) {
+        Some((start, Ok(last))) => {
+            let skip = i - start;
+            let at = first_stop(last, skip);
+            let (p, h) = chunk_extra_costs(last, skip, at.unwrap_or(16));
+            (at.map(|n| start + n), plain + p, html + h)
+        }
+        _ => {
+            // A line shorter than sixteen bytes.
+            for (n, &b) in bytes[i..].iter().enumerate() {
+                if stops(b) {
+                    return (Some(i + n), plain, html);
+                }
+                let (p, h) = byte_extra_costs(b);
+                plain += usize::from(p);
+                html += usize::from(h);
+            }
+            (None, plain, html)
+        }
+    }
+}
+
+/// Whether a 16-byte chunk holds a stop, and its bytes' `byte_extra_costs`: branch-free OR and
+/// sums over a fixed-size array, which the compiler makes vector code (SSE2 on baseline
+/// x86-64). The sums fit in a byte (at most 16 × 5).
+fn chunk_scan(chunk: &[u8; 16]) -> (bool, usize, usize) {
+    let mut any = 0u8;
+    let mut plain = 0u8;
+    let mut html = 0u8;
+    for &b in chunk {
+        any |= u8::from(stops(b));
+        let (p, h) = byte_extra_costs(b);
+        plain += p;
+        html += h;
+    }
+    (any != 0, usize::from(plain), usize::from(html))
+}
+
+/// What a kept byte costs beyond one byte, in plain text and in HTML, branch-free: in plain text
+/// JSON escapes quote, backslash and tab with one more byte; in HTML `<` and `>` become 4
+/// bytes, `&` 5, a quote 6, and backslash and tab are escaped by JSON.
+fn byte_extra_costs(b: u8) -> (u8, u8) {
+    let quote = u8::from(b == b'"');
+    let escaped = u8::from(b == b'\\') | u8::from(b == b'\t');
+    let angle = u8::from(b == b'<') | u8::from(b == b'>');
+    let amp = u8::from(b == b'&');
+    (quote + escaped, 5 * quote + escaped + 3 * angle + 4 * amp)
+}
+
+/// `byte_extra_costs` summed over `chunk[from..to]`, branch-free like `chunk_scan`.
+fn chunk_extra_costs(chunk: &[u8; 16], from: usize, to: usize) -> (usize, usize) {
+    let mut plain = 0u8;
+    let mut html = 0u8;
+    for (k, &b) in chunk.iter().enumerate() {
+        let counted = 0u8.wrapping_sub(u8::from(k >= from) & u8::from(k < to));
+        let (p, h) = byte_extra_costs(b);
+        plain += p & counted;
+        html += h & counted;
+    }
+    (usize::from(plain), usize::from(html))
+}
+
+/// Records `line[start..end]` as kept text: remembered while it is the only piece, copied into
+/// `buf` from the second piece on.
+fn keep(line: &str, start: usize, end: usize, piece: &mut Option<(usize, usize)>, copied: &mut bool, buf: &mut String) {
+    if *copied {
+        buf.push_str(&line[start..end]);
+    } else if let Some((first_start, first_end)) = *piece {
+        buf.push_str(&line[first_start..first_end]);
+        buf.push_str(&line[start..end]);
+        *copied = true;
+    } else {
+        *piece = Some((start, end));
     }
 }
 
@@ -630,6 +914,33 @@ PLAY RECAP *********************************************************************
         insta::assert_snapshot!(to_html(log));
     }
 
+    /// Length in a JSON string, written out here so the test does not lean on the pager's.
+    fn json_len(text: &str) -> usize {
+        text.chars()
+            .map(|c| match c {
+                '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+                c if u32::from(c) < 0x20 => 6,
+                c => c.len_utf8(),
+            })
+            .sum()
+    }
+
+    #[test]
+    fn measuring_counts_tags_entities_and_escapes() {
+        let mut renderer = AnsiRenderer::new();
+        let mut buf = String::new();
+        let line = "\x1b[1;31;42mred \"<b>\"\x1b[0m\tand\\ \x1b[4mx";
+        let (text, cost) = renderer.measure_line(line, &mut buf);
+        assert_eq!(text, "red \"<b>\"\tand\\ x");
+        let mut html = String::new();
+        AnsiRenderer::new().render_line(line, &mut html);
+        assert_eq!(cost, LineCost { plain: json_len(text), html: json_len(&html) });
+        // One colour around the text: the stripped text is a slice of the line, not a copy.
+        let (text, _) = renderer.measure_line("\x1b[0;32mok: [web]\x1b[0m", &mut buf);
+        assert_eq!(text, "ok: [web]");
+        assert!(buf.is_empty());
+    }
+
     /// Whether the span/b/i/u/del tags of one line open and close in properly nested order.
     fn balanced(line: &str) -> bool {
         let mut stack = Vec::new();
@@ -675,6 +986,8 @@ PLAY RECAP *********************************************************************
                 "\x1b\\[[0-9;:]{0,12}[@-~]?",
                 "\x1b[\\]P_X^(][ -~]{0,8}(\x07|\x1b\\\\)?",
                 Just("\x1b[0m".to_owned()),
+                "\x1b\\[0;[39][0-9]m",
+                Just("\x1b[0;3".to_owned()),
                 Just("\x1b[1m".to_owned()),
                 Just("\x1b[31m".to_owned()),
                 Just("\x1b[38;5;200m".to_owned()),
@@ -719,6 +1032,44 @@ PLAY RECAP *********************************************************************
             prop_assert_eq!(find(&bytes, from, true, special), naive);
             let naive = bytes[from..].iter().position(|&b| is_junk(b)).map(|n| from + n);
             prop_assert_eq!(find(&bytes, from, false, is_junk), naive);
+        }
+
+        #[test]
+        fn the_chunked_scan_finds_and_counts_what_a_byte_loop_does(bytes in prop::collection::vec(prop_oneof![any::<u8>(), Just(b'"'), Just(b'<'), Just(b'\t'), Just(0x1b)], 0..70), from in 0usize..70) {
+            let from = from.min(bytes.len());
+            let stop = bytes[from..].iter().position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f).map(|n| from + n);
+            let text = &bytes[from..stop.unwrap_or(bytes.len())];
+            let plain = text.iter().filter(|&&b| matches!(b, b'"' | b'\\' | b'\t')).count();
+            let html: usize = text
+                .iter()
+                .map(|&b| match b {
+                    b'<' | b'>' => 3,
+                    b'&' => 4,
+                    b'"' => 5,
+                    b'\\' | b'\t' => 1,
+                    _ => 0,
+                })
+                .sum();
+            prop_assert_eq!(scan_text(&bytes, from), (stop, plain, html));
+        }
+
+        #[test]
+        fn measuring_agrees_with_rendering_and_stripping(lines in prop::collection::vec(ansi_soup(), 0..6)) {
+            let mut rendering = AnsiRenderer::new();
+            let mut measuring = AnsiRenderer::new();
+            let mut advancing = AnsiRenderer::new();
+            let mut buf = String::new();
+            for line in &lines {
+                let mut html = String::new();
+                rendering.render_line(line, &mut html);
+                let plain = strip(line);
+                let (text, cost) = measuring.measure_line(line, &mut buf);
+                prop_assert_eq!(text, plain.as_ref());
+                prop_assert_eq!(cost, LineCost { plain: json_len(&plain), html: json_len(&html) }, "{:?}", line);
+                advancing.advance(line);
+                prop_assert_eq!(measuring.style, rendering.style);
+                prop_assert_eq!(advancing.style, rendering.style);
+            }
         }
 
         #[test]

@@ -19,6 +19,10 @@ pub enum Outcome {
 impl Outcome {
     pub fn parse(line: &str) -> Option<Self> {
         let line = line.trim_start();
+        // Every line of a log comes through here: most are settled by their first byte.
+        if !matches!(line.as_bytes().first(), Some(b'P' | b'A' | b'D' | b'N')) {
+            return None;
+        }
         if let Some(rest) = line.strip_prefix("Plan: ") {
             // The counts make it a plan summary, not a word "Plan:" in some script's output.
             return counted(rest, " to add").then_some(Outcome::Plan);
@@ -70,6 +74,10 @@ pub enum BoxLine {
 impl BoxLine {
     pub fn parse(line: &str) -> Option<Self> {
         let line = line.trim_start();
+        // '╷', '╵' and '│' all start with this byte in UTF-8; most lines are settled by it.
+        if line.as_bytes().first() != Some(&0xe2) {
+            return None;
+        }
         if line.starts_with('╷') {
             return Some(BoxLine::Open);
         }
@@ -83,6 +91,9 @@ impl BoxLine {
 
 /// `Error: …` or `Warning: …`, the way Terraform starts a diagnostic with or without its box.
 pub fn severity(line: &str) -> Option<Severity> {
+    if !matches!(line.as_bytes().first(), Some(b'E' | b'W')) {
+        return None;
+    }
     if line.starts_with("Error: ") || line == "Error:" {
         Some(Severity::Error)
     } else if line.starts_with("Warning: ") || line == "Warning:" {
