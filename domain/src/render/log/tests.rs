@@ -403,3 +403,49 @@ proptest! {
         check_pages(&doc, Selection::Range(0..log.len()), Layout::Structured, 8_192);
     }
 }
+
+#[test]
+fn the_analysis_keeps_eight_bytes_a_line() {
+    assert_eq!(std::mem::size_of::<document::LineInfo>(), 8);
+}
+
+#[test]
+fn a_colour_carried_over_hundreds_of_lines_shows_on_every_page() {
+    // Colours change every few hundred lines and are never reset at a line's end, so pages
+    // start far from the last colour code and from the analysis' notes.
+    let log: Vec<String> = (0..3_000)
+        .map(|n| match n % 700 {
+            0 => format!("\x1b[3{}mline {n}", n / 700 % 8),
+            350 => format!("\x1b[1mline {n}\x1b[22m"),
+            _ => format!("line {n}"),
+        })
+        .collect();
+    let doc = LogDocument::new(&log);
+    let html = crate::render::ansi::to_html_lines(&log.join("\n"));
+    let every: Vec<usize> = (0..log.len()).collect();
+    let paged = doc.paginate(Selection::Lines(every), Layout::Flat, 8_192);
+    assert!(paged.page_count() > 10);
+    for n in 0..paged.page_count() {
+        let page = doc.render_page(&paged, n).unwrap();
+        let expected = format!("<pre><code>{}</code></pre>", html[page.first_line..=page.last_line].join("\n"));
+        assert_eq!(page.html, expected, "page {n}");
+    }
+    // Lines far apart: each page's first line gets its colour from a note, not from the line
+    // before it on the page.
+    let sparse: Vec<usize> = (0..log.len()).filter(|n| n % 601 == 5).collect();
+    let paged = doc.paginate(Selection::Lines(sparse.clone()), Layout::Flat, 8_192);
+    let page = doc.render_page(&paged, 0).unwrap();
+    let expected: Vec<&str> = sparse.iter().map(|&n| html[n].as_str()).collect();
+    assert_eq!(page.html, format!("<pre><code>{}</code></pre>", expected.join("\n")));
+}
+
+#[test]
+fn a_line_too_big_to_keep_its_cost_is_measured_again() {
+    // 3 MB of quotes cost 6 MB as plain text and 18 MB as HTML: more than 24 bits hold.
+    let huge = format!("\x1b[31m{}", "\"".repeat(3_000_000));
+    let log = ["before", huge.as_str(), "after"];
+    let doc = LogDocument::new(&log);
+    assert_eq!(doc.cost(1), 2 * 3_000_000 + 6 * 3_000_000 + json_len("<span data-mx-color=\"#cc0000\"></span>"));
+    let pages = check_pages(&doc, Selection::Range(0..3), Layout::Structured, 8_192);
+    assert!(pages.iter().any(|p| p.plain.contains(" …[line cut]")));
+}
