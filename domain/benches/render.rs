@@ -184,6 +184,14 @@ fn main() {
     let size = env_mb("RENDER_MB", 20) * 1_000_000;
     let log = ansible_log(size);
     let all = lines(&log);
+    if let Ok(phase) = std::env::var("RENDER_PROFILE") {
+        profile(&phase, &all);
+        return;
+    }
+    if std::env::var_os("RENDER_DIGEST").is_some() {
+        digest(&all);
+        return;
+    }
     let doc = LogDocument::new(&all);
     let summary = doc.summary();
     println!(
@@ -233,6 +241,71 @@ fn main() {
     match std::process::Command::new(exe).env("RENDER_PEAK_CHILD", "1").status() {
         Ok(status) if status.success() => {}
         other => println!("peak memory run failed: {other:?}"),
+    }
+}
+
+/// One phase, run over and over for a profiler (`perf record`): `RENDER_PROFILE=analysis`,
+/// `paginate`, `last` (one `logs` command) or `all` (every page); `RENDER_RUNS` times (20).
+fn profile(phase: &str, lines: &[&str]) {
+    let runs = env_mb("RENDER_RUNS", 20);
+    let doc = LogDocument::new(lines);
+    let start = Instant::now();
+    for _ in 0..runs {
+        match phase {
+            "analysis" => drop(black_box(LogDocument::new(lines))),
+            "paginate" => drop(black_box(doc.paginate(Selection::Range(0..lines.len()), Layout::Structured, BUDGET))),
+            "last" => drop(black_box(render_last(lines))),
+            "all" => drop(black_box(render_all(lines))),
+            other => {
+                println!("RENDER_PROFILE={other}: expected analysis, paginate, last or all");
+                return;
+            }
+        }
+    }
+    println!("{phase}: {:.1} ms a run", start.elapsed().as_secs_f64() * 1e3 / runs as f64);
+}
+
+/// A hash of every page of several paginations (whole log, tail, filtered, small and large
+/// budgets) of the generated log and of the renderer's test logs: run it before and after a
+/// change to check that the output stayed byte for byte the same (`RENDER_DIGEST=1`).
+fn digest(lines: &[&str]) {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let samples = [
+        include_str!("../src/render/testdata/ansible.log"),
+        include_str!("../src/render/testdata/terraform_plan.log"),
+        include_str!("../src/render/testdata/terraform_apply.log"),
+        include_str!("../src/render/testdata/shell.log"),
+    ]
+    .concat()
+    .repeat(40);
+    let samples: Vec<&str> = samples.split('\n').collect();
+    for (name, log) in [("generated", lines), ("samples", &samples[..])] {
+        let doc = LogDocument::new(log);
+        let mut hasher = DefaultHasher::new();
+        format!("{:?}", doc.summary()).hash(&mut hasher);
+        let problems: Vec<usize> = (0..log.len())
+            .filter(|&n| doc.emphasis(n).is_some_and(|e| e != chatrixcd_domain::render::log::Emphasis::Plain))
+            .collect();
+        let sparse: Vec<usize> = (0..log.len()).filter(|n| n % 7 == 3).collect();
+        let runs = [
+            (Selection::Range(0..log.len()), Layout::Structured, BUDGET),
+            (Selection::Range(0..log.len()), Layout::Structured, 8_192),
+            (Selection::Range(log.len().saturating_sub(5_000)..log.len()), Layout::Structured, 8_192),
+            (Selection::Lines(problems), Layout::Flat, BUDGET),
+            (Selection::Lines(sparse), Layout::Flat, 20_000),
+        ];
+        let mut pages = 0;
+        for (selection, layout, budget) in runs {
+            let paged = doc.paginate(selection, layout, budget);
+            for n in 0..paged.page_count() {
+                if let Some(page) = doc.render_page(&paged, n) {
+                    (&page.plain, &page.html, page.first_line, page.last_line, page.line_count, page.cost)
+                        .hash(&mut hasher);
+                    pages += 1;
+                }
+            }
+        }
+        println!("{name}: {pages} pages, digest {:016x}", hasher.finish());
     }
 }
 
