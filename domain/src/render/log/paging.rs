@@ -130,14 +130,19 @@ impl<S: AsRef<str>> LogDocument<'_, S> {
     /// Renders page `n` (from 0) of a pagination of this document.
     pub fn render_page(&self, paged: &Paged, n: usize) -> Option<Page> {
         let positions = paged.positions(n)?;
-        let mut writer = Writer::new(paged.layout, Output::default());
+        // Neither text of a page is longer than its budget (a page of one cut line is shorter):
+        // sized once, they are not copied to grow. A budget beyond a Matrix event's 64 KiB is
+        // not taken at its word.
+        let room = paged.budget.min(64 * 1024);
+        let output = Output { plain: String::with_capacity(room), html: String::with_capacity(room) };
+        let mut writer = Writer::new(paged.layout, output);
         let mut fed = if positions.is_empty() { 0 } else { paged.selection.get(positions.start) };
         let mut style = self.style_at(fed);
-        let mut scratch = String::new();
+        let (mut html, mut plain) = (String::new(), String::new());
         for pos in positions.clone() {
             let line_no = paged.selection.get(pos);
             self.advance(&mut style, fed, line_no);
-            let line = self.prepare(line_no, &mut style, &mut scratch, paged.budget / 2);
+            let line = self.prepare(line_no, &mut style, &mut html, &mut plain, paged.budget / 2);
             fed = line_no + 1;
             writer.push(self, line_no, &line);
         }
@@ -168,19 +173,25 @@ impl<S: AsRef<str>> LogDocument<'_, S> {
         Prepared { plain, html: Cow::Borrowed(""), cost }
     }
 
-    /// Line `n` in both forms, for a page shown. HTML is rendered into `scratch` with the style
-    /// carried so far; a line costing more than `cap` is cut, as plain escaped text.
-    fn prepare<'s>(&'s self, n: usize, style: &mut AnsiRenderer, scratch: &'s mut String, cap: usize) -> Prepared<'s> {
-        let raw = self.raw(n);
-        scratch.clear();
-        style.render_line(raw, scratch);
+    /// Line `n` in both forms, for a page shown: rendered into `html` and `plain` with the style
+    /// carried so far. A line costing more than `cap` is cut, as plain escaped text.
+    fn prepare<'s>(
+        &'s self,
+        n: usize,
+        style: &mut AnsiRenderer,
+        html: &'s mut String,
+        plain: &'s mut String,
+        cap: usize,
+    ) -> Prepared<'s> {
+        html.clear();
+        plain.clear();
+        style.render_line_and_strip(self.raw(n), html, plain);
         let cost = self.cost(n);
         if cost + WRAPPERS > cap {
             return self.cut(n, cap);
         }
-        let plain = ansi::strip(raw);
-        debug_assert_eq!(cost, json_len(&plain) + json_len(scratch), "the analysis measured line {n} wrong");
-        Prepared { plain, html: Cow::Borrowed(scratch.as_str()), cost }
+        debug_assert_eq!(cost, json_len(plain) + json_len(html), "the analysis measured line {n} wrong");
+        Prepared { plain: Cow::Borrowed(plain.as_str()), html: Cow::Borrowed(html.as_str()), cost }
     }
 
     /// Line `n` cut to fit in `cap` with its wrappers and the mark, as plain escaped text.
