@@ -447,7 +447,11 @@ impl AnsiRenderer {
         let mut run = 0;
         let mut i = 0;
         loop {
-            let (next, plain, html) = scan_text(bytes, i);
+            // A coloured line starts with its colour code: no text to scan before it.
+            let (next, plain, html) = match bytes.get(i) {
+                Some(&b) if stops(b) => (Some(i), 0, 0),
+                _ => scan_text(bytes, i),
+            };
             let end = next.unwrap_or(bytes.len());
             if i < end {
                 // Text, all in one style: the tags for it, then its bytes.
