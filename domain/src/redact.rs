@@ -147,6 +147,66 @@ static PEM_END_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(PEM_END).expect("PEM pattern is valid")
 });
 
+/// Words without one of which no rule can match (compared ignoring ASCII case). Finding none of
+/// them in a whole batch of lines is a fast way to know the rules need not run on it.
+const RULE_WORDS: &[&str] = &[
+    "-----begin",
+    "authorization",
+    "bearer",
+    "passw",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "://",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "glptt-",
+    "gldt-",
+    "glrt-",
+    "glcbt-",
+    "gloas-",
+    "glsoat-",
+    "glft-",
+    "glimt-",
+    "xox",
+    "akia",
+    "asia",
+    "aiza",
+    "npm_",
+    "pypi-",
+    "eyj",
+    "syt_",
+    "syr_",
+    "mat_",
+    "mar_",
+    "mct_",
+    "mcr_",
+    // The two characters that Unicode case folding makes equal to ASCII letters, which the
+    // case-insensitive rules accept in a key: LONG S (`ſ` = s) and KELVIN SIGN (`K` = k).
+    "\u{17f}",
+    "\u{212a}",
+];
+
+static RULE_WORDS_FINDER: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    // Fixed ASCII and two fixed characters: building cannot fail.
+    #[allow(clippy::expect_used)]
+    aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(RULE_WORDS).expect("literal words")
+});
+
 /// Masks secrets in text. Build once (it holds the known secrets and their encodings) and share.
 #[derive(Clone, Default)]
 pub struct Redactor {
@@ -310,7 +370,11 @@ fn semaphore_tokens(text: &str) -> Option<String> {
     }
     const BODY: usize = 43;
     let bytes = text.as_bytes();
-    if !bytes.contains(&b'=') {
+    // A token is the 43 characters right before an `=`: most text has no `=` so preceded, and
+    // looking only there is much faster than scanning every byte.
+    let candidate = memchr::memchr_iter(b'=', bytes)
+        .any(|at| at >= BODY && bytes[at - BODY..at].iter().rev().all(|&b| base64url(b)));
+    if !candidate {
         return None;
     }
     let mut out: Option<String> = None;
@@ -382,6 +446,10 @@ pub struct LineState {
     key_lines: Option<usize>,
 }
 
+/// Lines checked together by [`LineRedactor::redact_all`]: enough to make the check of a batch
+/// cheap per line, few enough that a batch with a secret costs little to redact line by line.
+const BATCH_LINES: usize = 256;
+
 /// Redacts text a line at a time; see [`Redactor::lines`].
 #[derive(Debug)]
 pub struct LineRedactor<'r> {
@@ -394,6 +462,77 @@ impl LineRedactor<'_> {
     /// Where this redactor stands, to go on later with [`Redactor::lines_from`].
     pub fn state(&self) -> LineState {
         LineState { key_lines: self.key_lines }
+    }
+
+    /// Redacts many lines in order; returns only those that change, by position. Same result as
+    /// [`Self::redact_line`] on each, much faster on a long log: lines are checked a batch at a
+    /// time, and only a batch in which something could match is redacted line by line.
+    pub fn redact_all<'a>(&mut self, lines: impl IntoIterator<Item = &'a str>) -> Vec<(usize, String)> {
+        self.redact_in_batches(lines, BATCH_LINES)
+    }
+
+    fn redact_in_batches<'a>(
+        &mut self,
+        lines: impl IntoIterator<Item = &'a str>,
+        batch_lines: usize,
+    ) -> Vec<(usize, String)> {
+        let batch_lines = batch_lines.max(1);
+        let mut changed = Vec::new();
+        let mut batch: Vec<&str> = Vec::with_capacity(batch_lines);
+        let mut joined = String::new();
+        let mut first = 0;
+        for (n, line) in lines.into_iter().enumerate() {
+            if batch.is_empty() {
+                first = n;
+            }
+            batch.push(line);
+            if batch.len() == batch_lines {
+                self.redact_batch(first, &batch, &mut joined, &mut changed);
+                batch.clear();
+            }
+        }
+        self.redact_batch(first, &batch, &mut joined, &mut changed);
+        changed
+    }
+
+    fn redact_batch(&mut self, first: usize, batch: &[&str], joined: &mut String, changed: &mut Vec<(usize, String)>) {
+        if batch.is_empty() {
+            return;
+        }
+        // Only lines that could hold something to mask are redacted: those with a word a rule
+        // needs (found for the whole batch at once), those a scan would mask, and every line of
+        // a private key. Known secrets are looked for in the whole batch; one found means every
+        // line is redacted.
+        joined.clear();
+        let mut starts = Vec::with_capacity(batch.len());
+        for line in batch {
+            starts.push(joined.len());
+            joined.push_str(line);
+            joined.push('\n');
+        }
+        let mut suspect = vec![false; batch.len()];
+        // The scans stop at line ends, so they find in the batch what they find in its lines.
+        let anywhere = self.redactor.needles.iter().any(|needle| joined.contains(needle.as_str()))
+            || base64_lines(joined).is_some()
+            || semaphore_tokens(joined).is_some();
+        if anywhere {
+            suspect.fill(true);
+        } else {
+            // No word holds a line end, so each match lies within one line.
+            for found in RULE_WORDS_FINDER.find_iter(joined.as_str()) {
+                let line = starts.partition_point(|&start| start <= found.start()) - 1;
+                suspect[line] = true;
+            }
+        }
+        for (n, line) in batch.iter().enumerate() {
+            if self.key_lines.is_none() && !suspect[n] {
+                continue;
+            }
+            match self.redact_line(line) {
+                Cow::Borrowed(same) if std::ptr::eq(same, *line) => {}
+                other => changed.push((first + n, other.into_owned())),
+            }
+        }
     }
 
     /// Redacts one line (without its newline); lines inside a private key block become [`MARK`].
@@ -667,11 +806,59 @@ mod tests {
         }
 
         #[test]
+        fn batches_redact_exactly_like_single_lines(
+            batch in 1usize..24,
+            lines in prop::collection::vec(
+                prop_oneof![
+                    30 => "[ a-z0-9.:=\"'/@-]{0,40}",
+                    1 => (surroundings(), separator(), token(), separator()).prop_map(|(a, b, c, d)| format!("{a}{b}{c}{d}")),
+                    1 => Just("-----BEGIN RSA PRIVATE KEY-----".to_owned()),
+                    1 => Just("-----END RSA PRIVATE KEY-----".to_owned()),
+                    1 => "[A-Za-z0-9+/]{60,70}",
+                    1 => Just("password: hunter2hunter2".to_owned()),
+                    1 => "(token|api_key|secret|db_\u{17f}ecret|x-to\u{212a}en|PASSWORD)[=:] ?[a-zA-Z0-9]{8,20}",
+                ].prop_map(|l: String| l.replace('\n', " ")),
+                0..120,
+            ),
+        ) {
+            let r = Redactor::new(["hunter2hunter2".to_owned()]);
+            let mut one_by_one = r.lines();
+            let expected: Vec<(usize, String)> = lines
+                .iter()
+                .enumerate()
+                .filter_map(|(n, l)| match one_by_one.redact_line(l) {
+                    Cow::Borrowed(same) if std::ptr::eq(same, l.as_str()) => None,
+                    other => Some((n, other.into_owned())),
+                })
+                .collect();
+            let mut batched = r.lines();
+            prop_assert_eq!(batched.redact_in_batches(lines.iter().map(String::as_str), batch), expected);
+            prop_assert_eq!(batched.state(), one_by_one.state());
+        }
+
+        #[test]
         fn arbitrary_text_is_redacted_idempotently(text in "(\\PC|\x1b|\n){0,200}") {
             let r = Redactor::new(["hunter2hunter2".to_owned()]);
             let once = r.redact(&text).into_owned();
             prop_assert_eq!(r.redact(&once).into_owned(), once);
         }
+    }
+
+    #[test]
+    fn only_two_non_ascii_characters_fold_to_ascii_letters() {
+        // The quick check relies on it: a case-insensitive rule matches an ASCII letter in a key
+        // only as that letter, its other case, `ſ` or `K`.
+        let letter = Regex::new("(?i)^[a-z]$").unwrap();
+        let folding: Vec<char> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| !c.is_ascii() && letter.is_match(&c.to_string()))
+            .collect();
+        assert_eq!(folding, ['\u{17f}', '\u{212a}']);
+        let r = Redactor::default();
+        assert!(RULE_WORDS_FINDER.is_match("db_\u{17f}ecret") && RULE_WORDS_FINDER.is_match("x-to\u{212a}en"));
+        assert_eq!(r.redact("db_\u{17f}ecret=Xk9pQ2mZ7w"), format!("db_\u{17f}ecret={MARK}"));
+        let changed = r.lines().redact_all(["ok: [web-01]", "db_\u{17f}ecret=Xk9pQ2mZ7w", "PLAY RECAP"]);
+        assert_eq!(changed, [(1, format!("db_\u{17f}ecret={MARK}"))]);
     }
 
     #[test]

@@ -228,11 +228,13 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     };
     // Redacted here, in order across flushes, besides the redaction of every post.
     let mut redactor = bot.redactor.lines_from(tail.redaction);
-    let new: Vec<std::borrow::Cow<'_, str>> =
-        log.lines().skip(tail.posted_lines).map(|l| redactor.redact_line(l)).collect();
+    let changed = redactor.redact_all(log.lines().skip(tail.posted_lines));
     tail.redaction = redactor.state();
     tail.unchanged_since = reading_epoch;
-    let new: Vec<&str> = new.iter().map(AsRef::as_ref).collect();
+    let mut new: Vec<&str> = log.lines().skip(tail.posted_lines).collect();
+    for (n, line) in &changed {
+        new[*n] = line;
+    }
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
         tail.posted_lines += chunk.len();

@@ -161,13 +161,14 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     if args.file {
         // The file is plain text; colour codes are stripped before redaction, so a secret
         // interrupted by them is still found.
-        let mut text = String::with_capacity(log.text_len() + total);
+        let mut plain = String::with_capacity(log.text_len() + total);
         for line in log.lines().take(total) {
-            let plain = ansi::strip(line);
-            text.push_str(&redactor.redact_line(&plain));
-            text.push('\n');
+            plain.push_str(&ansi::strip(line));
+            plain.push('\n');
         }
         drop(log);
+        let changed = redactor.redact_all(plain.split_terminator('\n'));
+        let text = if changed.is_empty() { plain } else { with_lines_replaced(&plain, changed) };
         let upload = FileUpload {
             file_name: format!("task-{}.log", task.id),
             mime_type: "text/plain".into(),
@@ -179,13 +180,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     // A log can be hundreds of megabytes; it is held once. The few lines redaction changes are
     // kept apart, and the lines read are views into the log or into those.
-    let mut changed: Vec<(usize, String)> = Vec::new();
-    for (n, line) in log.lines().take(total).enumerate() {
-        match redactor.redact_line(line) {
-            std::borrow::Cow::Borrowed(same) if std::ptr::eq(same, line) => {}
-            other => changed.push((n, other.into_owned())),
-        }
-    }
+    let changed = redactor.redact_all(log.lines().take(total));
     let mut raw: Vec<&str> = log.lines().take(total).collect();
     for (n, line) in &changed {
         raw[*n] = line;
@@ -269,6 +264,20 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     bot.reply(req, header).await;
     Ok(())
+}
+
+/// `text`'s lines, `changed` ones (by position, in order) replaced, each ending in a newline.
+fn with_lines_replaced(text: &str, changed: Vec<(usize, String)>) -> String {
+    let mut out = String::with_capacity(text.len() + changed.len() * 16);
+    let mut changed = changed.into_iter().peekable();
+    for (n, line) in text.split_terminator('\n').enumerate() {
+        match changed.next_if(|(at, _)| *at == n) {
+            Some((_, replaced)) => out.push_str(&replaced),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Bytes kept for the header and footer of a page: task, template name, status, line range,
