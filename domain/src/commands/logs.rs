@@ -11,7 +11,7 @@ use crate::bot::{Bot, Request};
 use crate::commands::CommandError;
 use crate::commands::status::{locate, task_arg};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
-use crate::render::log::{self, Emphasis, Layout, LogDocument, Selection};
+use crate::render::log::{self, Emphasis, Layout, Lines, LogDocument, Selection};
 use crate::render::{Reply, ansi};
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -179,19 +179,16 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         return Ok(());
     }
     // A log can be hundreds of megabytes; it is held once. The few lines redaction changes are
-    // kept apart, and the lines read are views into the log or into those.
+    // kept apart, and the renderer reads the rest from the log itself.
     let changed = redactor.redact_all(log.lines().take(total));
-    let mut raw: Vec<&str> = log.lines().take(total).collect();
-    for (n, line) in &changed {
-        raw[*n] = line;
-    }
+    let raw = Shown { log: &log, total, changed };
     let doc = LogDocument::new(&raw);
     let needle = args.grep.as_ref().map(|g| g.to_lowercase());
     let filtered = needle.is_some() || args.errors;
     let mut selected: Vec<usize> = if filtered {
         (0..total)
             .filter(|&n| {
-                let stripped = ansi::strip(raw[n]);
+                let stripped = ansi::strip(raw.line(n));
                 let problem = || {
                     PROBLEM.is_match(&stripped) || matches!(doc.emphasis(n), Some(Emphasis::Error | Emphasis::Warning))
                 };
@@ -264,6 +261,33 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     bot.reply(req, header).await;
     Ok(())
+}
+
+/// A task's log as `logs` shows it: its first `total` lines, the few that redaction changed
+/// replaced. The renderer reads the log where it is rather than through a copy or a view of it.
+struct Shown<'a> {
+    log: &'a chatrixcd_ports::semaphore::TaskLog,
+    total: usize,
+    /// Changed lines by position, in order.
+    changed: Vec<(usize, String)>,
+}
+
+impl Lines for Shown<'_> {
+    fn count(&self) -> usize {
+        self.total
+    }
+
+    fn line(&self, n: usize) -> &str {
+        if n >= self.total {
+            return "";
+        }
+        if !self.changed.is_empty()
+            && let Ok(at) = self.changed.binary_search_by_key(&n, |(line, _)| *line)
+        {
+            return &self.changed[at].1;
+        }
+        self.log.line(n).unwrap_or_default()
+    }
 }
 
 /// `text`'s lines, `changed` ones (by position, in order) replaced, each ending in a newline.

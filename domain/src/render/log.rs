@@ -32,7 +32,7 @@ mod tests;
 use std::borrow::Cow;
 
 pub use classify::{Emphasis, classify};
-pub use document::{COLLAPSE_AFTER, LogDocument};
+pub use document::{COLLAPSE_AFTER, Lines, LogDocument};
 pub use paging::{Layout, Page, Paged, Selection};
 pub use summary::{LogSummary, RecapTotals};
 pub use writer::json_len;

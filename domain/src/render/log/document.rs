@@ -90,10 +90,44 @@ impl Section {
     }
 }
 
+/// The lines a document reads: a slice of strings, or a task's log seen through redaction.
+pub trait Lines {
+    fn count(&self) -> usize;
+    /// Line `n`, counted from 0; empty past the end.
+    fn line(&self, n: usize) -> &str;
+}
+
+impl<S: AsRef<str>> Lines for [S] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn line(&self, n: usize) -> &str {
+        self.get(n).map_or("", AsRef::as_ref)
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> Lines for [S; N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn line(&self, n: usize) -> &str {
+        self.get(n).map_or("", AsRef::as_ref)
+    }
+}
+
+impl<S: AsRef<str>> Lines for Vec<S> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn line(&self, n: usize) -> &str {
+        self.get(n).map_or("", AsRef::as_ref)
+    }
+}
+
 /// A log, read once.
 #[derive(Debug)]
-pub struct LogDocument<'a, S> {
-    pub(super) lines: &'a [S],
+pub struct LogDocument<'a, L: ?Sized> {
+    pub(super) lines: &'a L,
     pub(super) info: Vec<LineInfo>,
     pub(super) sections: Vec<Section>,
     /// The style at the start of each `STYLE_STRIDE`-th line, where it is not the default (in
@@ -102,10 +136,10 @@ pub struct LogDocument<'a, S> {
     summary: LogSummary,
 }
 
-impl<'a, S: AsRef<str>> LogDocument<'a, S> {
+impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
     /// Reads the structure of `lines` (already split, without their newlines).
-    pub fn new(lines: &'a [S]) -> Self {
-        let mut info = Vec::with_capacity(lines.len());
+    pub fn new(lines: &'a L) -> Self {
+        let mut info = Vec::with_capacity(lines.count());
         let mut sections = vec![Section::new(SectionKind::Preamble, 0)];
         let mut summary = LogSummary::default();
         let mut outcomes: Vec<(Outcome, usize, String)> = Vec::new();
@@ -114,11 +148,12 @@ impl<'a, S: AsRef<str>> LogDocument<'a, S> {
         let mut style = AnsiRenderer::new();
         let mut styles = Vec::new();
         let mut buf = String::new();
-        for (i, line) in lines.iter().enumerate() {
+        for i in 0..lines.count() {
+            let line = lines.line(i);
             if i % STYLE_STRIDE == 0 && !style.is_plain() {
                 styles.push((i, style.clone()));
             }
-            let (stripped, cost) = style.measure_line(line.as_ref(), &mut buf);
+            let (stripped, cost) = style.measure_line(line, &mut buf);
             let cost = cost.plain + cost.html;
             let text = stripped.trim_end();
             let banner = if text.len() <= STRUCTURE_MAX { Banner::parse(text) } else { None };
@@ -217,11 +252,11 @@ impl<'a, S: AsRef<str>> LogDocument<'a, S> {
     }
 
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.lines.count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.lines.count() == 0
     }
 
     /// How line `n` is highlighted when shown on its own (`None` past the end).
@@ -241,7 +276,7 @@ impl<'a, S: AsRef<str>> LogDocument<'a, S> {
             None => {
                 let mut style = self.style_at(n);
                 let mut buf = String::new();
-                let (_, cost) = style.measure_line(self.lines.get(n).map_or("", AsRef::as_ref), &mut buf);
+                let (_, cost) = style.measure_line(self.lines.line(n), &mut buf);
                 cost.plain + cost.html
             }
         }
@@ -250,7 +285,7 @@ impl<'a, S: AsRef<str>> LogDocument<'a, S> {
     /// The ANSI style in force at the start of line `n`: from the analysis' last note before
     /// it, then through the colour codes of at most `STYLE_STRIDE` lines.
     pub(super) fn style_at(&self, n: usize) -> AnsiRenderer {
-        let n = n.min(self.lines.len());
+        let n = n.min(self.lines.count());
         let noted = n - n % STYLE_STRIDE;
         let mut style = match self.styles.binary_search_by_key(&noted, |(line, _)| *line) {
             Ok(at) => self.styles[at].1.clone(),
@@ -266,15 +301,15 @@ impl<'a, S: AsRef<str>> LogDocument<'a, S> {
             *style = self.style_at(to);
             return;
         }
-        for line in self.lines.get(from..to).unwrap_or_default() {
-            style.advance(line.as_ref());
+        for n in from..to.min(self.lines.count()) {
+            style.advance(self.lines.line(n));
         }
     }
 
     /// The stripped banner line of section `id`.
     pub(super) fn banner_text(&self, id: usize) -> Cow<'_, str> {
         let header = self.sections.get(id).map_or(0, |s| s.header);
-        self.lines.get(header).map_or(Cow::Borrowed(""), |l| ansi::strip(l.as_ref()))
+        ansi::strip(self.lines.line(header))
     }
 }
 

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::document::{Kind, LogDocument};
+use super::document::{Kind, Lines, LogDocument};
 use super::writer::{Measure, Output, Prepared, Writer, json_len};
 use crate::render::ansi::{self, AnsiRenderer};
 use crate::render::html::escape;
@@ -97,7 +97,7 @@ pub struct Page {
     pub cost: usize,
 }
 
-impl<S: AsRef<str>> LogDocument<'_, S> {
+impl<L: Lines + ?Sized> LogDocument<'_, L> {
     /// Cuts the selection into pages of at most `budget` JSON-escaped bytes each (plain and
     /// HTML together). Every selected line lands on exactly one page, in order. A page holds at
     /// least one line; a line too long for half a page is cut short, marked, and loses its
@@ -222,6 +222,6 @@ impl<S: AsRef<str>> LogDocument<'_, S> {
     }
 
     fn raw(&self, n: usize) -> &str {
-        self.lines.get(n).map_or("", AsRef::as_ref)
+        self.lines.line(n)
     }
 }

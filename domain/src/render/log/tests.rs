@@ -257,8 +257,8 @@ fn a_broken_recap_row_falls_back_to_a_plain_line() {
 }
 
 /// Pages the whole selection and checks what must hold for every page.
-fn check_pages<S: AsRef<str>>(
-    doc: &LogDocument<'_, S>,
+fn check_pages<L: Lines + ?Sized>(
+    doc: &LogDocument<'_, L>,
     selection: Selection,
     layout: Layout,
     budget: usize,

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::classify::Emphasis;
-use super::document::{Kind, LogDocument, SectionKind};
+use super::document::{Kind, Lines, LogDocument, SectionKind};
 use super::paging::Layout;
 use super::{GREEN, RED, TITLE_MAX, YELLOW, shorten};
 use crate::render::ansible::{self, RECAP_COLUMNS, RecapRow};
@@ -200,7 +200,7 @@ impl<K: Sink> Writer<K> {
         self.close_details();
     }
 
-    pub(super) fn push<S: AsRef<str>>(&mut self, doc: &LogDocument<'_, S>, n: usize, line: &Prepared<'_>) {
+    pub(super) fn push<L: Lines + ?Sized>(&mut self, doc: &LogDocument<'_, L>, n: usize, line: &Prepared<'_>) {
         self.lines += 1;
         let Some(info) = doc.info.get(n).copied() else {
             return;
@@ -238,7 +238,7 @@ impl<K: Sink> Writer<K> {
 
     /// Opens section `id`: at its banner (`continued` is `None`), or on a page that starts inside
     /// it (`continued` is its banner's text).
-    fn heading<S: AsRef<str>>(&mut self, doc: &LogDocument<'_, S>, id: u32, continued: Option<&str>) {
+    fn heading<L: Lines + ?Sized>(&mut self, doc: &LogDocument<'_, L>, id: u32, continued: Option<&str>) {
         self.close_details();
         self.section = Some(id);
         let Some(section) = doc.sections.get(id as usize) else {
