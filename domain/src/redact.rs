@@ -274,11 +274,13 @@ impl Redactor {
 
     fn pass<'t>(&self, input: &'t str) -> Cow<'t, str> {
         let mut text = self.mask_known(Cow::Borrowed(input));
-        let candidates = RULE_SET.matches(&text);
+        // Which rules match needs a search for every match; whether any does stops at the first
+        // and is several times faster, and on most text the answer is no.
+        let candidates = RULE_SET.is_match(&text).then(|| RULE_SET.matches(&text));
         for (index, rule) in RULES.iter().enumerate() {
             // A rule whose match only appears after an earlier rule's mask is caught by the
             // next pass of `redact`.
-            if !candidates.matched(index) {
+            if !candidates.as_ref().is_some_and(|c| c.matched(index)) {
                 continue;
             }
             let replaced = rule.pattern.replace_all(&text, |c: &Captures<'_>| mask(c, rule.accept));
