@@ -183,7 +183,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let changed = redactor.redact_all(log.lines().take(total));
     let raw = Shown { log: &log, total, changed };
     let doc = LogDocument::new(&raw);
-    let needle = args.grep.as_ref().map(|g| g.to_lowercase());
+    let needle = args.grep.as_deref().map(Grep::new);
     let filtered = needle.is_some() || args.errors;
     let mut selected: Vec<usize> = if filtered {
         (0..total)
@@ -192,8 +192,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                 let problem = || {
                     PROBLEM.is_match(&stripped) || matches!(doc.emphasis(n), Some(Emphasis::Error | Emphasis::Warning))
                 };
-                needle.as_ref().is_none_or(|needle| stripped.to_lowercase().contains(needle))
-                    && (!args.errors || problem())
+                needle.as_ref().is_none_or(|needle| needle.matches(&stripped)) && (!args.errors || problem())
             })
             .collect()
     } else {
@@ -261,6 +260,31 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     }
     bot.reply(req, header).await;
     Ok(())
+}
+
+/// `--grep`: the text looked for, with case ignored. Lines and needles in ASCII (nearly every log
+/// line) are compared without a lower-case copy of each line.
+struct Grep {
+    lower: String,
+    ascii: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Grep {
+    fn new(needle: &str) -> Self {
+        let ascii = needle
+            .is_ascii()
+            .then(|| aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build([needle]).ok())
+            .flatten();
+        Self { lower: needle.to_lowercase(), ascii }
+    }
+
+    fn matches(&self, line: &str) -> bool {
+        match &self.ascii {
+            // For ASCII text, lower-casing is ASCII lower-casing: the same answer.
+            Some(finder) if line.is_ascii() => finder.is_match(line),
+            _ => line.to_lowercase().contains(&self.lower),
+        }
+    }
 }
 
 /// A task's log as `logs` shows it: its first `total` lines, the few that redaction changed
@@ -403,6 +427,31 @@ mod tests {
         }
         for l in ["ok: [localhost]", "TASK [Gathering Facts] ***", "changed: [web1]"] {
             assert!(!PROBLEM.is_match(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn grep_ignores_case_like_lower_casing_does() {
+        let cases = [
+            ("FATAL", "fatal: [web-07]: FAILED!", true),
+            ("failed!", "fatal: [web-07]: FAILED!", true),
+            ("web-08", "fatal: [web-07]: FAILED!", false),
+            ("k", "\u{212a}elvin", true),
+            ("ÄRGER", "kein ärger hier", true),
+            ("ärger", "KEIN ÄRGER", true),
+            ("", "anything", true),
+        ];
+        for (needle, line, expected) in cases {
+            assert_eq!(Grep::new(needle).matches(line), expected, "{needle:?} in {line:?}");
+            assert_eq!(line.to_lowercase().contains(&needle.to_lowercase()), expected, "{needle:?} in {line:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn grep_agrees_with_lower_casing(needle in "[a-zA-Z:! -]{0,4}|\\PC{0,3}", line in "[a-zA-Z:! -]{0,30}|\\PC{0,30}") {
+            let expected = line.to_lowercase().contains(&needle.to_lowercase());
+            proptest::prop_assert_eq!(Grep::new(&needle).matches(&line), expected);
         }
     }
 
