@@ -519,16 +519,18 @@ fn run() -> Result<()> {
         anyhow::Ok(url)
     })?;
     let config = dir.path().join("config.json");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{ "matrix": {{ "homeserver": "{hs}", "user_id": "{bot}", "password": "botpass", "store_path": "{store}" }},
-                 "semaphore": {{ "url": "{semaphore_url}", "api_token": "sim-token" }},
-                 "bot": {{ "admin_users": ["{alice}"], "greetings_enabled": false }} }}"#,
-            hs = synapse.url,
-            store = dir.path().join("store").display()
-        ),
-    )?;
+    let store = dir.path().join("store");
+    let text = chatrixcd_tests::bot_config::BotConfig {
+        homeserver: &synapse.url,
+        bot: bot.as_str(),
+        login: r#""password": "botpass""#,
+        store: &store,
+        semaphore_url: &semaphore_url,
+        semaphore_token: "sim-token",
+        admin: &alice,
+    }
+    .text();
+    std::fs::write(&config, text)?;
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path)?;
     let process = BotProcess(

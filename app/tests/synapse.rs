@@ -130,17 +130,18 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
     });
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{ "matrix": {{ "homeserver": "{hs}", "user_id": "{bot}", "password": "botpass", "store_path": "{store}" }},
-                 "semaphore": {{ "url": "{semaphore_url}", "api_token": "sim-token" }},
-                 "bot": {{ "admin_users": ["{alice}"], "greetings_enabled": false }} }}"#,
-            hs = synapse.url,
-            store = dir.path().join("store").display()
-        ),
-    )
-    .unwrap();
+    let store = dir.path().join("store");
+    let text = chatrixcd_tests::bot_config::BotConfig {
+        homeserver: &synapse.url,
+        bot: &bot,
+        login: r#""password": "botpass""#,
+        store: &store,
+        semaphore_url: &semaphore_url,
+        semaphore_token: "sim-token",
+        admin: &alice,
+    }
+    .text();
+    std::fs::write(&config, text).unwrap();
     let log = std::fs::File::create(dir.path().join("bot.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
         .args(["run", "--config", config.to_str().unwrap()])

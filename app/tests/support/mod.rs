@@ -71,20 +71,16 @@ impl Setup {
 
     /// Rewrites config.json with `login` (the login keys, e.g. `"password": "…"`).
     pub fn write_config(&self, login: &str) {
-        std::fs::write(
-            &self.config,
-            format!(
-                r#"{{ "matrix": {{ "homeserver": "{hs}", "user_id": "{bot}", {login}, "store_path": "{store}" }},
-                     "semaphore": {{ "url": "{semaphore}", "api_token": "sim-token" }},
-                     "bot": {{ "admin_users": ["{alice}"], "greetings_enabled": false }} }}"#,
-                hs = self.synapse.url,
-                bot = self.bot,
-                alice = self.alice,
-                store = self.store().display(),
-                semaphore = self.semaphore_url,
-            ),
-        )
-        .unwrap();
+        let config = chatrixcd_tests::bot_config::BotConfig {
+            homeserver: &self.synapse.url,
+            bot: &self.bot,
+            login,
+            store: &self.store(),
+            semaphore_url: &self.semaphore_url,
+            semaphore_token: "sim-token",
+            admin: &self.alice,
+        };
+        std::fs::write(&self.config, config.text()).unwrap();
     }
 
     pub fn store(&self) -> PathBuf {
