@@ -203,20 +203,15 @@ impl Bot {
             TaskEvent::Status { project, task, template, status, start, end } => {
                 watch::on_status(self, watch::Pushed { project, task, template, status, start, end }).await;
             }
-            TaskEvent::Connected => {
-                self.push_open = true;
-                self.tails.push_changed(true);
-            }
+            TaskEvent::Connected => self.set_push_open(true),
             TaskEvent::Reconnected => {
-                self.push_open = true;
-                self.tails.push_changed(true);
+                self.set_push_open(true);
                 if self.next_poll.is_some() {
                     self.next_poll = Some(self.deps.clock.now());
                 }
             }
             TaskEvent::Disconnected => {
-                self.push_open = false;
-                self.tails.push_changed(false);
+                self.set_push_open(false);
                 if self.next_poll.is_some() {
                     self.watch_soon();
                 }
@@ -579,6 +574,16 @@ impl Bot {
             self.stats.errors += 1;
             tracing::error!(action, error = %e, "could not write the audit log");
         }
+    }
+
+    /// Whether Semaphore's websocket is open.
+    pub(crate) fn push_open(&self) -> bool {
+        self.push_open
+    }
+
+    fn set_push_open(&mut self, open: bool) {
+        self.push_open = open;
+        self.tails.push_changed();
     }
 
     /// The time between two polls of watched tasks: short while only polling sees changes.

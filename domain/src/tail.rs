@@ -45,9 +45,8 @@ pub(crate) struct Tails {
     tails: HashMap<(RoomId, TaskRef), Tail>,
     /// Changed since last saved: a restart picks the tails up where they were.
     changed: bool,
-    /// Whether Semaphore's websocket is open, and a count of its openings and closings: a line
-    /// reported while it was down is never seen, so every change of it makes tails read again.
-    push_open: bool,
+    /// A count of the websocket's openings and closings: a line reported while it was down is
+    /// never seen, so every change of it makes tails read again.
     push_epoch: u64,
 }
 
@@ -72,8 +71,14 @@ impl Tails {
     }
 
     pub(crate) fn start(&mut self, room: RoomId, tail: Tail) {
+        // Only what is saved counts as a change: a flush that posted nothing writes nothing.
+        let saved_as_before = self.tails.get(&(room.clone(), tail.task)).is_some_and(|before| {
+            (before.thread_root == tail.thread_root)
+                && (before.posted_lines, before.messages, before.redaction)
+                    == (tail.posted_lines, tail.messages, tail.redaction)
+        });
+        self.changed |= !saved_as_before;
         self.tails.insert((room, tail.task), tail);
-        self.changed = true;
     }
 
     pub(crate) fn stop(&mut self, room: &RoomId, task: TaskRef) -> bool {
@@ -100,8 +105,7 @@ impl Tails {
     }
 
     /// Semaphore's websocket opened or closed.
-    pub(crate) fn push_changed(&mut self, open: bool) {
-        self.push_open = open;
+    pub(crate) fn push_changed(&mut self) {
         self.push_epoch += 1;
     }
 
@@ -113,8 +117,8 @@ impl Tails {
     }
 
     /// Whether `tail`'s output is known not to have grown since it was last read.
-    fn known_unchanged(&self, tail: &Tail) -> bool {
-        self.push_open && tail.unchanged_since == Some(self.push_epoch)
+    fn known_unchanged(&self, tail: &Tail, push_open: bool) -> bool {
+        push_open && tail.unchanged_since == Some(self.push_epoch)
     }
 
     /// The tails to flush now, in a stable order (room, then task).
@@ -210,12 +214,12 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     let ended = matches!(&status, Ok(s) if s.is_terminal());
     // Semaphore has no way to read only the new part of a log: spare the whole read when the
     // websocket says nothing was written (the last read, at the end, is never spared).
-    if !ended && bot.tails.known_unchanged(&tail) {
+    if !ended && bot.tails.known_unchanged(&tail, bot.push_open()) {
         tail.next_flush = now + interval;
-        bot.tails.tails.insert((room.clone(), task), tail);
+        bot.tails.start(room.clone(), tail);
         return;
     }
-    let reading_epoch = bot.tails.push_open.then_some(bot.tails.push_epoch);
+    let reading_epoch = bot.push_open().then_some(bot.tails.push_epoch);
     let output = bot.deps.semaphore.task_output(task.project, task.task).await;
     let log = match output {
         Ok(log) => log,
@@ -392,6 +396,29 @@ mod tests {
         bot.on_task_event(TaskEvent::Disconnected).await;
         assert_eq!(flush(&mut bot).await, 1, "without the websocket every flush reads");
         assert_eq!(flush(&mut bot).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_flush_that_posts_nothing_saves_nothing() {
+        use chatrixcd_ports::Store as _;
+        let clock = ManualClock::at_epoch();
+        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into()]));
+        let store = Arc::new(MemoryStore::new());
+        let (mut bot, _chat) =
+            bot_with(Arc::new(running_task(&output)), store.clone(), Arc::new(clock.clone()), settings());
+        follow(
+            &mut bot,
+            room(),
+            TaskRef { project: ProjectId::new(1), task: TaskId::new(7) },
+            EventId("$status".into()),
+        );
+        bot.tick().await;
+        let saved = store.setting(super::SAVED_TAILS).await.unwrap();
+        assert!(saved.as_deref().is_some_and(|s| s.contains("\"posted_lines\":1")), "{saved:?}");
+        store.set_setting(super::SAVED_TAILS, "untouched").await.unwrap();
+        clock.advance(Duration::seconds(5));
+        bot.tick().await;
+        assert_eq!(store.setting(super::SAVED_TAILS).await.unwrap().as_deref(), Some("untouched"));
     }
 
     #[tokio::test]
