@@ -13,6 +13,8 @@ use chatrixcd_tests::synapse::Synapse;
 
 mod support;
 
+use support::Setup;
+
 #[test]
 fn check_reaches_a_real_synapse_and_semaphore() {
     let synapse = Synapse::start().expect("a local Synapse (see tests/src/synapse.rs)");
@@ -109,59 +111,13 @@ impl Human {
 
 #[test]
 fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
-    let synapse = Synapse::start().expect("a local Synapse (see tests/src/synapse.rs)");
-    let bot = synapse.register("bot", "botpass", false).unwrap();
-    let alice = synapse.register("alice", "alicepass", false).unwrap();
-    assert_eq!(alice, "@alice:localhost");
-    synapse.register("mallory", "mallorypass", false).unwrap();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let semaphore_url = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let fast = SimConfig {
-            queue_tick: chrono::Duration::milliseconds(200),
-            step: chrono::Duration::milliseconds(10),
-            ..SimConfig::default()
-        };
-        let sim = SimSemaphore::demo(fast, Arc::new(SystemClock));
-        tokio::spawn(http::serve(listener, sim, HttpConfig::new("sim-token")));
-        url
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    let store = dir.path().join("store");
-    let text = chatrixcd_tests::bot_config::BotConfig {
-        homeserver: &synapse.url,
-        bot: &bot,
-        login: r#""password": "botpass""#,
-        store: &store,
-        semaphore_url: &semaphore_url,
-        semaphore_token: "sim-token",
-        admin: &alice,
-    }
-    .text();
-    std::fs::write(&config, text).unwrap();
-    let log = std::fs::File::create(dir.path().join("bot.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    /// Shows the bot's log when the test fails: the first thing anyone debugging it needs.
-    struct ShowLog(std::path::PathBuf);
-    impl Drop for ShowLog {
-        fn drop(&mut self) {
-            if std::thread::panicking() {
-                eprintln!("--- bot log ---\n{}", std::fs::read_to_string(&self.0).unwrap_or_default());
-            }
-        }
-    }
-    let _show = ShowLog(dir.path().join("bot.log"));
-    runtime.block_on(async {
+    let setup = Setup::new();
+    setup.synapse.register("mallory", "mallorypass", false).unwrap();
+    let (synapse, bot, alice) = (&setup.synapse, setup.bot.as_str(), setup.alice.as_str());
+    let mut child = setup.start_bot();
+    setup.runtime.block_on(async {
         let human = Human::login(&synapse.url, "alice", "alicepass").await;
-        let room = human.create_room_inviting(&bot).await;
+        let room = human.create_room_inviting(bot).await;
         // The bot accepts an admin's invite.
         let joined = human
             .wait_for(&room, "the bot's join", |e| {
@@ -253,7 +209,7 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
         assert!(!said.contains("broken-deploy") && !said.contains("task #"), "nothing runs for a stranger: {refusal}");
 
         // A stranger's invite is declined.
-        let other = mallory.create_room_inviting(&bot).await;
+        let other = mallory.create_room_inviting(bot).await;
         let left = mallory
             .wait_for(&other, "the bot declining", |e| {
                 e["type"] == "m.room.member" && e["state_key"] == bot && e["content"]["membership"] == "leave"
@@ -273,7 +229,7 @@ fn the_bot_answers_on_a_real_synapse_and_declines_strangers() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
-    let log = std::fs::read_to_string(dir.path().join("bot.log")).unwrap_or_default();
+    let log = setup.bot_log();
     assert!(log.contains("stopped; watched tasks are picked up again at the next start"), "{log}");
     assert!(!log.contains("botpass") && !log.contains("sim-token"), "secrets in the log:\n{log}");
 }

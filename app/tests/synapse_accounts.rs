@@ -201,7 +201,6 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
 
     // While the bot runs, the terminal cannot take its device.
     let running = setup.start_bot();
-    std::thread::sleep(Duration::from_secs(1));
     let refused = setup.cli(&["verify", "status"], "");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("in use"), "{refused:?}");

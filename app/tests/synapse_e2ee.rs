@@ -31,7 +31,6 @@ fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
         // The old process must be gone before the new one opens the same stores.
         stop_bot(child.take().expect("the bot is running"));
         child = Some(setup.start_bot());
-        tokio::time::sleep(Duration::from_secs(2)).await;
         alice.say(&room, "!cd projects").await;
         let (answer, encrypted) = alice.next_message().await;
         assert!(answer.contains("ops"), "{answer}");

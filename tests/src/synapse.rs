@@ -32,7 +32,7 @@ pub struct Synapse {
     backend: Backend,
     /// `http://127.0.0.1:PORT`
     pub url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Where the server runs: a local process from the cached virtualenv, or a container.
@@ -177,11 +177,8 @@ impl Synapse {
                 .map_err(|e| failed("writing the overrides", e))?;
             let running = crate::synapse_docker::start(dir.path(), CONTAINER_PORT)?;
             let port = running.host_port;
-            let synapse = Self {
-                url: format!("http://127.0.0.1:{port}"),
-                backend: Backend::Docker(Box::new(running)),
-                _dir: dir,
-            };
+            let synapse =
+                Self { url: format!("http://127.0.0.1:{port}"), backend: Backend::Docker(Box::new(running)), dir };
             wait_healthy(port, || None)?;
             Ok(synapse)
         }
@@ -231,7 +228,7 @@ impl Synapse {
             let _ = process.wait();
             return Err(e);
         }
-        Ok(Self { url: format!("http://127.0.0.1:{port}"), backend: Backend::Local { process, venv }, _dir: dir })
+        Ok(Self { url: format!("http://127.0.0.1:{port}"), backend: Backend::Local { process, venv }, dir })
     }
 
     /// Registers a user through the shared secret; returns their Matrix id.
@@ -248,6 +245,24 @@ impl Synapse {
             Backend::Docker(running) => running.register(name, password, admin_flag, CONTAINER_PORT)?,
         }
         Ok(format!("@{name}:localhost"))
+    }
+}
+
+impl Synapse {
+    /// The last `lines` lines of the server's own log (and of what it printed), to explain a
+    /// failing test. A container's log stays with the container.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let mut text = String::new();
+        for file in ["homeserver.log", "stdout.log"] {
+            let Ok(content) = std::fs::read_to_string(self.dir.path().join(file)) else { continue };
+            let all: Vec<&str> = content.lines().collect();
+            text.push_str(&format!("[{file}]\n"));
+            for line in &all[all.len().saturating_sub(lines)..] {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text
     }
 }
 

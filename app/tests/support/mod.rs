@@ -87,14 +87,32 @@ impl Setup {
         self.dir.path().join("store")
     }
 
+    /// Starts the bot and returns once it says it is connected to Matrix, so tests neither guess
+    /// with sleeps nor blame a later step for a start that failed.
     pub fn start_bot(&self) -> Child {
+        const CONNECTED: &str = "connected to Matrix";
+        let before = self.bot_log().matches(CONNECTED).count();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
             .args(["run", "--config", self.config.to_str().unwrap()])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap()
+            .unwrap();
+        let started = std::time::Instant::now();
+        // Generous: on a loaded two-core machine a start takes seconds, not minutes.
+        while started.elapsed() < Duration::from_secs(120) {
+            if self.bot_log().matches(CONNECTED).count() > before {
+                return child;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the bot exited before it connected to Matrix ({status})");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the bot did not connect to Matrix within {:?}", started.elapsed());
     }
 
     /// Runs `chatrixcd <args> --config …` with `stdin` as its input.
@@ -144,6 +162,7 @@ impl Drop for Setup {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("--- bot log ---\n{}", self.bot_log());
+            eprintln!("--- synapse log (the end) ---\n{}", self.synapse.log_tail(80));
         }
     }
 }
@@ -294,7 +313,8 @@ impl Person {
                 .to_raw_any(),
         ];
         let room = self.client.create_room(request).await.unwrap();
-        for _ in 0..300 {
+        // Generous (two minutes): this only bounds how long a failing test hangs.
+        for _ in 0..1200 {
             if let Ok(Some(member)) = room.get_member_no_sync(&bot_id).await
                 && member.membership() == &MembershipState::Join
             {
