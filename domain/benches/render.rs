@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::render::ansi::AnsiRenderer;
 use chatrixcd_domain::render::log::{Layout, LogDocument, Selection};
+use chatrixcd_ports::semaphore::TaskLog;
 
 /// The page budget `logs` uses with the default 48 KiB message limit (less its header reserve).
 const BUDGET: usize = 48 * 1024 - 2_048 - 256;
@@ -234,6 +235,29 @@ fn main() {
         rate(log.len(), last),
         last.as_secs_f64() * 1e3
     );
+    // The same from the log as `logs` holds it: packed in LZ4 blocks (chatrixcd_ports::TaskLog).
+    let packed = TaskLog::from_entries(&all).unwrap_or_default();
+    let packed_last = median(5, || {
+        let doc = LogDocument::new(&packed);
+        let paged = doc.paginate(Selection::Range(0..packed.len()), Layout::Structured, BUDGET);
+        black_box(doc.render_page(&paged, paged.page_count() - 1));
+    });
+    let unpack = median(5, || {
+        let mut bytes = 0;
+        packed.each_line(0..packed.len(), &mut |_, line| bytes += black_box(line).len());
+        black_box(bytes);
+    });
+    println!("reading every line of the packed log   {:>8.1} MB/s", rate(log.len(), unpack));
+    let packed_analysis = median(5, || {
+        black_box(LogDocument::new(&packed));
+    });
+    println!("analysis of the packed log             {:>8.1} MB/s", rate(log.len(), packed_analysis));
+    println!(
+        "one `logs` from the packed log        {:>8.1} MB/s  ({:.0} ms; the log held in {:.1} MB)",
+        rate(log.len(), packed_last),
+        packed_last.as_secs_f64() * 1e3,
+        mb(packed.held_bytes())
+    );
     // What `logs` does before rendering: every line redacted, in order (one configured secret).
     let redactor = Redactor::new(["a-configured-api-token".to_owned()]);
     let mut masked = 0;
@@ -255,19 +279,26 @@ fn main() {
 }
 
 /// One phase, run over and over for a profiler (`perf record`): `RENDER_PROFILE=analysis`,
-/// `paginate`, `last` (one `logs` command) or `all` (every page); `RENDER_RUNS` times (20).
+/// `paginate`, `last` (one `logs` command), `all` (every page) or `packed` (one `logs` command
+/// on the log packed as `logs` holds it); `RENDER_RUNS` times (20).
 fn profile(phase: &str, lines: &[&str]) {
     let runs = env_mb("RENDER_RUNS", 20);
     let doc = LogDocument::new(lines);
+    let packed = TaskLog::from_entries(lines).unwrap_or_default();
     let start = Instant::now();
     for _ in 0..runs {
         match phase {
+            "packed" => {
+                let doc = LogDocument::new(&packed);
+                let paged = doc.paginate(Selection::Range(0..packed.len()), Layout::Structured, BUDGET);
+                drop(black_box(doc.render_page(&paged, paged.page_count() - 1)));
+            }
             "analysis" => drop(black_box(LogDocument::new(lines))),
             "paginate" => drop(black_box(doc.paginate(Selection::Range(0..lines.len()), Layout::Structured, BUDGET))),
             "last" => drop(black_box(render_last(lines))),
             "all" => drop(black_box(render_all(lines))),
             other => {
-                println!("RENDER_PROFILE={other}: expected analysis, paginate, last or all");
+                println!("RENDER_PROFILE={other}: expected analysis, paginate, last, all or packed");
                 return;
             }
         }

@@ -460,7 +460,7 @@ pub struct LineRedactor<'r> {
     key_lines: Option<usize>,
 }
 
-impl LineRedactor<'_> {
+impl<'r> LineRedactor<'r> {
     /// Where this redactor stands, to go on later with [`Redactor::lines_from`].
     pub fn state(&self) -> LineState {
         LineState { key_lines: self.key_lines }
@@ -478,62 +478,28 @@ impl LineRedactor<'_> {
         lines: impl IntoIterator<Item = &'a str>,
         batch_lines: usize,
     ) -> Vec<(usize, String)> {
-        let batch_lines = batch_lines.max(1);
-        let mut changed = Vec::new();
-        let mut batch: Vec<&str> = Vec::with_capacity(batch_lines);
-        let mut joined = String::new();
-        let mut first = 0;
-        for (n, line) in lines.into_iter().enumerate() {
-            if batch.is_empty() {
-                first = n;
-            }
-            batch.push(line);
-            if batch.len() == batch_lines {
-                self.redact_batch(first, &batch, &mut joined, &mut changed);
-                batch.clear();
-            }
+        let mut batches = self.batched(batch_lines);
+        for line in lines {
+            batches.push(line);
         }
-        self.redact_batch(first, &batch, &mut joined, &mut changed);
-        changed
+        batches.finish()
     }
 
-    fn redact_batch(&mut self, first: usize, batch: &[&str], joined: &mut String, changed: &mut Vec<(usize, String)>) {
-        if batch.is_empty() {
-            return;
-        }
-        // Only lines that could hold something to mask are redacted: those with a word a rule
-        // needs (found for the whole batch at once), those a scan would mask, and every line of
-        // a private key. Known secrets are looked for in the whole batch; one found means every
-        // line is redacted.
-        joined.clear();
-        let mut starts = Vec::with_capacity(batch.len());
-        for line in batch {
-            starts.push(joined.len());
-            joined.push_str(line);
-            joined.push('\n');
-        }
-        let mut suspect = vec![false; batch.len()];
-        // The scans stop at line ends, so they find in the batch what they find in its lines.
-        let anywhere = self.redactor.needles.iter().any(|needle| joined.contains(needle.as_str()))
-            || base64_lines(joined).is_some()
-            || semaphore_tokens(joined).is_some();
-        if anywhere {
-            suspect.fill(true);
-        } else {
-            // No word holds a line end, so each match lies within one line.
-            for found in RULE_WORDS_FINDER.find_iter(joined.as_str()) {
-                let line = starts.partition_point(|&start| start <= found.start()) - 1;
-                suspect[line] = true;
-            }
-        }
-        for (n, line) in batch.iter().enumerate() {
-            if self.key_lines.is_none() && !suspect[n] {
-                continue;
-            }
-            match self.redact_line(line) {
-                Cow::Borrowed(same) if std::ptr::eq(same, *line) => {}
-                other => changed.push((first + n, other.into_owned())),
-            }
+    /// [`Self::redact_all`] for lines that are handed over one at a time and may not outlive
+    /// the call (a packed log unpacks them a block at a time): each is copied into the batch.
+    pub fn redact_each(&mut self) -> Batches<'_, 'r> {
+        self.batched(BATCH_LINES)
+    }
+
+    fn batched(&mut self, batch_lines: usize) -> Batches<'_, 'r> {
+        Batches {
+            lines: self,
+            batch_lines: batch_lines.max(1),
+            joined: String::new(),
+            starts: Vec::with_capacity(batch_lines.max(1)),
+            first: 0,
+            next: 0,
+            changed: Vec::new(),
         }
     }
 
@@ -559,6 +525,86 @@ impl LineRedactor<'_> {
             self.key_lines = Some(0);
         }
         self.redactor.redact(line)
+    }
+}
+
+/// Lines redacted a batch at a time as they are pushed; see [`LineRedactor::redact_each`].
+#[derive(Debug)]
+pub struct Batches<'l, 'r> {
+    lines: &'l mut LineRedactor<'r>,
+    batch_lines: usize,
+    /// The batch's lines, each followed by a newline.
+    joined: String,
+    /// Where each line of the batch starts in `joined`.
+    starts: Vec<usize>,
+    /// The position of the batch's first line.
+    first: usize,
+    /// The position of the next line pushed.
+    next: usize,
+    changed: Vec<(usize, String)>,
+}
+
+impl Batches<'_, '_> {
+    /// The next line, in order.
+    pub fn push(&mut self, line: &str) {
+        if self.starts.is_empty() {
+            self.first = self.next;
+        }
+        self.starts.push(self.joined.len());
+        self.joined.push_str(line);
+        self.joined.push('\n');
+        self.next += 1;
+        if self.starts.len() == self.batch_lines {
+            self.redact_batch();
+        }
+    }
+
+    /// The lines that changed, by position, in order.
+    pub fn finish(mut self) -> Vec<(usize, String)> {
+        self.redact_batch();
+        self.changed
+    }
+
+    fn redact_batch(&mut self) {
+        if self.starts.is_empty() {
+            return;
+        }
+        let joined = self.joined.as_str();
+        let line = |n: usize| {
+            let end = self.starts.get(n + 1).map_or(joined.len(), |&next| next) - 1;
+            &joined[self.starts[n]..end]
+        };
+        // Only lines that could hold something to mask are redacted: those with a word a rule
+        // needs (found for the whole batch at once), those a scan would mask, and every line of
+        // a private key. Known secrets are looked for in the whole batch; one found means every
+        // line is redacted.
+        let mut suspect = vec![false; self.starts.len()];
+        // The scans stop at line ends, so they find in the batch what they find in its lines.
+        let redactor = self.lines.redactor;
+        let anywhere = redactor.needles.iter().any(|needle| joined.contains(needle.as_str()))
+            || base64_lines(joined).is_some()
+            || semaphore_tokens(joined).is_some();
+        if anywhere {
+            suspect.fill(true);
+        } else {
+            // No word holds a line end, so each match lies within one line.
+            for found in RULE_WORDS_FINDER.find_iter(joined) {
+                let n = self.starts.partition_point(|&start| start <= found.start()) - 1;
+                suspect[n] = true;
+            }
+        }
+        for (n, suspect) in suspect.into_iter().enumerate() {
+            if self.lines.key_lines.is_none() && !suspect {
+                continue;
+            }
+            let text = line(n);
+            match self.lines.redact_line(text) {
+                Cow::Borrowed(same) if std::ptr::eq(same, text) => {}
+                other => self.changed.push((self.first + n, other.into_owned())),
+            }
+        }
+        self.joined.clear();
+        self.starts.clear();
     }
 }
 

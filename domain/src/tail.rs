@@ -232,13 +232,18 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     };
     // Redacted here, in order across flushes, besides the redaction of every post.
     let mut redactor = bot.redactor.lines_from(tail.redaction);
-    let changed = redactor.redact_all(log.lines().skip(tail.posted_lines));
+    let mut new: Vec<String> = Vec::new();
+    let mut batches = redactor.redact_each();
+    log.each_line(tail.posted_lines..log.len(), &mut |_, line| {
+        batches.push(line);
+        new.push(line.to_owned());
+    });
+    for (n, line) in batches.finish() {
+        new[n] = line;
+    }
     tail.redaction = redactor.state();
     tail.unchanged_since = reading_epoch;
-    let mut new: Vec<&str> = log.lines().skip(tail.posted_lines).collect();
-    for (n, line) in &changed {
-        new[*n] = line;
-    }
+    let new: Vec<&str> = new.iter().map(String::as_str).collect();
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
         tail.posted_lines += chunk.len();

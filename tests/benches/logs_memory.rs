@@ -110,7 +110,7 @@ async fn measure(url: &str, task: &str, step: &str) {
         let took = started.elapsed();
         let peak = if measured { status_bytes("VmHWM:").saturating_sub(before) } else { 0 };
         let text = output.text_len();
-        let held = output.text_len() + output.len() * std::mem::size_of::<u32>();
+        let held = output.held_bytes();
         println!("{:<28} {took:>8.2?}  peak +{:>6.1} MB", "fetch the output alone", mb(peak));
         println!("    {} lines, {:.1} MB of text, held as {:.1} MB", output.len(), mb(text), mb(held));
         return;

@@ -69,7 +69,7 @@ async fn a_run_seen_through_the_real_client() {
     let done = c.task(OPS, task.id).await.unwrap();
     assert_eq!(done.status, TaskStatus::Success);
     let output = c.task_output(OPS, task.id).await.unwrap();
-    assert!(output.lines().any(|l| l == "hello from bash: who=world"), "{output:?}");
+    assert!(output.to_text().lines().any(|l| l == "hello from bash: who=world"), "{output:?}");
     let recent = c.recent_tasks(OPS, 5).await.unwrap();
     assert_eq!(recent[0].template_name.as_deref(), Some("hello"));
 }
@@ -129,7 +129,7 @@ async fn a_huge_log_arrives_whole() {
     assert_eq!(chatty.id, TaskId::new(1), "SQL servers count up");
     s.clock.advance(Duration::seconds(600));
     let output = c.task_output(OPS, chatty.id).await.unwrap();
-    assert_eq!(output.lines().filter(|l| l.starts_with("line ")).count(), 3000);
+    assert_eq!(output.to_text().lines().filter(|l| l.starts_with("line ")).count(), 3000);
 }
 
 /// Waits for an event matching `wanted`, collecting everything seen, within a bound.
@@ -232,7 +232,7 @@ async fn alerts_are_posted_with_semaphores_shapes() {
     assert!(texts.contains(&format!("execution #{}, status: ❌ERROR!", broken.id).as_str()), "{texts:?}");
     assert!(got.iter().any(|(p, b)| p == "/gotify/message?token=gotify-tok" && b["title"] == "Task: deploy-web"));
     let log = c.task_output(OPS, ok.id).await.unwrap();
-    assert!(log.lines().any(|l| l == "Sent successfully slack alert"));
+    assert!(log.to_text().lines().any(|l| l == "Sent successfully slack alert"));
 }
 
 #[tokio::test]
@@ -326,5 +326,5 @@ async fn management_routes_answer_like_2_10() {
     let task = c.start_task(ProjectId::new(p), start(template["id"].as_u64().unwrap())).await.unwrap();
     s.clock.advance(Duration::seconds(30));
     let out = c.task_output(ProjectId::new(p), task.id).await.unwrap();
-    assert!(out.lines().any(|l| l.starts_with("PLAY RECAP")));
+    assert!(out.to_text().lines().any(|l| l.starts_with("PLAY RECAP")));
 }

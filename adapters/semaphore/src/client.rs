@@ -390,7 +390,7 @@ impl SemaphorePort for HttpSemaphore {
             }
         }
         let log = self.task_output(project, task).await?;
-        Ok(log.lines().flat_map(|l| [l, "\n"]).collect())
+        Ok(log.to_text())
     }
 
     async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError> {

@@ -158,8 +158,8 @@ async fn follows_a_recorded_run() {
     assert_eq!(done.status, TaskStatus::Success);
     assert!(done.start.is_some() && done.end.is_some());
     let output = sem.task_output(project, task).await.unwrap();
-    assert!(output.lines().any(|l| l.contains("PLAY RECAP")));
-    assert_eq!(output.line(0), Some(format!("Task {task} added to queue").as_str()));
+    assert!(output.to_text().lines().any(|l| l.contains("PLAY RECAP")));
+    assert_eq!(output.line(0).as_deref(), Some(format!("Task {task} added to queue").as_str()));
 }
 
 #[tokio::test]

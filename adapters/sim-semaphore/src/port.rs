@@ -137,7 +137,7 @@ impl SemaphorePort for SimSemaphore {
 
     async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError> {
         let log = self.task_output(project, task).await?;
-        Ok(log.lines().flat_map(|l| [l, "\n"]).collect())
+        Ok(log.to_text())
     }
 
     async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError> {

@@ -1,6 +1,8 @@
 //! `logs [task]`: a task's output, coloured, paged under Matrix's event size limit, filtered on
 //! request, or uploaded whole as a file.
 
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use chatrixcd_ports::chat::FileUpload;
@@ -160,15 +162,21 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let mut redactor = bot.redactor.lines();
     if args.file {
         // The file is plain text; colour codes are stripped before redaction, so a secret
-        // interrupted by them is still found.
-        let mut plain = String::with_capacity(log.text_len() + total);
-        for line in log.lines().take(total) {
-            plain.push_str(&ansi::strip(line));
-            plain.push('\n');
-        }
+        // interrupted by them is still found. Redaction reads the log once, and the file is
+        // written in a second read with the changed lines in place, so it exists only once.
+        let mut batches = redactor.redact_each();
+        log.each_line(0..total, &mut |_, line| batches.push(&ansi::strip(line)));
+        let changed = batches.finish();
+        let mut text = String::new();
+        let mut changed = changed.into_iter().peekable();
+        log.each_line(0..total, &mut |n, line| {
+            match changed.next_if(|(at, _)| *at == n) {
+                Some((_, replaced)) => text.push_str(&replaced),
+                None => text.push_str(&ansi::strip(line)),
+            }
+            text.push('\n');
+        });
         drop(log);
-        let changed = redactor.redact_all(plain.split_terminator('\n'));
-        let text = if changed.is_empty() { plain } else { with_lines_replaced(&plain, changed) };
         let upload = FileUpload {
             file_name: format!("task-{}.log", task.id),
             mime_type: "text/plain".into(),
@@ -178,26 +186,25 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         bot.deps.chat.upload(&req.room, upload).await?;
         return Ok(());
     }
-    // A log can be hundreds of megabytes; it is held once. The few lines redaction changes are
-    // kept apart, and the renderer reads the rest from the log itself.
-    let changed = redactor.redact_all(log.lines().take(total));
-    let raw = Shown { log: &log, total, changed };
+    // A log can be hundreds of megabytes; it is held once, packed. The few lines redaction
+    // changes are kept apart, and the renderer reads the rest from the log itself.
+    let mut batches = redactor.redact_each();
+    log.each_line(0..total, &mut |_, line| batches.push(line));
+    let raw = Shown { log: &log, total, changed: batches.finish() };
     let doc = LogDocument::new(&raw);
     let needle = args.grep.as_deref().map(Grep::new);
     let filtered = needle.is_some() || args.errors;
-    let mut selected: Vec<usize> = if filtered {
-        (0..total)
-            .filter(|&n| {
-                let stripped = ansi::strip(raw.line(n));
-                let problem = || {
-                    PROBLEM.is_match(&stripped) || matches!(doc.emphasis(n), Some(Emphasis::Error | Emphasis::Warning))
-                };
-                needle.as_ref().is_none_or(|needle| needle.matches(&stripped)) && (!args.errors || problem())
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let mut selected: Vec<usize> = Vec::new();
+    if filtered {
+        raw.each_line(0..total, &mut |n, line| {
+            let stripped = ansi::strip(line);
+            let problem =
+                || PROBLEM.is_match(&stripped) || matches!(doc.emphasis(n), Some(Emphasis::Error | Emphasis::Warning));
+            if needle.as_ref().is_none_or(|needle| needle.matches(&stripped)) && (!args.errors || problem()) {
+                selected.push(n);
+            }
+        });
+    }
     if filtered && selected.is_empty() {
         bot.reply(
             req,
@@ -301,31 +308,26 @@ impl Lines for Shown<'_> {
         self.total
     }
 
-    fn line(&self, n: usize) -> &str {
+    fn line(&self, n: usize) -> Cow<'_, str> {
         if n >= self.total {
-            return "";
+            return Cow::Borrowed("");
         }
-        if !self.changed.is_empty()
-            && let Ok(at) = self.changed.binary_search_by_key(&n, |(line, _)| *line)
-        {
-            return &self.changed[at].1;
+        if let Ok(at) = self.changed.binary_search_by_key(&n, |(line, _)| *line) {
+            return Cow::Borrowed(&self.changed[at].1);
         }
         self.log.line(n).unwrap_or_default()
     }
-}
 
-/// `text`'s lines, `changed` ones (by position, in order) replaced, each ending in a newline.
-fn with_lines_replaced(text: &str, changed: Vec<(usize, String)>) -> String {
-    let mut out = String::with_capacity(text.len() + changed.len() * 16);
-    let mut changed = changed.into_iter().peekable();
-    for (n, line) in text.split_terminator('\n').enumerate() {
-        match changed.next_if(|(at, _)| *at == n) {
-            Some((_, replaced)) => out.push_str(&replaced),
-            None => out.push_str(line),
-        }
-        out.push('\n');
+    fn each_line(&self, range: Range<usize>, f: &mut dyn FnMut(usize, &str)) {
+        let mut next = self.changed.partition_point(|(line, _)| *line < range.start);
+        self.log.each_line(range.start..range.end.min(self.total), &mut |n, line| match self.changed.get(next) {
+            Some((at, replaced)) if *at == n => {
+                next += 1;
+                f(n, replaced);
+            }
+            _ => f(n, line),
+        });
     }
-    out
 }
 
 /// Bytes kept for the header and footer of a page: task, template name, status, line range,

@@ -6,12 +6,13 @@
 //! log out without reading it, and only the lines of the page asked for are ever rendered.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::classify::{self, Emphasis};
 use super::summary::{LogSummary, RecapTotals};
 use super::{TITLE_MAX, shorten};
 use crate::render::ansi::{self, AnsiRenderer};
-use crate::render::ansible::{Banner, RecapRow};
+use crate::render::ansible::{self, Banner, RecapRow};
 use crate::render::terraform::{BoxLine, Outcome, Severity};
 
 /// A task section with more non-blank lines than this is folded into `<details>`.
@@ -19,6 +20,13 @@ pub const COLLAPSE_AFTER: usize = 8;
 /// Banners and recap rows longer than this are shown as ordinary lines: it bounds what a
 /// repeated title costs on every page.
 const STRUCTURE_MAX: usize = 300;
+/// A space and more stars than a banner can hold (`STRUCTURE_MAX`), to print banners from.
+const STARS: &str = concat!(
+    " ****************************************************************************************************",
+    "****************************************************************************************************",
+    "****************************************************************************************************",
+);
+const _: () = assert!(STARS.len() > STRUCTURE_MAX, "every banner's stars are a slice of STARS");
 /// Lines between two places where the analysis notes the ANSI style, so that rendering a page
 /// starts from a nearby note instead of from the top of the log.
 const STYLE_STRIDE: usize = 256;
@@ -69,8 +77,11 @@ pub(super) enum SectionKind {
 #[derive(Debug, Clone)]
 pub(super) struct Section {
     pub(super) kind: SectionKind,
-    /// The banner's line.
-    pub(super) header: usize,
+    /// Where the banner's title (`TASK [name]`) is in the document's `titles`: pages print it
+    /// at every section they open, and reading it from a packed log each time would be slow.
+    title: (u32, u32),
+    /// Stars after the title, which the banner as printed ends with.
+    stars: u16,
     /// Non-blank lines after the banner.
     pub(super) lines: usize,
     pub(super) errors: usize,
@@ -80,8 +91,8 @@ pub(super) struct Section {
 }
 
 impl Section {
-    fn new(kind: SectionKind, header: usize) -> Self {
-        Self { kind, header, lines: 0, errors: 0, warnings: 0, host_width: 0 }
+    fn new(kind: SectionKind, title: (u32, u32), stars: u16) -> Self {
+        Self { kind, title, stars, lines: 0, errors: 0, warnings: 0, host_width: 0 }
     }
 
     /// A long task is folded, unless something went wrong in it: a failure must be in sight.
@@ -90,19 +101,32 @@ impl Section {
     }
 }
 
-/// The lines a document reads: a slice of strings, or a task's log seen through redaction.
+/// The lines a document reads: a slice of strings, or a task's packed log seen through
+/// redaction.
 pub trait Lines {
     fn count(&self) -> usize;
-    /// Line `n`, counted from 0; empty past the end.
-    fn line(&self, n: usize) -> &str;
+    /// Line `n`, counted from 0; empty past the end. Borrowed where the lines are held as they
+    /// are; a packed log unpacks it.
+    fn line(&self, n: usize) -> Cow<'_, str>;
+    /// Calls `f` with each line in `range` (cut to the count) and its number, in order: how the
+    /// analysis reads every line, as a packed log unpacks each block once for all its lines.
+    fn each_line(&self, range: Range<usize>, f: &mut dyn FnMut(usize, &str)) {
+        for n in range.start..range.end.min(self.count()) {
+            f(n, &self.line(n));
+        }
+    }
+}
+
+fn nth<S: AsRef<str>>(lines: &[S], n: usize) -> Cow<'_, str> {
+    Cow::Borrowed(lines.get(n).map_or("", AsRef::as_ref))
 }
 
 impl<S: AsRef<str>> Lines for [S] {
     fn count(&self) -> usize {
         self.len()
     }
-    fn line(&self, n: usize) -> &str {
-        self.get(n).map_or("", AsRef::as_ref)
+    fn line(&self, n: usize) -> Cow<'_, str> {
+        nth(self, n)
     }
 }
 
@@ -110,8 +134,8 @@ impl<S: AsRef<str>, const N: usize> Lines for [S; N] {
     fn count(&self) -> usize {
         N
     }
-    fn line(&self, n: usize) -> &str {
-        self.get(n).map_or("", AsRef::as_ref)
+    fn line(&self, n: usize) -> Cow<'_, str> {
+        nth(self, n)
     }
 }
 
@@ -119,8 +143,21 @@ impl<S: AsRef<str>> Lines for Vec<S> {
     fn count(&self) -> usize {
         self.len()
     }
-    fn line(&self, n: usize) -> &str {
-        self.get(n).map_or("", AsRef::as_ref)
+    fn line(&self, n: usize) -> Cow<'_, str> {
+        nth(self, n)
+    }
+}
+
+/// A task's log as Semaphore printed it, read a packed block at a time.
+impl Lines for chatrixcd_ports::semaphore::TaskLog {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn line(&self, n: usize) -> Cow<'_, str> {
+        Self::line(self, n).unwrap_or_default()
+    }
+    fn each_line(&self, range: Range<usize>, f: &mut dyn FnMut(usize, &str)) {
+        Self::each_line(self, range, f);
     }
 }
 
@@ -130,6 +167,8 @@ pub struct LogDocument<'a, L: ?Sized> {
     pub(super) lines: &'a L,
     pub(super) info: Vec<LineInfo>,
     pub(super) sections: Vec<Section>,
+    /// The titles of every section's banner, one after another.
+    titles: String,
     /// The style at the start of each `STYLE_STRIDE`-th line, where it is not the default (in
     /// a log that resets its colours at each line end, as Ansible's does, this stays empty).
     styles: Vec<(usize, AnsiRenderer)>,
@@ -140,7 +179,8 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
     /// Reads the structure of `lines` (already split, without their newlines).
     pub fn new(lines: &'a L) -> Self {
         let mut info = Vec::with_capacity(lines.count());
-        let mut sections = vec![Section::new(SectionKind::Preamble, 0)];
+        let mut sections = vec![Section::new(SectionKind::Preamble, (0, 0), 0)];
+        let mut titles = String::new();
         let mut summary = LogSummary::default();
         let mut outcomes: Vec<(Outcome, usize, String)> = Vec::new();
         // An open Terraform diagnostic box: its first line and, once named, its severity.
@@ -148,8 +188,7 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
         let mut style = AnsiRenderer::new();
         let mut styles = Vec::new();
         let mut buf = String::new();
-        for i in 0..lines.count() {
-            let line = lines.line(i);
+        lines.each_line(0..lines.count(), &mut |i, line| {
             if i % STYLE_STRIDE == 0 && !style.is_plain() {
                 styles.push((i, style.clone()));
             }
@@ -166,21 +205,28 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
                         SectionKind::Recap
                     }
                 };
-                sections.push(Section::new(kind, i));
+                // A banner is `<title> ***…` (what `Banner::parse` accepts), at most
+                // STRUCTURE_MAX bytes: offsets and the star count fit.
+                let title = ansible::banner_title(text);
+                let stars = text.len() - title.len() - 1;
+                let at = u32::try_from(titles.len()).unwrap_or(u32::MAX);
+                titles.push_str(title);
+                let len = u32::try_from(title.len()).unwrap_or(0);
+                sections.push(Section::new(kind, (at, len), u16::try_from(stars).unwrap_or(0)));
                 info.push(LineInfo::new(Kind::Banner, cost, section_id(&sections)));
                 open_box = None;
-                continue;
+                return;
             }
             let section_no = section_id(&sections);
             let Some(section) = sections.last_mut() else {
                 // `sections` starts with the preamble and only grows.
-                continue;
+                return;
             };
             // Trimmed once: the Terraform parsers and `severity` trim their start anyway.
             let trimmed = text.trim_start();
             if trimmed.is_empty() {
                 info.push(LineInfo::new(Kind::Blank, cost, section_no));
-                continue;
+                return;
             }
             section.lines += 1;
             if section.kind == SectionKind::Recap
@@ -192,7 +238,7 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
                     totals.add(&row);
                 }
                 info.push(LineInfo::new(Kind::RecapRow, cost, section_no));
-                continue;
+                return;
             }
             let outcome = Outcome::parse(trimmed);
             let mut emphasis = match (BoxLine::parse(trimmed), open_box) {
@@ -234,15 +280,17 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
                 emphasis = Emphasis::Strong;
             }
             info.push(LineInfo::new(Kind::Code(emphasis), cost, section_no));
-        }
+        });
         summary.outcomes = outcomes.into_iter().map(|(_, _, text)| text).collect();
-        Self { lines, info, sections, styles, summary }
+        titles.shrink_to_fit();
+        Self { lines, info, sections, titles, styles, summary }
     }
 
     /// Heap bytes the analysis keeps: a few bytes per line, plus one record per section.
     pub fn index_bytes(&self) -> usize {
         self.info.capacity() * std::mem::size_of::<LineInfo>()
             + self.sections.capacity() * std::mem::size_of::<Section>()
+            + self.titles.capacity()
             + self.styles.capacity() * std::mem::size_of::<(usize, AnsiRenderer)>()
             + self.summary.outcomes.iter().map(String::capacity).sum::<usize>()
     }
@@ -276,7 +324,7 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
             None => {
                 let mut style = self.style_at(n);
                 let mut buf = String::new();
-                let (_, cost) = style.measure_line(self.lines.line(n), &mut buf);
+                let (_, cost) = style.measure_line(&self.lines.line(n), &mut buf);
                 cost.plain + cost.html
             }
         }
@@ -301,15 +349,23 @@ impl<'a, L: Lines + ?Sized> LogDocument<'a, L> {
             *style = self.style_at(to);
             return;
         }
-        for n in from..to.min(self.lines.count()) {
-            style.advance(self.lines.line(n));
-        }
+        self.lines.each_line(from..to, &mut |_, line| style.advance(line));
     }
 
-    /// The stripped banner line of section `id`.
-    pub(super) fn banner_text(&self, id: usize) -> Cow<'_, str> {
-        let header = self.sections.get(id).map_or(0, |s| s.header);
-        ansi::strip(self.lines.line(header))
+    /// The banner of `section` as printed, in two pieces: its title (`TASK [name]`) and the
+    /// stars after it (with the space before them).
+    pub(super) fn banner(&self, section: &Section) -> (&str, &str) {
+        let (at, len) = (section.title.0 as usize, section.title.1 as usize);
+        let title = self.titles.get(at..at + len).unwrap_or_default();
+        (title, STARS.get(..1 + usize::from(section.stars)).unwrap_or(STARS))
+    }
+
+    /// Line `n` without its colour codes.
+    pub(super) fn stripped(&self, n: usize) -> Cow<'_, str> {
+        match self.lines.line(n) {
+            Cow::Borrowed(line) => ansi::strip(line),
+            Cow::Owned(line) => Cow::Owned(ansi::strip(&line).into_owned()),
+        }
     }
 }
 

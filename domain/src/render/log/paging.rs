@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use super::document::{Kind, Lines, LogDocument};
 use super::writer::{Measure, Output, Prepared, Writer, json_len};
-use crate::render::ansi::{self, AnsiRenderer};
+use crate::render::ansi::AnsiRenderer;
 use crate::render::html::escape;
 
 /// The wrappers a line may get (emphasis tags, the newline between lines) cost at most this much
@@ -169,7 +169,7 @@ impl<L: Lines + ?Sized> LogDocument<'_, L> {
             return self.cut(n, cap);
         }
         let recap_row = layout == Layout::Structured && self.info.get(n).is_some_and(|i| i.kind == Kind::RecapRow);
-        let plain = if recap_row { ansi::strip(self.raw(n)) } else { Cow::Borrowed("") };
+        let plain = if recap_row { self.stripped(n) } else { Cow::Borrowed("") };
         Prepared { plain, html: Cow::Borrowed(""), cost }
     }
 
@@ -185,7 +185,7 @@ impl<L: Lines + ?Sized> LogDocument<'_, L> {
     ) -> Prepared<'s> {
         html.clear();
         plain.clear();
-        style.render_line_and_strip(self.raw(n), html, plain);
+        style.render_line_and_strip(&self.lines.line(n), html, plain);
         let cost = self.cost(n);
         if cost + WRAPPERS > cap {
             return self.cut(n, cap);
@@ -196,7 +196,7 @@ impl<L: Lines + ?Sized> LogDocument<'_, L> {
 
     /// Line `n` cut to fit in `cap` with its wrappers and the mark, as plain escaped text.
     fn cut(&self, n: usize, cap: usize) -> Prepared<'_> {
-        let plain = ansi::strip(self.raw(n));
+        let plain = self.stripped(n);
         let room = cap.saturating_sub(WRAPPERS + 2 * (CUT_MARK.len() + 1));
         let mut used = 0;
         let mut end = 0;
@@ -219,9 +219,5 @@ impl<L: Lines + ?Sized> LogDocument<'_, L> {
         let html = escape(&cut).into_owned();
         let cost = json_len(&cut) + json_len(&html);
         Prepared { plain: Cow::Owned(cut), html: Cow::Owned(html), cost }
-    }
-
-    fn raw(&self, n: usize) -> &str {
-        self.lines.line(n)
     }
 }

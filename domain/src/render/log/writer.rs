@@ -13,7 +13,7 @@ use super::classify::Emphasis;
 use super::document::{Kind, Lines, LogDocument, SectionKind};
 use super::paging::Layout;
 use super::{GREEN, RED, TITLE_MAX, YELLOW, shorten};
-use crate::render::ansible::{self, RECAP_COLUMNS, RecapRow};
+use crate::render::ansible::{RECAP_COLUMNS, RecapRow};
 use crate::render::html::escape;
 
 /// Extra bytes JSON needs for each byte of a string.
@@ -215,12 +215,11 @@ impl<K: Sink> Writer<K> {
             return;
         }
         if info.kind == Kind::Banner {
-            self.heading(doc, info.section, None);
+            self.heading(doc, info.section, false);
             return;
         }
         if self.section != Some(info.section) {
-            let plain = doc.banner_text(info.section as usize);
-            self.heading(doc, info.section, Some(&plain));
+            self.heading(doc, info.section, true);
         }
         match info.kind {
             Kind::Blank => self.blank(&line.plain),
@@ -236,9 +235,8 @@ impl<K: Sink> Writer<K> {
         }
     }
 
-    /// Opens section `id`: at its banner (`continued` is `None`), or on a page that starts inside
-    /// it (`continued` is its banner's text).
-    fn heading<L: Lines + ?Sized>(&mut self, doc: &LogDocument<'_, L>, id: u32, continued: Option<&str>) {
+    /// Opens section `id`: at its banner, or on a page that starts inside it (`continued`).
+    fn heading<L: Lines + ?Sized>(&mut self, doc: &LogDocument<'_, L>, id: u32, continued: bool) {
         self.close_details();
         self.section = Some(id);
         let Some(section) = doc.sections.get(id as usize) else {
@@ -247,23 +245,17 @@ impl<K: Sink> Writer<K> {
         match section.kind {
             SectionKind::Preamble => return,
             // A play's own lines are mostly blank: a page starting among them needs no title.
-            SectionKind::Play if continued.is_some() => return,
+            SectionKind::Play if continued => return,
             SectionKind::Play | SectionKind::Recap | SectionKind::Task => {}
         }
         // The pager opens a heading at every banner of a log, so the heading is written in
         // pieces rather than formatted into new strings first.
-        let banner = match continued {
-            Some(text) => Cow::Borrowed(text),
-            None => doc.banner_text(id as usize),
-        };
-        let title = shorten(ansible::banner_title(&banner), TITLE_MAX);
+        let (full_title, stars) = doc.banner(section);
+        let title = shorten(full_title, TITLE_MAX);
         let escaped = escape(&title);
-        let suffix = if continued.is_some() { " (continued)" } else { "" };
+        let suffix = if continued { " (continued)" } else { "" };
         // The banner as printed; on a page that starts inside the section, its title, marked.
-        let plain = match continued {
-            Some(_) => [title.as_ref(), suffix],
-            None => [banner.trim_end(), ""],
-        };
+        let plain = if continued { [title.as_ref(), suffix] } else { [full_title, stars] };
         match section.kind {
             SectionKind::Task if section.collapsed() => {
                 self.close_block();
