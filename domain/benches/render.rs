@@ -236,7 +236,9 @@ fn main() {
         last.as_secs_f64() * 1e3
     );
     // The same from the log as `logs` holds it: packed in LZ4 blocks (chatrixcd_ports::TaskLog).
-    let packed = TaskLog::from_entries(&all).unwrap_or_default();
+    let mut packed = TaskLog::new();
+    let packing = median(5, || packed = TaskLog::from_entries(&all).unwrap_or_default());
+    println!("packing the log (TaskLog, as it arrives) {:>6.1} MB/s", rate(log.len(), packing));
     let packed_last = median(5, || {
         let doc = LogDocument::new(&packed);
         let paged = doc.paginate(Selection::Range(0..packed.len()), Layout::Structured, BUDGET);
