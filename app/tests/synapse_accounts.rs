@@ -148,6 +148,72 @@ fn a_verification_asked_in_a_room_is_announced_there_and_verifies_the_bot() {
     stop_bot(child);
 }
 
+#[test]
+fn a_phone_the_bot_never_saw_is_asked_back_and_verified_from_chat() {
+    let setup = Setup::new();
+    let _context = setup.runtime.enter();
+    let child = setup.start_bot();
+    let (mut alice, room) = setup.runtime.block_on(async {
+        let mut alice =
+            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        let room = alice.encrypted_room_with(&setup.bot).await;
+        alice.say(&room, "!cd ping").await;
+        alice.message_containing("Semaphore is up").await;
+        (alice, room)
+    });
+    stop_bot(child);
+
+    // While the bot is down, alice logs in on her phone and asks the bot's device at once. The
+    // bot hears of the phone and of its request in the same sync when it starts; matrix-sdk
+    // drops a request from a device it does not know, so the bot asks the phone in turn.
+    let phone = setup.runtime.block_on(Person::login(
+        &setup.synapse.url,
+        "alice",
+        "alicepass",
+        &setup.dir.path().join("alice-phone"),
+        &setup.bot,
+    ));
+    let emojis = Arc::new(Mutex::new(None));
+    alice_answers_requests(&phone.client, Arc::clone(&emojis));
+    let bot_id: OwnedUserId = setup.bot.as_str().try_into().unwrap();
+    setup.runtime.block_on(async {
+        phone.client.encryption().request_user_identity(&bot_id).await.unwrap();
+        let devices = phone.client.encryption().get_user_devices(&bot_id).await.unwrap();
+        let bot_device = devices.devices().next().expect("the phone knows the bot's device");
+        bot_device.request_verification().await.unwrap();
+    });
+    let child = setup.start_bot();
+    setup.runtime.block_on(async {
+        // The phone accepts the bot's request and compares; an admin lists what is pending in the
+        // room, and the bot posts the emojis there.
+        let mut posted = None;
+        for _ in 0..40 {
+            alice.say(&room, "!cd verify pending").await;
+            let (listed, _) = alice.next_message().await;
+            if listed.contains("I will post how these go on here") || listed.contains("Compare these emojis") {
+                posted = Some(alice.message_containing("Compare these emojis").await);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let posted = posted.expect("the bot's request to the phone showed in `verify pending`");
+        let flow = posted
+            .split("verify confirm ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '$' && c != '_' && c != '-').next())
+            .expect("the confirm command names the flow")
+            .to_owned();
+        alice.say(&room, &format!("!cd verify confirm {flow}")).await;
+        alice.message_containing("is verified").await;
+        eventually("the phone finished", || emojis.lock().unwrap().is_some()).await;
+        let phone_saw = emojis.lock().unwrap().clone().unwrap();
+        assert!(posted.contains(&phone_saw), "the bot's emojis differ from the phone's:\n{posted}\n{phone_saw}");
+    });
+    assert!(setup.bot_log().contains("asked back a device the bot had not heard of"), "{}", setup.bot_log());
+    stop_bot(child);
+    drop(phone);
+}
+
 /// Alice's client answers every verification request: accepts it, accepts the emoji exchange,
 /// writes down the emojis and confirms them (she compares them with the terminal afterwards).
 fn alice_answers_requests(client: &Client, seen: Arc<Mutex<Option<String>>>) {

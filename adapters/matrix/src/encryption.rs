@@ -110,10 +110,9 @@ impl MatrixEncryption {
         self.client.add_event_handler(move |ev: ToDeviceKeyVerificationRequestEvent, client: Client| {
             let this = this.clone();
             async move {
-                if let Some(request) =
-                    client.encryption().get_verification_request(&ev.sender, &ev.content.transaction_id).await
-                {
-                    this.follow_request(request);
+                match client.encryption().get_verification_request(&ev.sender, &ev.content.transaction_id).await {
+                    Some(request) => this.follow_request(request),
+                    None => this.ask_back(&ev.sender, &ev.content.from_device, &ev.content.transaction_id).await,
                 }
             }
         });
@@ -149,6 +148,94 @@ impl MatrixEncryption {
                 }
             }
         });
+    }
+
+    /// Answers a request matrix-sdk dropped because it came from a device the bot had not heard
+    /// of yet (a phone that logged in and asked at once, before the bot's next key query): the
+    /// bot looks the device up now and asks it to verify in turn, so the person sees a request
+    /// from the bot on that device instead of waiting for an answer that never comes.
+    async fn ask_back(
+        &self,
+        user: &matrix_sdk::ruma::UserId,
+        device: &matrix_sdk::ruma::DeviceId,
+        their_flow: &matrix_sdk::ruma::TransactionId,
+    ) {
+        let encryption = self.client.encryption();
+        if matches!(encryption.get_device(user, device).await, Ok(Some(_))) {
+            // A known device: matrix-sdk dropped the request for another reason (too old, ours).
+            return;
+        }
+        // Only people the bot shares a room with: anyone else could make it send requests to
+        // any device they like.
+        if !self.shares_a_room_with(user).await {
+            tracing::info!(%user, %device, "ignoring a verification request from someone who shares no room with the bot");
+            return;
+        }
+        if let Err(e) = encryption.request_user_identity(user).await {
+            tracing::warn!(%user, %device, error = %e, "cannot look up the devices of someone asking to verify");
+            return;
+        }
+        let Ok(Some(found)) = encryption.get_device(user, device).await else {
+            tracing::warn!(%user, %device, "a verification request came from a device the homeserver does not list");
+            return;
+        };
+        // Their own request must end first: a device with two requests open with the same
+        // person cancels both.
+        if let Err(e) = self.cancel_unknown_flow(user, device, their_flow).await {
+            tracing::warn!(%user, %device, error = %e, "cannot end the request the bot could not answer");
+            return;
+        }
+        match found.request_verification().await {
+            Ok(request) => {
+                tracing::info!(%user, %device, flow = %request.flow_id(), "asked back a device the bot had not heard of");
+                self.follow_request(request);
+            }
+            Err(e) => tracing::warn!(%user, %device, error = %e, "cannot ask a new device to verify"),
+        }
+    }
+
+    /// Cancels, on `device`, a request matrix-sdk never recorded (so it has no object to
+    /// cancel it with), saying why.
+    async fn cancel_unknown_flow(
+        &self,
+        user: &matrix_sdk::ruma::UserId,
+        device: &matrix_sdk::ruma::DeviceId,
+        flow: &matrix_sdk::ruma::TransactionId,
+    ) -> Result<(), matrix_sdk::Error> {
+        use matrix_sdk::ruma::api::client::to_device::send_event_to_device::v3::Request;
+        use matrix_sdk::ruma::events::ToDeviceEventType;
+        use matrix_sdk::ruma::events::key::verification::cancel::{
+            CancelCode, ToDeviceKeyVerificationCancelEventContent,
+        };
+        use matrix_sdk::ruma::serde::Raw;
+        use matrix_sdk::ruma::to_device::DeviceIdOrAllDevices;
+        let content = ToDeviceKeyVerificationCancelEventContent::new(
+            flow.to_owned(),
+            "The bot did not know this device yet; it asks this device to verify instead.".to_owned(),
+            CancelCode::User,
+        );
+        let mut for_device = BTreeMap::new();
+        for_device.insert(DeviceIdOrAllDevices::DeviceId(device.to_owned()), Raw::new(&content)?.cast());
+        let mut messages = BTreeMap::new();
+        messages.insert(user.to_owned(), for_device);
+        let request = Request::new_raw(
+            ToDeviceEventType::KeyVerificationCancel,
+            matrix_sdk::ruma::TransactionId::new(),
+            messages,
+        );
+        self.client.send(request).await?;
+        Ok(())
+    }
+
+    async fn shares_a_room_with(&self, user: &matrix_sdk::ruma::UserId) -> bool {
+        for room in self.client.joined_rooms() {
+            if let Ok(Some(member)) = room.get_member_no_sync(user).await
+                && *member.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// Records a flow; false if it was already known (its follower runs already).

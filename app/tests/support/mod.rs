@@ -162,7 +162,7 @@ impl Drop for Setup {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("--- bot log ---\n{}", self.bot_log());
-            eprintln!("--- synapse log (the end) ---\n{}", self.synapse.log_tail(80));
+            eprintln!("--- synapse log (the end) ---\n{}", self.synapse.log_tail(40));
         }
     }
 }

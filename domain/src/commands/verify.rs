@@ -162,7 +162,31 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                 .code(&verification.id)
                 .push("). Accept the request on that device; I will post the emojis to compare here.")
         }
-        Args::Pending => pending_reply(&encryption.pending().await),
+        Args::Pending => {
+            let pending = encryption.pending().await;
+            // Flows no room follows (to-device requests, and the bot's own request to a device it
+            // had not heard of) are followed here from now on, when an admin asks: the emojis
+            // to compare then arrive where someone can confirm them.
+            let mut adopted = Vec::new();
+            if req.access.may_run(true) {
+                for v in pending.iter().filter(|v| v.room.is_none() && !v.stage.is_finished()) {
+                    if !bot.verification_rooms.contains_key(&v.id) {
+                        bot.verification_rooms.insert(v.id.clone(), req.room.clone());
+                        adopted.push(v.clone());
+                    }
+                }
+            }
+            let mut reply = pending_reply(&pending);
+            if !adopted.is_empty() {
+                reply = reply.line().push("I will post how these go on here.");
+            }
+            bot.reply(req, reply).await;
+            // Emojis that were shown while no room followed the flow are shown now.
+            for v in adopted.into_iter().filter(|v| matches!(v.stage, VerificationStage::CompareEmojis(_))) {
+                on_progress(bot, v).await;
+            }
+            return Ok(());
+        }
         Args::Answer { action, id } => {
             let verification = match action {
                 Action::Accept => encryption.accept(&id).await?,
@@ -449,6 +473,44 @@ mod tests {
         bot.handle(ChatEvent::Verification(request("inroom", Some(room())))).await;
         let announced = chat.bodies().join("\n");
         assert!(announced.contains("asks to verify") && announced.contains("!cd verify accept inroom"), "{announced}");
+    }
+
+    #[tokio::test]
+    async fn an_admin_listing_pending_flows_gets_their_emojis_in_that_room() {
+        let (mut bot, chat, encryption, clock) = encrypted_bot();
+        // The bot asked a device it had just heard of (the adapter does when matrix-sdk drops a
+        // request from an unknown device): no room follows it yet.
+        let mut asked = Verification {
+            id: "askedback".into(),
+            user: carol(),
+            device: Some("PHONE".into()),
+            we_started: true,
+            room: None,
+            stage: VerificationStage::Requested,
+        };
+        encryption.verifications.lock().unwrap().push(asked.clone());
+        bot.handle(ChatEvent::Verification(asked.clone())).await;
+        assert!(chat.bodies().is_empty());
+
+        // Someone who may only look lists it: nothing is tied to their room.
+        say(&mut bot, &clock, &UserId::parse("@victor:test").unwrap(), "!cd verify pending").await;
+        assert!(chat.bodies().join("\n").contains("askedback"));
+        assert!(bot.verification_rooms.is_empty());
+
+        // The phone accepted and the emojis exist before anyone looked.
+        asked.stage = VerificationStage::CompareEmojis(vec![SasEmoji { symbol: "🐶".into(), name: "Dog".into() }]);
+        *encryption.verifications.lock().unwrap() = vec![asked.clone()];
+        bot.handle(ChatEvent::Verification(asked.clone())).await;
+        assert!(!chat.bodies().join("\n").contains("Compare these emojis"));
+
+        say(&mut bot, &clock, &admin(), "!cd verify pending").await;
+        let posted = chat.bodies().join("\n");
+        assert!(posted.contains("I will post how these go on here"), "{posted}");
+        assert!(posted.contains("Compare these emojis") && posted.contains("🐶 Dog"), "{posted}");
+        assert!(posted.contains("!cd verify confirm askedback"), "{posted}");
+        asked.stage = VerificationStage::Done;
+        bot.handle(ChatEvent::Verification(asked)).await;
+        assert!(chat.bodies().join("\n").contains("✅ @carol:test's device PHONE is verified."));
     }
 
     #[tokio::test]
