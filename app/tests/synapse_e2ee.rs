@@ -117,3 +117,36 @@ fn the_bot_waits_out_rate_limits_and_loses_no_answer() {
     });
     stop_bot(child);
 }
+
+#[test]
+fn the_bot_comes_back_by_itself_after_the_homeserver_restarts() {
+    let mut setup = Setup::new();
+    if let Some(why) = setup.synapse.cannot_restart() {
+        println!("skipped: {why}");
+        return;
+    }
+    // The person's client is dropped in the runtime's context, even when a check fails.
+    let _context = setup.runtime.enter();
+    let child = setup.start_bot();
+    let (mut alice, room) = setup.runtime.block_on(async {
+        let mut alice =
+            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        let room = alice.encrypted_room_with(&setup.bot).await;
+        alice.say(&room, "!cd ping").await;
+        alice.message_containing("Semaphore is up").await;
+        (alice, room)
+    });
+
+    // Down for a few seconds: the bot's syncs fail and back off, and nothing stops it.
+    setup.synapse.restart(Duration::from_secs(3)).expect("synapse starts again");
+    setup.runtime.block_on(async {
+        alice.say(&room, "!cd projects").await;
+        let answer = alice.message_containing("ops").await;
+        assert!(answer.contains("ops"), "{answer}");
+    });
+    let log = setup.bot_log();
+    assert!(log.contains("sync failed"), "the outage is in the log:\n{log}");
+    assert_eq!(log.matches("connected to Matrix").count(), 1, "the same process, not a restart:\n{log}");
+    stop_bot(child);
+    drop(alice);
+}

@@ -209,26 +209,37 @@ impl Synapse {
         let port = free_port()?;
         std::fs::write(work.join("test-overrides.yaml"), overrides(port, "127.0.0.1"))
             .map_err(|e| failed("writing the overrides", e))?;
-        let log = std::fs::File::create(work.join("stdout.log")).map_err(|e| failed("creating the log", e))?;
-        let log_err = log.try_clone().map_err(|e| failed("creating the log", e))?;
-        let mut process = Command::new(&python)
-            .current_dir(work)
-            .args(["-m", "synapse.app.homeserver", "-c", "homeserver.yaml", "-c", "test-overrides.yaml"])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|e| failed("starting synapse", e))?;
-        let log = dir.path().join("stdout.log");
-        if let Err(e) = wait_healthy(port, || {
-            let status = process.try_wait().ok().flatten()?;
-            Some(format!("{status}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
-        }) {
-            let _ = process.kill();
-            let _ = process.wait();
-            return Err(e);
-        }
+        let process = run_server(&venv, work, port)?;
         Ok(Self { url: format!("http://127.0.0.1:{port}"), backend: Backend::Local { process, venv }, dir })
+    }
+
+    /// Why [`Self::restart`] cannot run on this server, if it cannot: a container's published
+    /// port may change when it restarts, and the bot's configuration names the port.
+    pub fn cannot_restart(&self) -> Option<&'static str> {
+        match &self.backend {
+            Backend::Local { .. } => None,
+            #[cfg(feature = "docker")]
+            Backend::Docker(_) => Some("the container variant cannot restart synapse on the same port"),
+        }
+    }
+
+    /// Stops the server, waits `down_for`, and starts it again with the same data on the same
+    /// port, as an operator's restart would: clients see refused connections meanwhile. Only the
+    /// local process can; a container is left as it is and this says so.
+    pub fn restart(&mut self, down_for: Duration) -> Result<(), SynapseError> {
+        let port =
+            self.url.rsplit(':').next().and_then(|p| p.parse().ok()).ok_or_else(|| failed("restarting", "no port"))?;
+        match &mut self.backend {
+            Backend::Local { process, venv } => {
+                let _ = process.kill();
+                let _ = process.wait();
+                std::thread::sleep(down_for);
+                *process = run_server(venv, self.dir.path(), port)?;
+                Ok(())
+            }
+            #[cfg(feature = "docker")]
+            Backend::Docker(_) => Err(failed("restarting", "the container variant cannot restart synapse")),
+        }
     }
 
     /// Registers a user through the shared secret; returns their Matrix id.
@@ -265,6 +276,34 @@ impl Synapse {
         }
         text
     }
+}
+
+/// Runs the server from the virtualenv in `work` (its config and data there) until it answers.
+fn run_server(venv: &Path, work: &Path, port: u16) -> Result<Child, SynapseError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(work.join("stdout.log"))
+        .map_err(|e| failed("creating the log", e))?;
+    let log_err = log.try_clone().map_err(|e| failed("creating the log", e))?;
+    let mut process = Command::new(venv.join("bin/python"))
+        .current_dir(work)
+        .args(["-m", "synapse.app.homeserver", "-c", "homeserver.yaml", "-c", "test-overrides.yaml"])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| failed("starting synapse", e))?;
+    let log = work.join("stdout.log");
+    if let Err(e) = wait_healthy(port, || {
+        let status = process.try_wait().ok().flatten()?;
+        Some(format!("{status}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
+    }) {
+        let _ = process.kill();
+        let _ = process.wait();
+        return Err(e);
+    }
+    Ok(process)
 }
 
 /// Synapse's port inside the container.

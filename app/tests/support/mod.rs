@@ -276,8 +276,10 @@ impl Person {
         let sync = tokio::spawn(async move {
             let mut settings = SyncSettings::default().token(first.next_batch).timeout(Duration::from_secs(1));
             loop {
-                if let Ok(r) = syncing.sync_once(settings.clone()).await {
-                    settings = settings.token(r.next_batch);
+                match syncing.sync_once(settings.clone()).await {
+                    Ok(r) => settings = settings.token(r.next_batch),
+                    // The homeserver may be restarting: no busy loop meanwhile.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }
             }
         });
