@@ -16,7 +16,7 @@ use matrix_sdk::Client;
 use matrix_sdk::encryption::verification::{SasVerification, VerificationRequest, VerificationRequestState};
 use matrix_sdk::ruma::OwnedUserId;
 use matrix_sdk::ruma::events::key::verification::request::ToDeviceKeyVerificationRequestEvent;
-use support::{Person, Setup, stop_bot};
+use support::{Setup, stop_bot};
 
 async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
     for _ in 0..600 {
@@ -42,11 +42,7 @@ fn an_admin_verifies_the_bot_from_chat_by_comparing_emojis() {
     let setup = Setup::new();
     let child = setup.start_bot();
     setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
-        let room = alice.encrypted_room_with(&setup.bot).await;
-        alice.say(&room, "!cd ping").await;
-        alice.message_containing("Semaphore is up").await;
+        let (mut alice, room) = setup.alice_with_the_bot().await;
 
         let bot_id: OwnedUserId = setup.bot.as_str().try_into().unwrap();
         let devices = alice.client.encryption().get_user_devices(&bot_id).await.unwrap();
@@ -100,8 +96,7 @@ fn a_verification_asked_in_a_room_is_announced_there_and_verifies_the_bot() {
     let _context = setup.runtime.enter();
     let child = setup.start_bot();
     setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        let mut alice = setup.alice_on("alice").await;
         alice.set_up_cross_signing("alicepass").await;
         let room = alice.encrypted_room_with(&setup.bot).await;
         alice.say(&room, "!cd ping").await;
@@ -153,26 +148,13 @@ fn a_phone_the_bot_never_saw_is_asked_back_and_verified_from_chat() {
     let setup = Setup::new();
     let _context = setup.runtime.enter();
     let child = setup.start_bot();
-    let (mut alice, room) = setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
-        let room = alice.encrypted_room_with(&setup.bot).await;
-        alice.say(&room, "!cd ping").await;
-        alice.message_containing("Semaphore is up").await;
-        (alice, room)
-    });
+    let (mut alice, room) = setup.runtime.block_on(setup.alice_with_the_bot());
     stop_bot(child);
 
     // While the bot is down, alice logs in on her phone and asks the bot's device at once. The
     // bot hears of the phone and of its request in the same sync when it starts; matrix-sdk
     // drops a request from a device it does not know, so the bot asks the phone in turn.
-    let phone = setup.runtime.block_on(Person::login(
-        &setup.synapse.url,
-        "alice",
-        "alicepass",
-        &setup.dir.path().join("alice-phone"),
-        &setup.bot,
-    ));
+    let phone = setup.runtime.block_on(setup.alice_on("alice-phone"));
     let emojis = Arc::new(Mutex::new(None));
     alice_answers_requests(&phone.client, Arc::clone(&emojis));
     let bot_id: OwnedUserId = setup.bot.as_str().try_into().unwrap();
@@ -255,14 +237,7 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
     let _context = setup.runtime.enter();
     // The bot runs once and shares an encrypted room with alice, so it knows her device.
     let child = setup.start_bot();
-    let alice = setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
-        let room = alice.encrypted_room_with(&setup.bot).await;
-        alice.say(&room, "!cd ping").await;
-        alice.message_containing("Semaphore is up").await;
-        alice
-    });
+    let (alice, _room) = setup.runtime.block_on(setup.alice_with_the_bot());
     stop_bot(child);
 
     // While the bot runs, the terminal cannot take its device.
@@ -297,13 +272,7 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
 
     // The other way round, from alice's second device (her phone): she asks, the operator accepts
     // and compares on the terminal.
-    let phone = setup.runtime.block_on(Person::login(
-        &setup.synapse.url,
-        "alice",
-        "alicepass",
-        &setup.dir.path().join("alice-phone"),
-        &setup.bot,
-    ));
+    let phone = setup.runtime.block_on(setup.alice_on("alice-phone"));
     let mut waiting = setup.spawn_cli(&["verify", "wait", "--timeout", "120"], "y\ny\n");
     let (lines_tx, lines) = std::sync::mpsc::channel();
     let stdout = waiting.stdout.take().unwrap();

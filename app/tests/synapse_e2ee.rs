@@ -10,15 +10,14 @@ mod support;
 use std::time::Duration;
 
 use matrix_sdk::ruma::OwnedUserId;
-use support::{Person, Setup, stop_bot};
+use support::{Setup, stop_bot};
 
 #[test]
 fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
     let setup = Setup::new();
     let mut child = Some(setup.start_bot());
     setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        let mut alice = setup.alice_on("alice").await;
         let room = alice.encrypted_room_with(&setup.bot).await;
         alice.say(&room, "!cd ping").await;
         let (answer, encrypted) = alice.next_message().await;
@@ -99,8 +98,7 @@ fn the_bot_waits_out_rate_limits_and_loses_no_answer() {
     });
     let child = setup.start_bot();
     setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
+        let mut alice = setup.alice_on("alice").await;
         let room = alice.encrypted_room_with(&setup.bot).await;
         let started = std::time::Instant::now();
         for _ in 0..5 {
@@ -128,14 +126,7 @@ fn the_bot_comes_back_by_itself_after_the_homeserver_restarts() {
     // The person's client is dropped in the runtime's context, even when a check fails.
     let _context = setup.runtime.enter();
     let child = setup.start_bot();
-    let (mut alice, room) = setup.runtime.block_on(async {
-        let mut alice =
-            Person::login(&setup.synapse.url, "alice", "alicepass", &setup.dir.path().join("alice"), &setup.bot).await;
-        let room = alice.encrypted_room_with(&setup.bot).await;
-        alice.say(&room, "!cd ping").await;
-        alice.message_containing("Semaphore is up").await;
-        (alice, room)
-    });
+    let (mut alice, room) = setup.runtime.block_on(setup.alice_with_the_bot());
 
     // Down for a few seconds: the bot's syncs fail and back off, and nothing stops it.
     setup.synapse.restart(Duration::from_secs(3)).expect("synapse starts again");

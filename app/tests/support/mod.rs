@@ -83,6 +83,21 @@ impl Setup {
         std::fs::write(&self.config, config.text()).unwrap();
     }
 
+    /// Alice logged in on a device of her own; `device` names its store.
+    pub async fn alice_on(&self, device: &str) -> Person {
+        Person::login(&self.synapse.url, "alice", "alicepass", &self.dir.path().join(device), &self.bot).await
+    }
+
+    /// Alice in an encrypted room with the bot, which has answered her `!cd ping` there (so each
+    /// knows the other's device).
+    pub async fn alice_with_the_bot(&self) -> (Person, Room) {
+        let mut alice = self.alice_on("alice").await;
+        let room = alice.encrypted_room_with(&self.bot).await;
+        alice.say(&room, "!cd ping").await;
+        alice.message_containing("Semaphore is up").await;
+        (alice, room)
+    }
+
     pub fn store(&self) -> PathBuf {
         self.dir.path().join("store")
     }
