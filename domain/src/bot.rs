@@ -518,7 +518,7 @@ impl Bot {
         let mut message = reply.build();
         message.reply_to = Some(req.event_id.clone());
         // The same command answered the same way is one message, even if it is handled twice.
-        message.idempotency_key = Some(format!("reply:{}:{:016x}", req.event_id, fnv1a(&message.body)));
+        message.idempotency_key = Some(format!("reply:{}:{:016x}", req.event_id, digest(&message.body)));
         self.post(&req.room, message).await
     }
 
@@ -597,9 +597,36 @@ impl Bot {
     }
 }
 
-/// FNV-1a: a small, stable hash (std's hasher is randomised per process, useless across restarts).
-pub(crate) fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+/// A small, stable digest of `text`, the same in every process (std's hasher is randomised per
+/// process, useless across restarts). FNV-1a's step over eight bytes at a time in four
+/// independent lanes: a reply's body can be 40 KiB, and a byte-at-a-time chain of multiplies
+/// spent microseconds on every `help`.
+pub(crate) fn digest(text: &str) -> u64 {
+    const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let step = |hash: u64, word: u64| (hash ^ word).wrapping_mul(PRIME).rotate_left(31);
+    let word = |bytes: &[u8]| {
+        let mut buf = [0u8; 8];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(buf)
+    };
+    let bytes = text.as_bytes();
+    let mut lanes = [BASIS, BASIS ^ 1, BASIS ^ 2, BASIS ^ 3];
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, chunk) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = step(*lane, word(chunk));
+        }
+    }
+    let mut hash = lanes.iter().fold(BASIS, |hash, &lane| step(hash, lane));
+    for chunk in blocks.remainder().chunks(8) {
+        hash = step(hash, word(chunk));
+    }
+    // The length, so that trailing zero bytes count; then a final mix of every bit.
+    hash = step(hash, bytes.len() as u64);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^ (hash >> 33)
 }
 
 /// The command part of a message, if it starts with the prefix as a whole word (`!cdfoo` is not a
@@ -615,7 +642,30 @@ pub fn strip_prefix<'a>(body: &'a str, prefix: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_prefix;
+    use super::{digest, strip_prefix};
+
+    #[test]
+    fn the_digest_is_the_same_in_every_process_and_tells_texts_apart() {
+        // Pinned: idempotency keys derive from it, and a restarted bot must find the same ones.
+        assert_eq!(digest(""), 0x3109_e81a_253b_878f);
+        assert_eq!(digest(&"✅ Semaphore is up · ".repeat(4)), 0xd08f_84a9_d53c_1823);
+        let texts: Vec<String> = (0..200)
+            .map(|n| "x".repeat(n))
+            .chain((0..64).map(|n| format!("{}{}", "a".repeat(n), "\0")))
+            .chain(["ab".into(), "ba".into(), "status: success".into(), "status: error".into()])
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for text in &texts {
+            assert!(seen.insert(digest(text)), "{text:?} collides");
+        }
+        // Every lane and the tail count: one changed byte anywhere changes the digest.
+        let base = "0123456789abcdef".repeat(5);
+        for at in 0..base.len() {
+            let mut changed = base.clone().into_bytes();
+            changed[at] = b'Z';
+            assert_ne!(digest(&base), digest(std::str::from_utf8(&changed).unwrap()), "byte {at}");
+        }
+    }
 
     #[test]
     fn prefix_needs_a_word_boundary() {
