@@ -201,6 +201,10 @@ impl Bot {
     pub async fn on_task_event(&mut self, event: TaskEvent) -> Outcome {
         match event {
             TaskEvent::Status { project, task, template, status, start, end } => {
+                if status.is_terminal() {
+                    // A tail paced for a huge log still says at once that its task ended.
+                    self.tails.flush_soon(chatrixcd_ports::TaskRef { project, task }, self.deps.clock.now());
+                }
                 watch::on_status(self, watch::Pushed { project, task, template, status, start, end }).await;
             }
             TaskEvent::Connected => self.set_push_open(true),

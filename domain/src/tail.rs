@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use chatrixcd_ports::RoomId;
 use chatrixcd_ports::chat::{EventId, OutgoingMessage};
 use chatrixcd_ports::store::TaskRef;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::bot::Bot;
@@ -113,6 +113,13 @@ impl Tails {
     pub(crate) fn output_grew(&mut self, task: TaskRef) {
         for tail in self.tails.values_mut().filter(|t| t.task == task) {
             tail.unchanged_since = None;
+        }
+    }
+
+    /// Makes every tail of `task` flush at `now` at the latest.
+    pub(crate) fn flush_soon(&mut self, task: TaskRef, now: DateTime<Utc>) {
+        for tail in self.tails.values_mut().filter(|t| t.task == task) {
+            tail.next_flush = tail.next_flush.min(now);
         }
     }
 
@@ -262,8 +269,22 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     if let Err(e) = &status {
         tracing::warn!(task = %task.task, error = %e, "cannot read the task's status for the live tail");
     }
-    tail.next_flush = now + interval;
+    tail.next_flush = now + paced(interval, log.text_len());
     bot.tails.start(room.clone(), tail);
+}
+
+/// Bytes of log a tail may read per second, on average. Semaphore 2.10 can only send a task's
+/// whole output, so a tail reads all of it at every flush: on a huge log that would be a steady
+/// flood from Semaphore. Flushes are spaced out instead (each then posts more lines at once);
+/// none is lost.
+const READ_BYTES_PER_SECOND: usize = 1_000_000;
+/// However big the log, a tail posts at least this often.
+const LONGEST_PACE: Duration = Duration::seconds(120);
+
+/// The wait until the next flush after reading `log_bytes` of output.
+fn paced(interval: Duration, log_bytes: usize) -> Duration {
+    let reading = Duration::seconds(i64::try_from(log_bytes / READ_BYTES_PER_SECOND).unwrap_or(i64::MAX));
+    interval.max(reading).min(LONGEST_PACE.max(interval))
 }
 
 /// Splits lines into runs whose message stays under `budget` bytes (body plus HTML, both
@@ -401,6 +422,67 @@ mod tests {
         bot.on_task_event(TaskEvent::Disconnected).await;
         assert_eq!(flush(&mut bot).await, 1, "without the websocket every flush reads");
         assert_eq!(flush(&mut bot).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_big_log_is_read_less_often_and_its_end_is_still_told_at_once() {
+        use chatrixcd_ports::TaskEvent;
+        let clock = ManualClock::at_epoch();
+        // 10 MB written so far: at a megabyte a second of reading, a flush every 10 s.
+        let line = "x".repeat(999);
+        let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![line.clone(); 10_000]));
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let status = Arc::new(Mutex::new(TaskStatus::Running));
+        let mut sem = MockSemaphorePort::new();
+        let now_status = Arc::clone(&status);
+        sem.expect_task().returning(move |p, t| Ok(bare_task(p, t, now_status.lock().unwrap().clone())));
+        let (written, counted) = (Arc::clone(&output), Arc::clone(&reads));
+        sem.expect_task_output().returning(move |_, _| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap())
+        });
+        let (mut bot, chat) =
+            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&mut bot, room(), task, EventId("$status".into()));
+        bot.tick().await;
+        assert_eq!(reads.swap(0, std::sync::atomic::Ordering::Relaxed), 1);
+        output.lock().unwrap().push("more".into());
+        clock.advance(Duration::seconds(5));
+        bot.tick().await;
+        assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 0, "5 s after reading 10 MB: not yet again");
+        clock.advance(Duration::seconds(5));
+        bot.tick().await;
+        assert_eq!(reads.swap(0, std::sync::atomic::Ordering::Relaxed), 1, "10 s after: read again");
+        assert!(chat.bodies().last().unwrap().contains("more"), "the lines written meanwhile, none lost");
+
+        // The task ends: the websocket says so, and the tail ends without waiting out its pace.
+        output.lock().unwrap().push("done".into());
+        *status.lock().unwrap() = TaskStatus::Success;
+        let ended = TaskEvent::Status {
+            project: task.project,
+            task: task.task,
+            template: chatrixcd_ports::TemplateId::new(1),
+            status: TaskStatus::Success,
+            start: None,
+            end: None,
+        };
+        bot.on_task_event(ended).await;
+        bot.tick().await;
+        let bodies = chat.bodies().join("\n");
+        assert!(bodies.contains("done") && bodies.contains("end of the log of task #7"), "{bodies}");
+        assert!(!bot.tails.is_following(&room(), task));
+    }
+
+    #[test]
+    fn the_pace_follows_the_log_size_within_bounds() {
+        use super::paced;
+        let five = Duration::seconds(5);
+        assert_eq!(paced(five, 0), five);
+        assert_eq!(paced(five, 4_999_999), five);
+        assert_eq!(paced(five, 30_000_000), Duration::seconds(30));
+        assert_eq!(paced(five, 10_000_000_000), Duration::seconds(120), "never longer than two minutes");
+        assert_eq!(paced(Duration::seconds(300), 0), Duration::seconds(300), "a longer interval set is kept");
     }
 
     #[tokio::test]
