@@ -366,6 +366,24 @@ mod tests {
         sem
     }
 
+    /// A Semaphore whose task is in `status` and has written `output` so far, and how many times
+    /// the output was read.
+    fn counting_reads(
+        output: &Arc<Mutex<Vec<String>>>,
+        status: &Arc<Mutex<TaskStatus>>,
+    ) -> (MockSemaphorePort, Arc<std::sync::atomic::AtomicUsize>) {
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut sem = MockSemaphorePort::new();
+        let now = Arc::clone(status);
+        sem.expect_task().returning(move |p, t| Ok(bare_task(p, t, now.lock().unwrap().clone())));
+        let (written, counted) = (Arc::clone(output), Arc::clone(&reads));
+        sem.expect_task_output().returning(move |_, _| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap())
+        });
+        (sem, reads)
+    }
+
     #[tokio::test]
     async fn a_tail_goes_on_after_a_restart_from_the_last_line_posted() {
         let clock = ManualClock::at_epoch();
@@ -394,14 +412,7 @@ mod tests {
         use chatrixcd_ports::TaskEvent;
         let clock = ManualClock::at_epoch();
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into()]));
-        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut sem = MockSemaphorePort::new();
-        sem.expect_task().returning(|p, t| Ok(bare_task(p, t, TaskStatus::Running)));
-        let (written, counted) = (Arc::clone(&output), Arc::clone(&reads));
-        sem.expect_task_output().returning(move |_, _| {
-            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap())
-        });
+        let (sem, reads) = counting_reads(&output, &Arc::new(Mutex::new(TaskStatus::Running)));
         let (mut bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
@@ -431,16 +442,8 @@ mod tests {
         // 10 MB written so far: at a megabyte a second of reading, a flush every 10 s.
         let line = "x".repeat(999);
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![line.clone(); 10_000]));
-        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let status = Arc::new(Mutex::new(TaskStatus::Running));
-        let mut sem = MockSemaphorePort::new();
-        let now_status = Arc::clone(&status);
-        sem.expect_task().returning(move |p, t| Ok(bare_task(p, t, now_status.lock().unwrap().clone())));
-        let (written, counted) = (Arc::clone(&output), Arc::clone(&reads));
-        sem.expect_task_output().returning(move |_, _| {
-            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(TaskLog::from_entries(written.lock().unwrap().iter()).unwrap())
-        });
+        let (sem, reads) = counting_reads(&output, &status);
         let (mut bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
