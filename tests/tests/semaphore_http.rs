@@ -69,7 +69,7 @@ async fn a_run_seen_through_the_real_client() {
     let done = c.task(OPS, task.id).await.unwrap();
     assert_eq!(done.status, TaskStatus::Success);
     let output = c.task_output(OPS, task.id).await.unwrap();
-    assert!(output.to_text().lines().any(|l| l == "hello from bash: who=world"), "{output:?}");
+    assert!(output.to_text().lines().any(|l| l == "hello from bash: who=world"), "{}", output.to_text());
     let recent = c.recent_tasks(OPS, 5).await.unwrap();
     assert_eq!(recent[0].template_name.as_deref(), Some("hello"));
 }
