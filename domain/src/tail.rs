@@ -239,18 +239,28 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     };
     // Redacted here, in order across flushes, besides the redaction of every post.
     let mut redactor = bot.redactor.lines_from(tail.redaction);
-    let mut new: Vec<String> = Vec::new();
+    // The new lines in one text (a tail may start on a log of millions of lines), the few that
+    // redaction changed laid over them.
+    let mut text = String::new();
+    let mut ends = Vec::new();
     let mut batches = redactor.redact_each();
     log.each_line(tail.posted_lines..log.len(), &mut |_, line| {
         batches.push(line);
-        new.push(line.to_owned());
+        text.push_str(line);
+        ends.push(text.len());
     });
-    for (n, line) in batches.finish() {
-        new[n] = line;
-    }
+    let changed = batches.finish();
     tail.redaction = redactor.state();
     tail.unchanged_since = reading_epoch;
-    let new: Vec<&str> = new.iter().map(String::as_str).collect();
+    let mut new: Vec<&str> = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &end in &ends {
+        new.push(&text[start..end]);
+        start = end;
+    }
+    for (n, line) in &changed {
+        new[*n] = line;
+    }
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
         tail.posted_lines += chunk.len();

@@ -19,7 +19,6 @@ const BLOCK_BYTES: usize = 64 * 1024;
 /// A task's output lines. Semaphore's quirks are smoothed out as entries are added: an entry may
 /// hold several lines, some end with a newline of their own (which is not an empty line), and
 /// Windows line ends lose their `\r`.
-#[derive(Default)]
 pub struct TaskLog {
     /// Full blocks, packed.
     packed: Vec<PackedBlock>,
@@ -58,6 +57,12 @@ struct Unpacked {
 #[error("the task's output is larger than 4 GiB")]
 pub struct LogTooLarge;
 
+impl Default for TaskLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TaskLog {
     pub fn new() -> Self {
         Self::with_block_bytes(BLOCK_BYTES)
@@ -65,7 +70,16 @@ impl TaskLog {
 
     /// A log packing blocks of `block_bytes` (tests use tiny blocks to cross many boundaries).
     fn with_block_bytes(block_bytes: usize) -> Self {
-        Self { block_bytes: block_bytes.max(1), ..Self::default() }
+        Self {
+            packed: Vec::new(),
+            open: String::new(),
+            open_starts: Vec::new(),
+            lines: 0,
+            text_len: 0,
+            trimmed: 0,
+            block_bytes: block_bytes.max(1),
+            unpacked: Mutex::new(None),
+        }
     }
 
     /// A log of these lines, each taken as one entry.
@@ -91,11 +105,13 @@ impl TaskLog {
     }
 
     fn push_line(&mut self, line: &str) -> Result<(), LogTooLarge> {
-        if !self.open_starts.is_empty() {
+        let separator = usize::from(!self.open_starts.is_empty());
+        // Checked before anything changes: a refused line leaves the log as it was.
+        let start = u32::try_from(self.open.len() + separator).map_err(|_| LogTooLarge)?;
+        u32::try_from(self.open.len() + separator + line.len()).map_err(|_| LogTooLarge)?;
+        if separator == 1 {
             self.open.push('\n');
         }
-        let start = u32::try_from(self.open.len()).map_err(|_| LogTooLarge)?;
-        u32::try_from(self.open.len() + line.len()).map_err(|_| LogTooLarge)?;
         self.open_starts.push(start);
         self.open.push_str(line);
         self.lines += 1;
@@ -331,6 +347,18 @@ mod tests {
             assert_eq!(log.len(), lines.len());
             assert_eq!(log.line(lines.len()), None);
         }
+    }
+
+    #[test]
+    fn a_default_log_packs_like_a_new_one() {
+        let mut made = TaskLog::default();
+        let mut new = TaskLog::new();
+        for n in 0..1_000 {
+            made.push_entry(&format!("line {n}")).unwrap();
+            new.push_entry(&format!("line {n}")).unwrap();
+        }
+        assert_eq!(made.held_bytes(), new.held_bytes());
+        assert_eq!(made, new);
     }
 
     #[test]

@@ -43,6 +43,13 @@ impl std::fmt::Debug for MatrixEncryption {
     }
 }
 
+/// Whether a verification request sent at `sent` is young enough to answer (matrix-sdk's own
+/// limit: ten minutes).
+fn is_recent(sent: matrix_sdk::ruma::MilliSecondsSinceUnixEpoch) -> bool {
+    let now = matrix_sdk::ruma::MilliSecondsSinceUnixEpoch::now();
+    u64::from(now.get()).saturating_sub(u64::from(sent.get())) <= 10 * 60 * 1000
+}
+
 fn failed(e: impl std::fmt::Display) -> EncryptionError {
     EncryptionError::Failed(e.to_string())
 }
@@ -112,7 +119,14 @@ impl MatrixEncryption {
             async move {
                 match client.encryption().get_verification_request(&ev.sender, &ev.content.transaction_id).await {
                     Some(request) => this.follow_request(request),
-                    None => this.ask_back(&ev.sender, &ev.content.from_device, &ev.content.transaction_id).await,
+                    // matrix-sdk ignores requests older than ten minutes; so does asking back.
+                    None if is_recent(ev.content.timestamp) => {
+                        // Off the sync loop: it looks devices up and sends to one.
+                        tokio::spawn(async move {
+                            this.ask_back(&ev.sender, &ev.content.from_device, &ev.content.transaction_id).await;
+                        });
+                    }
+                    None => {}
                 }
             }
         });
@@ -229,7 +243,9 @@ impl MatrixEncryption {
 
     async fn shares_a_room_with(&self, user: &matrix_sdk::ruma::UserId) -> bool {
         for room in self.client.joined_rooms() {
-            if let Ok(Some(member)) = room.get_member_no_sync(user).await
+            // The first sync loads members lazily: ask the homeserver when the store has not
+            // heard of this one.
+            if let Ok(Some(member)) = room.get_member(user).await
                 && *member.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join
             {
                 return true;
@@ -542,5 +558,25 @@ impl EncryptionPort for MatrixEncryption {
             return Err(EncryptionError::UnknownVerification(id.into()));
         }
         self.current(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use matrix_sdk::ruma::{MilliSecondsSinceUnixEpoch, UInt};
+
+    use super::is_recent;
+
+    fn minutes_ago(minutes: u64) -> MilliSecondsSinceUnixEpoch {
+        let now = u64::from(MilliSecondsSinceUnixEpoch::now().get());
+        MilliSecondsSinceUnixEpoch(UInt::new(now - minutes * 60_000).unwrap())
+    }
+
+    #[test]
+    fn only_requests_younger_than_ten_minutes_are_asked_back() {
+        assert!(is_recent(MilliSecondsSinceUnixEpoch::now()));
+        assert!(is_recent(minutes_ago(9)));
+        assert!(!is_recent(minutes_ago(11)));
+        assert!(!is_recent(minutes_ago(60 * 24 * 3)), "a request queued for days");
     }
 }

@@ -167,7 +167,9 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         let mut batches = redactor.redact_each();
         log.each_line(0..total, &mut |_, line| batches.push(&ansi::strip(line)));
         let changed = batches.finish();
-        let mut text = String::new();
+        // Reserved at the log's size with colour codes, which the file is at most: growing it
+        // instead would hold two copies for a moment. Pages never written to are not resident.
+        let mut text = String::with_capacity(log.text_len() + total);
         let mut changed = changed.into_iter().peekable();
         log.each_line(0..total, &mut |n, line| {
             match changed.next_if(|(at, _)| *at == n) {
