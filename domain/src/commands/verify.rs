@@ -179,6 +179,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             let mut reply = pending_reply(&pending);
             if !adopted.is_empty() {
                 reply = reply.line().push("I will post how these go on here.");
+                let ids: Vec<&str> = adopted.iter().map(|v| v.id.as_str()).collect();
+                bot.audit(req, "verify.follow", ids.join(" ")).await;
             }
             bot.reply(req, reply).await;
             // Emojis that were shown while no room followed the flow are shown now.
@@ -508,6 +510,8 @@ mod tests {
         assert!(posted.contains("I will post how these go on here"), "{posted}");
         assert!(posted.contains("Compare these emojis") && posted.contains("🐶 Dog"), "{posted}");
         assert!(posted.contains("!cd verify confirm askedback"), "{posted}");
+        let audit = bot.deps.store.audit(chatrixcd_ports::Page { limit: 5, before: None }).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "verify.follow" && e.detail == "askedback"), "{audit:?}");
         asked.stage = VerificationStage::Done;
         bot.handle(ChatEvent::Verification(asked)).await;
         assert!(chat.bodies().join("\n").contains("✅ @carol:test's device PHONE is verified."));
