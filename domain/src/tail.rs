@@ -239,6 +239,30 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     };
     // Redacted here, in order across flushes, besides the redaction of every post.
     let mut redactor = bot.redactor.lines_from(tail.redaction);
+    let mut skip_notice = None;
+    if tail.posted_lines == 0 && tail.messages == 0 && log.len() > BACKLOG_MAX_LINES {
+        // Started on a task that has written a lot already: the thread begins near the end and
+        // says where the rest is, instead of posting the whole log message after message.
+        let skipped = log.len() - BACKLOG_SHOWN_LINES;
+        // Redacted all the same, unshown: a private key that begins among them is masked where
+        // its lines are shown.
+        let mut batches = redactor.redact_each();
+        log.each_line(0..skipped, &mut |_, line| batches.push(line));
+        drop(batches.finish());
+        let prefix = bot.settings.prefix.clone();
+        let mut message = Reply::notice()
+            .push(&format!("⏩ {skipped} earlier lines are not repeated here: "))
+            .code(&format!("{prefix} logs {}", task.task))
+            .push(" pages them, and ")
+            .code(&format!("{prefix} logs {} --file", task.task))
+            .push(" has the whole log.")
+            .build();
+        message.thread_root = Some(tail.thread_root.clone());
+        message.idempotency_key = Some(format!("tail-skip:{}:{}", tail.thread_root, task.task));
+        skip_notice = Some(message);
+        tail.posted_lines = skipped;
+        tail.messages += 1;
+    }
     // The new lines in one text (a tail may start on a log of millions of lines), the few that
     // redaction changed laid over them.
     let mut text = String::new();
@@ -261,6 +285,9 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     for (n, line) in &changed {
         new[*n] = line;
     }
+    if let Some(notice) = skip_notice {
+        bot.post(room, notice).await;
+    }
     for chunk in chunks(&new, bot.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
         tail.posted_lines += chunk.len();
@@ -282,6 +309,11 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
     tail.next_flush = now + paced(interval, log.text_len());
     bot.tails.start(room.clone(), tail);
 }
+
+/// A tail started on a task with more lines than this does not post them all...
+const BACKLOG_MAX_LINES: usize = 300;
+/// ...but this many of the last ones, after a word on where the rest is.
+const BACKLOG_SHOWN_LINES: usize = 50;
 
 /// Bytes of log a tail may read per second, on average. Semaphore 2.10 can only send a task's
 /// whole output, so a tail reads all of it at every flush: on a huge log that would be a steady
@@ -485,6 +517,43 @@ mod tests {
         let bodies = chat.bodies().join("\n");
         assert!(bodies.contains("done") && bodies.contains("end of the log of task #7"), "{bodies}");
         assert!(!bot.tails.is_following(&room(), task));
+    }
+
+    #[tokio::test]
+    async fn a_tail_started_on_a_long_log_begins_near_its_end_and_keeps_its_secrets() {
+        let clock = ManualClock::at_epoch();
+        let mut lines: Vec<String> = (0..1_000).map(|n| format!("line {n}")).collect();
+        // A private key begins among the lines not shown and ends among those shown.
+        lines[945] = "-----BEGIN OPENSSH PRIVATE KEY-----".into();
+        // Short body lines, which no other rule would mask: only knowing a key began does.
+        for (n, line) in lines[946..960].iter_mut().enumerate() {
+            *line = format!("keybody{n}");
+        }
+        lines[960] = "-----END OPENSSH PRIVATE KEY-----".into();
+        let output = Arc::new(Mutex::new(lines));
+        let (mut bot, chat) = bot_with(
+            Arc::new(running_task(&output)),
+            Arc::new(MemoryStore::new()),
+            Arc::new(clock.clone()),
+            settings(),
+        );
+        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&mut bot, room(), task, EventId("$status".into()));
+        bot.tick().await;
+        let bodies = chat.bodies();
+        assert!(
+            bodies[0].contains("950 earlier lines are not repeated here") && bodies[0].contains("!cd logs 7 --file")
+        );
+        let shown = bodies[1..].join("\n");
+        assert!(shown.contains("line 999") && shown.contains("line 961") && !shown.contains("line 949\n"), "{shown}");
+        assert!(!shown.contains("keybody"), "the key's body stays masked:\n{shown}");
+
+        output.lock().unwrap().push("line 1000".into());
+        clock.advance(Duration::seconds(5));
+        bot.tick().await;
+        let bodies = chat.bodies();
+        assert!(bodies.last().unwrap().contains("line 1000") && !bodies.last().unwrap().contains("line 999"));
+        assert!(!bodies.iter().any(|b| b.contains("earlier lines")), "said once: {bodies:?}");
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             aliases: &["live"],
             value: None,
             repeatable: false,
-            help: "post new output live in a thread until the task ends",
+            help: "post new output live in a thread until the task ends (a long log from its last 50 lines)",
         },
         FlagSpec {
             name: "file",
