@@ -37,6 +37,23 @@ fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident bytes per mapped file, largest first, from the text of `/proc/<pid>/smaps`.
+fn resident_files(smaps: &str) -> Vec<(String, u64)> {
+    let mut by_file: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first().is_some_and(|f| f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-')) {
+            current = fields.get(5).filter(|p| p.starts_with('/')).map(|p| (*p).to_owned());
+        } else if let (Some(file), ["Rss:", kb, "kB"]) = (&current, fields.as_slice()) {
+            *by_file.entry(file.clone()).or_default() += kb.parse::<u64>().unwrap_or(0) * 1024;
+        }
+    }
+    let mut files: Vec<(String, u64)> = by_file.into_iter().collect();
+    files.sort_by(|a, b| b.1.cmp(&a.1));
+    files
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -166,6 +183,7 @@ fn run() -> Result<()> {
         // Of which: the program's own pages (code mapped from the binary and libraries) and its
         // anonymous memory (heap, stacks).
         let (file, anon) = (status_bytes(pid, "RssFile:"), status_bytes(pid, "RssAnon:"));
+        let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
         stop(child)?;
         println!("start to connected, fresh login (stores created):   {:>8.1} ms", first.as_secs_f64() * 1e3);
         println!(
@@ -185,10 +203,13 @@ fn run() -> Result<()> {
         }
         if let (Some(file), Some(anon)) = (file, anon) {
             println!(
-                "  of which mapped from files (code): {:.1} MiB, anonymous (heap, stacks): {:.1} MiB",
+                "  of which mapped from files: {:.1} MiB, anonymous (heap, stacks): {:.1} MiB",
                 mib(file),
                 mib(anon)
             );
+        }
+        for (path, bytes) in resident_files(&smaps).into_iter().take(4) {
+            println!("    {:>6.1} MiB  {path}", mib(bytes));
         }
         Ok(())
     })();
