@@ -50,7 +50,7 @@ fn resident_files(smaps: &str) -> Vec<(String, u64)> {
         }
     }
     let mut files: Vec<(String, u64)> = by_file.into_iter().collect();
-    files.sort_by(|a, b| b.1.cmp(&a.1));
+    files.sort_by_key(|(_, bytes)| std::cmp::Reverse(*bytes));
     files
 }
 
