@@ -69,31 +69,53 @@ fn cache_dir() -> PathBuf {
     home.join(".cache").join("chatrixcd")
 }
 
-/// Creates the virtualenv once; concurrent test processes wait for the one that installs.
+/// The virtualenv with Synapse, created on first use.
 fn ensure_venv() -> Result<PathBuf, SynapseError> {
     let cache = cache_dir();
-    let venv = cache.join(format!("synapse-{SYNAPSE_VERSION}"));
-    let ready = venv.join(".installed");
-    if ready.exists() {
-        return Ok(venv);
-    }
     std::fs::create_dir_all(&cache).map_err(|e| failed("creating the cache directory", e))?;
-    let lock = cache.join("synapse-install.lock");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    // A directory is created atomically: whoever creates it installs, the others wait.
+    let venv = cache.join(format!("synapse-{SYNAPSE_VERSION}"));
+    install_once(&venv, &cache.join("synapse-install.lock"), install)?;
+    Ok(venv)
+}
+
+/// Runs `install` into `dir` unless it has run to the end before; concurrent test processes
+/// wait for the one that installs.
+///
+/// The lock is a directory (created atomically). Its holder marks the install done *before* it
+/// lets go, and whoever takes the lock looks for that mark first: otherwise a waiter could take
+/// the lock in between and start a second install over the one a test is already using.
+fn install_once(
+    dir: &Path,
+    lock: &Path,
+    install: impl FnOnce(&Path) -> Result<(), SynapseError>,
+) -> Result<(), SynapseError> {
+    let ready = dir.join(".installed");
+    let deadline = Instant::now() + Duration::from_secs(900);
     loop {
-        match std::fs::create_dir(&lock) {
+        if ready.exists() {
+            return Ok(());
+        }
+        match std::fs::create_dir(lock) {
             Ok(()) => break,
-            Err(_) if ready.exists() => return Ok(venv),
+            Err(_) if lock_is_stale(lock) => {
+                // Its holder was killed mid-install (an install takes a minute or two).
+                let _ = std::fs::remove_dir(lock);
+            }
             Err(_) if Instant::now() > deadline => return Err(failed("waiting for another install", lock.display())),
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
-    let result = install(&venv);
-    let _ = std::fs::remove_dir(&lock);
-    result?;
-    std::fs::write(&ready, SYNAPSE_VERSION).map_err(|e| failed("marking the install", e))?;
-    Ok(venv)
+    let result = if ready.exists() { Ok(()) } else { install(dir) }
+        .and_then(|()| std::fs::write(&ready, SYNAPSE_VERSION).map_err(|e| failed("marking the install", e)));
+    let _ = std::fs::remove_dir(lock);
+    result
+}
+
+/// A lock left by an install that cannot still be running.
+fn lock_is_stale(lock: &Path) -> bool {
+    std::fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > Duration::from_secs(600)))
 }
 
 fn run(step: &'static str, command: &mut Command) -> Result<(), SynapseError> {
@@ -344,5 +366,55 @@ impl Drop for Synapse {
             #[cfg(feature = "docker")]
             Backend::Docker(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn concurrent_first_uses_install_once_and_all_see_the_finished_install() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("venv");
+        let lock = cache.path().join("install.lock");
+        let installs = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..6 {
+                scope.spawn(|| {
+                    install_once(&dir, &lock, |dir| {
+                        installs.fetch_add(1, Ordering::SeqCst);
+                        let _ = std::fs::remove_dir_all(dir);
+                        std::fs::create_dir_all(dir).unwrap();
+                        std::thread::sleep(Duration::from_millis(300));
+                        std::fs::write(dir.join("module.py"), "complete").unwrap();
+                        Ok(())
+                    })
+                    .unwrap();
+                    // Nobody goes on before the install is whole, and nobody redoes it under them.
+                    assert_eq!(std::fs::read_to_string(dir.join("module.py")).unwrap(), "complete");
+                });
+            }
+        });
+        assert_eq!(installs.load(Ordering::SeqCst), 1);
+        assert!(!lock.exists(), "the lock is let go");
+    }
+
+    #[test]
+    fn a_failed_install_is_tried_again_by_the_next_use() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("venv");
+        let lock = cache.path().join("install.lock");
+        let refused = install_once(&dir, &lock, |_| Err(failed("installing", "no network")));
+        assert!(refused.is_err());
+        let mut ran = false;
+        install_once(&dir, &lock, |dir| {
+            ran = true;
+            std::fs::create_dir_all(dir).map_err(|e| failed("installing", e))
+        })
+        .unwrap();
+        assert!(ran);
     }
 }

@@ -118,6 +118,7 @@ impl Setup {
         // Generous: on a loaded two-core machine a start takes seconds, not minutes.
         while started.elapsed() < Duration::from_secs(120) {
             if self.bot_log().matches(CONNECTED).count() > before {
+                eprintln!("the bot connected to Matrix {:?} after it started", started.elapsed());
                 return child;
             }
             if let Some(status) = child.try_wait().unwrap() {
