@@ -149,16 +149,21 @@ pub async fn login_with_token(config: &MatrixConfig, token: &str) -> Result<Stri
 /// Logs in (or restores the saved session), runs a first sync, and starts syncing in the
 /// background. Chat events arrive on the returned channel.
 pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver<ChatEvent>), MatrixError> {
+    // Each step of a start is logged: a start that hangs (an unreachable homeserver, a stuck
+    // store) then says where.
+    tracing::info!(store = %config.store_dir.display(), "opening the Matrix store");
     let client = build_client(&config).await?;
     let user_id = matrix_sdk::ruma::OwnedUserId::try_from(config.user_id.as_str())
         .map_err(|e| MatrixError::UserId(e.to_string()))?;
     let session_file = config.store_dir.join("session.json");
     let restored = match session::load(&session_file).filter(|s| s.meta.user_id == user_id) {
         Some(saved) => {
+            tracing::info!(device = %saved.meta.device_id, "restoring the saved session");
             client.restore_session(saved).await.map_err(|e| MatrixError::Login(e.to_string()))?;
             true
         }
         None => {
+            tracing::info!(homeserver = %config.homeserver, user = %user_id, "logging in");
             login(&client, &config, &user_id).await?;
             if let Some(session) = client.matrix_auth().session()
                 && let Err(e) = session::save(&session_file, &session)
@@ -181,6 +186,7 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
     }
     // No long poll: with a stored sync token and nothing new, it would wait out the whole timeout
     // before the bot (or `chatrixcd verify`) could start.
+    tracing::info!("first sync");
     let first = client
         .sync_once(sync_settings(true).timeout(Duration::ZERO))
         .await
@@ -190,7 +196,14 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
         add_handlers(&client, &tx, &config.invites);
         encryption.add_handlers();
     }
-    bootstrap_cross_signing(&client, &user_id, config.password.as_deref()).await;
+    tracing::info!("checking cross-signing");
+    let bootstrap = bootstrap_cross_signing(&client, &user_id, config.password.as_deref());
+    if tokio::time::timeout(CROSS_SIGNING_PATIENCE, bootstrap).await.is_err() {
+        tracing::warn!(
+            waited = ?CROSS_SIGNING_PATIENCE,
+            "cross-signing did not finish setting up; going on without it (people can still verify this device)"
+        );
+    }
     // Invites that arrived before the handlers were listening (while the bot was down, or in the
     // first sync of a fresh login) are answered now.
     for room in client.invited_rooms() {
@@ -202,6 +215,11 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
     tokio::spawn(sync_forever(client, first.next_batch, connected, config.sync_timeout));
     Ok((chat, rx))
 }
+
+/// How long a start waits for cross-signing (and the key backup matrix-sdk sets up before it).
+/// It is a convenience, not a condition for encryption, so a homeserver that is slow to answer
+/// those requests must not keep the bot from serving commands.
+const CROSS_SIGNING_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Gives the account cross-signing keys if it has none, so people verify the bot once (its
 /// identity) rather than per device. The homeserver may ask for the password (interactive auth);
