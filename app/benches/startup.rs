@@ -54,6 +54,16 @@ fn resident_files(smaps: &str) -> Vec<(String, u64)> {
     files
 }
 
+/// The sum of one `smaps` field (in kB there) over all mappings, in bytes.
+fn smaps_total(smaps: &str, field: &str) -> u64 {
+    smaps
+        .lines()
+        .filter_map(|line| line.strip_prefix(field))
+        .filter_map(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -184,6 +194,13 @@ fn run() -> Result<()> {
         // anonymous memory (heap, stacks).
         let (file, anon) = (status_bytes(pid, "RssFile:"), status_bytes(pid, "RssAnon:"));
         let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+        // What idling really uses: the pages touched in a second idle spell after the kernel's
+        // "referenced" bits are cleared (most resident pages were only needed to start).
+        let touched = std::fs::write(format!("/proc/{pid}/clear_refs"), "1").ok().and_then(|()| {
+            std::thread::sleep(idle);
+            let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+            Some(smaps_total(&smaps, "Referenced:"))
+        });
         stop(child)?;
         println!("start to connected, fresh login (stores created):   {:>8.1} ms", first.as_secs_f64() * 1e3);
         println!(
@@ -210,6 +227,14 @@ fn run() -> Result<()> {
         }
         for (path, bytes) in resident_files(&smaps).into_iter().take(4) {
             println!("    {:>6.1} MiB  {path}", mib(bytes));
+        }
+        match touched {
+            Some(bytes) => println!(
+                "touched in the next {} s idle (the idle working set):  {:>8.1} MiB",
+                idle.as_secs(),
+                mib(bytes)
+            ),
+            None => println!("idle working set: /proc/<pid>/clear_refs is not writable here; not measured"),
         }
         Ok(())
     })();
