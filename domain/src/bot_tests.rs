@@ -390,3 +390,51 @@ async fn undecryptable_messages_are_said_once_in_a_while_and_counted() {
     assert_eq!(chat.bodies().len(), 1);
     assert_eq!(bot.stats().undecryptable, 3);
 }
+
+#[tokio::test]
+async fn tasks_names_who_asked_the_bot_rather_than_the_owner_of_its_token() {
+    use chatrixcd_ports::{Page, RunRecord, Store as _};
+    let ui_task = |id: u64, status| Task {
+        id: TaskId::new(id),
+        user_name: Some("admin".into()),
+        created: Some(clock().now() - Duration::minutes(i64::try_from(id).unwrap())),
+        ..task(status)
+    };
+    let mut sem = catalogue();
+    sem.expect_recent_tasks()
+        .returning(move |_, _| Ok(vec![ui_task(1, TaskStatus::Running), ui_task(2, TaskStatus::Success)]));
+    let store = Arc::new(MemoryStore::new());
+    let bob = UserId::parse("@bob:test").unwrap();
+    store
+        .record_run(RunRecord {
+            id: 0,
+            room: crate::testing::room(),
+            requester: bob.clone(),
+            instance: None,
+            project: ProjectId::new(1),
+            project_name: "ops".into(),
+            template: TemplateId::new(1),
+            template_name: "deploy-web".into(),
+            task: TaskId::new(1),
+            parameters: Default::default(),
+            started_at: clock().now(),
+            ended_at: None,
+            result: None,
+        })
+        .await
+        .unwrap();
+    let clock = clock();
+    let (mut bot, chat) = crate::testing::bot_with(Arc::new(sem), store.clone(), Arc::new(clock.clone()), settings());
+
+    bot.handle(message_from(&admin(), "!cd tasks", clock.now())).await;
+    let listed = chat.bodies().join("\n");
+    let row = |id| listed.lines().find(|l| l.contains(&format!("#{id} "))).unwrap_or_default().to_owned();
+    assert!(row(1).contains("@bob:test") && !row(1).contains("admin"), "{listed}");
+    assert!(row(2).contains("admin"), "a task started in Semaphore keeps Semaphore's user\n{listed}");
+
+    bot.handle(message_from(&admin(), "!cd tasks --running", clock.now())).await;
+    let running = chat.bodies().join("\n");
+    assert!(running.contains("#1 ") && !running.contains("#2 "), "{running}");
+    assert!(running.contains("Latest running or queued tasks"), "{running}");
+    assert_eq!(store.runs(Page { limit: 10, before: None }).await.unwrap().len(), 1, "listing records nothing");
+}

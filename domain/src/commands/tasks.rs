@@ -1,6 +1,9 @@
 //! `tasks [project]`: recent and running tasks, across projects.
 
+use std::collections::HashMap;
+
 use chatrixcd_ports::semaphore::Task;
+use chatrixcd_ports::{Page, ProjectId, TaskId, UserId};
 
 use crate::bot::{Bot, Request};
 use crate::commands::CommandError;
@@ -11,11 +14,14 @@ use crate::render::reply::status_style;
 
 const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 50;
+/// How far back the bot's run history is searched for who asked for a listed task. Listings show
+/// the newest tasks, and the bot records every run it starts, so the newest runs cover them.
+const HISTORY_LOOKBACK: usize = 500;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "tasks",
     aliases: &["recent", "ps"],
-    summary: "List recent tasks, or only running ones",
+    summary: "List recent tasks, or only running ones, with who started each",
     args: &[ArgSpec {
         name: "project",
         kind: ValueKind::Word,
@@ -78,6 +84,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     tasks.sort_by_key(|t| std::cmp::Reverse(t.1.created));
     let total = tasks.len();
     tasks.truncate(args.limit);
+    let asked_by = if tasks.is_empty() { HashMap::new() } else { requesters(bot).await };
     let what = if args.running { "running or queued tasks" } else { "tasks" };
     let reply = if tasks.is_empty() {
         Reply::notice().push(&format!("No {what}. 💤"))
@@ -91,7 +98,10 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                     format!("{emoji} {}", t.status),
                     project.clone(),
                     t.template_name.clone().unwrap_or_else(|| t.template_id.to_string()),
-                    t.user_name.clone().unwrap_or_else(|| "—".into()),
+                    match asked_by.get(&(t.project_id, t.id)) {
+                        Some(requester) => requester.to_string(),
+                        None => t.user_name.clone().unwrap_or_else(|| "—".into()),
+                    },
                     t.created.map(|c| c.format("%m-%d %H:%M").to_string()).unwrap_or_default(),
                 ]
             })
@@ -106,4 +116,13 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     };
     bot.reply(req, reply).await;
     Ok(())
+}
+
+/// Who asked the bot for each task it started. Semaphore names the owner of the bot's token for
+/// all of them, which says nothing; the bot's run history knows the person. A history that
+/// cannot be read leaves Semaphore's names in place: the listing is still right, only less
+/// telling.
+async fn requesters(bot: &Bot) -> HashMap<(ProjectId, TaskId), UserId> {
+    let runs = bot.deps.store.runs(Page { limit: HISTORY_LOOKBACK, before: None }).await.unwrap_or_default();
+    runs.into_iter().map(|run| ((run.project, run.task), run.requester)).collect()
 }
