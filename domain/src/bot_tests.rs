@@ -393,7 +393,7 @@ async fn undecryptable_messages_are_said_once_in_a_while_and_counted() {
 
 #[tokio::test]
 async fn tasks_names_who_asked_the_bot_rather_than_the_owner_of_its_token() {
-    use chatrixcd_ports::{Page, RunRecord, Store as _};
+    use chatrixcd_ports::{Page, Store as _};
     let ui_task = |id: u64, status| Task {
         id: TaskId::new(id),
         user_name: Some("admin".into()),
@@ -403,26 +403,7 @@ async fn tasks_names_who_asked_the_bot_rather_than_the_owner_of_its_token() {
     let mut sem = catalogue();
     sem.expect_recent_tasks()
         .returning(move |_, _| Ok(vec![ui_task(1, TaskStatus::Running), ui_task(2, TaskStatus::Success)]));
-    let store = Arc::new(MemoryStore::new());
-    let bob = UserId::parse("@bob:test").unwrap();
-    store
-        .record_run(RunRecord {
-            id: 0,
-            room: crate::testing::room(),
-            requester: bob.clone(),
-            instance: None,
-            project: ProjectId::new(1),
-            project_name: "ops".into(),
-            template: TemplateId::new(1),
-            template_name: "deploy-web".into(),
-            task: TaskId::new(1),
-            parameters: Default::default(),
-            started_at: clock().now(),
-            ended_at: None,
-            result: None,
-        })
-        .await
-        .unwrap();
+    let store = store_with_a_run_by_bob_of_task_1().await;
     let clock = clock();
     let (mut bot, chat) = crate::testing::bot_with(Arc::new(sem), store.clone(), Arc::new(clock.clone()), settings());
 
@@ -437,4 +418,45 @@ async fn tasks_names_who_asked_the_bot_rather_than_the_owner_of_its_token() {
     assert!(running.contains("#1 ") && !running.contains("#2 "), "{running}");
     assert!(running.contains("Latest running or queued tasks"), "{running}");
     assert_eq!(store.runs(Page { limit: 10, before: None }).await.unwrap().len(), 1, "listing records nothing");
+}
+
+/// A store whose run history says @bob:test asked the bot for task 1 of project 1 (the bot no
+/// longer watches it).
+async fn store_with_a_run_by_bob_of_task_1() -> Arc<MemoryStore> {
+    use chatrixcd_ports::{RunRecord, Store as _};
+    let store = Arc::new(MemoryStore::new());
+    store
+        .record_run(RunRecord {
+            id: 0,
+            room: crate::testing::room(),
+            requester: UserId::parse("@bob:test").unwrap(),
+            instance: None,
+            project: ProjectId::new(1),
+            project_name: "ops".into(),
+            template: TemplateId::new(1),
+            template_name: "deploy-web".into(),
+            task: TaskId::new(1),
+            parameters: Default::default(),
+            started_at: clock().now(),
+            ended_at: None,
+            result: None,
+        })
+        .await
+        .unwrap();
+    store
+}
+
+#[tokio::test]
+async fn status_of_a_finished_task_the_bot_started_names_who_asked_for_it() {
+    let mut sem = catalogue();
+    sem.expect_task().returning(|_, id| Ok(Task { id, user_name: Some("admin".into()), ..task(TaskStatus::Success) }));
+    let clock = clock();
+    let store = store_with_a_run_by_bob_of_task_1().await;
+    let (mut bot, chat) = crate::testing::bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+    bot.handle(message_from(&admin(), "!cd status 1", clock.now())).await;
+    let shown = chat.bodies().join("\n");
+    assert!(shown.contains("@bob:test") && !shown.contains("admin"), "{shown}");
+    bot.handle(message_from(&admin(), "!cd status 7", clock.now())).await;
+    let other = chat.bodies().join("\n");
+    assert!(other.contains("admin"), "a task started in Semaphore keeps Semaphore's user\n{other}");
 }

@@ -98,7 +98,12 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     if let Some(end) = task.end {
         rows.push(vec!["Ended".to_owned(), fmt(end)]);
     }
-    if let Some(who) = tracked.as_ref().map(|t| t.requester.to_string()).or(task.user_name.clone()) {
+    // The bot's own tasks name who asked for them, even once they are no longer watched.
+    let asked = match &tracked {
+        Some(t) => Some(t.requester.clone()),
+        None => crate::commands::tasks::requesters(bot).await.remove(&(task.project_id, task.id)),
+    };
+    if let Some(who) = asked.map(|u| u.to_string()).or(task.user_name.clone()) {
         rows.push(vec!["Started by".to_owned(), who]);
     }
     if let Some(m) = task.message.as_deref().filter(|m| !m.is_empty()) {

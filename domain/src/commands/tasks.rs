@@ -122,7 +122,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
 /// all of them, which says nothing; the bot's run history knows the person. A history that
 /// cannot be read leaves Semaphore's names in place: the listing is still right, only less
 /// telling.
-async fn requesters(bot: &Bot) -> HashMap<(ProjectId, TaskId), UserId> {
+pub(crate) async fn requesters(bot: &Bot) -> HashMap<(ProjectId, TaskId), UserId> {
     let runs = bot.deps.store.runs(Page { limit: HISTORY_LOOKBACK, before: None }).await.unwrap_or_default();
     runs.into_iter().map(|run| ((run.project, run.task), run.requester)).collect()
 }
