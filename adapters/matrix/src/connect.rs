@@ -197,11 +197,16 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
         encryption.add_handlers();
     }
     tracing::info!("checking cross-signing");
-    let bootstrap = bootstrap_cross_signing(&client, &user_id, config.password.as_deref());
+    // In a task of its own, so that giving up waiting never cuts an upload in half: a bootstrap
+    // that takes too long goes on in the background while the bot starts serving.
+    let bootstrap = {
+        let (client, user_id, password) = (client.clone(), user_id.clone(), config.password.clone());
+        tokio::spawn(async move { bootstrap_cross_signing(&client, &user_id, password.as_deref()).await })
+    };
     if tokio::time::timeout(CROSS_SIGNING_PATIENCE, bootstrap).await.is_err() {
         tracing::warn!(
             waited = ?CROSS_SIGNING_PATIENCE,
-            "cross-signing did not finish setting up; going on without it (people can still verify this device)"
+            "cross-signing is still being set up; serving meanwhile (people can verify this device until it is)"
         );
     }
     // Invites that arrived before the handlers were listening (while the bot was down, or in the
