@@ -215,24 +215,29 @@ impl Synapse {
             .tempdir()
             .map_err(|e| failed("creating a work dir", e))?;
         let work = dir.path();
-        let python = venv.join("bin/python");
-        // Generated from inside the work dir: the log config writes homeserver.log to the
-        // current directory.
-        run(
-            "generating the configuration",
-            Command::new(&python)
-                .current_dir(work)
-                .args(["-m", "synapse.app.homeserver", "--server-name", "localhost", "--config-path"])
-                .arg(work.join("homeserver.yaml"))
-                .arg("--data-directory")
-                .arg(work.join("data"))
-                .args(["--generate-config", "--report-stats=no"]),
-        )?;
-        let port = free_port()?;
-        std::fs::write(work.join("test-overrides.yaml"), overrides(port, "127.0.0.1"))
-            .map_err(|e| failed("writing the overrides", e))?;
-        let process = run_server(&venv, work, port)?;
-        Ok(Self { url: format!("http://127.0.0.1:{port}"), backend: Backend::Local { process, venv }, dir })
+        generate_config(&venv, work)?;
+        // The free port is only free when it is found: until Synapse binds it (seconds later),
+        // another test's connection may take it. Then Synapse exits at once, and another port
+        // is tried.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let port = free_port()?;
+            std::fs::write(work.join("test-overrides.yaml"), overrides(port, "127.0.0.1"))
+                .map_err(|e| failed("writing the overrides", e))?;
+            match run_server(&venv, work, port) {
+                Ok(process) => {
+                    let url = format!("http://127.0.0.1:{port}");
+                    return Ok(Self { url, backend: Backend::Local { process, venv }, dir });
+                }
+                Err(SynapseError::Failed { detail, .. })
+                    if attempts < 3 && detail.contains("Address already in use") =>
+                {
+                    // Its log says so; the next attempt appends to the same log.
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Why [`Self::restart`] cannot run on this server, if it cannot: a container's published
@@ -298,6 +303,22 @@ impl Synapse {
         }
         text
     }
+}
+
+/// Writes a fresh `homeserver.yaml` (and signing key) into `work`.
+fn generate_config(venv: &Path, work: &Path) -> Result<(), SynapseError> {
+    // Generated from inside the work dir: the log config writes homeserver.log to the current
+    // directory.
+    run(
+        "generating the configuration",
+        Command::new(venv.join("bin/python"))
+            .current_dir(work)
+            .args(["-m", "synapse.app.homeserver", "--server-name", "localhost", "--config-path"])
+            .arg(work.join("homeserver.yaml"))
+            .arg("--data-directory")
+            .arg(work.join("data"))
+            .args(["--generate-config", "--report-stats=no"]),
+    )
 }
 
 /// Runs the server from the virtualenv in `work` (its config and data there) until it answers.
@@ -400,6 +421,20 @@ mod tests {
         });
         assert_eq!(installs.load(Ordering::SeqCst), 1);
         assert!(!lock.exists(), "the lock is let go");
+    }
+
+    #[test]
+    fn a_port_taken_before_synapse_binds_it_is_told_apart_so_another_can_be_tried() {
+        let venv = ensure_venv().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        generate_config(&venv, work.path()).unwrap();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        std::fs::write(work.path().join("test-overrides.yaml"), overrides(port, "127.0.0.1")).unwrap();
+        let Err(SynapseError::Failed { detail, .. }) = run_server(&venv, work.path(), port) else {
+            panic!("synapse started on a port another socket holds");
+        };
+        assert!(detail.contains("Address already in use"), "{detail}");
     }
 
     #[test]
