@@ -121,7 +121,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
 /// Who asked the bot for each task it started. Semaphore names the owner of the bot's token for
 /// all of them, which says nothing; the bot's run history knows the person. A history that
 /// cannot be read leaves Semaphore's names in place: the listing is still right, only less
-/// telling.
+/// telling. Keyed by project and task alone, as the bot talks to one Semaphore; with several,
+/// the key needs the run's instance too.
 pub(crate) async fn requesters(bot: &Bot) -> HashMap<(ProjectId, TaskId), UserId> {
     let runs = bot.deps.store.runs(Page { limit: HISTORY_LOOKBACK, before: None }).await.unwrap_or_default();
     runs.into_iter().map(|run| ((run.project, run.task), run.requester)).collect()
