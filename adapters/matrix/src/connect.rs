@@ -56,6 +56,10 @@ pub struct MatrixConfig {
     /// How long one sync waits for news. Long for the bot (fewer requests); short for
     /// command-line tools, whose steps may wait for the next sync to finish.
     pub sync_timeout: Duration,
+    /// How long a start waits for cross-signing to be set up before it serves anyway (the set-up
+    /// goes on in the background). Cross-signing is a convenience, not a condition for
+    /// encryption, so a homeserver slow to answer must not keep the bot from serving commands.
+    pub cross_signing_patience: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,9 +207,9 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
         let (client, user_id, password) = (client.clone(), user_id.clone(), config.password.clone());
         tokio::spawn(async move { bootstrap_cross_signing(&client, &user_id, password.as_deref()).await })
     };
-    if tokio::time::timeout(CROSS_SIGNING_PATIENCE, bootstrap).await.is_err() {
+    if tokio::time::timeout(config.cross_signing_patience, bootstrap).await.is_err() {
         tracing::warn!(
-            waited = ?CROSS_SIGNING_PATIENCE,
+            waited = ?config.cross_signing_patience,
             "cross-signing is still being set up; serving meanwhile (people can verify this device until it is)"
         );
     }
@@ -220,11 +224,6 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
     tokio::spawn(sync_forever(client, first.next_batch, connected, config.sync_timeout));
     Ok((chat, rx))
 }
-
-/// How long a start waits for cross-signing (and the key backup matrix-sdk sets up before it).
-/// It is a convenience, not a condition for encryption, so a homeserver that is slow to answer
-/// those requests must not keep the bot from serving commands.
-const CROSS_SIGNING_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Gives the account cross-signing keys if it has none, so people verify the bot once (its
 /// identity) rather than per device. The homeserver may ask for the password (interactive auth);
