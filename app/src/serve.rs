@@ -145,7 +145,8 @@ pub(crate) fn matrix_config(config: &config::Config, data_dir: &std::path::Path)
             rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(),
         },
         sync_timeout: std::time::Duration::from_secs(30),
-        cross_signing_patience: std::time::Duration::from_secs(60),
+        encryption_patience: std::time::Duration::from_secs(60),
+        sync_patience: std::time::Duration::from_secs(60),
     }
 }
 

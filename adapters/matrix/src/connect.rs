@@ -56,10 +56,14 @@ pub struct MatrixConfig {
     /// How long one sync waits for news. Long for the bot (fewer requests); short for
     /// command-line tools, whose steps may wait for the next sync to finish.
     pub sync_timeout: Duration,
-    /// How long a start waits for cross-signing to be set up before it serves anyway (the set-up
-    /// goes on in the background). Cross-signing is a convenience, not a condition for
-    /// encryption, so a homeserver slow to answer must not keep the bot from serving commands.
-    pub cross_signing_patience: Duration,
+    /// How long a start waits for each of matrix-sdk's key backup set-up and the cross-signing
+    /// set-up before it goes on anyway (the set-up goes on in the background). Both are
+    /// conveniences, not conditions for encryption, so a homeserver slow to answer must not keep
+    /// the bot from serving commands.
+    pub encryption_patience: Duration,
+    /// How long a sync may take beyond its long poll before it counts as stuck and is done
+    /// again. A sync answers within one request's time (30 s at most, in matrix-sdk).
+    pub sync_patience: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,13 +192,17 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
         add_handlers(&client, &tx, &config.invites);
         encryption.add_handlers();
     }
-    // No long poll: with a stored sync token and nothing new, it would wait out the whole timeout
-    // before the bot (or `chatrixcd verify`) could start.
+    // matrix-sdk sets up key backup and recovery in a task of its own after a login or restore.
+    // It finishes before the first sync starts, so that the two never run at once: a first sync
+    // running alongside it was seen to hang for minutes on a loaded machine.
+    tracing::info!("setting up encryption");
+    let encryption_of_client = client.encryption();
+    let set_up = encryption_of_client.wait_for_e2ee_initialization_tasks();
+    if tokio::time::timeout(config.encryption_patience, set_up).await.is_err() {
+        tracing::warn!(waited = ?config.encryption_patience, "key backup is still being set up; going on meanwhile");
+    }
     tracing::info!("first sync");
-    let first = client
-        .sync_once(sync_settings(true).timeout(Duration::ZERO))
-        .await
-        .map_err(|e| MatrixError::Sync(e.to_string()))?;
+    let first = first_sync(&client, config.sync_patience).await?;
     connected.store(true, Ordering::Relaxed);
     if !restored {
         add_handlers(&client, &tx, &config.invites);
@@ -207,9 +215,9 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
         let (client, user_id, password) = (client.clone(), user_id.clone(), config.password.clone());
         tokio::spawn(async move { bootstrap_cross_signing(&client, &user_id, password.as_deref()).await })
     };
-    if tokio::time::timeout(config.cross_signing_patience, bootstrap).await.is_err() {
+    if tokio::time::timeout(config.encryption_patience, bootstrap).await.is_err() {
         tracing::warn!(
-            waited = ?config.cross_signing_patience,
+            waited = ?config.encryption_patience,
             "cross-signing is still being set up; serving meanwhile (people can verify this device until it is)"
         );
     }
@@ -221,8 +229,29 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
             Err(e) => tracing::warn!(room = %room.room_id(), error = %e, "cannot read a pending invite"),
         }
     }
-    tokio::spawn(sync_forever(client, first.next_batch, connected, config.sync_timeout));
+    let stuck_after = config.sync_timeout + config.sync_patience;
+    tokio::spawn(sync_forever(client, first.next_batch, connected, config.sync_timeout, stuck_after));
     Ok((chat, rx))
+}
+
+/// How many times the first sync is tried before the start fails.
+const FIRST_SYNC_TRIES: u32 = 3;
+
+/// The first sync, in bounded time: one that is stuck is dropped (which lets go of whatever it
+/// held) and tried again, rather than holding the start up for good.
+async fn first_sync(client: &Client, patience: Duration) -> Result<matrix_sdk::sync::SyncResponse, MatrixError> {
+    for attempt in 1..=FIRST_SYNC_TRIES {
+        // No long poll: with a stored sync token and nothing new, it would wait out the whole
+        // timeout before the bot (or `chatrixcd verify`) could start.
+        let sync = client.sync_once(sync_settings(true).timeout(Duration::ZERO));
+        match tokio::time::timeout(patience, sync).await {
+            Ok(synced) => return synced.map_err(|e| MatrixError::Sync(e.to_string())),
+            Err(_) => {
+                tracing::warn!(attempt, waited = ?patience, "the first sync did not finish; trying again");
+            }
+        }
+    }
+    Err(MatrixError::Sync(format!("no answer in {FIRST_SYNC_TRIES} tries of {patience:?} each")))
 }
 
 /// Gives the account cross-signing keys if it has none, so people verify the bot once (its
@@ -232,7 +261,6 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
 async fn bootstrap_cross_signing(client: &Client, user_id: &matrix_sdk::ruma::UserId, password: Option<&str>) {
     use matrix_sdk::ruma::api::client::uiaa;
     let encryption = client.encryption();
-    encryption.wait_for_e2ee_initialization_tasks().await;
     let Err(error) = encryption.bootstrap_cross_signing_if_needed(None).await else { return };
     let retried = match (error.as_uiaa_response(), password.filter(|p| !p.is_empty())) {
         (Some(response), Some(password)) => {
@@ -412,11 +440,24 @@ const TIMELINE_LIMIT: u32 = 50;
 
 /// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
 /// are not delayed by up to a second under traffic.
-async fn sync_forever(client: Client, token: String, connected: Arc<AtomicBool>, timeout: Duration) {
+async fn sync_forever(
+    client: Client,
+    token: String,
+    connected: Arc<AtomicBool>,
+    timeout: Duration,
+    stuck_after: Duration,
+) {
     let mut settings = sync_settings(false).token(token).timeout(timeout);
     let mut backoff = Duration::from_millis(100);
     loop {
-        match client.sync_once(settings.clone()).await {
+        // A sync that takes much longer than its long poll is stuck: it is dropped and done again
+        // from the same token, so nothing is skipped.
+        let Ok(synced) = tokio::time::timeout(stuck_after, client.sync_once(settings.clone())).await else {
+            connected.store(false, Ordering::Relaxed);
+            tracing::warn!(waited = ?stuck_after, "a sync did not finish; starting it again");
+            continue;
+        };
+        match synced {
             Ok(response) => {
                 settings = settings.token(response.next_batch);
                 connected.store(true, Ordering::Relaxed);
