@@ -115,8 +115,9 @@ impl Setup {
             .spawn()
             .unwrap();
         let started = std::time::Instant::now();
-        // Generous: on a loaded two-core machine a start takes seconds, not minutes.
-        while started.elapsed() < Duration::from_secs(120) {
+        // A start takes seconds. The limit lets the bot's own watchdogs act first: a minute for
+        // encryption set-up, then a minute per try of a stuck first sync.
+        while started.elapsed() < Duration::from_secs(240) {
             if self.bot_log().matches(CONNECTED).count() > before {
                 eprintln!("the bot connected to Matrix {:?} after it started", started.elapsed());
                 return child;
