@@ -238,20 +238,32 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
 const FIRST_SYNC_TRIES: u32 = 3;
 
 /// The first sync, in bounded time: one that is stuck is dropped (which lets go of whatever it
-/// held) and tried again, rather than holding the start up for good.
+/// held) and tried again, and so is one that failed on the way (the homeserver restarting just
+/// then), rather than the start hanging or failing at once. An answer from the homeserver
+/// refusing it (an unknown token, say) ends the start: trying again would not change it.
 async fn first_sync(client: &Client, patience: Duration) -> Result<matrix_sdk::sync::SyncResponse, MatrixError> {
+    let mut why = String::new();
     for attempt in 1..=FIRST_SYNC_TRIES {
+        if attempt > 1 {
+            tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+        }
         // No long poll: with a stored sync token and nothing new, it would wait out the whole
         // timeout before the bot (or `chatrixcd verify`) could start.
         let sync = client.sync_once(sync_settings(true).timeout(Duration::ZERO));
         match tokio::time::timeout(patience, sync).await {
-            Ok(synced) => return synced.map_err(|e| MatrixError::Sync(e.to_string())),
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(e)) if e.client_api_error_kind().is_some() => return Err(MatrixError::Sync(e.to_string())),
+            Ok(Err(e)) => {
+                tracing::warn!(attempt, error = %e, "the first sync failed; trying again");
+                why = e.to_string();
+            }
             Err(_) => {
                 tracing::warn!(attempt, waited = ?patience, "the first sync did not finish; trying again");
+                why = format!("no answer in {patience:?}");
             }
         }
     }
-    Err(MatrixError::Sync(format!("no answer in {FIRST_SYNC_TRIES} tries of {patience:?} each")))
+    Err(MatrixError::Sync(format!("{FIRST_SYNC_TRIES} tries; the last: {why}")))
 }
 
 /// Gives the account cross-signing keys if it has none, so people verify the bot once (its

@@ -20,17 +20,23 @@ const CROSS_SIGNING_UPLOAD: &str = "/_matrix/client/v3/keys/device_signing/uploa
 /// Where matrix-sdk syncs.
 const SYNC: &str = "/_matrix/client/v3/sync";
 
-/// Which requests a proxy holds: the first `times` whose path starts with `path`.
+/// Which requests a proxy keeps from Synapse: the first `times` whose path starts with `path`.
+/// It holds them unanswered, or, with `hang_up`, closes their connection.
 #[derive(Clone)]
 struct Stall {
     path: &'static str,
     times: usize,
+    hang_up: bool,
     seen: Arc<AtomicUsize>,
 }
 
 impl Stall {
     fn new(path: &'static str, times: usize) -> Self {
-        Self { path, times, seen: Arc::default() }
+        Self { path, times, hang_up: false, seen: Arc::default() }
+    }
+
+    fn hanging_up(path: &'static str, times: usize) -> Self {
+        Self { hang_up: true, ..Self::new(path, times) }
     }
 
     fn holds(&self, path: &str) -> bool {
@@ -39,7 +45,7 @@ impl Stall {
 }
 
 /// A loopback HTTP/1 proxy to `upstream` that passes every request on except the ones `stall`
-/// holds: those it keeps, unanswered, for as long as the client waits.
+/// keeps from it.
 async fn stalling_proxy(upstream: SocketAddr, stall: Stall) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -85,6 +91,9 @@ async fn relay(client: TcpStream, upstream: SocketAddr, stall: Stall) {
         }
         let path = head.split_whitespace().nth(1).unwrap_or_default();
         if stall.holds(path) {
+            if stall.hang_up {
+                return;
+            }
             std::future::pending::<()>().await;
         }
         let request: Vec<u8> = pending.drain(..head_end + body_len).collect();
@@ -154,4 +163,10 @@ async fn a_first_sync_that_never_answers_is_given_up_and_done_again() {
     let behind = behind_a_proxy(Stall::new(SYNC, 1), patience).await;
     let took = connect_in_time(behind.config.clone()).await;
     assert!(took >= patience, "the first sync was not held ({took:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_cut_off_on_the_way_is_tried_again() {
+    let behind = behind_a_proxy(Stall::hanging_up(SYNC, 1), Duration::from_secs(30)).await;
+    connect_in_time(behind.config.clone()).await;
 }
