@@ -254,11 +254,12 @@ async fn first_sync(client: &Client, patience: Duration) -> Result<matrix_sdk::s
             Ok(Ok(response)) => return Ok(response),
             Ok(Err(e)) if e.client_api_error_kind().is_some() => return Err(MatrixError::Sync(e.to_string())),
             Ok(Err(e)) => {
-                tracing::warn!(attempt, error = %e, "the first sync failed; trying again");
+                tracing::warn!(attempt, tries_left = FIRST_SYNC_TRIES - attempt, error = %e, "the first sync failed");
                 why = e.to_string();
             }
             Err(_) => {
-                tracing::warn!(attempt, waited = ?patience, "the first sync did not finish; trying again");
+                let left = FIRST_SYNC_TRIES - attempt;
+                tracing::warn!(attempt, tries_left = left, waited = ?patience, "the first sync did not finish");
                 why = format!("no answer in {patience:?}");
             }
         }
