@@ -233,7 +233,9 @@ impl Synapse {
                 Err(SynapseError::Failed { detail, .. })
                     if attempts < 3 && detail.contains("Address already in use") =>
                 {
-                    // Its log says so; the next attempt appends to the same log.
+                    // The next attempt starts a fresh log, so its own failure is not read as
+                    // this one again.
+                    let _ = std::fs::remove_file(work.join("stdout.log"));
                 }
                 Err(e) => return Err(e),
             }
