@@ -67,6 +67,97 @@ numeric_id!(
     "task id"
 );
 
+/// The name of a configured Semaphore instance (`production`, `staging`): a lower-case letter,
+/// then lower-case letters, digits, `-` or `_`, at most 32 in all. Held inline, so it is `Copy`
+/// like the numeric ids and a [`TaskRef`](crate::store::TaskRef) stays a plain value.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceId {
+    len: u8,
+    bytes: [u8; InstanceId::MAX_LEN],
+}
+
+impl InstanceId {
+    /// The longest name accepted.
+    pub const MAX_LEN: usize = 32;
+    /// The name of the one instance of a ChatrixCD configuration (its `semaphore` section).
+    pub const DEFAULT_NAME: &'static str = "default";
+
+    pub fn parse(value: &str) -> Result<Self, IdError> {
+        let invalid = |why| IdError::Invalid { what: "instance name", value: value.to_owned(), why };
+        let bytes = value.as_bytes();
+        match bytes.first() {
+            None => return Err(invalid("it is empty")),
+            Some(b) if !b.is_ascii_lowercase() => return Err(invalid("it must start with a lower-case letter")),
+            Some(_) => {}
+        }
+        if bytes.len() > Self::MAX_LEN {
+            return Err(invalid("it is longer than 32 characters"));
+        }
+        if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_') {
+            return Err(invalid("only lower-case letters, digits, '-' and '_' are allowed"));
+        }
+        let mut inline = [0u8; Self::MAX_LEN];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        // The length was checked against MAX_LEN (32) just above, so it fits in a u8.
+        Ok(Self { len: bytes.len() as u8, bytes: inline })
+    }
+
+    /// The instance named `default`.
+    pub fn default_instance() -> Self {
+        let mut inline = [0u8; Self::MAX_LEN];
+        inline[..7].copy_from_slice(Self::DEFAULT_NAME.as_bytes());
+        Self { len: 7, bytes: inline }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII bytes are ever stored (checked in `parse`), so this cannot fail.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl Default for InstanceId {
+    fn default() -> Self {
+        Self::default_instance()
+    }
+}
+
+impl fmt::Debug for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstanceId({})", self.as_str())
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InstanceId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for InstanceId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for InstanceId {
+    /// `null` (what schema-1 records and older files hold where no instance was named) reads as
+    /// the default instance.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name: Option<String> = Option::deserialize(deserializer)?;
+        match name {
+            None => Ok(Self::default_instance()),
+            Some(name) => Self::parse(&name).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// A Matrix room id such as `!abc:example.org`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -175,6 +266,23 @@ mod tests {
         assert!("-1".parse::<ProjectId>().is_err());
         assert!("4a".parse::<TemplateId>().is_err());
         assert!("99999999999999999999999".parse::<TaskId>().is_err());
+    }
+
+    #[test]
+    fn instance_names_are_short_lower_case_words() {
+        for good in ["production", "staging", "a", "prod-2", "eu_west", &"x".repeat(32)] {
+            let id = InstanceId::parse(good).unwrap();
+            assert_eq!(id.as_str(), good);
+            assert_eq!(id.to_string(), good);
+        }
+        for bad in ["", "Prod", "2prod", "-x", "pro d", "prod:1", &"x".repeat(33), "é"] {
+            assert!(InstanceId::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(InstanceId::default().as_str(), "default");
+        let json = serde_json::to_string(&InstanceId::parse("staging").unwrap()).unwrap();
+        assert_eq!(json, "\"staging\"");
+        assert_eq!(serde_json::from_str::<InstanceId>("null").unwrap(), InstanceId::default());
+        assert!(serde_json::from_str::<InstanceId>("\"Bad Name\"").is_err());
     }
 
     #[test]

@@ -16,6 +16,6 @@ pub mod task_log;
 pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
 pub use clock::Clock;
 pub use encryption::{EncryptionError, EncryptionPort, Verification, VerificationStage};
-pub use ids::{IdError, ProjectId, RoomId, TaskId, TemplateId, UserId};
+pub use ids::{IdError, InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
 pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
