@@ -1,8 +1,9 @@
-//! `chatrixcd demo`: the whole bot in the terminal, against a simulated Semaphore, with no
-//! configuration. Lines typed on stdin are chat messages in a demo room; the bot's replies are
-//! printed.
+//! `chatrixcd demo`: the whole bot in the terminal, against two simulated Semaphore instances
+//! (`production` behaving like 2.10, `staging` like a current server), with no configuration.
+//! It is the same bot as `run`, built by the same wiring (`wiring::build`); only the chat (the
+//! console) and the source of its configuration (these flags) differ. Lines typed on stdin are
+//! chat messages in a demo room; the bot's replies are printed.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -10,24 +11,22 @@ use std::time::Duration as StdDuration;
 use anyhow::Context as _;
 use chatrixcd_clock::SystemClock;
 use chatrixcd_console::{CONSOLE_HELP, ConsoleChat, ConsoleLine};
-use chatrixcd_domain::personality::Personality;
-use chatrixcd_domain::redact::Redactor;
-use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
-use chatrixcd_ports::Store;
-use chatrixcd_ports::semaphore::TaskEvents as _;
-use chatrixcd_ports::{Clock, UserId};
-use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
+use chatrixcd_domain::Settings;
+use chatrixcd_ports::{Clock, InstanceId, UserId};
+use chatrixcd_semaphore::SemaphoreConfig;
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
-use chatrixcd_store_redb::RedbStore;
 use tokio::io::AsyncBufReadExt as _;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::runtime;
+use crate::runtime::{self, Input};
 use crate::sim::{SimSpec, bind_simulator, millis};
+use crate::wiring::{self, BotConfig};
 
 /// Options of `chatrixcd demo`. The defaults give a lively demo; tests make it instant.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DemoArgs {
-    /// Semaphore behaviour to simulate: 2.10 (ids count down, as on BoltDB) or current.
+    /// How the default instance, `production`, behaves: 2.10 (ids count down, as on BoltDB) or
+    /// current. `staging` behaves the other way.
     #[arg(long, default_value = "2.10", value_parser = ["2.10", "current"])]
     mode: String,
     /// Milliseconds between two tasks leaving Semaphore's queue (a real server: 5000).
@@ -80,62 +79,71 @@ impl Default for DemoArgs {
 /// How long `/wait` waits at most (the longest demo template, `slow`, takes ten minutes).
 const WAIT_LIMIT: StdDuration = StdDuration::from_secs(15 * 60);
 
-fn load_personality(path: Option<&PathBuf>, seed: u64) -> anyhow::Result<Personality> {
-    let Some(path) = path else { return Ok(Personality::with_seed(seed)) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let personality =
-        Personality::from_hjson(&text).with_context(|| format!("{} is not a usable messages file", path.display()))?;
-    for warning in personality.warnings() {
-        tracing::warn!(file = %path.display(), "{warning}");
-    }
-    Ok(personality.reseeded(seed))
+/// A fresh token per simulator, like a real one: 32 random bytes, URL-safe base64, lower case.
+fn token() -> String {
+    (0..43)
+        .map(|_| fastrand::choice(b"abcdefghijklmnopqrstuvwxyz0123456789-_").map_or('x', |b| char::from(*b)))
+        .chain(['='])
+        .collect()
 }
 
-/// Imports ChatrixCD's `aliases.json` the first time only: later changes live in the store, and
-/// aliases removed in chat must not come back at the next start.
-async fn import_aliases_once(store: &dyn Store, path: Option<&PathBuf>) -> anyhow::Result<()> {
-    let Some(path) = path else { return Ok(()) };
-    if store.setting("aliases_imported").await?.is_some() {
-        return Ok(());
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let aliases: BTreeMap<String, String> =
-        chatrixcd_domain::aliases::parse_file(&text).with_context(|| format!("in {}", path.display()))?;
-    for (name, command) in &aliases {
-        store.set_alias(name, command).await?;
-    }
-    store.set_setting("aliases_imported", &path.display().to_string()).await?;
-    tracing::info!(count = aliases.len(), file = %path.display(), "imported aliases");
-    Ok(())
-}
-
-/// Starts the simulated Semaphore on a free loopback port and returns a real HTTP client for it,
-/// so the demo goes through the same adapter as a production bot.
-async fn simulated_semaphore(args: &DemoArgs, clock: Arc<dyn Clock>, token: &str) -> anyhow::Result<HttpSemaphore> {
-    let spec = SimSpec { mode: &args.mode, tick_ms: args.tick_ms, step_ms: args.step_ms, alerts: Vec::new() };
+/// Starts a simulated Semaphore on a free loopback port; the bot reaches it through the real
+/// HTTP client, as it would a production server.
+async fn simulated_instance(
+    args: &DemoArgs,
+    mode: &str,
+    clock: Arc<dyn Clock>,
+    token: &str,
+) -> anyhow::Result<SemaphoreConfig> {
+    let spec = SimSpec { mode, tick_ms: args.tick_ms, step_ms: args.step_ms, alerts: Vec::new() };
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let (listener, address, sim) = bind_simulator(loopback, spec, clock).await?;
     let http_config = HttpConfig::new(token);
     tokio::spawn(async move {
         if let Err(e) = http::serve(listener, sim, http_config).await {
-            tracing::error!(error = %e, "the simulated Semaphore stopped");
+            tracing::error!(error = %e, "a simulated Semaphore stopped");
         }
     });
-    let client = HttpSemaphore::new(&SemaphoreConfig::new(format!("http://{address}"), token))?;
-    Ok(client)
+    Ok(SemaphoreConfig::new(format!("http://{address}"), token))
+}
+
+/// The demo's bot: what `run` would read from a config.json with two instances.
+async fn demo_config(
+    args: &DemoArgs,
+    you: &UserId,
+    clock: &Arc<dyn Clock>,
+    data_dir: PathBuf,
+) -> anyhow::Result<BotConfig> {
+    let other = if args.mode == "current" { "2.10" } else { "current" };
+    let (production_token, staging_token) = (token(), token());
+    let production = simulated_instance(args, &args.mode, Arc::clone(clock), &production_token).await?;
+    let staging = simulated_instance(args, other, Arc::clone(clock), &staging_token).await?;
+    let instance = |name: &str| InstanceId::parse(name).context("instance name");
+    // The console names the bot; the wiring puts the chat's own user in.
+    let mut settings = Settings::new(you.clone());
+    settings.admins = vec![you.clone()];
+    settings.greetings = args.greetings;
+    // The demo shows tasks moving at once, websocket or not.
+    settings.poll_interval = millis(args.poll_ms.max(10));
+    settings.safety_poll_interval = settings.poll_interval;
+    settings.version = env!("CARGO_PKG_VERSION").to_owned();
+    Ok(BotConfig {
+        settings,
+        instances: vec![(instance("production")?, production), (instance("staging")?, staging)],
+        default_instance: instance("production")?,
+        secrets: vec![production_token, staging_token],
+        data_dir,
+        messages_file: args.messages.clone(),
+        aliases_file: args.aliases.clone(),
+        keep_history_days: args.keep_history_days,
+        greeting_rooms: Vec::new(),
+        startup_message: None,
+        shutdown_message: None,
+    })
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    // A fresh token per run, like a real one: 32 random bytes, URL-safe base64, lower case.
-    let token: String = (0..43)
-        .map(|_| fastrand::choice(b"abcdefghijklmnopqrstuvwxyz0123456789-_").map_or('x', |b| char::from(*b)))
-        .chain(['='])
-        .collect();
-    let redactor = Arc::new(Redactor::new([token.clone()]));
-    crate::logging::init("warn", Arc::clone(&redactor));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
-    let personality = load_personality(args.messages.as_ref(), seed)?;
     // Kept alive to the end: dropping it removes the temporary directory.
     let temporary = match &args.data_dir {
         Some(_) => None,
@@ -151,95 +159,88 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| temporary.as_ref().map(|t| t.path().to_owned()))
         .context("no data directory")?;
-    let store = Arc::new(RedbStore::open(&data_dir)?);
-    import_aliases_once(store.as_ref(), args.aliases.as_ref()).await?;
-    if let Some(days) = args.keep_history_days {
-        let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
-        let pruned = store.prune_runs(cutoff).await?;
-        tracing::info!(pruned, days, "old runs removed from the history");
-    }
-
-    let semaphore = Arc::new(simulated_semaphore(&args, Arc::clone(&clock), &token).await?);
-
     let console = ConsoleChat::new(Box::new(std::io::stdout()), Arc::clone(&clock));
     let you: UserId = console.current_user();
-    let mut settings = Settings::new(console.bot_user().clone());
-    settings.admins = vec![you.clone()];
-    settings.greetings = args.greetings;
-    // The demo shows tasks moving at once, websocket or not.
-    settings.poll_interval = millis(args.poll_ms.max(10));
-    settings.safety_poll_interval = settings.poll_interval;
-    settings.version = env!("CARGO_PKG_VERSION").to_owned();
-
-    // Semaphore's websocket shows status changes at once; polling stays as the safety net.
-    let mut task_events = semaphore.events(chatrixcd_semaphore::Reconnect::default());
-    let mut push_open = true;
-    let deps = Deps { chat: Arc::new(console.clone()), semaphore, store, clock: Arc::clone(&clock) };
-    let mut bot = Bot::new(deps, settings, personality, Redactor::new([token]));
-    bot.resume().await;
+    let config = demo_config(&args, &you, &clock, data_dir).await?;
+    crate::logging::init("warn", Arc::new(wiring::redactor(&config)));
+    let wired = wiring::build(config, Arc::new(console.clone()), console.bot_user().clone(), Arc::clone(&clock)).await?;
+    let bot = wired.bot;
 
     console.say(&format!(
-        "chatrixcd {} demo — a simulated Semaphore with projects `ops` and `web`. You are {you}, an admin.\n\
-         Try: !cd projects · !cd templates 1 · !cd run 1 1 · yes · !cd status · !cd logs   (/help for console directives)",
+        "chatrixcd {} demo — two simulated Semaphore instances, `production` (the default) and `staging`, \
+         each with projects `ops` and `web`. You are {you}, an admin.\n\
+         Try: !cd projects · !cd templates 1 · !cd run 1 1 · yes · !cd status · !cd logs · !cd instances · \
+         !cd run staging:ops:deploy-web   (/help for console directives)",
         env!("CARGO_PKG_VERSION")
     ));
 
-    let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<String>(64);
-    tokio::spawn(async move {
-        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = stdin.next_line().await {
-            if lines_tx.send(line).await.is_err() {
-                break;
-            }
+    let (inputs_tx, inputs) = mpsc::channel::<Input>(64);
+    tokio::spawn(read_console(console.clone(), bot.clone(), inputs_tx));
+    let (interrupted_tx, interrupted) = oneshot::channel::<()>();
+    let interrupt = async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = interrupted_tx.send(());
+    };
+    let options =
+        runtime::Options { drain_on_close: Some(StdDuration::from_secs(args.drain_secs)), finish_jobs: StdDuration::from_secs(30) };
+    let ended = runtime::serve(&bot, &clock, inputs, wired.pushes, interrupt, options).await;
+    match ended {
+        runtime::Ended::Signal => {
+            console.say("(interrupted)");
+            bot.cancel_open_questions("the bot was interrupted").await;
         }
-    });
-
-    let drain_limit = StdDuration::from_secs(args.drain_secs);
-    loop {
-        tokio::select! {
-            line = lines.recv() => {
-                let Some(line) = line else { break };
-                match console.parse_line(&line) {
-                    ConsoleLine::Event(event) => {
-                        if bot.handle(event).await == Outcome::Shutdown {
-                            break;
-                        }
-                    }
-                    ConsoleLine::Wait => {
-                        if !runtime::drain(&mut bot, &clock, WAIT_LIMIT).await {
-                            console.say("(stopped waiting: tasks are still running)");
-                        }
-                    }
-                    ConsoleLine::SwitchUser(user) => console.say(&format!("(you are now {user})")),
-                    ConsoleLine::Help => console.say(CONSOLE_HELP),
-                    ConsoleLine::Quit => break,
-                    ConsoleLine::Nothing => {}
-                    ConsoleLine::Invalid(why) => console.say(&format!("(console: {why})")),
-                }
-            }
-            () = runtime::next_deadline(&bot, &clock) => {
-                if bot.tick().await == Outcome::Shutdown {
-                    break;
-                }
-            }
-            pushed = task_events.next_event(), if push_open => {
-                if runtime::on_push(&mut bot, pushed, &mut push_open).await == Outcome::Shutdown {
-                    break;
-                }
-            }
-            _ = tokio::signal::ctrl_c() => {
-                console.say("(interrupted)");
-                bot.cancel_open_questions("the bot was interrupted").await;
-                return Ok(());
+        runtime::Ended::Shutdown => bot.cancel_open_questions("the bot is shutting down").await,
+        runtime::Ended::InputClosed => {
+            if bot.is_watching() && bot.tasks_in_motion().await > 0 {
+                console.say("(gave up waiting: tasks are still running in the simulated Semaphore)");
             }
         }
     }
-    bot.cancel_open_questions("the console closed, so nobody can answer").await;
-    if bot.is_watching() {
-        console.say("(input closed: waiting for running tasks to finish)");
-        if !runtime::drain(&mut bot, &clock, drain_limit).await {
-            console.say("(gave up waiting: tasks are still running in the simulated Semaphore)");
-        }
-    }
+    drop(interrupted);
     Ok(())
+}
+
+/// Reads the console: chat lines become events; `/wait` waits until the running tasks stop.
+///
+/// Piped input (a script, a test) is fed one line at a time, each once the line before it is
+/// handled, as a person reads a reply before typing: so a scripted `yes` answers the question
+/// the line before asked. At a terminal lines go in as typed, and the bot answers them at once.
+async fn read_console(console: ConsoleChat, bot: chatrixcd_domain::Bot, inputs: mpsc::Sender<Input>) {
+    use std::io::IsTerminal as _;
+    let paced = !std::io::stdin().is_terminal();
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = stdin.next_line().await {
+        match console.parse_line(&line) {
+            ConsoleLine::Event(event) if paced => {
+                let (handled, done) = oneshot::channel();
+                if inputs.send(Input::Paced(event, handled)).await.is_err() {
+                    return;
+                }
+                let _ = done.await;
+            }
+            ConsoleLine::Event(event) => {
+                if inputs.send(Input::Event(event)).await.is_err() {
+                    return;
+                }
+            }
+            ConsoleLine::Wait => {
+                let (done, settled) = oneshot::channel();
+                if inputs.send(Input::Drain { limit: WAIT_LIMIT, done }).await.is_err() {
+                    return;
+                }
+                if !settled.await.unwrap_or(false) {
+                    console.say("(stopped waiting: tasks are still running)");
+                }
+            }
+            ConsoleLine::SwitchUser(user) => console.say(&format!("(you are now {user})")),
+            ConsoleLine::Help => console.say(CONSOLE_HELP),
+            ConsoleLine::Quit => break,
+            ConsoleLine::Nothing => {}
+            ConsoleLine::Invalid(why) => console.say(&format!("(console: {why})")),
+        }
+    }
+    // Dropping `inputs` tells the loop; it lets the tasks under way finish first.
+    if bot.is_watching() && bot.tasks_in_motion().await > 0 {
+        console.say("(input closed: waiting for running tasks to finish)");
+    }
 }

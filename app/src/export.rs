@@ -73,7 +73,7 @@ pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
                         r.result.map(|s| s.to_string()).unwrap_or_default(),
                         r.room.to_string(),
                         r.requester.to_string(),
-                        r.instance.unwrap_or_default(),
+                        r.instance.to_string(),
                         format!("{} ({})", r.project_name, r.project),
                         format!("{} ({})", r.template_name, r.template),
                         r.task.to_string(),

@@ -10,12 +10,13 @@ mod demo;
 mod export;
 mod logging;
 mod login;
-mod runtime;
 mod serve;
 mod sim;
 mod verify;
 
 use std::process::ExitCode;
+
+use chatrixcd::{runtime, wiring};
 
 use clap::{Parser, Subcommand};
 

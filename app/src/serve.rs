@@ -7,17 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use chatrixcd_clock::SystemClock;
-use chatrixcd_domain::personality::Personality;
-use chatrixcd_domain::redact::Redactor;
-use chatrixcd_domain::{Bot, Deps, Outcome, Settings};
+use chatrixcd_domain::Settings;
 use chatrixcd_matrix::{InvitePolicy, MatrixConfig};
-use chatrixcd_ports::Clock;
-use chatrixcd_ports::chat::{ChatPort as _, OutgoingMessage};
-use chatrixcd_ports::semaphore::TaskEvents as _;
-use chatrixcd_semaphore::HttpSemaphore;
-use chatrixcd_store_redb::RedbStore;
+use chatrixcd_ports::chat::ChatPort as _;
+use chatrixcd_ports::{Clock, InstanceId, RoomId};
 
-use crate::{check, config, runtime};
+use crate::{check, config, runtime, wiring};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RunArgs {
@@ -37,6 +32,62 @@ impl Default for RunArgs {
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (config, warnings) = load_config_with_warnings(&args.config)?;
+    let data_dir = data_dir(&config, args.data_dir.as_deref());
+    let bot_config = bot_config(&config, data_dir.clone());
+    crate::logging::init("info", Arc::new(wiring::redactor(&bot_config)));
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let matrix_config = matrix_config(&config, &data_dir);
+    let (chat, events) = chatrixcd_matrix::connect(matrix_config).await.context("connecting to Matrix")?;
+    let info = chat.connection_info();
+    tracing::info!(user = %info.user_id, device = ?info.device_id, homeserver = %info.server, "connected to Matrix");
+    let greeting_rooms = bot_config.greeting_rooms.clone();
+    let (startup, shutdown) = (bot_config.startup_message.clone(), bot_config.shutdown_message.clone());
+    let wired = wiring::build(bot_config, Arc::new(chat), config.user_id.clone(), Arc::clone(&clock)).await?;
+    let bot = wired.bot;
+    if let Some(text) = startup.as_deref() {
+        bot.announce(&greeting_rooms, text).await;
+    }
+    let (inputs_tx, inputs) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(forward_events(events, inputs_tx));
+    let terminate = signal_terminate()?;
+    let options = runtime::Options { drain_on_close: None, finish_jobs: std::time::Duration::from_secs(30) };
+    let ended = runtime::serve(&bot, &clock, inputs, wired.pushes, stop_signal(terminate), options).await;
+    bot.cancel_open_questions("the bot is shutting down").await;
+    if let Some(text) = shutdown.as_deref() {
+        bot.announce(&greeting_rooms, text).await;
+    }
+    if ended == runtime::Ended::InputClosed {
+        anyhow::bail!("the Matrix connection ended");
+    }
+    tracing::info!("stopped; watched tasks are picked up again at the next start");
+    Ok(())
+}
+
+/// Hands the Matrix adapter's events to the loop.
+async fn forward_events(
+    mut events: tokio::sync::mpsc::Receiver<chatrixcd_ports::chat::ChatEvent>,
+    inputs: tokio::sync::mpsc::Sender<runtime::Input>,
+) {
+    while let Some(event) = events.recv().await {
+        if inputs.send(runtime::Input::Event(event)).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal(mut terminate: tokio::signal::unix::Signal) {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// The bot as config.json describes it.
+pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::BotConfig {
     let m = &config.raw.matrix;
     let s = &config.raw.semaphore;
     let secrets: Vec<String> =
@@ -44,21 +95,6 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             .into_iter()
             .flatten()
             .collect();
-    let redactor = Arc::new(Redactor::new(secrets.clone()));
-    crate::logging::init("info", Arc::clone(&redactor));
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
-    let data_dir = data_dir(&config, args.data_dir.as_deref());
-    let store = Arc::new(RedbStore::open(&data_dir)?);
-    let semaphore = Arc::new(HttpSemaphore::new(&check::semaphore_config(&config))?);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-
-    let matrix_config = matrix_config(&config, &data_dir);
-    let (chat, mut events) = chatrixcd_matrix::connect(matrix_config).await.context("connecting to Matrix")?;
-    let info = chat.connection_info();
-    tracing::info!(user = %info.user_id, device = ?info.device_id, homeserver = %info.server, "connected to Matrix");
-
     let mut settings = Settings::new(config.user_id.clone());
     settings.prefix = config.raw.bot.command_prefix.clone();
     settings.admins = config.admins.clone();
@@ -66,42 +102,21 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     settings.greetings = config.raw.bot.greetings_enabled;
     settings.max_command_age = chrono::Duration::seconds(i64::from(config.raw.bot.offline_command_window));
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
-    let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
-    // Semaphore's websocket shows status changes at once; polling stays as the safety net.
-    let mut task_events = semaphore.events(chatrixcd_semaphore::Reconnect::default());
-    let mut push_open = true;
-    let deps = Deps { chat: Arc::new(chat.clone()), semaphore, store, clock: Arc::clone(&clock) };
-    let mut bot = Bot::new(deps, settings, Personality::with_seed(seed), Redactor::new(secrets));
-    bot.resume().await;
-    announce(&chat, &config, config.raw.bot.startup_message.as_deref()).await;
-
-    let mut terminate = signal_terminate()?;
-    loop {
-        tokio::select! {
-            event = events.recv() => {
-                let Some(event) = event else { anyhow::bail!("the Matrix connection ended") };
-                if bot.handle(event).await == Outcome::Shutdown {
-                    break;
-                }
-            }
-            () = runtime::next_deadline(&bot, &clock) => {
-                if bot.tick().await == Outcome::Shutdown {
-                    break;
-                }
-            }
-            pushed = task_events.next_event(), if push_open => {
-                if runtime::on_push(&mut bot, pushed, &mut push_open).await == Outcome::Shutdown {
-                    break;
-                }
-            }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
-        }
+    let greetings = config.raw.bot.greetings_enabled;
+    let text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty() && greetings);
+    wiring::BotConfig {
+        settings,
+        instances: vec![(InstanceId::default(), check::semaphore_config(config))],
+        default_instance: InstanceId::default(),
+        secrets,
+        data_dir,
+        messages_file: None,
+        aliases_file: None,
+        keep_history_days: None,
+        greeting_rooms: config.raw.bot.greeting_rooms.iter().filter_map(|r| RoomId::parse(r.as_str()).ok()).collect(),
+        startup_message: text(&config.raw.bot.startup_message),
+        shutdown_message: text(&config.raw.bot.shutdown_message),
     }
-    bot.cancel_open_questions("the bot is shutting down").await;
-    announce(&chat, &config, config.raw.bot.shutdown_message.as_deref()).await;
-    tracing::info!("stopped; watched tasks are picked up again at the next start");
-    Ok(())
 }
 
 fn load_config_with_warnings(path: &std::path::Path) -> anyhow::Result<(config::Config, Vec<config::Problem>)> {
@@ -147,17 +162,6 @@ pub(crate) fn matrix_config(config: &config::Config, data_dir: &std::path::Path)
         sync_timeout: std::time::Duration::from_secs(30),
         encryption_patience: std::time::Duration::from_secs(60),
         sync_patience: std::time::Duration::from_secs(60),
-    }
-}
-
-/// The startup and shutdown messages, to `bot.greeting_rooms`, as ChatrixCD sends them.
-async fn announce(chat: &chatrixcd_matrix::MatrixChat, config: &config::Config, text: Option<&str>) {
-    let Some(text) = text.filter(|t| !t.is_empty() && config.raw.bot.greetings_enabled) else { return };
-    for room in &config.raw.bot.greeting_rooms {
-        let Ok(room) = chatrixcd_ports::RoomId::parse(room.as_str()) else { continue };
-        if let Err(e) = chat.send(&room, OutgoingMessage::text(text, None)).await {
-            tracing::warn!(room = %room, error = %e, "could not post the greeting");
-        }
     }
 }
 

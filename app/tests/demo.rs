@@ -32,7 +32,7 @@ fn the_readme_walkthrough_works() {
     assert!(out.contains("1   ops"), "{out}");
     assert!(out.contains("deploy-web"), "{out}");
     assert!(out.contains("Ready to run deploy-web?"), "{out}");
-    assert!(out.contains("✅ deploy-web · task #2147483646 · success"), "{out}");
+    assert!(out.contains("✅ [production] deploy-web · task #2147483646 · success"), "{out}");
     assert!(out.contains("Task #2147483646 ✅ success"), "{out}");
     assert!(out.contains("PLAY RECAP"), "{out}");
 }

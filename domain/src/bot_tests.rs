@@ -77,7 +77,7 @@ fn run_bot(
 async fn an_unauthorised_token_is_not_reported_as_no_projects() {
     let mut sem = MockSemaphorePort::new();
     sem.expect_projects().returning(|| Err(SemaphoreError::Unauthorised));
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd projects", clock.now())).await;
     let bodies = chat.bodies();
     assert_eq!(bodies.len(), 1);
@@ -89,7 +89,7 @@ async fn an_unauthorised_token_is_not_reported_as_no_projects() {
 async fn an_override_the_template_does_not_allow_is_refused_before_any_start() {
     let mut sem = catalogue();
     sem.expect_start_task().times(0);
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd run 1 1 --args=--check --var version=1", clock.now())).await;
     let bodies = chat.bodies();
     assert!(bodies[0].contains("does not allow --args"), "{bodies:?}");
@@ -99,7 +99,7 @@ async fn an_override_the_template_does_not_allow_is_refused_before_any_start() {
 async fn a_missing_required_variable_is_named() {
     let mut sem = catalogue();
     sem.expect_start_task().times(0);
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd run ops deploy-web", clock.now())).await;
     let bodies = chat.bodies();
     assert!(bodies[0].contains("Template deploy-web needs: --var version=… (Version)"), "{bodies:?}");
@@ -113,7 +113,7 @@ async fn run_asks_then_starts_only_after_the_requester_confirms() {
         .times(1)
         .withf(|p, r| p.get() == 1 && r.environment.get("version").map(String::as_str) == Some("2.5"))
         .returning(|_, _| Ok(task(TaskStatus::Waiting)));
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd run ops deploy --var version=2.5", clock.now())).await;
     let posted = chat.take();
     let Some(Posted::Message(question, q)) = posted.first() else { panic!("{posted:?}") };
@@ -132,7 +132,7 @@ async fn run_asks_then_starts_only_after_the_requester_confirms() {
 
 #[tokio::test]
 async fn a_confirmation_expires_at_its_own_deadline() {
-    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    let (bot, chat, clock) = run_bot(catalogue(), settings());
     bot.handle(message_from(&admin(), "!cd exit", clock.now())).await;
     chat.take();
     clock.advance(Duration::seconds(59));
@@ -149,7 +149,7 @@ async fn a_confirmation_expires_at_its_own_deadline() {
 
 #[tokio::test]
 async fn exit_shuts_down_after_yes() {
-    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    let (bot, chat, clock) = run_bot(catalogue(), settings());
     bot.handle(message_from(&admin(), "!cd exit", clock.now())).await;
     assert_eq!(bot.handle(message_from(&admin(), "yes", clock.now())).await, Outcome::Shutdown);
     assert!(chat.bodies().iter().any(|b| b.contains("Goodbye")));
@@ -159,7 +159,7 @@ async fn exit_shuts_down_after_yes() {
 async fn access_is_denied_by_default_and_explained() {
     let mut s = settings();
     s.admins.clear();
-    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
+    let (bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
     bot.handle(message_from(&admin(), "!cd ping", clock.now())).await;
     let bodies = chat.bodies();
     assert!(bodies[0].contains("no admin is configured"), "{bodies:?}");
@@ -168,7 +168,7 @@ async fn access_is_denied_by_default_and_explained() {
 
 #[tokio::test]
 async fn strangers_are_brushed_off_and_viewers_may_only_look() {
-    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    let (bot, chat, clock) = run_bot(catalogue(), settings());
     bot.handle(message_from(&UserId::parse("@eve:test").unwrap(), "!cd projects", clock.now())).await;
     assert_eq!(chat.take().len(), 1);
     let viewer = UserId::parse("@victor:test").unwrap();
@@ -182,7 +182,7 @@ async fn strangers_are_brushed_off_and_viewers_may_only_look() {
 async fn other_bots_own_messages_and_non_commands_are_ignored() {
     let mut s = settings();
     s.ignored_users = vec![UserId::parse("@otherbot:test").unwrap()];
-    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
+    let (bot, chat, clock) = run_bot(MockSemaphorePort::new(), s);
     for (sender, body) in [
         ("@bot:test", "!cd ping"),
         ("@otherbot:test", "!cd ping"),
@@ -196,7 +196,7 @@ async fn other_bots_own_messages_and_non_commands_are_ignored() {
 
 #[tokio::test]
 async fn commands_sent_while_offline_are_skipped_with_a_note() {
-    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
+    let (bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
     let sent = clock.now() - Duration::minutes(30);
     bot.handle(message_from(&admin(), "!cd ping", sent)).await;
     let bodies = chat.bodies();
@@ -207,7 +207,7 @@ async fn commands_sent_while_offline_are_skipped_with_a_note() {
 async fn secrets_never_reach_the_chat() {
     let mut sem = MockSemaphorePort::new();
     sem.expect_projects().returning(|| Err(SemaphoreError::Rejected("token s3cr3t-token-value is invalid".into())));
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd projects", clock.now())).await;
     let posted = chat.take();
     let Posted::Message(_, m) = &posted[0] else { panic!() };
@@ -220,14 +220,14 @@ async fn stop_refuses_finished_tasks_so_semaphore_never_rewrites_them() {
     let mut sem = catalogue();
     sem.expect_task().returning(|_, _| Ok(task(TaskStatus::Success)));
     sem.expect_stop_task().times(0);
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd stop 2147483645 --yes", clock.now())).await;
     assert!(chat.bodies()[0].contains("already ended (success)"));
 }
 
 #[tokio::test]
 async fn usage_errors_show_the_right_form() {
-    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
+    let (bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
     bot.handle(message_from(&admin(), "!cd stop", clock.now())).await;
     bot.handle(message_from(&admin(), "!cd lgos 5", clock.now())).await;
     let bodies = chat.bodies();
@@ -237,7 +237,7 @@ async fn usage_errors_show_the_right_form() {
 
 #[tokio::test]
 async fn aliases_expand_and_are_listed() {
-    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    let (bot, chat, clock) = run_bot(catalogue(), settings());
     bot.handle(message_from(&admin(), "!cd aliases add prj projects", clock.now())).await;
     bot.handle(message_from(&admin(), "!cd prj", clock.now())).await;
     bot.handle(message_from(&admin(), "!cd aliases", clock.now())).await;
@@ -251,7 +251,7 @@ mod snapshots {
     use super::*;
 
     async fn first_message(line: &str, sem: MockSemaphorePort) -> chatrixcd_ports::chat::OutgoingMessage {
-        let (mut bot, chat, clock) = run_bot(sem, settings());
+        let (bot, chat, clock) = run_bot(sem, settings());
         bot.handle(message_from(&admin(), line, clock.now())).await;
         match chat.take().into_iter().next() {
             Some(Posted::Message(_, m)) => m,
@@ -293,7 +293,7 @@ async fn a_plan_waiting_for_approval_is_rejected_with_a_forced_stop() {
     let mut sem = catalogue();
     sem.expect_task().returning(|_, _| Ok(task(TaskStatus::WaitingConfirmation)));
     sem.expect_stop_task().times(1).withf(|_, _, mode| *mode == StopMode::Force).returning(|_, _, _| Ok(()));
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd stop 2147483645 --yes", clock.now())).await;
     assert!(chat.bodies()[0].contains("force-stopped"));
 }
@@ -314,7 +314,7 @@ async fn every_kind_of_semaphore_failure_gets_a_clear_reply() {
         let mut sem = MockSemaphorePort::new();
         let e = error.clone();
         sem.expect_projects().returning(move || Err(e.clone()));
-        let (mut bot, chat, clock) = run_bot(sem, settings());
+        let (bot, chat, clock) = run_bot(sem, settings());
         bot.handle(message_from(&admin(), "!cd projects", clock.now())).await;
         let bodies = chat.bodies();
         assert!(bodies[0].contains(expected), "{error:?}: {bodies:?}");
@@ -337,7 +337,7 @@ async fn a_private_key_printed_over_several_lines_never_reaches_the_chat() {
         ];
         Ok(TaskLog::from_entries(lines).unwrap())
     });
-    let (mut bot, chat, clock) = run_bot(sem, settings());
+    let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd logs 2147483645", clock.now())).await;
     let posted = chat.take();
     let Posted::Message(_, m) = &posted[0] else { panic!("{posted:?}") };
@@ -350,7 +350,7 @@ async fn a_private_key_printed_over_several_lines_never_reaches_the_chat() {
 
 #[tokio::test]
 async fn a_command_handled_twice_is_answered_with_the_same_idempotency_key() {
-    let (mut bot, chat, clock) = run_bot(catalogue(), settings());
+    let (bot, chat, clock) = run_bot(catalogue(), settings());
     let event = message_from(&admin(), "!cd projects", clock.now());
     bot.handle(event.clone()).await;
     bot.handle(event).await;
@@ -370,7 +370,7 @@ async fn a_command_handled_twice_is_answered_with_the_same_idempotency_key() {
 #[tokio::test]
 async fn undecryptable_messages_are_said_once_in_a_while_and_counted() {
     use chatrixcd_ports::chat::{ChatEvent, Incoming};
-    let (mut bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
+    let (bot, chat, clock) = run_bot(MockSemaphorePort::new(), settings());
     let utd = |at| ChatEvent::Undecryptable {
         meta: Incoming {
             room: crate::testing::room(),
@@ -405,7 +405,7 @@ async fn tasks_names_who_asked_the_bot_rather_than_the_owner_of_its_token() {
         .returning(move |_, _| Ok(vec![ui_task(1, TaskStatus::Running), ui_task(2, TaskStatus::Success)]));
     let store = store_with_a_run_by_bob_of_task_1().await;
     let clock = clock();
-    let (mut bot, chat) = crate::testing::bot_with(Arc::new(sem), store.clone(), Arc::new(clock.clone()), settings());
+    let (bot, chat) = crate::testing::bot_with(Arc::new(sem), store.clone(), Arc::new(clock.clone()), settings());
 
     bot.handle(message_from(&admin(), "!cd tasks", clock.now())).await;
     let listed = chat.bodies().join("\n");
@@ -430,7 +430,7 @@ async fn store_with_a_run_by_bob_of_task_1() -> Arc<MemoryStore> {
             id: 0,
             room: crate::testing::room(),
             requester: UserId::parse("@bob:test").unwrap(),
-            instance: None,
+            instance: Default::default(),
             project: ProjectId::new(1),
             project_name: "ops".into(),
             template: TemplateId::new(1),
@@ -452,7 +452,7 @@ async fn status_of_a_finished_task_the_bot_started_names_who_asked_for_it() {
     sem.expect_task().returning(|_, id| Ok(Task { id, user_name: Some("admin".into()), ..task(TaskStatus::Success) }));
     let clock = clock();
     let store = store_with_a_run_by_bob_of_task_1().await;
-    let (mut bot, chat) = crate::testing::bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+    let (bot, chat) = crate::testing::bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
     bot.handle(message_from(&admin(), "!cd status 1", clock.now())).await;
     let shown = chat.bodies().join("\n");
     assert!(shown.contains("@bob:test") && !shown.contains("admin"), "{shown}");

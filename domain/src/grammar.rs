@@ -12,7 +12,7 @@ pub enum ValueKind {
     Word,
     /// A non-negative integer.
     Number,
-    /// A task id (digits, optionally with a leading `#`).
+    /// A task id (digits, optionally with a leading `#`), optionally qualified: `prod:42`.
     TaskId,
     /// All remaining words, joined by single spaces.
     Rest,
@@ -338,9 +338,16 @@ fn check_value(path: &[&'static str], what: &str, kind: ValueKind, value: String
                 Err(bad("a whole number"))
             }
         }
-        ValueKind::TaskId => match value.parse::<chatrixcd_ports::TaskId>() {
-            Ok(id) => Ok(id.to_string()),
-            Err(_) => Err(bad("a task number such as 42")),
+        // `42`, `#42`, or qualified by its instance: `prod:42`.
+        ValueKind::TaskId => match value.rsplit_once(':') {
+            None => match value.parse::<chatrixcd_ports::TaskId>() {
+                Ok(id) => Ok(id.to_string()),
+                Err(_) => Err(bad("a task number such as 42")),
+            },
+            Some((instance, number)) => match number.parse::<chatrixcd_ports::TaskId>() {
+                Ok(id) if !instance.is_empty() && !instance.contains(':') => Ok(format!("{instance}:{id}")),
+                _ => Err(bad("a task number such as 42, or instance:42")),
+            },
         },
     }
 }

@@ -9,17 +9,25 @@ pub mod aliases;
 pub mod bot;
 pub mod commands;
 pub mod confirm;
+mod core;
+mod error;
 pub mod grammar;
+pub mod instances;
+mod outbox;
 pub mod personality;
+pub mod plans;
 pub mod redact;
 pub mod render;
 pub mod resolve;
 pub mod settings;
 mod tail;
 mod watch;
+mod watcher;
 
-pub use bot::{Bot, Deps, Outcome, Stats, strip_prefix};
-pub use settings::{ConfirmPolicy, Settings};
+pub use bot::{Bot, Deps, Job, Lane, On, Outcome, strip_prefix};
+pub use instances::{Instance, Instances};
+pub use outbox::Stats;
+pub use settings::{ConfirmPolicy, PolicyRule, Settings};
 
 #[cfg(test)]
 mod bot_tests;

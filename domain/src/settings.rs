@@ -1,8 +1,7 @@
 //! The bot's behaviour settings, as the domain sees them (the app maps config files onto this).
 
-use std::collections::BTreeMap;
-
-use chatrixcd_ports::{ProjectId, RoomId, TemplateId, UserId};
+use chatrixcd_ports::semaphore::{Project, Template};
+use chatrixcd_ports::{InstanceId, RoomId, UserId};
 use chrono::Duration;
 
 /// How much agreement a risky action needs before it runs.
@@ -15,6 +14,32 @@ pub enum ConfirmPolicy {
     Confirm,
     /// A second admin, not the requester, approves; `--yes` cannot skip it.
     TwoPerson,
+}
+
+/// A confirmation policy for part of what the bot can run: an instance, a project (by id or
+/// name) and a template (by id or name); what is left out matches everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRule {
+    pub instance: Option<InstanceId>,
+    pub project: Option<String>,
+    pub template: Option<String>,
+    pub policy: ConfirmPolicy,
+}
+
+impl PolicyRule {
+    fn matches(&self, instance: InstanceId, project: &Project, template: &Template) -> bool {
+        let names = |given: &Option<String>, id: String, name: &str| {
+            given.as_ref().is_none_or(|g| g.trim_start_matches('#') == id || g.eq_ignore_ascii_case(name))
+        };
+        self.instance.is_none_or(|i| i == instance)
+            && names(&self.project, project.id.to_string(), &project.name)
+            && names(&self.template, template.id.to_string(), &template.name)
+    }
+
+    /// How narrow the rule is: a template beats a project, which beats an instance.
+    fn specificity(&self) -> u8 {
+        u8::from(self.template.is_some()) * 4 + u8::from(self.project.is_some()) * 2 + u8::from(self.instance.is_some())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +82,9 @@ pub struct Settings {
     /// Commands older than this when they arrive (sent while the bot was down) are not run.
     pub max_command_age: Duration,
     pub default_policy: ConfirmPolicy,
-    pub template_policies: BTreeMap<(ProjectId, TemplateId), ConfirmPolicy>,
+    /// Policies for instances, projects or templates; the narrowest matching rule wins, and of
+    /// equally narrow ones the last.
+    pub policies: Vec<PolicyRule>,
     /// Largest message the bot posts, in bytes of body plus HTML; Matrix's event limit is 64 KiB.
     pub max_message_bytes: usize,
     /// Shown by `info`.
@@ -84,7 +111,7 @@ impl Settings {
             status_refresh: Duration::minutes(5),
             max_command_age: Duration::minutes(10),
             default_policy: ConfirmPolicy::Confirm,
-            template_policies: BTreeMap::new(),
+            policies: Vec::new(),
             // In an encrypted room the event carries the message base64-encoded (a third more)
             // plus the envelope: 40 KiB of body and HTML stays under the 64 KiB event limit.
             max_message_bytes: 40 * 1024,
@@ -92,7 +119,49 @@ impl Settings {
         }
     }
 
-    pub fn policy_for(&self, project: ProjectId, template: TemplateId) -> ConfirmPolicy {
-        self.template_policies.get(&(project, template)).copied().unwrap_or(self.default_policy)
+    pub fn policy_for(&self, instance: InstanceId, project: &Project, template: &Template) -> ConfirmPolicy {
+        let mut best: Option<&PolicyRule> = None;
+        for rule in self.policies.iter().filter(|r| r.matches(instance, project, template)) {
+            if best.is_none_or(|b| rule.specificity() >= b.specificity()) {
+                best = Some(rule);
+            }
+        }
+        best.map_or(self.default_policy, |r| r.policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatrixcd_ports::{ProjectId, TemplateId};
+
+    fn rule(instance: Option<&str>, project: Option<&str>, template: Option<&str>, policy: ConfirmPolicy) -> PolicyRule {
+        PolicyRule {
+            instance: instance.map(|i| InstanceId::parse(i).unwrap()),
+            project: project.map(str::to_owned),
+            template: template.map(str::to_owned),
+            policy,
+        }
+    }
+
+    #[test]
+    fn the_narrowest_matching_policy_wins() {
+        let mut s = Settings::new(UserId::parse("@bot:x").unwrap());
+        let prod = InstanceId::parse("production").unwrap();
+        let staging = InstanceId::parse("staging").unwrap();
+        let ops = Project { id: ProjectId::new(1), name: "ops".into() };
+        let deploy = Template { id: TemplateId::new(5), name: "deploy-web".into(), ..Template::default() };
+        let lint = Template { id: TemplateId::new(6), name: "lint".into(), ..Template::default() };
+        assert_eq!(s.policy_for(prod, &ops, &deploy), ConfirmPolicy::Confirm, "the default");
+        s.policies = vec![
+            rule(Some("production"), None, None, ConfirmPolicy::TwoPerson),
+            rule(None, Some("OPS"), Some("lint"), ConfirmPolicy::None),
+            rule(Some("staging"), Some("1"), None, ConfirmPolicy::None),
+            rule(Some("production"), Some("ops"), Some("#5"), ConfirmPolicy::TwoPerson),
+        ];
+        assert_eq!(s.policy_for(prod, &ops, &deploy), ConfirmPolicy::TwoPerson);
+        assert_eq!(s.policy_for(prod, &ops, &lint), ConfirmPolicy::None, "a template rule beats an instance rule");
+        assert_eq!(s.policy_for(staging, &ops, &deploy), ConfirmPolicy::None);
+        assert_eq!(s.policy_for(InstanceId::default(), &ops, &deploy), ConfirmPolicy::Confirm);
     }
 }

@@ -9,13 +9,14 @@
 
 use std::collections::HashMap;
 
-use chatrixcd_ports::RoomId;
+use chatrixcd_ports::{InstanceId, RoomId};
 use chatrixcd_ports::chat::{EventId, OutgoingMessage};
 use chatrixcd_ports::store::TaskRef;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::bot::Bot;
+use crate::core::{Core, lock};
+use crate::instances::task_arg;
 use crate::redact::LineState;
 use crate::render::{Reply, ansi};
 
@@ -45,10 +46,14 @@ pub(crate) struct Tails {
     tails: HashMap<(RoomId, TaskRef), Tail>,
     /// Changed since last saved: a restart picks the tails up where they were.
     changed: bool,
-    /// A count of the websocket's openings and closings: a line reported while it was down is
-    /// never seen, so every change of it makes tails read again.
-    push_epoch: u64,
+    /// Per instance, a count of its websocket's openings and closings: a line reported while it
+    /// was down is never seen, so every change of it makes that instance's tails read again.
+    push_epochs: HashMap<InstanceId, u64>,
 }
+
+/// How long a flush under way keeps its tail from being flushed again; a flush always sets the
+/// real next time when it ends, so this only matters if one never ends.
+const IN_FLIGHT: Duration = Duration::minutes(10);
 
 /// The store setting that holds the live tails between restarts.
 const SAVED_TAILS: &str = "live_tails";
@@ -104,10 +109,22 @@ impl Tails {
         self.tails.is_empty()
     }
 
-    /// Semaphore's websocket opened or closed.
-    pub(crate) fn push_changed(&mut self) {
-        self.push_epoch += 1;
+    /// An instance's websocket opened or closed.
+    pub(crate) fn push_changed(&mut self, instance: InstanceId) {
+        *self.push_epochs.entry(instance).or_default() += 1;
     }
+
+    fn push_epoch(&self, instance: InstanceId) -> u64 {
+        self.push_epochs.get(&instance).copied().unwrap_or_default()
+    }
+
+    /// Puts a flushed tail back, unless it was stopped meanwhile.
+    pub(crate) fn put_back(&mut self, room: &RoomId, tail: Tail) {
+        if self.tails.contains_key(&(room.clone(), tail.task)) {
+            self.start(room.clone(), tail);
+        }
+    }
+
 
     /// The websocket reported a new output line of `task`.
     pub(crate) fn output_grew(&mut self, task: TaskRef) {
@@ -125,37 +142,47 @@ impl Tails {
 
     /// Whether `tail`'s output is known not to have grown since it was last read.
     fn known_unchanged(&self, tail: &Tail, push_open: bool) -> bool {
-        push_open && tail.unchanged_since == Some(self.push_epoch)
+        push_open && tail.unchanged_since == Some(self.push_epoch(tail.task.instance))
     }
 
-    /// The tails to flush now, in a stable order (room, then task).
-    fn due(&self, now: DateTime<Utc>) -> Vec<(RoomId, TaskRef)> {
+    /// The tails to flush now, in a stable order (room, then task), each put out of reach of the
+    /// next call until its flush sets its next time: a flush still under way is not started twice.
+    pub(crate) fn take_due(&mut self, now: DateTime<Utc>) -> Vec<(RoomId, TaskRef)> {
         let mut due: Vec<_> = self.tails.iter().filter(|(_, t)| t.next_flush <= now).map(|(k, _)| k.clone()).collect();
-        due.sort_by(|a, b| (a.0.as_str(), a.1.task).cmp(&(b.0.as_str(), b.1.task)));
+        due.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
+        for key in &due {
+            if let Some(tail) = self.tails.get_mut(key) {
+                tail.next_flush = now + IN_FLIGHT;
+            }
+        }
         due
     }
 }
 
 /// Saves the tails if they changed, so that after a restart they go on from the last line
 /// posted. A failure is logged and retried at the next change: the tails themselves go on.
-pub(crate) async fn save_if_changed(bot: &mut Bot) {
-    if !bot.tails.changed {
-        return;
-    }
-    let mut saved: Vec<SavedTail> = bot
-        .tails
-        .tails
-        .iter()
-        .map(|((room, task), tail)| SavedTail {
-            room: room.clone(),
-            task: *task,
-            thread_root: tail.thread_root.clone(),
-            posted_lines: tail.posted_lines,
-            messages: tail.messages,
-            redaction: tail.redaction,
-        })
-        .collect();
-    saved.sort_by(|a, b| (a.room.as_str(), a.task.task).cmp(&(b.room.as_str(), b.task.task)));
+pub(crate) async fn save_if_changed(core: &Core) {
+    let mut saved: Vec<SavedTail> = {
+        let mut tails = lock(&core.tails);
+        if !tails.changed {
+            return;
+        }
+        // Taken now: a change made while this save is on its way is saved by the next one.
+        tails.changed = false;
+        tails
+            .tails
+            .iter()
+            .map(|((room, task), tail)| SavedTail {
+                room: room.clone(),
+                task: *task,
+                thread_root: tail.thread_root.clone(),
+                posted_lines: tail.posted_lines,
+                messages: tail.messages,
+                redaction: tail.redaction,
+            })
+            .collect()
+    };
+    saved.sort_by(|a, b| (a.room.as_str(), a.task).cmp(&(b.room.as_str(), b.task)));
     let json = match serde_json::to_string(&saved) {
         Ok(json) => json,
         Err(e) => {
@@ -163,15 +190,16 @@ pub(crate) async fn save_if_changed(bot: &mut Bot) {
             return;
         }
     };
-    match bot.deps.store.set_setting(SAVED_TAILS, &json).await {
-        Ok(()) => bot.tails.changed = false,
-        Err(e) => tracing::warn!(error = %e, "cannot save the live tails; will retry"),
+    if let Err(e) = core.store().set_setting(SAVED_TAILS, &json).await {
+        lock(&core.tails).changed = true;
+        tracing::warn!(error = %e, "cannot save the live tails; will retry");
     }
 }
 
-/// Takes up the tails saved before a restart; each flushes at once.
-pub(crate) async fn resume(bot: &mut Bot) {
-    let json = match bot.deps.store.setting(SAVED_TAILS).await {
+/// Takes up the tails saved before a restart; each flushes at once. Tails of an instance that
+/// is no longer configured are dropped, with a word in the log.
+pub(crate) async fn resume(core: &Core) {
+    let json = match core.store().setting(SAVED_TAILS).await {
         Ok(Some(json)) => json,
         Ok(None) => return,
         Err(e) => {
@@ -186,8 +214,14 @@ pub(crate) async fn resume(bot: &mut Bot) {
             return;
         }
     };
-    let now = bot.deps.clock.now();
+    let now = core.now();
+    let mut tails = lock(&core.tails);
     for t in saved {
+        if core.instances().get(t.task.instance).is_none() {
+            tracing::warn!(instance = %t.task.instance, task = %t.task.task, "a live tail's instance is no longer configured; it ends");
+            tails.changed = true;
+            continue;
+        }
         let tail = Tail {
             task: t.task,
             thread_root: t.thread_root,
@@ -197,48 +231,49 @@ pub(crate) async fn resume(bot: &mut Bot) {
             unchanged_since: None,
             next_flush: now,
         };
-        bot.tails.start(t.room, tail);
+        tails.start(t.room, tail);
     }
-    bot.tails.changed = false;
-}
-
-/// Posts new output of every tail whose flush is due; ends the tails of finished tasks.
-pub(crate) async fn flush_due(bot: &mut Bot) {
-    let now = bot.deps.clock.now();
-    for (room, task) in bot.tails.due(now) {
-        flush(bot, &room, task).await;
-    }
+    tails.changed = false;
 }
 
 /// Posts what `task` wrote since the last flush to `room`'s thread; the last flush after the
 /// task ended says so and ends the tail.
-pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
-    let Some(mut tail) = bot.tails.tails.get(&(room.clone(), task)).cloned() else { return };
-    let interval = bot.settings.tail_interval;
-    let now = bot.deps.clock.now();
+pub(crate) async fn flush(core: &Core, room: &RoomId, task: TaskRef) {
+    let Some(mut tail) = lock(&core.tails).tails.get(&(room.clone(), task)).cloned() else { return };
+    let interval = core.settings.tail_interval;
+    let now = core.now();
+    let Some(semaphore) = core.instances().get(task.instance).map(|i| std::sync::Arc::clone(&i.semaphore)) else {
+        lock(&core.tails).stop(room, task);
+        return;
+    };
     // The status first: lines written before the end are all in the output read after it.
-    let status = bot.deps.semaphore.task(task.project, task.task).await.map(|t| t.status);
+    let status = semaphore.task(task.project, task.task).await.map(|t| t.status);
     let ended = matches!(&status, Ok(s) if s.is_terminal());
+    let push_open = lock(&core.watch).push_open(task.instance);
     // Semaphore has no way to read only the new part of a log: spare the whole read when the
     // websocket says nothing was written (the last read, at the end, is never spared).
-    if !ended && bot.tails.known_unchanged(&tail, bot.push_open()) {
+    let (unchanged, reading_epoch) = {
+        let tails = lock(&core.tails);
+        (tails.known_unchanged(&tail, push_open), push_open.then(|| tails.push_epoch(task.instance)))
+    };
+    if !ended && unchanged {
         tail.next_flush = now + interval;
-        bot.tails.start(room.clone(), tail);
+        lock(&core.tails).put_back(room, tail);
         return;
     }
-    let reading_epoch = bot.push_open().then_some(bot.tails.push_epoch);
-    let output = bot.deps.semaphore.task_output(task.project, task.task).await;
+    let output = semaphore.task_output(task.project, task.task).await;
     let log = match output {
         Ok(log) => log,
         Err(e) => {
             tracing::warn!(task = %task.task, error = %e, "cannot read output for the live tail; will retry");
             tail.next_flush = now + interval;
-            bot.tails.start(room.clone(), tail);
+            lock(&core.tails).put_back(room, tail);
             return;
         }
     };
+    let arg = task_arg(core.instances(), task.instance, task.task);
     // Redacted here, in order across flushes, besides the redaction of every post.
-    let mut redactor = bot.redactor.lines_from(tail.redaction);
+    let mut redactor = core.out.redactor().lines_from(tail.redaction);
     let mut skip_notice = None;
     if tail.posted_lines == 0 && tail.messages == 0 && log.len() > BACKLOG_MAX_LINES {
         // Started on a task that has written a lot already: the thread begins near the end and
@@ -249,12 +284,12 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
         let mut batches = redactor.redact_each();
         log.each_line(0..skipped, &mut |_, line| batches.push(line));
         drop(batches.finish());
-        let prefix = bot.settings.prefix.clone();
+        let prefix = &core.settings.prefix;
         let mut message = Reply::notice()
             .push(&format!("⏩ {skipped} earlier lines are not repeated here: "))
-            .code(&format!("{prefix} logs {}", task.task))
+            .code(&format!("{prefix} logs {arg}"))
             .push(" pages them, and ")
-            .code(&format!("{prefix} logs {} --file", task.task))
+            .code(&format!("{prefix} logs {arg} --file"))
             .push(" has the whole log.")
             .build();
         message.thread_root = Some(tail.thread_root.clone());
@@ -286,28 +321,29 @@ pub(crate) async fn flush(bot: &mut Bot, room: &RoomId, task: TaskRef) {
         new[*n] = line;
     }
     if let Some(notice) = skip_notice {
-        bot.post(room, notice).await;
+        core.out.post(room, notice).await;
     }
-    for chunk in chunks(&new, bot.settings.max_message_bytes) {
+    for chunk in chunks(&new, core.settings.max_message_bytes) {
         let message = chunk_message(&tail, chunk);
         tail.posted_lines += chunk.len();
         tail.messages += 1;
-        bot.post(room, message).await;
+        core.out.post(room, message).await;
     }
     if ended {
-        let end = Reply::notice().push(&format!("— end of the log of task #{} —", task.task));
+        let label = crate::instances::task_label(core.instances(), task.instance, task.task);
+        let end = Reply::notice().push(&format!("— end of the log of task {label} —"));
         let mut message = end.build();
         message.thread_root = Some(tail.thread_root.clone());
         message.idempotency_key = Some(format!("tail-end:{room}:{}", task.task));
-        bot.post(room, message).await;
-        bot.tails.stop(room, task);
+        core.out.post(room, message).await;
+        lock(&core.tails).stop(room, task);
         return;
     }
     if let Err(e) = &status {
         tracing::warn!(task = %task.task, error = %e, "cannot read the task's status for the live tail");
     }
     tail.next_flush = now + paced(interval, log.text_len());
-    bot.tails.start(room.clone(), tail);
+    lock(&core.tails).put_back(room, tail);
 }
 
 /// A tail started on a task with more lines than this does not post them all...
@@ -364,13 +400,13 @@ fn chunk_message(tail: &Tail, lines: &[&str]) -> OutgoingMessage {
 }
 
 /// Whether runs started in `room` are tailed from the start (`logs on`).
-pub(crate) async fn room_tails_runs(bot: &Bot, room: &RoomId) -> bool {
-    bot.deps.store.room_settings(room).await.map(|s| s.log_tailing).unwrap_or(false)
+pub(crate) async fn room_tails_runs(core: &Core, room: &RoomId) -> bool {
+    core.store().room_settings(room).await.map(|s| s.log_tailing).unwrap_or(false)
 }
 
 /// Starts following `task` in `room` under `thread_root`, from its first line.
-pub(crate) fn follow(bot: &mut Bot, room: RoomId, task: TaskRef, thread_root: EventId) {
-    let now = bot.deps.clock.now();
+pub(crate) fn follow(core: &Core, room: RoomId, task: TaskRef, thread_root: EventId) {
+    let now = core.now();
     let tail = Tail {
         task,
         thread_root,
@@ -380,7 +416,7 @@ pub(crate) fn follow(bot: &mut Bot, room: RoomId, task: TaskRef, thread_root: Ev
         unchanged_since: None,
         next_flush: now,
     };
-    bot.tails.start(room, tail);
+    lock(&core.tails).start(room, tail);
 }
 
 #[cfg(test)]
@@ -395,7 +431,7 @@ mod tests {
     use chatrixcd_store_memory::MemoryStore;
     use chrono::Duration;
 
-    use super::{chunks, flush_due, follow};
+    use super::{chunks, follow};
     use crate::testing::{bare_task, bot_with, room, settings};
 
     /// A Semaphore whose task runs and has written `output` so far.
@@ -431,18 +467,18 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into(), "two".into()]));
         let store = Arc::new(MemoryStore::new());
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(running_task(&output)), store.clone(), Arc::new(clock.clone()), settings());
-        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
-        follow(&mut bot, room(), task, EventId("$status".into()));
+        let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&bot.core, room(), task, EventId("$status".into()));
         bot.tick().await;
         assert_eq!(chat.bodies().len(), 1);
         drop(bot);
 
         output.lock().unwrap().push("three".into());
-        let (mut bot, chat) = bot_with(Arc::new(running_task(&output)), store, Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(running_task(&output)), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
-        assert!(bot.tails.is_following(&room(), task), "the tail was saved and is taken up again");
+        assert!(crate::core::lock(&bot.core.tails).is_following(&room(), task), "the tail was saved and is taken up again");
         bot.tick().await;
         let bodies = chat.bodies();
         assert_eq!(bodies.len(), 1, "{bodies:?}");
@@ -455,26 +491,26 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into()]));
         let (sem, reads) = counting_reads(&output, &Arc::new(Mutex::new(TaskStatus::Running)));
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
-        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
-        bot.on_task_event(TaskEvent::Connected).await;
-        follow(&mut bot, room(), task, EventId("$status".into()));
-        let flush = async |bot: &mut crate::Bot| {
+        let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Connected).await;
+        follow(&bot.core, room(), task, EventId("$status".into()));
+        let flush = async |bot: &crate::Bot| {
             clock.advance(Duration::seconds(5));
             bot.tick().await;
             reads.swap(0, std::sync::atomic::Ordering::Relaxed)
         };
-        assert_eq!(flush(&mut bot).await, 1, "the first flush reads");
-        assert_eq!(flush(&mut bot).await, 0, "nothing pushed: nothing to read");
+        assert_eq!(flush(&bot).await, 1, "the first flush reads");
+        assert_eq!(flush(&bot).await, 0, "nothing pushed: nothing to read");
         output.lock().unwrap().push("two".into());
         let line = TaskEvent::Log { project: task.project, task: task.task, time: None, text: "two".into() };
-        bot.on_task_event(line).await;
-        assert_eq!(flush(&mut bot).await, 1, "a pushed line: read again");
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), line).await;
+        assert_eq!(flush(&bot).await, 1, "a pushed line: read again");
         assert_eq!(chat.bodies().len(), 2, "one message per flush with new lines");
-        bot.on_task_event(TaskEvent::Disconnected).await;
-        assert_eq!(flush(&mut bot).await, 1, "without the websocket every flush reads");
-        assert_eq!(flush(&mut bot).await, 1);
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Disconnected).await;
+        assert_eq!(flush(&bot).await, 1, "without the websocket every flush reads");
+        assert_eq!(flush(&bot).await, 1);
     }
 
     #[tokio::test]
@@ -486,10 +522,10 @@ mod tests {
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![line.clone(); 10_000]));
         let status = Arc::new(Mutex::new(TaskStatus::Running));
         let (sem, reads) = counting_reads(&output, &status);
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
-        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
-        follow(&mut bot, room(), task, EventId("$status".into()));
+        let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&bot.core, room(), task, EventId("$status".into()));
         bot.tick().await;
         assert_eq!(reads.swap(0, std::sync::atomic::Ordering::Relaxed), 1);
         output.lock().unwrap().push("more".into());
@@ -512,11 +548,11 @@ mod tests {
             start: None,
             end: None,
         };
-        bot.on_task_event(ended).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), ended).await;
         bot.tick().await;
         let bodies = chat.bodies().join("\n");
         assert!(bodies.contains("done") && bodies.contains("end of the log of task #7"), "{bodies}");
-        assert!(!bot.tails.is_following(&room(), task));
+        assert!(!crate::core::lock(&bot.core.tails).is_following(&room(), task));
     }
 
     #[tokio::test]
@@ -531,14 +567,14 @@ mod tests {
         }
         lines[960] = "-----END OPENSSH PRIVATE KEY-----".into();
         let output = Arc::new(Mutex::new(lines));
-        let (mut bot, chat) = bot_with(
+        let (bot, chat) = bot_with(
             Arc::new(running_task(&output)),
             Arc::new(MemoryStore::new()),
             Arc::new(clock.clone()),
             settings(),
         );
-        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
-        follow(&mut bot, room(), task, EventId("$status".into()));
+        let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&bot.core, room(), task, EventId("$status".into()));
         bot.tick().await;
         let bodies = chat.bodies();
         assert!(
@@ -573,12 +609,12 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into()]));
         let store = Arc::new(MemoryStore::new());
-        let (mut bot, _chat) =
+        let (bot, _chat) =
             bot_with(Arc::new(running_task(&output)), store.clone(), Arc::new(clock.clone()), settings());
         follow(
-            &mut bot,
+            &bot.core,
             room(),
-            TaskRef { project: ProjectId::new(1), task: TaskId::new(7) },
+            TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) },
             EventId("$status".into()),
         );
         bot.tick().await;
@@ -596,9 +632,9 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         store.set_setting(super::SAVED_TAILS, "{not json").await.unwrap();
         let clock = ManualClock::at_epoch();
-        let (mut bot, _chat) = bot_with(Arc::new(MockSemaphorePort::new()), store, Arc::new(clock), settings());
+        let (bot, _chat) = bot_with(Arc::new(MockSemaphorePort::new()), store, Arc::new(clock), settings());
         bot.resume().await;
-        assert!(bot.tails.is_empty());
+        assert!(crate::core::lock(&bot.core.tails).is_empty());
     }
 
     #[tokio::test]
@@ -612,17 +648,17 @@ mod tests {
             ["TASK [write key] ***", "-----BEGIN OPENSSH PRIVATE KEY-----", BODY[0]].map(str::to_owned).to_vec(),
         ));
         let sem = running_task(&output);
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
-        let task = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
-        follow(&mut bot, room(), task, EventId("$status".into()));
-        flush_due(&mut bot).await;
+        let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
+        follow(&bot.core, room(), task, EventId("$status".into()));
+        bot.tick().await;
         output
             .lock()
             .unwrap()
             .extend([BODY[1], "-----END OPENSSH PRIVATE KEY-----", "ok: [localhost]"].map(str::to_owned));
         clock.advance(Duration::seconds(5));
-        flush_due(&mut bot).await;
+        bot.tick().await;
         let bodies = chat.bodies();
         assert_eq!(bodies.len(), 2, "one message per flush: {bodies:?}");
         for secret in BODY {

@@ -13,6 +13,7 @@ use chatrixcd_ports::{
 use chrono::{DateTime, Utc};
 
 use crate::bot::{Bot, Deps};
+use crate::instances::{Instance, Instances};
 use crate::personality::Personality;
 use crate::redact::Redactor;
 use crate::settings::Settings;
@@ -204,7 +205,8 @@ pub(crate) fn bot_with(
     settings: Settings,
 ) -> (Bot, Arc<RecordingChat>) {
     let chat = Arc::new(RecordingChat::default());
-    let deps = Deps { chat: chat.clone(), semaphore, store, clock };
+    let instances = Instances::single("https://semaphore.test", semaphore);
+    let deps = Deps { chat: chat.clone(), instances, store, clock };
     let redactor = Redactor::new(["s3cr3t-token-value".to_owned()]);
     (Bot::new(deps, settings, Personality::with_seed(7), redactor), chat)
 }
@@ -258,5 +260,73 @@ pub(crate) fn bare_task(
         message: None,
         template_name: None,
         user_name: None,
+    }
+}
+
+/// The whole bot over the in-process simulated Semaphore, one or two instances, with a manual
+/// clock and a memory store: for tests of a command's own behaviour.
+pub(crate) struct Harness {
+    pub(crate) bot: Bot,
+    pub(crate) chat: Arc<RecordingChat>,
+    pub(crate) clock: chatrixcd_clock::ManualClock,
+    pub(crate) store: Arc<chatrixcd_store_memory::MemoryStore>,
+    /// The simulators, in the order of the instances.
+    pub(crate) sims: Vec<chatrixcd_sim_semaphore::SimSemaphore>,
+}
+
+impl Harness {
+    /// One instance, named `default` (a ChatrixCD configuration), in 2.10 mode.
+    pub(crate) async fn single() -> Self {
+        Self::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], settings()).await
+    }
+
+    /// `production` (2.10, the default) and `staging` (current).
+    pub(crate) async fn two_instances() -> Self {
+        use chatrixcd_sim_semaphore::Mode;
+        Self::with(&[("production", Mode::V2_10), ("staging", Mode::Current)], settings()).await
+    }
+
+    pub(crate) async fn with(instances: &[(&str, chatrixcd_sim_semaphore::Mode)], settings: Settings) -> Self {
+        let clock = chatrixcd_clock::ManualClock::at_epoch();
+        let store = Arc::new(chatrixcd_store_memory::MemoryStore::new());
+        let mut sims = Vec::new();
+        let mut list = Vec::new();
+        for (name, mode) in instances {
+            let config = chatrixcd_sim_semaphore::SimConfig {
+                mode: *mode,
+                web_host: Some(format!("https://{name}.semaphore.test")),
+                ..Default::default()
+            };
+            let sim = chatrixcd_sim_semaphore::SimSemaphore::demo(config, Arc::new(clock.clone()));
+            list.push(Instance {
+                id: chatrixcd_ports::InstanceId::parse(name).unwrap(),
+                url: format!("https://{name}.semaphore.test"),
+                semaphore: Arc::new(sim.clone()),
+            });
+            sims.push(sim);
+        }
+        let default = list[0].id;
+        let chat = Arc::new(RecordingChat::default());
+        let deps = Deps {
+            chat: chat.clone(),
+            instances: Instances::new(list, default).unwrap(),
+            store: store.clone(),
+            clock: Arc::new(clock.clone()),
+        };
+        let redactor = Redactor::new(["s3cr3t-token-value".to_owned()]);
+        let bot = Bot::new(deps, settings, Personality::with_seed(7), redactor);
+        bot.resume().await;
+        Self { bot, chat, clock, store, sims }
+    }
+
+    /// `who` says `text` in the test room; everything it leads to is done when this returns.
+    pub(crate) async fn say(&self, who: &UserId, text: &str) {
+        self.bot.handle(message_from(who, text, self.clock.now())).await;
+    }
+
+    /// Moves time on by `by` and runs what came due, simulators included.
+    pub(crate) async fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+        self.bot.tick().await;
     }
 }

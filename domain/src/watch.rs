@@ -1,17 +1,19 @@
 //! Watching tasks the bot reports on: one status message per run, edited in place as the task
 //! moves, and a mention of the requester when it ends.
 //!
-//! Polling is per project, not per task: one `tasks/last` call covers every watched task of a
-//! project, so watching many tasks costs a handful of requests per interval.
+//! Polling is per instance and per project, not per task: one `tasks/last` call covers every
+//! watched task of a project, so watching many tasks costs a handful of requests per interval.
+//! Each instance is polled by a job of its own, so a slow instance delays only its own polls.
 
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::semaphore::{SemaphoreError, Task};
-use chatrixcd_ports::store::{TaskRef, TrackedTask};
-use chatrixcd_ports::{ProjectId, TaskStatus};
+use chatrixcd_ports::store::TrackedTask;
+use chatrixcd_ports::{InstanceId, ProjectId, TaskStatus};
 use chrono::{DateTime, Utc};
 
-use crate::bot::Bot;
+use crate::core::{Core, lock};
+use crate::instances::{tag, task_arg, task_label};
 use crate::render::Reply;
 use crate::render::duration::human;
 use crate::render::reply::status_style;
@@ -32,13 +34,15 @@ pub(crate) fn shown_status(tracked: &TrackedTask, status: &TaskStatus) -> TaskSt
 }
 
 /// The one status message of a run.
-pub(crate) fn status_message(bot: &Bot, tracked: &TrackedTask, task: Option<&Task>, now: DateTime<Utc>) -> Reply {
+pub(crate) fn status_message(core: &Core, tracked: &TrackedTask, task: Option<&Task>, now: DateTime<Utc>) -> Reply {
     let status = task.map_or(tracked.last_status.clone(), |t| t.status.clone());
     let shown = shown_status(tracked, &status);
     let (emoji, color) = status_style(&shown);
+    let instances = core.instances();
     let mut reply = Reply::notice()
         .push(emoji)
         .push(" ")
+        .push(&tag(instances, tracked.instance))
         .bold(&tracked.template_name)
         .push(&format!(" · task #{} · ", tracked.task))
         .colored(shown.as_str(), color)
@@ -59,35 +63,40 @@ pub(crate) fn status_message(bot: &Bot, tracked: &TrackedTask, task: Option<&Tas
         reply = reply.push(" · stop requested by ").push(by.as_str());
     }
     if shown == TaskStatus::WaitingConfirmation {
-        let prefix = &bot.settings.prefix;
-        if let Some(summary) = bot.plan_summaries.get(&tracked.task) {
-            reply = reply.line().bold(summary);
+        let prefix = &core.settings.prefix;
+        let summary = lock(&core.watch).plan_summaries.get(&tracked.task_ref()).cloned();
+        if let Some(summary) = summary {
+            reply = reply.line().bold(&summary);
         }
+        let arg = task_arg(instances, tracked.instance, tracked.task);
         reply = reply
             .line()
             .push("✋ The plan waits for approval: react ✅ to apply or ❌ to reject, or ")
-            .code(&format!("{prefix} approve {}", tracked.task))
+            .code(&format!("{prefix} approve {arg}"))
             .push(" / ")
-            .code(&format!("{prefix} reject {}", tracked.task))
+            .code(&format!("{prefix} reject {arg}"))
             .push(" (admins).");
     }
-    if let Some(url) = bot.deps.semaphore.task_url(tracked.project, tracked.template, tracked.task) {
+    if let Some(url) = instances.get(tracked.instance).and_then(|i| i.semaphore.task_url(tracked.project, tracked.template, tracked.task)) {
         reply = reply.push(" · ").link("open in Semaphore", &url);
     }
     reply
 }
 
-/// Polls every watched task once; returns whether any is still being watched.
-pub(crate) async fn poll(bot: &mut Bot) -> bool {
-    let tracked = match bot.deps.store.tracked_tasks().await {
+/// Polls every watched task of `instance` once; returns whether any is still being watched there.
+pub(crate) async fn poll(core: &Core, instance: InstanceId) -> bool {
+    let tracked = match core.store().tracked_tasks().await {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read watched tasks; will retry");
             return true;
         }
     };
+    let Some(semaphore) = core.instances().get(instance).map(|i| std::sync::Arc::clone(&i.semaphore)) else {
+        return false;
+    };
     let mut by_project: BTreeMap<ProjectId, Vec<TrackedTask>> = BTreeMap::new();
-    for t in tracked {
+    for t in tracked.into_iter().filter(|t| t.instance == instance) {
         by_project.entry(t.project).or_default().push(t);
     }
     // One listing per project covers its watched tasks: the newest 200 usually, the newest 1000
@@ -96,12 +105,12 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
     // even thousands of queued tasks cost no more than ten extra requests.
     let mut older: Vec<TrackedTask> = Vec::new();
     for (project, watched) in by_project {
-        let deep = bot.deep_listing.contains(&project);
+        let deep = lock(&core.watch).of(instance).deep_listing.contains(&project);
         let limit = if deep { DEEP_LIMIT } else { RECENT_LIMIT };
-        let recent = match bot.deps.semaphore.recent_tasks(project, limit).await {
+        let recent = match semaphore.recent_tasks(project, limit).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(project = %project, error = %e, "cannot poll tasks; will retry");
+                tracing::warn!(%instance, project = %project, error = %e, "cannot poll tasks; will retry");
                 continue;
             }
         };
@@ -111,7 +120,7 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
             match position.get(&tracked.task) {
                 Some(&i) => {
                     beyond_recent |= i >= usize::from(RECENT_LIMIT);
-                    changed(bot, tracked, Ok(recent[i].clone())).await;
+                    changed(core, tracked, Ok(recent[i].clone())).await;
                 }
                 None => {
                     beyond_recent = true;
@@ -119,33 +128,38 @@ pub(crate) async fn poll(bot: &mut Bot) -> bool {
                 }
             }
         }
+        let mut watch = lock(&core.watch);
+        let deep_listing = &mut watch.of(instance).deep_listing;
         if beyond_recent {
-            bot.deep_listing.insert(project);
+            deep_listing.insert(project);
         } else {
-            bot.deep_listing.remove(&project);
+            deep_listing.remove(&project);
         }
     }
-    older.sort_by_key(|t| bot.checked_alone.get(&TaskRef { project: t.project, task: t.task }).copied());
-    let now = bot.deps.clock.now();
-    for tracked in older.into_iter().take(bot.settings.poll_individual_budget) {
-        let task_ref = TaskRef { project: tracked.project, task: tracked.task };
-        bot.checked_alone.insert(task_ref, now);
-        let current = bot.deps.semaphore.task(tracked.project, tracked.task).await;
-        changed(bot, tracked, current).await;
+    {
+        let mut watch = lock(&core.watch);
+        let checked = &watch.of(instance).checked_alone;
+        older.sort_by_key(|t| checked.get(&t.task_ref()).copied());
     }
-    match bot.deps.store.tracked_tasks().await {
-        Ok(t) => !t.is_empty(),
+    let now = core.now();
+    for tracked in older.into_iter().take(core.settings.poll_individual_budget) {
+        lock(&core.watch).of(instance).checked_alone.insert(tracked.task_ref(), now);
+        let current = semaphore.task(tracked.project, tracked.task).await;
+        changed(core, tracked, current).await;
+    }
+    match core.store().tracked_tasks().await {
+        Ok(t) => t.iter().any(|t| t.instance == instance),
         Err(_) => true,
     }
 }
 
 /// Acts on a polled task: shows a change, refreshes a long run, or notices that it is gone.
-async fn changed(bot: &mut Bot, tracked: TrackedTask, current: Result<Task, SemaphoreError>) {
+async fn changed(core: &Core, tracked: TrackedTask, current: Result<Task, SemaphoreError>) {
     match current {
-        Ok(task) if task.status != tracked.last_status => update(bot, tracked, &task).await,
-        Ok(task) => refresh(bot, &tracked, &task).await,
-        Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => vanished(bot, tracked).await,
-        Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot poll task; will retry"),
+        Ok(task) if task.status != tracked.last_status => update(core, tracked, &task).await,
+        Ok(task) => refresh(core, &tracked, &task).await,
+        Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => vanished(core, tracked).await,
+        Err(e) => tracing::warn!(instance = %tracked.instance, task = %tracked.task, error = %e, "cannot poll task; will retry"),
     }
 }
 
@@ -162,15 +176,16 @@ pub(crate) struct Pushed {
 
 /// Shows a pushed status change on every run watching that task; the event says all the status
 /// message needs, so no request is made.
-pub(crate) async fn on_status(bot: &mut Bot, pushed: Pushed) {
-    let tracked = match bot.deps.store.tracked_tasks().await {
+pub(crate) async fn on_status(core: &Core, instance: InstanceId, pushed: Pushed) {
+    let tracked = match core.store().tracked_tasks().await {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read watched tasks; the next poll catches up");
             return;
         }
     };
-    for tracked in tracked.into_iter().filter(|t| t.project == pushed.project && t.task == pushed.task) {
+    let here = |t: &TrackedTask| t.instance == instance && t.project == pushed.project && t.task == pushed.task;
+    for tracked in tracked.into_iter().filter(here) {
         if tracked.last_status == pushed.status {
             continue;
         }
@@ -186,72 +201,88 @@ pub(crate) async fn on_status(bot: &mut Bot, pushed: Pushed) {
             template_name: Some(tracked.template_name.clone()),
             user_name: None,
         };
-        update(bot, tracked, &task).await;
+        update(core, tracked, &task).await;
     }
 }
 
 /// Edits a running task's status message when its "running for" has gone stale.
-async fn refresh(bot: &mut Bot, tracked: &TrackedTask, task: &Task) {
-    let now = bot.deps.clock.now();
-    let key = (tracked.room.clone(), tracked.task);
+async fn refresh(core: &Core, tracked: &TrackedTask, task: &Task) {
+    let now = core.now();
+    let key = (tracked.room.clone(), tracked.task_ref());
     let Some(event) = tracked.status_event.clone() else { return };
-    let due = bot.status_edited.get(&key).is_none_or(|last| now - *last >= bot.settings.status_refresh);
+    let due = lock(&core.watch).status_edited.get(&key).is_none_or(|last| now - *last >= core.settings.status_refresh);
     if !due || !task.status.is_active() {
         return;
     }
-    let mut message = status_message(bot, tracked, Some(task), now).build();
+    let mut message = status_message(core, tracked, Some(task), now).build();
     let minutes = task.start.map_or(0, |s| (now - s).num_minutes());
-    message.idempotency_key = Some(format!("status:{}:{}:{}:{minutes}m", tracked.room, tracked.task, task.status));
-    bot.edit(&tracked.room, &event, message).await;
-    bot.status_edited.insert(key, now);
+    message.idempotency_key = Some(format!("status:{}:{}:{}:{minutes}m", tracked.room, idem(tracked), task.status));
+    core.out.edit(&tracked.room, &event, message).await;
+    lock(&core.watch).status_edited.insert(key, now);
 }
 
-async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
-    let now = bot.deps.clock.now();
-    let key = (tracked.room.clone(), tracked.task);
+/// The part of idempotency keys that names the task: as before for the default instance, so a
+/// restarted bot finds the keys it used; with the instance for the others.
+fn idem(tracked: &TrackedTask) -> String {
+    if tracked.instance == InstanceId::default() {
+        tracked.task.to_string()
+    } else {
+        format!("{}:{}", tracked.instance, tracked.task)
+    }
+}
+
+async fn update(core: &Core, mut tracked: TrackedTask, task: &Task) {
+    let now = core.now();
+    let task_ref = tracked.task_ref();
+    let key = (tracked.room.clone(), task_ref);
     // Within the edit gap, an intermediate status waits for the next poll (which sees it still
     // differs from the last one shown); an end is never held back.
-    let too_soon = bot.status_edited.get(&key).is_some_and(|last| now - *last < bot.settings.status_edit_gap);
-    if too_soon && !task.status.is_terminal() && tracked.status_event.is_some() {
-        bot.watch_soon();
-        return;
+    {
+        let mut watch = lock(&core.watch);
+        let too_soon = watch.status_edited.get(&key).is_some_and(|last| now - *last < core.settings.status_edit_gap);
+        if too_soon && !task.status.is_terminal() && tracked.status_event.is_some() {
+            watch.soon(tracked.instance, now, core.settings.poll_interval);
+            return;
+        }
+        watch.status_edited.insert(key.clone(), now);
     }
-    bot.status_edited.insert(key.clone(), now);
     tracked.last_status = task.status.clone();
-    if task.status == TaskStatus::WaitingConfirmation && !bot.plan_summaries.contains_key(&tracked.task) {
-        match bot.deps.semaphore.task_log_text(tracked.project, tracked.task).await {
-            Ok(log) => {
-                if let Some(summary) = plan_summary(&log) {
-                    bot.plan_summaries.insert(tracked.task, summary);
+    let summarised = lock(&core.watch).plan_summaries.contains_key(&task_ref);
+    if task.status == TaskStatus::WaitingConfirmation && !summarised {
+        if let Some(instance) = core.instances().get(tracked.instance) {
+            match instance.semaphore.task_log_text(tracked.project, tracked.task).await {
+                Ok(log) => {
+                    if let Some(summary) = plan_summary(&log) {
+                        lock(&core.watch).plan_summaries.insert(task_ref, summary);
+                    }
                 }
+                Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot read the plan to summarise it"),
             }
-            Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot read the plan to summarise it"),
         }
     }
-    let mut message = status_message(bot, &tracked, Some(task), now).build();
-    message.idempotency_key = Some(format!("status:{}:{}:{}", tracked.room, tracked.task, task.status));
+    let mut message = status_message(core, &tracked, Some(task), now).build();
+    message.idempotency_key = Some(format!("status:{}:{}:{}", tracked.room, idem(&tracked), task.status));
     match &tracked.status_event {
         Some(event) => {
             let event = event.clone();
-            bot.edit(&tracked.room, &event, message).await;
+            core.out.edit(&tracked.room, &event, message).await;
         }
-        None => tracked.status_event = bot.post(&tracked.room, message).await,
+        None => tracked.status_event = core.out.post(&tracked.room, message).await,
     }
-    let task_ref = TaskRef { project: tracked.project, task: tracked.task };
     if !task.status.is_terminal() {
-        if let Err(e) = bot.deps.store.track(tracked).await {
+        if let Err(e) = core.store().track(tracked).await {
             tracing::warn!(error = %e, "could not save a task's status");
         }
         return;
     }
     let shown = shown_status(&tracked, &task.status);
     let ended = task.end.unwrap_or(now);
-    if let Err(e) = bot.deps.store.finish_run(task_ref, ended, shown.clone()).await {
+    if let Err(e) = core.store().finish_run(task_ref, ended, shown.clone()).await {
         tracing::error!(error = %e, "could not record how a run ended");
     }
     let (emoji, _) = status_style(&shown);
     if let Some(event) = tracked.status_event.clone() {
-        bot.react(&tracked.room, &event, emoji).await;
+        core.out.react(&tracked.room, &event, emoji).await;
     }
     let took = match (task.start, task.end) {
         (Some(s), Some(e)) => format!(" after {}", human(e - s)),
@@ -266,21 +297,25 @@ async fn update(bot: &mut Bot, mut tracked: TrackedTask, task: &Task) {
         TaskStatus::Error => "failed".to_owned(),
         other => format!("ended with status {other}"),
     };
+    let instances = core.instances();
     let reply = Reply::text()
         .mention(&tracked.requester, None)
-        .push(&format!(" {emoji} {} (task #{}) {verdict}{took}. ", tracked.template_name, tracked.task))
+        .push(&format!(
+            " {emoji} {}{} (task #{}) {verdict}{took}. ",
+            tag(instances, tracked.instance),
+            tracked.template_name,
+            tracked.task
+        ))
         .push("Logs: ")
-        .code(&format!("{} logs {}", bot.settings.prefix, tracked.task));
+        .code(&format!("{} logs {}", core.settings.prefix, task_arg(instances, tracked.instance, tracked.task)));
     let mut message = reply.build();
     message.reply_to = tracked.status_event.clone();
-    message.idempotency_key = Some(format!("done:{}:{}", tracked.room, tracked.task));
-    bot.post(&tracked.room, message).await;
-    if let Err(e) = bot.deps.store.untrack(task_ref, &tracked.room).await {
+    message.idempotency_key = Some(format!("done:{}:{}", tracked.room, idem(&tracked)));
+    core.out.post(&tracked.room, message).await;
+    if let Err(e) = core.store().untrack(task_ref, &tracked.room).await {
         tracing::warn!(error = %e, "could not stop watching a finished task");
     }
-    bot.status_edited.remove(&key);
-    bot.plan_summaries.remove(&tracked.task);
-    bot.checked_alone.remove(&task_ref);
+    lock(&core.watch).forget(&tracked.room, task_ref);
 }
 
 /// The plan's own summary line (`Plan: 1 to add, 0 to change, 0 to destroy.`), the last one in
@@ -294,16 +329,22 @@ pub(crate) fn plan_summary(log: &str) -> Option<String> {
         .map(|line| line.trim().to_owned())
 }
 
-async fn vanished(bot: &mut Bot, tracked: TrackedTask) {
+async fn vanished(core: &Core, tracked: TrackedTask) {
+    let instances = core.instances();
     let reply = Reply::notice().push(&format!(
-        "❓ Task #{} ({}) no longer exists in Semaphore; I stopped watching it.",
-        tracked.task, tracked.template_name
+        "❓ Task {} ({}) no longer exists in Semaphore; I stopped watching it.",
+        task_label(instances, tracked.instance, tracked.task),
+        tracked.template_name
     ));
-    bot.post(&tracked.room, reply.build()).await;
-    let task_ref = TaskRef { project: tracked.project, task: tracked.task };
-    if let Err(e) = bot.deps.store.untrack(task_ref, &tracked.room).await {
+    core.out.post(&tracked.room, reply.build()).await;
+    if let Err(e) = core.store().untrack(tracked.task_ref(), &tracked.room).await {
         tracing::warn!(error = %e, "could not stop watching a vanished task");
     }
+}
+
+/// Makes the next poll of `instance` come within the short interval.
+pub(crate) fn watch_soon(core: &Core, instance: InstanceId) {
+    lock(&core.watch).soon(instance, core.now(), core.settings.poll_interval);
 }
 
 #[cfg(test)]
@@ -323,6 +364,7 @@ mod tests {
 
     fn tracked(clock: &ManualClock) -> TrackedTask {
         TrackedTask {
+            instance: Default::default(),
             project: ProjectId::new(1),
             task: TaskId::new(7),
             template: TemplateId::new(3),
@@ -358,7 +400,7 @@ mod tests {
         }
         let store = Arc::new(MemoryStore::new());
         store.track(tracked(&clock)).await.unwrap();
-        let (mut bot, chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
         (bot, chat, clock)
     }
@@ -375,26 +417,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_pushed_status_edits_the_status_message_without_asking_semaphore() {
-        let (mut bot, chat, clock) = watching(None).await;
-        bot.on_task_event(pushed(TaskStatus::Running, &clock)).await;
+        let (bot, chat, clock) = watching(None).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::Running, &clock)).await;
         let edited = edits(&chat);
         assert_eq!(edited.len(), 1, "{edited:?}");
         assert!(edited[0].contains("deploy-web · task #7 · running"), "{edited:?}");
         // The same status pushed again (e.g. after a reconnect) changes nothing.
-        bot.on_task_event(pushed(TaskStatus::Running, &clock)).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::Running, &clock)).await;
         assert!(chat.take().is_empty());
     }
 
     #[tokio::test]
     async fn edits_keep_a_gap_but_the_end_is_shown_at_once() {
-        let (mut bot, chat, clock) = watching(None).await;
-        bot.on_task_event(pushed(TaskStatus::Running, &clock)).await;
+        let (bot, chat, clock) = watching(None).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::Running, &clock)).await;
         assert_eq!(edits(&chat).len(), 1);
         clock.advance(Duration::milliseconds(500));
-        bot.on_task_event(pushed(TaskStatus::WaitingConfirmation, &clock)).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::WaitingConfirmation, &clock)).await;
         assert!(edits(&chat).is_empty(), "an intermediate status within the gap waits");
         clock.advance(Duration::milliseconds(200));
-        bot.on_task_event(pushed(TaskStatus::Success, &clock)).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::Success, &clock)).await;
         let posted = chat.take();
         let edit = posted.iter().find_map(|p| match p {
             Posted::Edit(_, m) => Some(m.body.clone()),
@@ -405,7 +447,7 @@ mod tests {
             posted.iter().any(|p| matches!(p, Posted::Message(_, m) if m.body.contains("finished successfully"))),
             "{posted:?}"
         );
-        assert!(bot.deps.store.tracked_tasks().await.unwrap().is_empty(), "a finished run is no longer watched");
+        assert!(bot.core.deps.store.tracked_tasks().await.unwrap().is_empty(), "a finished run is no longer watched");
     }
 
     #[tokio::test]
@@ -423,7 +465,7 @@ mod tests {
             template_name: Some("deploy-web".into()),
             user_name: None,
         };
-        let (mut bot, chat, clock) = watching(Some(running)).await;
+        let (bot, chat, clock) = watching(Some(running)).await;
         bot.tick().await;
         assert_eq!(edits(&chat).len(), 1, "waiting → running");
         clock.advance(Duration::minutes(2));
@@ -452,7 +494,7 @@ mod tests {
         for n in 1..=25 {
             store.track(TrackedTask { task: TaskId::new(n), ..tracked(&clock) }).await.unwrap();
         }
-        let (mut bot, _chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        let (bot, _chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..3 {
@@ -492,7 +534,7 @@ mod tests {
         for id in 1_170..1_200 {
             store.track(TrackedTask { task: TaskId::new(id), ..tracked(&clock) }).await.unwrap();
         }
-        let (mut bot, _chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        let (bot, _chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
         bot.tick().await;
         assert_eq!(*limits.lock().unwrap(), [200], "the first poll tries the short list");
@@ -507,23 +549,23 @@ mod tests {
 
     #[tokio::test]
     async fn polling_is_a_slower_safety_net_while_the_websocket_is_open() {
-        let (mut bot, _chat, clock) = watching(Some(queued(ProjectId::new(1), 7))).await;
+        let (bot, _chat, clock) = watching(Some(queued(ProjectId::new(1), 7))).await;
         bot.tick().await;
         assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(5)), "no push: poll often");
-        bot.on_task_event(TaskEvent::Connected).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Connected).await;
         clock.advance(Duration::seconds(5));
         bot.tick().await;
         assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(15)), "push open: the safety net");
         clock.advance(Duration::seconds(1));
-        bot.on_task_event(TaskEvent::Disconnected).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Disconnected).await;
         assert_eq!(bot.next_deadline(), Some(clock.now() + Duration::seconds(5)), "push lost: poll often again");
     }
 
     #[tokio::test]
     async fn a_reconnected_push_channel_makes_the_next_poll_immediate() {
-        let (mut bot, _chat, clock) = watching(None).await;
+        let (bot, _chat, clock) = watching(None).await;
         clock.advance(Duration::seconds(1));
-        bot.on_task_event(TaskEvent::Reconnected).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Reconnected).await;
         assert_eq!(bot.next_deadline(), Some(clock.now()));
     }
 }

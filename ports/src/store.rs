@@ -7,12 +7,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::chat::EventId;
-use crate::ids::{ProjectId, RoomId, TaskId, TemplateId, UserId};
+use crate::ids::{InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
 use crate::semaphore::TaskStatus;
 
 /// A task the bot reports on in a room: one it started, or one a user asked it to watch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackedTask {
+    /// The Semaphore instance the task runs on (schema-1 records, which had none, read as `default`).
+    #[serde(default)]
+    pub instance: InstanceId,
     pub project: ProjectId,
     pub task: TaskId,
     pub template: TemplateId,
@@ -27,18 +30,35 @@ pub struct TrackedTask {
     pub stop_requested_by: Option<UserId>,
 }
 
-/// Where a task lives: enough to address it in Semaphore.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a task lives: enough to address it in Semaphore. Task ids are unique per instance only,
+/// so the instance is part of every reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskRef {
+    /// Schema-1 records, which had none, read as `default`.
+    #[serde(default)]
+    pub instance: InstanceId,
     pub project: ProjectId,
     pub task: TaskId,
+}
+
+impl TaskRef {
+    pub fn new(instance: InstanceId, project: ProjectId, task: TaskId) -> Self {
+        Self { instance, project, task }
+    }
+}
+
+impl TrackedTask {
+    /// Where the tracked task lives.
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef { instance: self.instance, project: self.project, task: self.task }
+    }
 }
 
 /// What a room chose for itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RoomSettings {
-    /// The Semaphore instance commands in this room use (several instances come later).
-    pub active_instance: Option<String>,
+    /// The Semaphore instance commands in this room use (`use <instance>`); `None`: the default.
+    pub active_instance: Option<InstanceId>,
     /// Post the log of every run started here as it is written.
     pub log_tailing: bool,
     pub theme: Option<String>,
@@ -51,7 +71,9 @@ pub struct RunRecord {
     pub id: u64,
     pub room: RoomId,
     pub requester: UserId,
-    pub instance: Option<String>,
+    /// Schema-1 records hold `null` here, read as `default`.
+    #[serde(default)]
+    pub instance: InstanceId,
     pub project: ProjectId,
     pub project_name: String,
     pub template: TemplateId,
@@ -103,7 +125,7 @@ pub trait Store: Send + Sync {
     async fn remove_alias(&self, name: &str) -> Result<bool, StoreError>;
 
     async fn tracked_tasks(&self) -> Result<Vec<TrackedTask>, StoreError>;
-    /// Inserts or replaces the entry for `(task.project, task.task, task.room)`.
+    /// Inserts or replaces the entry for `(task.instance, task.project, task.task, task.room)`.
     async fn track(&self, task: TrackedTask) -> Result<(), StoreError>;
     async fn untrack(&self, task: TaskRef, room: &RoomId) -> Result<(), StoreError>;
 

@@ -38,11 +38,11 @@ fn main() {
         settings.greetings = false;
         let deps = Deps {
             chat: Arc::new(NullChat::default()),
-            semaphore: Arc::new(semaphore),
+            instances: chatrixcd_domain::Instances::single("https://semaphore.test", Arc::new(semaphore)),
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(clock.clone()),
         };
-        let mut bot =
+        let bot =
             Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["a-secret-token-value".to_owned()]));
         for (name, body) in [
             ("chatter (not a command)", "good morning everyone"),

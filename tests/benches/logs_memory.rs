@@ -92,14 +92,14 @@ async fn measure(url: &str, task: &str, step: &str) {
     let chat = Arc::new(NullChat::recording());
     let deps = Deps {
         chat: chat.clone(),
-        semaphore: semaphore.clone(),
+        instances: chatrixcd_domain::Instances::single("https://semaphore.test", semaphore.clone()),
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(clock.clone()),
     };
-    let mut bot =
+    let bot =
         Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["a-secret-token-value".to_owned()]));
     // Warm up: the connection, the store, the allocator's first arenas.
-    let _ = say(&mut bot, &clock, &user, &room, "!cd ping").await;
+    let _ = say(&bot, &clock, &user, &room, "!cd ping").await;
 
     if step == "fetch" {
         let task_id = chatrixcd_ports::TaskId::new(task.parse().unwrap());
@@ -116,7 +116,7 @@ async fn measure(url: &str, task: &str, step: &str) {
         return;
     }
     let command = format!("!cd {}", step.replace("{task}", task));
-    let (took, peak) = say(&mut bot, &clock, &user, &room, &command).await;
+    let (took, peak) = say(&bot, &clock, &user, &room, &command).await;
     let (said, uploaded) = chat.last();
     println!("{:<28} {took:>8.2?}  peak +{:>6.1} MB", step.replace(" {task}", " N"), mb(peak));
     if command.ends_with("--file") {
@@ -128,7 +128,7 @@ async fn measure(url: &str, task: &str, step: &str) {
 
 /// Hands one command to the bot; returns how long it took and the peak resident memory above
 /// what the process held before.
-async fn say(bot: &mut Bot, clock: &ManualClock, user: &UserId, room: &RoomId, body: &str) -> (StdDuration, usize) {
+async fn say(bot: &Bot, clock: &ManualClock, user: &UserId, room: &RoomId, body: &str) -> (StdDuration, usize) {
     let event = ChatEvent::Message {
         meta: Incoming {
             room: room.clone(),

@@ -172,6 +172,7 @@ async fn measure(scenario: &Scenario) {
         let room = RoomId::parse(format!("!room{}:example.org", n % ROOMS)).unwrap();
         store
             .track(TrackedTask {
+                instance: Default::default(),
                 project: *project,
                 task: task.id,
                 template: template.id,
@@ -198,14 +199,14 @@ async fn measure(scenario: &Scenario) {
     let interval = if scenario.push_open { settings.safety_poll_interval } else { settings.poll_interval };
     let deps = Deps {
         chat: Arc::new(NullChat::default()),
-        semaphore: semaphore.clone(),
+        instances: chatrixcd_domain::Instances::single("https://semaphore.test", semaphore.clone()),
         store,
         clock: Arc::new(clock.clone()),
     };
-    let mut bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
+    let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
     bot.resume().await;
     if scenario.push_open {
-        bot.on_task_event(TaskEvent::Connected).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Connected).await;
     }
     semaphore.reset();
 

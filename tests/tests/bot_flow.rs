@@ -67,7 +67,7 @@ impl World {
         settings.greetings = false;
         let deps = Deps {
             chat: Arc::new(console.clone()),
-            semaphore: Arc::new(semaphore.clone()),
+            instances: chatrixcd_domain::Instances::single("https://semaphore.test", Arc::new(semaphore.clone())),
             store: store.clone(),
             clock: Arc::new(clock.clone()),
         };

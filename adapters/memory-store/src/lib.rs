@@ -71,8 +71,7 @@ impl Store for MemoryStore {
 
     async fn track(&self, task: TrackedTask) -> Result<(), StoreError> {
         let mut state = self.state();
-        match state.tracked.iter_mut().find(|t| t.project == task.project && t.task == task.task && t.room == task.room)
-        {
+        match state.tracked.iter_mut().find(|t| t.task_ref() == task.task_ref() && t.room == task.room) {
             // The tracking start stays the first one, whatever the updates.
             Some(existing) => {
                 let started_at = existing.started_at;
@@ -85,7 +84,7 @@ impl Store for MemoryStore {
     }
 
     async fn untrack(&self, task: TaskRef, room: &RoomId) -> Result<(), StoreError> {
-        self.state().tracked.retain(|t| !(t.project == task.project && t.task == task.task && &t.room == room));
+        self.state().tracked.retain(|t| !(t.task_ref() == task && &t.room == room));
         Ok(())
     }
 
@@ -118,7 +117,7 @@ impl Store for MemoryStore {
     async fn finish_run(&self, task: TaskRef, ended_at: DateTime<Utc>, result: TaskStatus) -> Result<(), StoreError> {
         let mut state = self.state();
         // The newest run of that task: a task id belongs to one run.
-        if let Some(run) = state.runs.values_mut().rev().find(|r| r.project == task.project && r.task == task.task) {
+        if let Some(run) = state.runs.values_mut().rev().find(|r| r.instance == task.instance && r.project == task.project && r.task == task.task) {
             run.ended_at = Some(ended_at);
             run.result = Some(result);
         }
@@ -163,10 +162,11 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chatrixcd_ports::{ProjectId, TaskId, TaskStatus, TemplateId, UserId};
+    use chatrixcd_ports::{InstanceId, ProjectId, TaskId, TaskStatus, TemplateId, UserId};
 
     fn tracked(task: u64, room: &str) -> TrackedTask {
         TrackedTask {
+            instance: InstanceId::default(),
             project: ProjectId::new(1),
             task: TaskId::new(task),
             template: TemplateId::new(1),
@@ -191,7 +191,7 @@ mod tests {
         let all = store.tracked_tasks().await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].last_status, TaskStatus::Running);
-        let r = TaskRef { project: ProjectId::new(1), task: TaskId::new(1) };
+        let r = TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(1));
         store.untrack(r, &RoomId::parse("!a:x").unwrap()).await.unwrap();
         assert_eq!(store.tracked_tasks().await.unwrap().len(), 1);
     }
@@ -204,7 +204,7 @@ mod tests {
         assert!(store.remove_alias("deploy").await.unwrap());
         assert!(!store.remove_alias("deploy").await.unwrap());
         let a = RoomId::parse("!a:x").unwrap();
-        let r = TaskRef { project: ProjectId::new(1), task: TaskId::new(7) };
+        let r = TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7));
         store.set_last_task(&a, r).await.unwrap();
         assert_eq!(store.last_task(&a).await.unwrap(), Some(r));
         assert_eq!(store.last_task(&RoomId::parse("!b:x").unwrap()).await.unwrap(), None);

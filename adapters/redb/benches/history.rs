@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use chatrixcd_ports::store::{Page, RunRecord, Store as _};
-use chatrixcd_ports::{ProjectId, RoomId, TaskId, TemplateId, UserId};
+use chatrixcd_ports::{InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
 use chatrixcd_store_redb::RedbStore;
 use chrono::DateTime;
 
@@ -17,7 +17,7 @@ fn run(n: u64) -> RunRecord {
         id: 0,
         room: RoomId::parse("!ops:example.org").unwrap(),
         requester: UserId::parse("@alice:example.org").unwrap(),
-        instance: Some("production".into()),
+        instance: InstanceId::parse("production").unwrap(),
         project: ProjectId::new(1 + n % 5),
         project_name: "ops".into(),
         template: TemplateId::new(1 + n % 40),

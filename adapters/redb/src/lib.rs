@@ -5,6 +5,7 @@
 //! Values are JSON, keyed for the lookups the bot makes; the schema version lives in the file and
 //! a newer file is refused rather than misread.
 
+mod migrate;
 mod open;
 mod store;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, DatabaseError, ReadableDatabase as _, TableDefinition};
 
 /// The layout this build reads and writes. Raise it with a migration when the layout changes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
 pub(crate) const ALIASES: TableDefinition<'_, &str, &str> = TableDefinition::new("aliases");
@@ -34,6 +34,10 @@ pub enum OpenError {
         "{path} was written by a newer chatrixcd (schema {found}, this one reads up to {supported}): upgrade chatrixcd, or point --data-dir elsewhere"
     )]
     Newer { path: PathBuf, found: u64, supported: u64 },
+    #[error(
+        "{path} could not be moved from schema {from} to this chatrixcd's layout ({detail}); it was left as it was: keep the older chatrixcd running, or report this with the file"
+    )]
+    Migration { path: PathBuf, from: u64, detail: String },
     #[error("cannot use {path}: {detail}")]
     Other { path: PathBuf, detail: String },
 }
@@ -124,8 +128,22 @@ fn prepare(db: &Database, path: &Path) -> Result<(), OpenError> {
         write.open_table(RUN_BY_TASK).map_err(|e| corrupt(&e))?;
         write.open_table(AUDIT).map_err(|e| corrupt(&e))?;
         let mut meta = write.open_table(META).map_err(|e| corrupt(&e))?;
-        // Schema 1 is the first layout; later versions add their migrations here, in order.
-        if found.is_none() {
+        // Migrations run in order, in this transaction, so the file is either all old or all new.
+        if found == Some(1) {
+            let done = crate::migrate::v1_to_v2(&write).map_err(|e| OpenError::Migration {
+                path: path.to_owned(),
+                from: 1,
+                detail: e.to_string(),
+            })?;
+            tracing::info!(
+                path = %path.display(),
+                tracked = done.tracked,
+                runs = done.runs,
+                rooms = done.rooms,
+                "migrated the database from schema 1 to 2 (tasks now name their Semaphore instance)"
+            );
+        }
+        if found != Some(SCHEMA_VERSION) {
             meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str()).map_err(|e| corrupt(&e))?;
         }
     }

@@ -40,12 +40,18 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn tracked_key(project: u64, task: u64, room: &str) -> String {
-    format!("{project}/{task}/{room}")
+/// `{instance}/{project}/{task}/{room}`: a task may be tracked in several rooms.
+pub(crate) fn tracked_key(task: TaskRef, room: &str) -> String {
+    format!("{}/{}/{}/{room}", task.instance, task.project, task.task)
 }
 
+/// `{instance}/{project}/{task}`: task ids are unique per instance only.
 fn task_key(task: TaskRef) -> String {
-    format!("{}/{}", task.project, task.task)
+    format!("{}/{}/{}", task.instance, task.project, task.task)
+}
+
+fn run_ref(run: &RunRecord) -> TaskRef {
+    TaskRef::new(run.instance, run.project, run.task)
 }
 
 impl RedbStore {
@@ -75,7 +81,7 @@ impl RedbStore {
                 last += 1;
                 run.id = last;
                 table.insert(last, encode(&run)?.as_slice()).map_err(unavailable)?;
-                let key = task_key(TaskRef { project: run.project, task: run.task });
+                let key = task_key(run_ref(&run));
                 index.insert(key.as_str(), last).map_err(unavailable)?;
                 ids.push(last);
             }
@@ -189,7 +195,7 @@ impl Store for RedbStore {
     }
 
     async fn track(&self, task: TrackedTask) -> Result<(), StoreError> {
-        let key = tracked_key(task.project.get(), task.task.get(), task.room.as_str());
+        let key = tracked_key(task.task_ref(), task.room.as_str());
         let mut bytes = encode(&task)?;
         self.write(move |txn| {
             let mut table = txn.open_table(TRACKED).map_err(unavailable)?;
@@ -208,7 +214,7 @@ impl Store for RedbStore {
     }
 
     async fn untrack(&self, task: TaskRef, room: &RoomId) -> Result<(), StoreError> {
-        let key = tracked_key(task.project.get(), task.task.get(), room.as_str());
+        let key = tracked_key(task, room.as_str());
         self.write(move |txn| {
             txn.open_table(TRACKED).map_err(unavailable)?.remove(key.as_str()).map_err(unavailable)?;
             Ok(())
@@ -274,7 +280,7 @@ impl Store for RedbStore {
             let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
             run.id = id;
             runs.insert(id, encode(&run)?.as_slice()).map_err(unavailable)?;
-            let key = task_key(TaskRef { project: run.project, task: run.task });
+            let key = task_key(run_ref(&run));
             txn.open_table(RUN_BY_TASK).map_err(unavailable)?.insert(key.as_str(), id).map_err(unavailable)?;
             Ok(id)
         })
@@ -296,7 +302,7 @@ impl Store for RedbStore {
                 for item in runs.iter().map_err(unavailable)?.rev() {
                     let (id, value) = item.map_err(unavailable)?;
                     let run: RunRecord = decode(value.value())?;
-                    if run.project == task.project && run.task == task.task {
+                    if run_ref(&run) == task {
                         found = Some((id.value(), value.value().to_vec()));
                         break;
                     }
@@ -325,7 +331,7 @@ impl Store for RedbStore {
                 let (id, value) = item.map_err(unavailable)?;
                 let run: RunRecord = decode(value.value())?;
                 if run.started_at < cutoff {
-                    doomed.push((id.value(), task_key(TaskRef { project: run.project, task: run.task })));
+                    doomed.push((id.value(), task_key(run_ref(&run))));
                 }
             }
             for (id, key) in &doomed {

@@ -10,7 +10,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
 
 use chatrixcd_ports::store::{AuditEntry, Page, RunRecord, Store, TaskRef, TrackedTask};
-use chatrixcd_ports::{ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
+use chatrixcd_ports::{InstanceId, ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
 use chatrixcd_store_redb::RedbStore;
 use chrono::DateTime;
 
@@ -36,6 +36,7 @@ fn crash_writer_child() {
             let at = DateTime::from_timestamp(1_767_225_600 + i64::try_from(n).unwrap(), 0).unwrap();
             let task = TaskId::new(1_000 + n % 7);
             let tracked = TrackedTask {
+                instance: InstanceId::default(),
                 project: ProjectId::new(1),
                 task,
                 template: TemplateId::new(1),
@@ -49,13 +50,13 @@ fn crash_writer_child() {
             };
             store.track(tracked).await.unwrap();
             if n % 3 == 0 {
-                store.untrack(TaskRef { project: ProjectId::new(1), task }, &room()).await.unwrap();
+                store.untrack(TaskRef::new(InstanceId::default(), ProjectId::new(1), task), &room()).await.unwrap();
             }
             let run = RunRecord {
                 id: 0,
                 room: room(),
                 requester: user(),
-                instance: None,
+                instance: InstanceId::default(),
                 project: ProjectId::new(1),
                 project_name: "ops".into(),
                 template: TemplateId::new(1),

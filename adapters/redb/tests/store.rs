@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, TaskRef, TrackedTask};
-use chatrixcd_ports::{ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
+use chatrixcd_ports::{InstanceId, ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
 use chatrixcd_store_memory::MemoryStore;
 use chatrixcd_store_redb::{OpenError, RedbStore};
 use chrono::{DateTime, Utc};
@@ -24,8 +24,14 @@ fn user() -> UserId {
     UserId::parse("@alice:test").unwrap()
 }
 
+/// The two instances the model-based test uses: the same task id on both is two tasks.
+fn instance(i: u8) -> InstanceId {
+    if i == 0 { InstanceId::default() } else { InstanceId::parse("staging").unwrap() }
+}
+
 fn tracked(task: u64, r: u8, at: i64, status: TaskStatus) -> TrackedTask {
     TrackedTask {
+        instance: InstanceId::default(),
         project: ProjectId::new(1),
         task: TaskId::new(task),
         template: TemplateId::new(1),
@@ -44,7 +50,7 @@ fn run(task: u64, at: i64) -> RunRecord {
         id: 0,
         room: room(1),
         requester: user(),
-        instance: None,
+        instance: InstanceId::default(),
         project: ProjectId::new(1),
         project_name: "ops".into(),
         template: TemplateId::new(1),
@@ -70,12 +76,12 @@ async fn everything_survives_reopening() {
         let store = RedbStore::open(dir.path()).unwrap();
         store.set_alias("dw", "run 1 1").await.unwrap();
         store.track(tracked(7, 1, 0, TaskStatus::Running)).await.unwrap();
-        store.set_last_task(&room(1), TaskRef { project: ProjectId::new(1), task: TaskId::new(7) }).await.unwrap();
+        store.set_last_task(&room(1), TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7))).await.unwrap();
         store.set_room_settings(&room(1), RoomSettings { log_tailing: true, ..Default::default() }).await.unwrap();
         let id = store.record_run(run(7, 0)).await.unwrap();
         assert_eq!(id, 1);
         store
-            .finish_run(TaskRef { project: ProjectId::new(1), task: TaskId::new(7) }, t(60), TaskStatus::Success)
+            .finish_run(TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7)), t(60), TaskStatus::Success)
             .await
             .unwrap();
         assert_eq!(store.append_audit(audit("run.start")).await.unwrap(), 1);
@@ -159,12 +165,12 @@ async fn pages_are_newest_first_and_pruning_keeps_recent_runs() {
 enum Op {
     SetAlias(u8, u8),
     RemoveAlias(u8),
-    Track(u8, u8, u8),
-    Untrack(u8, u8),
-    SetLast(u8, u8),
+    Track(u8, u8, u8, u8),
+    Untrack(u8, u8, u8),
+    SetLast(u8, u8, u8),
     Settings(u8, bool),
-    RecordRun(u8, i16),
-    FinishRun(u8, bool),
+    RecordRun(u8, i16, u8),
+    FinishRun(u8, bool, u8),
     Prune(i16),
     Audit(u8),
     Setting(u8, u8),
@@ -174,12 +180,12 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..4u8, 0..4u8).prop_map(|(a, b)| Op::SetAlias(a, b)),
         (0..4u8).prop_map(Op::RemoveAlias),
-        (0..5u8, 0..3u8, 0..3u8).prop_map(|(t, r, s)| Op::Track(t, r, s)),
-        (0..5u8, 0..3u8).prop_map(|(t, r)| Op::Untrack(t, r)),
-        (0..3u8, 0..5u8).prop_map(|(r, t)| Op::SetLast(r, t)),
+        (0..5u8, 0..3u8, 0..3u8, 0..2u8).prop_map(|(t, r, s, i)| Op::Track(t, r, s, i)),
+        (0..5u8, 0..3u8, 0..2u8).prop_map(|(t, r, i)| Op::Untrack(t, r, i)),
+        (0..3u8, 0..5u8, 0..2u8).prop_map(|(r, t, i)| Op::SetLast(r, t, i)),
         (0..3u8, any::<bool>()).prop_map(|(r, b)| Op::Settings(r, b)),
-        (0..5u8, -100..100i16).prop_map(|(t, at)| Op::RecordRun(t, at)),
-        (0..5u8, any::<bool>()).prop_map(|(t, ok)| Op::FinishRun(t, ok)),
+        (0..5u8, -100..100i16, 0..2u8).prop_map(|(t, at, i)| Op::RecordRun(t, at, i)),
+        (0..5u8, any::<bool>(), 0..2u8).prop_map(|(t, ok, i)| Op::FinishRun(t, ok, i)),
         (-100..100i16).prop_map(Op::Prune),
         (0..3u8).prop_map(Op::Audit),
         (0..3u8, 0..3u8).prop_map(|(k, v)| Op::Setting(k, v)),
@@ -189,26 +195,32 @@ fn op() -> impl Strategy<Value = Op> {
 /// Applies `op` and returns everything observable afterwards, as text.
 async fn apply(store: &dyn Store, op: &Op) -> String {
     let status = [TaskStatus::Waiting, TaskStatus::Running, TaskStatus::Success];
-    let task_ref = |t: u8| TaskRef { project: ProjectId::new(1), task: TaskId::new(u64::from(t)) };
+    let task_ref = |t: u8, i: u8| TaskRef::new(instance(i), ProjectId::new(1), TaskId::new(u64::from(t)));
     let answer = match op {
         Op::SetAlias(a, b) => format!("{:?}", store.set_alias(&format!("a{a}"), &format!("run 1 {b}")).await),
         Op::RemoveAlias(a) => format!("{:?}", store.remove_alias(&format!("a{a}")).await),
-        Op::Track(t, r, s) => {
-            let at = i64::from(*t) * 10 + i64::from(*r);
-            format!("{:?}", store.track(tracked(u64::from(*t), *r, at, status[usize::from(*s)].clone())).await)
+        Op::Track(t, r, s, i) => {
+            let at = i64::from(*t) * 10 + i64::from(*r) + i64::from(*i) * 100;
+            let mut task = tracked(u64::from(*t), *r, at, status[usize::from(*s)].clone());
+            task.instance = instance(*i);
+            format!("{:?}", store.track(task).await)
         }
-        Op::Untrack(t, r) => format!("{:?}", store.untrack(task_ref(*t), &room(*r)).await),
-        Op::SetLast(r, t) => format!("{:?}", store.set_last_task(&room(*r), task_ref(*t)).await),
+        Op::Untrack(t, r, i) => format!("{:?}", store.untrack(task_ref(*t, *i), &room(*r)).await),
+        Op::SetLast(r, t, i) => format!("{:?}", store.set_last_task(&room(*r), task_ref(*t, *i)).await),
         Op::Settings(r, b) => {
             format!(
                 "{:?}",
                 store.set_room_settings(&room(*r), RoomSettings { log_tailing: *b, ..Default::default() }).await
             )
         }
-        Op::RecordRun(t, at) => format!("{:?}", store.record_run(run(u64::from(*t), i64::from(*at) * 60)).await),
-        Op::FinishRun(task, ok) => {
+        Op::RecordRun(t, at, i) => {
+            let mut record = run(u64::from(*t), i64::from(*at) * 60);
+            record.instance = instance(*i);
+            format!("{:?}", store.record_run(record).await)
+        }
+        Op::FinishRun(task, ok, i) => {
             let result = if *ok { TaskStatus::Success } else { TaskStatus::Error };
-            format!("{:?}", store.finish_run(task_ref(*task), t(1000), result).await)
+            format!("{:?}", store.finish_run(task_ref(*task, *i), t(1000), result).await)
         }
         Op::Prune(at) => format!("{:?}", store.prune_runs(t(i64::from(*at) * 60)).await),
         Op::Audit(a) => format!("{:?}", store.append_audit(audit(&format!("action{a}"))).await),

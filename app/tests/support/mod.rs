@@ -83,6 +83,11 @@ impl Setup {
         std::fs::write(&self.config, config.text()).unwrap();
     }
 
+    /// The simulated Semaphore (2.10 mode) every test gets.
+    pub fn semaphore_url(&self) -> &str {
+        &self.semaphore_url
+    }
+
     /// Alice logged in on a device of her own; `device` names its store.
     pub async fn alice_on(&self, device: &str) -> Person {
         Person::login(&self.synapse.url, "alice", "alicepass", &self.dir.path().join(device), &self.bot).await

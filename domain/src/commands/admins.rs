@@ -1,8 +1,8 @@
 //! `admins`: who may run everything.
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
-use crate::grammar::CommandSpec;
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_nothing};
+use crate::grammar::{CommandSpec, Parsed};
 use crate::render::Reply;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -17,11 +17,14 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     mutating: false,
 };
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandError> {
-    let admins: Vec<Vec<String>> = bot.settings.admins.iter().map(|a| vec![a.to_string(), "admin".into()]).collect();
-    let viewers = bot.settings.viewers.iter().map(|v| vec![v.to_string(), "viewer (read-only)".into()]);
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandError> {
+    let admins: Vec<Vec<String>> = ctx.settings().admins.iter().map(|a| vec![a.to_string(), "admin".into()]).collect();
+    let viewers = ctx.settings().viewers.iter().map(|v| vec![v.to_string(), "viewer (read-only)".into()]);
     let rows: Vec<Vec<String>> = admins.into_iter().chain(viewers).collect();
     let reply = Reply::notice().bold("Who may use me").table(&["User", "Role"], &rows);
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }

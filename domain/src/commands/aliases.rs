@@ -1,7 +1,7 @@
 //! `aliases [add|remove]`: shortcuts for longer commands, in ChatrixCD's `aliases.json` format.
 
-use crate::bot::{Bot, Request};
-use crate::commands::{CommandError, REGISTRY};
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, REGISTRY, needs_nothing};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
@@ -58,11 +58,15 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let prefix = bot.settings.prefix.clone();
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p);
+    let prefix = ctx.settings().prefix.clone();
     let reply = match args {
         Args::List => {
-            let aliases = bot.deps.store.aliases().await?;
+            let aliases = ctx.store().aliases().await?;
             if aliases.is_empty() {
                 Reply::notice()
                     .push("No aliases yet. 🔖 Add one with ")
@@ -76,19 +80,19 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         Args::Add { alias, command } => {
             let command = crate::aliases::validate(&alias, &command, &prefix, REGISTRY)
                 .map_err(|e| CommandError::Usage(e.to_string()))?;
-            bot.deps.store.set_alias(&alias, &command).await?;
-            bot.audit(req, "alias.add", format!("{alias} = {command}")).await;
+            ctx.store().set_alias(&alias, &command).await?;
+            ctx.audit(req, "alias.add", format!("{alias} = {command}")).await;
             Reply::notice().push("✅ Alias added: ").bold(&alias).push(" → ").code(&format!("{prefix} {command}"))
         }
         Args::Remove { alias } => {
-            if bot.deps.store.remove_alias(&alias).await? {
-                bot.audit(req, "alias.remove", alias.clone()).await;
+            if ctx.store().remove_alias(&alias).await? {
+                ctx.audit(req, "alias.remove", alias.clone()).await;
                 Reply::notice().push("✅ Alias removed: ").bold(&alias)
             } else {
                 return Err(CommandError::Refused(format!("There is no alias `{alias}`.")));
             }
         }
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }

@@ -7,11 +7,14 @@
 //! plan in `stopping` for good), shown afterwards as stopped by whoever rejected it.
 
 use chatrixcd_ports::semaphore::{StopMode, Task};
+use chatrixcd_ports::store::{TaskRef, TrackedTask};
 use chatrixcd_ports::{TaskStatus, UserId};
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
 use crate::commands::status::{locate, task_arg};
+use crate::commands::{Command, CommandError, needs_task_instance};
+use crate::core::{Ctx, Request};
+use crate::error::OnInstance as _;
+use crate::instances::{Instance, TaskSpec, tag, task_label};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
@@ -19,7 +22,7 @@ const TASK: ArgSpec = ArgSpec {
     name: "task",
     kind: ValueKind::TaskId,
     required: false,
-    help: "task number (default: this room's last task)",
+    help: "task number or instance:number (default: this room's last task)",
 };
 
 pub(crate) static APPROVE: CommandSpec = CommandSpec {
@@ -67,52 +70,82 @@ impl Verdict {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {
-    verdict: Verdict,
-    task: Option<chatrixcd_ports::TaskId>,
+    task: Option<TaskSpec>,
 }
 
 impl Args {
-    pub(crate) fn from_parsed(p: &Parsed, verdict: Verdict) -> Result<Self, CommandError> {
-        Ok(Self { verdict, task: task_arg(p)? })
+    pub(crate) fn from_parsed(p: &Parsed) -> Result<Self, CommandError> {
+        Ok(Self { task: task_arg(p)? })
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let task = locate(bot, req, args.task).await?;
-    answer(bot, req, &task, args.verdict).await
+pub(crate) static APPROVE_COMMAND: Command =
+    Command { spec: &APPROVE, needs: needs_task_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p, Verdict::Approve)) };
+
+pub(crate) static REJECT_COMMAND: Command =
+    Command { spec: &REJECT, needs: needs_task_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p, Verdict::Reject)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed, verdict: Verdict) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p)?;
+    let located = locate(ctx, req, args.task.as_ref()).await?;
+    answer(ctx, req, located.instance, &located.task, verdict).await
+}
+
+/// Answers the plan of a watched run (a reaction on its status message), read afresh first.
+pub(crate) async fn answer_tracked(
+    ctx: Ctx<'_>,
+    req: &Request,
+    tracked: &TrackedTask,
+    verdict: Verdict,
+) -> Result<(), CommandError> {
+    let instance = ctx
+        .instances()
+        .get(tracked.instance)
+        .ok_or_else(|| CommandError::Refused(format!("Instance {} is no longer configured.", tracked.instance)))?;
+    let task = instance.semaphore.task(tracked.project, tracked.task).await.on(instance.id)?;
+    answer(ctx, req, instance, &task, verdict).await
 }
 
 /// Approves or rejects `task`, which must be waiting for approval.
-pub(crate) async fn answer(bot: &mut Bot, req: &Request, task: &Task, verdict: Verdict) -> Result<(), CommandError> {
+pub(crate) async fn answer(
+    ctx: Ctx<'_>,
+    req: &Request,
+    instance: &Instance,
+    task: &Task,
+    verdict: Verdict,
+) -> Result<(), CommandError> {
+    let label = task_label(ctx.instances(), instance.id, task.id);
+    let number = format!("#{}", task.id);
     if task.status != TaskStatus::WaitingConfirmation {
         return Err(CommandError::Refused(format!(
-            "Task #{} is not waiting for approval; it is {}.",
-            task.id, task.status
+            "Task {label} is not waiting for approval; it is {}.",
+            task.status
         )));
     }
+    let tag = tag(ctx.instances(), instance.id);
     let reply = match verdict {
         Verdict::Approve => {
-            bot.deps.semaphore.confirm_task(task.project_id, task.id).await?;
-            bot.audit(req, "task.approve", format!("task #{} in project {}", task.id, task.project_id)).await;
-            Reply::notice().push(&format!("✅ Plan of task #{} approved by {}; applying.", task.id, req.sender))
+            instance.semaphore.confirm_task(task.project_id, task.id).await.on(instance.id)?;
+            ctx.audit(req, "task.approve", format!("task {label} in project {}", task.project_id)).await;
+            Reply::notice().push(&format!("{tag}✅ Plan of task {number} approved by {}; applying.", req.sender))
         }
         Verdict::Reject => {
-            bot.deps.semaphore.stop_task(task.project_id, task.id, StopMode::Force).await?;
-            bot.audit(req, "task.reject", format!("task #{} in project {}", task.id, task.project_id)).await;
-            mark_stopped_by(bot, task, &req.sender).await?;
+            instance.semaphore.stop_task(task.project_id, task.id, StopMode::Force).await.on(instance.id)?;
+            ctx.audit(req, "task.reject", format!("task {label} in project {}", task.project_id)).await;
+            mark_stopped_by(ctx, TaskRef::new(instance.id, task.project_id, task.id), &req.sender).await?;
             Reply::notice()
-                .push(&format!("🛑 Plan of task #{} rejected by {}; the task is stopped.", task.id, req.sender))
+                .push(&format!("{tag}🛑 Plan of task {number} rejected by {}; the task is stopped.", req.sender))
         }
     };
-    bot.reply(req, reply).await;
-    bot.watch_soon();
+    ctx.reply(req, reply).await;
+    crate::watch::watch_soon(ctx.core(), instance.id);
     Ok(())
 }
 
-async fn mark_stopped_by(bot: &mut Bot, task: &Task, by: &UserId) -> Result<(), CommandError> {
-    for mut tracked in bot.deps.store.tracked_tasks().await?.into_iter().filter(|t| t.task == task.id) {
+async fn mark_stopped_by(ctx: Ctx<'_>, task: TaskRef, by: &UserId) -> Result<(), CommandError> {
+    for mut tracked in ctx.store().tracked_tasks().await?.into_iter().filter(|t| t.task_ref() == task) {
         tracked.stop_requested_by = Some(by.clone());
-        bot.deps.store.track(tracked).await?;
+        ctx.store().track(tracked).await?;
     }
     Ok(())
 }
@@ -163,6 +196,7 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         store
             .track(TrackedTask {
+                instance: Default::default(),
                 project: ProjectId::new(1),
                 task: TaskId::new(7),
                 template: TemplateId::new(3),
@@ -176,9 +210,9 @@ mod tests {
             })
             .await
             .unwrap();
-        let (mut bot, chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
-        bot.on_task_event(TaskEvent::Status {
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Status {
             project: ProjectId::new(1),
             task: TaskId::new(7),
             template: TemplateId::new(3),
@@ -200,7 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_check_mark_on_the_status_message_approves_for_an_admin_only() {
-        let (mut bot, chat, clock) = waiting_plan(|sem| {
+        let (bot, chat, clock) = waiting_plan(|sem| {
             sem.expect_confirm_task().times(1).returning(|_, _| Ok(()));
         })
         .await;
@@ -217,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn reject_stops_the_plan_by_force_and_names_who_rejected_it() {
-        let (mut bot, chat, clock) = waiting_plan(|sem| {
+        let (bot, chat, clock) = waiting_plan(|sem| {
             sem.expect_stop_task()
                 .times(1)
                 .withf(|p, t, mode| p.get() == 1 && t.get() == 7 && *mode == StopMode::Force)
@@ -227,7 +261,7 @@ mod tests {
         chat.take();
         bot.handle(message_from(&admin(), "!cd reject 7", clock.now())).await;
         assert!(chat.bodies().join("\n").contains("rejected by @alice:test"));
-        let tracked = bot.deps.store.tracked_tasks().await.unwrap();
+        let tracked = bot.core.deps.store.tracked_tasks().await.unwrap();
         assert_eq!(tracked[0].stop_requested_by, Some(admin()), "its end reads as stopped by alice");
     }
 
@@ -239,7 +273,7 @@ mod tests {
             .returning(|| Ok(vec![chatrixcd_ports::semaphore::Project { id: ProjectId::new(1), name: "ops".into() }]));
         sem.expect_task().returning(|_, _| Ok(task(TaskStatus::Running)));
         sem.expect_confirm_task().times(0);
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         bot.handle(message_from(&admin(), "!cd approve 7", clock.now())).await;
         assert!(chat.bodies().join("\n").contains("Task #7 is not waiting for approval; it is running."));

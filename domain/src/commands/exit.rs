@@ -1,7 +1,8 @@
 //! `exit`: shut the bot down, after a confirmation.
 
-use crate::bot::{Bot, Request};
-use crate::commands::{CommandError, PendingAction, ask};
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_nothing};
+use crate::plans::PendingAction;
 use crate::confirm::Approver;
 use crate::grammar::{CommandSpec, FlagSpec, Parsed};
 use crate::render::Reply;
@@ -35,22 +36,26 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p);
     if args.yes {
-        return perform(bot, req).await;
+        return perform(ctx, req).await;
     }
     let question = Reply::notice()
         .bold("⚠️ Shut the bot down?")
         .line()
         .push("Running tasks keep running in Semaphore, but nobody here will watch them until I am back.");
-    let timeout = bot.settings.short_confirm_timeout;
-    ask(bot, req, PendingAction::Exit, Approver::Requester, timeout, question).await;
+    let timeout = ctx.settings().short_confirm_timeout;
+    ctx.ask(req, PendingAction::Exit, Approver::Requester, timeout, question).await;
     Ok(())
 }
 
-pub(crate) async fn perform(bot: &mut Bot, req: &Request) -> Result<(), CommandError> {
-    bot.audit(req, "bot.exit", "shut down from chat".to_owned()).await;
-    bot.reply(req, Reply::notice().push("👋 Shutting down as requested. Goodbye!")).await;
-    bot.request_shutdown();
+pub(crate) async fn perform(ctx: Ctx<'_>, req: &Request) -> Result<(), CommandError> {
+    ctx.audit(req, "bot.exit", "shut down from chat".to_owned()).await;
+    ctx.reply(req, Reply::notice().push("👋 Shutting down as requested. Goodbye!")).await;
+    ctx.request_shutdown();
     Ok(())
 }

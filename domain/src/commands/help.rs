@@ -1,7 +1,7 @@
 //! `help [command]`: what the bot can do, generated from the command grammar.
 
-use crate::bot::{Bot, Request};
-use crate::commands::{CommandError, REGISTRY};
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, REGISTRY, needs_nothing};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind, suggest};
 use crate::render::Reply;
 
@@ -33,10 +33,14 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let prefix = bot.settings.prefix.clone();
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p);
+    let prefix = ctx.settings().prefix.clone();
     let reply = match args.topic {
-        None => overview(bot.greeting(req), &prefix, req.access.may_run(true)),
+        None => overview(ctx.greeting(req), &prefix, req.access.may_run(true)),
         Some(topic) => {
             let path: Vec<&str> = topic.split_whitespace().collect();
             let Some(spec) = crate::commands::spec_at(&path) else {
@@ -51,7 +55,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             detail(spec, &prefix, &canonical)
         }
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }
 

@@ -1,9 +1,9 @@
 //! `info`: what the bot is, what it talks to, how it is doing. No host names or addresses: they
 //! are nobody's business in a chat room.
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
-use crate::grammar::CommandSpec;
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_room_instance};
+use crate::grammar::{CommandSpec, Parsed};
 use crate::render::Reply;
 use crate::render::duration::human;
 
@@ -19,25 +19,35 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     mutating: false,
 };
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandError> {
-    let now = bot.deps.clock.now();
-    let chat = bot.deps.chat.connection_info();
-    let semaphore = match bot.deps.semaphore.info().await {
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_room_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandError> {
+    let now = ctx.now();
+    let chat = ctx.chat().connection_info();
+    let instance = ctx.instance_for(&req.room, None).await?;
+    let mut semaphore = match instance.semaphore.info().await {
         Ok(info) => vec![vec!["Version".to_owned(), info.version]],
         Err(e) => vec![vec!["Status".to_owned(), format!("⚠️ {e}")]],
     };
+    if ctx.instances().is_multi() {
+        let chosen = crate::core::room_instance(ctx.core(), &req.room).await.is_some();
+        let how = if chosen { "chosen with `use`" } else { "the default" };
+        semaphore.insert(0, vec!["Instance".to_owned(), format!("{} ({how})", instance.id)]);
+        semaphore.push(vec!["Instances".to_owned(), ctx.instances().len().to_string()]);
+    }
     let tracked =
-        bot.deps.store.tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
-    let stats = bot.stats;
+        ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
+    let stats = ctx.core().out.counters.snapshot();
     let bot_rows = vec![
-        vec!["Version".to_owned(), bot.settings.version.clone()],
-        vec!["Uptime".to_owned(), human(now - bot.started_at)],
+        vec!["Version".to_owned(), ctx.settings().version.clone()],
+        vec!["Uptime".to_owned(), human(now - ctx.core().started_at)],
         vec!["Commands handled".to_owned(), stats.commands.to_string()],
         vec!["Messages sent".to_owned(), stats.messages_sent.to_string()],
         vec!["Errors".to_owned(), stats.errors.to_string()],
         vec!["Undecryptable messages".to_owned(), stats.undecryptable.to_string()],
         vec!["Tasks watched".to_owned(), tracked],
-        vec!["Open questions".to_owned(), bot.confirmations.len().to_string()],
+        vec!["Open questions".to_owned(), ctx.open_questions().to_string()],
     ];
     let mut chat_rows = vec![
         vec!["Network".to_owned(), chat.network],
@@ -58,6 +68,28 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandE
         .line()
         .bold("🛠️ Semaphore")
         .table(&["", ""], &semaphore);
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{Harness, admin};
+
+    #[tokio::test]
+    async fn info_shows_the_rooms_instance_and_the_counters() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd info").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("production (the default)"), "{said}");
+        assert!(said.contains("Commands handled"), "{said}");
+        h.say(&admin(), "!cd use staging").await;
+        h.chat.take();
+        h.say(&admin(), "!cd info").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("staging (chosen with `use`)"), "{said}");
+        let one = Harness::single().await;
+        one.say(&admin(), "!cd info").await;
+        assert!(!one.chat.bodies().join("\n").contains("Instance"), "one instance: not mentioned");
+    }
 }

@@ -9,9 +9,11 @@ use chatrixcd_ports::chat::FileUpload;
 use chatrixcd_ports::store::TaskRef;
 use regex::Regex;
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
-use crate::commands::status::{locate, task_arg};
+use crate::core::{Ctx, Request};
+use crate::commands::status::{locate, task_arg as parse_task};
+use crate::commands::{Command, CommandError, needs_task_instance};
+use crate::error::OnInstance as _;
+use crate::instances::{TaskSpec, tag, task_arg, task_label};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
 use crate::render::log::{self, Emphasis, Layout, Lines, LogDocument, Selection};
 use crate::render::{Reply, ansi};
@@ -87,7 +89,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {
-    task: Option<chatrixcd_ports::TaskId>,
+    task: Option<TaskSpec>,
     tail: Option<usize>,
     page: Option<usize>,
     grep: Option<String>,
@@ -113,7 +115,7 @@ impl Args {
             _ => None,
         };
         let args = Self {
-            task: if room_tailing.is_some() { None } else { task_arg(p)? },
+            task: if room_tailing.is_some() { None } else { parse_task(p)? },
             tail: number("tail")?,
             page: number("page")?,
             grep: p.flag("grep").map(str::to_owned),
@@ -137,29 +139,40 @@ static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
         .expect("literal regex")
 });
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_task_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p)?;
     if let Some(on) = args.room_tailing {
-        return set_room_tailing(bot, req, on).await;
+        return set_room_tailing(ctx, req, on).await;
     }
-    let task = locate(bot, req, args.task).await?;
-    bot.deps.store.set_last_task(&req.room, TaskRef { project: task.project_id, task: task.id }).await?;
+    let located = locate(ctx, req, args.task.as_ref()).await?;
+    let task_ref = located.task_ref();
+    let (instance, task) = (located.instance, located.task);
+    ctx.store().set_last_task(&req.room, task_ref).await?;
     if args.follow {
-        return follow(bot, req, &task).await;
+        return follow(ctx, req, task_ref, &task).await;
     }
-    let log = bot.deps.semaphore.task_output(task.project_id, task.id).await?;
+    let log = instance.semaphore.task_output(task.project_id, task.id).await.on(instance.id)?;
+    // How replies name the task (`#42`, `#42 on staging`) and how commands take it back.
+    // Tagged replies name the task by number, the tag says where it runs; `arg` is how to type it.
+    let number = format!("#{}", task.id);
+    let arg = task_arg(ctx.instances(), instance.id, task.id);
+    let tag = tag(ctx.instances(), instance.id);
     let total = log.len_trimmed();
     let title = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
     if total == 0 {
         let reply = Reply::notice()
-            .push(&format!("📋 Task #{}{title} has no output yet (it is ", task.id))
+            .push(&format!("📋 {tag}Task {number}{title} has no output yet (it is "))
             .status(&task.status)
             .push(").");
-        bot.reply(req, reply).await;
+        ctx.reply(req, reply).await;
         return Ok(());
     }
     // Redacted in order, line by line: a private key spans lines, and a filter or a page may keep
     // only some of them.
-    let mut redactor = bot.redactor.lines();
+    let mut redactor = ctx.out().redactor().lines();
     if args.file {
         // The file is plain text; colour codes are stripped before redaction, so a secret
         // interrupted by them is still found. Redaction reads the log once, and the file is
@@ -180,12 +193,16 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         });
         drop(log);
         let upload = FileUpload {
-            file_name: format!("task-{}.log", task.id),
+            file_name: if ctx.instances().is_multi() {
+                format!("task-{}-{}.log", instance.id, task.id)
+            } else {
+                format!("task-{}.log", task.id)
+            },
             mime_type: "text/plain".into(),
             bytes: text.into_bytes(),
-            caption: Some(format!("📋 Full log of task #{}{title}, {total} lines", task.id)),
+            caption: Some(format!("📋 {tag}Full log of task {number}{title}, {total} lines")),
         };
-        bot.deps.chat.upload(&req.room, upload).await?;
+        ctx.out().upload(&req.room, upload).await?;
         return Ok(());
     }
     // A log can be hundreds of megabytes; it is held once, packed. The few lines redaction
@@ -208,9 +225,9 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         });
     }
     if filtered && selected.is_empty() {
-        bot.reply(
+        ctx.reply(
             req,
-            Reply::notice().push(&format!("📋 No line of task #{}'s log ({total} lines) matches.", task.id)),
+            Reply::notice().push(&format!("📋 {tag}No line of task {number}'s log ({total} lines) matches.")),
         )
         .await;
         return Ok(());
@@ -225,7 +242,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         (false, tail) => Selection::Range(tail.map_or(0, |n| total.saturating_sub(n))..total),
     };
     let layout = if filtered { Layout::Flat } else { Layout::Structured };
-    let prefix = bot.settings.prefix.clone();
+    let prefix = ctx.settings().prefix.clone();
     // What the whole log says, on every page: its outcome matters more than the page's lines.
     let mut summary = doc.summary().describe(Reply::notice());
     let problems = doc.summary().errors + doc.summary().warnings;
@@ -233,12 +250,12 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         summary = summary
             .line()
             .push(&format!("⚠️ {} error line(s), {} warning(s): ", doc.summary().errors, doc.summary().warnings))
-            .code(&format!("{prefix} logs {} --errors", task.id));
+            .code(&format!("{prefix} logs {arg} --errors"));
     }
     // The header and footer around the page (task, status, line range, "More: ...") fit in the
     // reserve; the summary is measured; the page gets the rest, counted as JSON-escaped bytes.
     let summary_cost = log::json_len(summary.plain()) + log::json_len(summary.html());
-    let budget = bot.settings.max_message_bytes.saturating_sub(HEADER_RESERVE + summary_cost).max(MIN_PAGE);
+    let budget = ctx.settings().max_message_bytes.saturating_sub(HEADER_RESERVE + summary_cost).max(MIN_PAGE);
     let paged = doc.paginate(selection, layout, budget);
     let page_count = paged.page_count();
     let page_no = args.page.unwrap_or(page_count);
@@ -248,7 +265,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     let Some(page) = doc.render_page(&paged, page_no - 1) else {
         return Err(CommandError::Usage(format!("The log has {page_count} page(s); there is no page {page_no}.")));
     };
-    let mut header = Reply::notice().push(&format!("📋 Task #{}{title} ", task.id)).status(&task.status);
+    let mut header = Reply::notice().push(&format!("📋 {tag}Task {number}{title} ")).status(&task.status);
     let mut scope = format!(" · lines {}–{} of {total}", page.first_line + 1, page.last_line + 1);
     if filtered {
         scope.push_str(&format!(" · {matching} matching"));
@@ -263,11 +280,11 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         header = header
             .line()
             .push("More: ")
-            .code(&format!("{prefix} logs {} --page {other}", task.id))
+            .code(&format!("{prefix} logs {arg} --page {other}"))
             .push(" · whole log: ")
-            .code(&format!("{prefix} logs {} --file", task.id));
+            .code(&format!("{prefix} logs {arg} --file"));
     }
-    bot.reply(req, header).await;
+    ctx.reply(req, header).await;
     Ok(())
 }
 
@@ -340,77 +357,80 @@ const HEADER_RESERVE: usize = 2_048;
 const MIN_PAGE: usize = 8_192;
 
 /// `logs on|off`: whether every run started in this room has its output posted live.
-async fn set_room_tailing(bot: &mut Bot, req: &Request, on: bool) -> Result<(), CommandError> {
+async fn set_room_tailing(ctx: Ctx<'_>, req: &Request, on: bool) -> Result<(), CommandError> {
     if !req.access.may_run(true) {
         return Err(CommandError::Refused("Only admins may switch live logs for the room.".into()));
     }
-    let mut settings = bot.deps.store.room_settings(&req.room).await?;
+    let mut settings = ctx.store().room_settings(&req.room).await?;
     settings.log_tailing = on;
-    bot.deps.store.set_room_settings(&req.room, settings).await?;
-    bot.audit(req, "room.logs", if on { "on" } else { "off" }.to_owned()).await;
+    ctx.store().set_room_settings(&req.room, settings).await?;
+    ctx.audit(req, "room.logs", if on { "on" } else { "off" }.to_owned()).await;
     let reply = if on {
         Reply::notice().push(
             "📜 Live logs on: the output of every run started in this room is posted in a thread under its status message.",
         )
     } else {
-        let stopped = bot.tails.stop_room(&req.room);
+        let stopped = ctx.tails().stop_room(&req.room);
         let mut reply = Reply::notice().push("📜 Live logs off for runs started from now on.");
         if stopped > 0 {
             reply = reply.push(&format!(" Stopped {stopped} live log(s) running here."));
         }
         reply
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }
 
 /// `logs N --follow`: the task's output, live, in a thread: under the run's status message when
 /// the bot started it here, else under a header posted now.
-async fn follow(bot: &mut Bot, req: &Request, task: &chatrixcd_ports::semaphore::Task) -> Result<(), CommandError> {
-    let task_ref = TaskRef { project: task.project_id, task: task.id };
+async fn follow(
+    ctx: Ctx<'_>,
+    req: &Request,
+    task_ref: TaskRef,
+    task: &chatrixcd_ports::semaphore::Task,
+) -> Result<(), CommandError> {
+    let label = task_label(ctx.instances(), task_ref.instance, task.id);
+    let arg = task_arg(ctx.instances(), task_ref.instance, task.id);
     if task.status.is_terminal() {
         return Err(CommandError::Refused(format!(
-            "Task #{} has ended ({}); `{} logs {}` shows its whole log.",
-            task.id, task.status, bot.settings.prefix, task.id
+            "Task {label} has ended ({}); `{} logs {arg}` shows its whole log.",
+            task.status,
+            ctx.prefix()
         )));
     }
-    if bot.tails.is_following(&req.room, task_ref) {
-        return Err(CommandError::Refused(format!("Task #{} is already followed live in this room.", task.id)));
+    if ctx.tails().is_following(&req.room, task_ref) {
+        return Err(CommandError::Refused(format!("Task {label} is already followed live in this room.")));
     }
-    let status_event = bot
-        .deps
-        .store
+    let status_event = ctx
+        .store()
         .tracked_tasks()
         .await?
         .into_iter()
-        .find(|t| t.room == req.room && t.task == task.id)
+        .find(|t| t.room == req.room && t.task_ref() == task_ref)
         .and_then(|t| t.status_event);
     let name = task.template_name.clone().map(|n| format!(" ({n})")).unwrap_or_default();
     let root = match status_event {
         Some(event) => {
-            bot.reply(
+            ctx.reply(
                 req,
                 Reply::notice().push(&format!(
-                    "📜 Following task #{}{name}: its output goes to the thread under its status message.",
-                    task.id
+                    "📜 Following task {label}{name}: its output goes to the thread under its status message."
                 )),
             )
             .await;
             Some(event)
         }
         None => {
-            let header = Reply::notice().push(&format!(
-                "📜 Live log of task #{}{name}; it follows in this thread until the task ends.",
-                task.id
-            ));
-            bot.reply(req, header).await
+            let header = Reply::notice()
+                .push(&format!("📜 Live log of task {label}{name}; it follows in this thread until the task ends."));
+            ctx.reply(req, header).await
         }
     };
     let Some(root) = root else {
         return Err(CommandError::Refused("The live log could not start: posting its first message failed.".into()));
     };
-    crate::tail::follow(bot, req.room.clone(), task_ref, root);
-    bot.audit(req, "logs.follow", format!("task #{}", task.id)).await;
+    crate::tail::follow(ctx.core(), req.room.clone(), task_ref, root);
+    ctx.audit(req, "logs.follow", format!("task {label}")).await;
     Ok(())
 }
 
@@ -521,7 +541,7 @@ mod tests {
 
     /// The message posted for one command, and the JSON it costs in the event.
     async fn ask(
-        bot: &mut Bot,
+        bot: &crate::Bot,
         chat: &crate::testing::RecordingChat,
         clock: &ManualClock,
         command: &str,
@@ -541,9 +561,9 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let settings = settings();
         let limit = settings.max_message_bytes;
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(semaphore(log.clone())), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings);
-        let (last, html, size) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK}")).await;
+        let (last, html, size) = ask(&bot, &chat, &clock, &format!("!cd logs {TASK}")).await;
         assert!(size <= limit, "{size} > {limit}");
         let pages: usize =
             last.split(" · page ").nth(1).and_then(|p| p.split_once('/')).and_then(|(n, _)| n.parse().ok()).unwrap();
@@ -554,7 +574,7 @@ mod tests {
         assert!(last.contains("1 error line(s), 0 warning(s): `!cd logs 7 --errors`"), "{last}");
         let mut seen: Vec<String> = Vec::new();
         for page in 1..=pages {
-            let (body, html, size) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK} --page {page}")).await;
+            let (body, html, size) = ask(&bot, &chat, &clock, &format!("!cd logs {TASK} --page {page}")).await;
             assert!(size <= limit, "page {page}: {size} > {limit}");
             assert!(html.matches("<pre>").count() == html.matches("</pre>").count());
             let block = body.split("\n```\n").nth(1).and_then(|b| b.split("\n```").next()).unwrap();
@@ -564,7 +584,7 @@ mod tests {
         let expected: Vec<String> = log.iter().map(|l| ansi::strip(l).into_owned()).collect();
         assert_eq!(changed(&seen), changed(&expected), "each line once, in order");
         assert_eq!(seen.len(), expected.len());
-        let (body, _, _) = ask(&mut bot, &chat, &clock, &format!("!cd logs {TASK} --errors")).await;
+        let (body, _, _) = ask(&bot, &chat, &clock, &format!("!cd logs {TASK} --errors")).await;
         assert!(body.contains("fatal: [web-07]") && body.contains("1 matching"), "{body}");
     }
 
@@ -578,7 +598,7 @@ mod tests {
         let mut sem = semaphore(log.clone());
         // The file is made from the lines already read; a second read of the log is not needed.
         sem.expect_task_log_text().never();
-        let (mut bot, chat) =
+        let (bot, chat) =
             bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         bot.handle(message_from(&admin(), &format!("!cd logs {TASK} --file"), clock.now())).await;
         let posted = chat.take();

@@ -1,10 +1,18 @@
-//! Every chat command: one file each, holding its grammar (`SPEC`), its typed arguments and what
-//! it does. This module only lists them and dispatches.
+//! Every chat command: one file each, holding its grammar (`SPEC`), its typed arguments, what
+//! it needs (`needs`: the instance it talks to, if any) and what it does, tied together in one
+//! `COMMAND`. This module only lists them: a new command is a new file and one line in
+//! `registry!` below (plus its `mod` line).
 
-use chatrixcd_ports::{ChatError, SemaphoreError, StoreError, UserId};
+use std::future::Future;
+use std::pin::Pin;
 
-use crate::bot::{Bot, Request};
+use chatrixcd_ports::UserId;
+
+use crate::core::{Ctx, Request};
 use crate::grammar::{CommandSpec, Parsed};
+use crate::plans::PendingAction;
+
+pub use crate::error::CommandError;
 
 pub(crate) mod admins;
 pub(crate) mod aliases;
@@ -12,6 +20,7 @@ pub(crate) mod approve;
 pub(crate) mod exit;
 pub(crate) mod help;
 pub(crate) mod info;
+pub(crate) mod instances;
 pub(crate) mod logs;
 pub(crate) mod pet;
 pub(crate) mod ping;
@@ -24,76 +33,103 @@ pub(crate) mod status;
 pub(crate) mod stop;
 pub(crate) mod tasks;
 pub(crate) mod templates;
+pub(crate) mod r#use;
 pub(crate) mod verify;
 
 #[cfg(test)]
 mod parse_tests;
 
-/// All commands, in the order `help` lists them.
-pub static REGISTRY: &[&CommandSpec] = &[
-    &help::SPEC,
-    &projects::SPEC,
-    &templates::SPEC,
-    &run::SPEC,
-    &tasks::SPEC,
-    &status::SPEC,
-    &logs::SPEC,
-    &stop::SPEC,
-    &approve::APPROVE,
-    &approve::REJECT,
-    &ping::SPEC,
-    &info::SPEC,
-    &aliases::SPEC,
-    &rooms::SPEC,
-    &admins::SPEC,
-    &verify::SPEC,
-    &sessions::SPEC,
-    &exit::SPEC,
-    &pet::SPEC,
-    &scold::SPEC,
-];
-
-/// Why a command could not do its job. Every variant becomes a clear reply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommandError {
-    /// The input was wrong; the reply shows the usage.
-    #[error("{0}")]
-    Usage(String),
-    /// The input was understood but cannot be honoured (not allowed, nothing to do).
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Semaphore(#[from] SemaphoreError),
-    #[error(transparent)]
-    Chat(#[from] ChatError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Encryption(#[from] chatrixcd_ports::EncryptionError),
+/// What a command talks to, which decides the lane it runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// No Semaphore: answered at once, whatever the instances do.
+    Nothing,
+    /// One instance: the one named in the command (`prod:1:5`), else the room's.
+    Instance(Option<String>),
+    /// Every instance (`instances`).
+    Every,
 }
 
-/// A parsed command with typed arguments.
-#[derive(Debug, Clone)]
-pub(crate) enum Command {
-    Help(help::Args),
-    Projects,
-    Templates(templates::Args),
-    Run(run::Args),
-    Tasks(tasks::Args),
-    Status(status::Args),
-    Logs(logs::Args),
-    Stop(stop::Args),
-    Approve(approve::Args),
-    Ping,
-    Info,
-    Aliases(aliases::Args),
-    Rooms(rooms::Args),
-    Admins,
-    Verify(verify::Args),
-    Sessions(sessions::Args),
-    Exit(exit::Args),
-    Pet,
-    Scold,
+/// A command's future; it borrows the context, the request and the parsed words.
+pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Result<(), CommandError>> + Send + 'a>>;
+
+/// One command: its grammar, what it needs, and what it does.
+pub(crate) struct Command {
+    pub spec: &'static CommandSpec,
+    pub needs: fn(&Parsed) -> Needs,
+    pub run: for<'a> fn(Ctx<'a>, &'a Request, &'a Parsed) -> Running<'a>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command").field("name", &self.spec.name).finish_non_exhaustive()
+    }
+}
+
+/// For commands that need no Semaphore.
+pub(crate) fn needs_nothing(_: &Parsed) -> Needs {
+    Needs::Nothing
+}
+
+/// For commands on the room's instance.
+pub(crate) fn needs_room_instance(_: &Parsed) -> Needs {
+    Needs::Instance(None)
+}
+
+/// For commands on the room's instance, or on the one an `instance` argument names.
+pub(crate) fn needs_instance_arg(p: &Parsed) -> Needs {
+    Needs::Instance(p.arg("instance").map(str::to_owned))
+}
+
+/// For commands on the room's instance, or on the one a `project` argument names (`prod:1:5`).
+pub(crate) fn needs_project_instance(p: &Parsed) -> Needs {
+    Needs::Instance(p.arg("project").and_then(|t| t.split_once(':')).map(|(i, _)| i.to_owned()))
+}
+
+/// For commands on the room's instance, or on the one a `task` argument names (`prod:42`).
+pub(crate) fn needs_task_instance(p: &Parsed) -> Needs {
+    Needs::Instance(p.arg("task").and_then(|t| t.split_once(':')).map(|(i, _)| i.to_owned()))
+}
+
+/// Lists every command once: the registry the grammar parses against (in `help`'s order) and
+/// the commands themselves.
+macro_rules! registry {
+    ($($module:ident :: $spec:ident => $command:ident),* $(,)?) => {
+        /// All commands' grammars, in the order `help` lists them.
+        pub static REGISTRY: &[&CommandSpec] = &[$(&$module::$spec),*];
+        static COMMANDS: &[&Command] = &[$(&$module::$command),*];
+    };
+}
+
+registry! {
+    help::SPEC => COMMAND,
+    projects::SPEC => COMMAND,
+    templates::SPEC => COMMAND,
+    run::SPEC => COMMAND,
+    tasks::SPEC => COMMAND,
+    status::SPEC => COMMAND,
+    logs::SPEC => COMMAND,
+    stop::SPEC => COMMAND,
+    approve::APPROVE => APPROVE_COMMAND,
+    approve::REJECT => REJECT_COMMAND,
+    instances::SPEC => COMMAND,
+    r#use::SPEC => COMMAND,
+    ping::SPEC => COMMAND,
+    info::SPEC => COMMAND,
+    aliases::SPEC => COMMAND,
+    rooms::SPEC => COMMAND,
+    admins::SPEC => COMMAND,
+    verify::SPEC => COMMAND,
+    sessions::SPEC => COMMAND,
+    exit::SPEC => COMMAND,
+    pet::SPEC => COMMAND,
+    scold::SPEC => COMMAND,
+}
+
+/// The command a parse result is for.
+pub(crate) fn find(parsed: &Parsed) -> Option<&'static Command> {
+    let name = parsed.path.first()?;
+    COMMANDS.iter().copied().find(|c| c.spec.name == *name)
 }
 
 /// The spec a parsed command was checked against (the deepest sub-command).
@@ -111,120 +147,17 @@ pub fn spec_at(path: &[&str]) -> Option<&'static CommandSpec> {
     Some(spec)
 }
 
-pub(crate) fn build(parsed: &Parsed) -> Result<Command, CommandError> {
-    Ok(match parsed.path[0] {
-        "help" => Command::Help(help::Args::from_parsed(parsed)),
-        "projects" => Command::Projects,
-        "templates" => Command::Templates(templates::Args::from_parsed(parsed)),
-        "run" => Command::Run(run::Args::from_parsed(parsed)?),
-        "tasks" => Command::Tasks(tasks::Args::from_parsed(parsed)?),
-        "status" => Command::Status(status::Args::from_parsed(parsed)?),
-        "logs" => Command::Logs(logs::Args::from_parsed(parsed)?),
-        "stop" => Command::Stop(stop::Args::from_parsed(parsed)?),
-        "approve" => Command::Approve(approve::Args::from_parsed(parsed, approve::Verdict::Approve)?),
-        "reject" => Command::Approve(approve::Args::from_parsed(parsed, approve::Verdict::Reject)?),
-        "ping" => Command::Ping,
-        "info" => Command::Info,
-        "aliases" => Command::Aliases(aliases::Args::from_parsed(parsed)),
-        "rooms" => Command::Rooms(rooms::Args::from_parsed(parsed)),
-        "admins" => Command::Admins,
-        "verify" => Command::Verify(verify::Args::from_parsed(parsed)),
-        "sessions" => Command::Sessions(sessions::Args::from_parsed(parsed)),
-        "exit" => Command::Exit(exit::Args::from_parsed(parsed)),
-        "pet" => Command::Pet,
-        "scold" => Command::Scold,
-        other => return Err(CommandError::Usage(format!("Unknown command `{other}`."))),
-    })
-}
-
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, command: Command) -> Result<(), CommandError> {
-    match command {
-        Command::Help(a) => help::execute(bot, req, a).await,
-        Command::Projects => projects::execute(bot, req).await,
-        Command::Templates(a) => templates::execute(bot, req, a).await,
-        Command::Run(a) => run::execute(bot, req, a).await,
-        Command::Tasks(a) => tasks::execute(bot, req, a).await,
-        Command::Status(a) => status::execute(bot, req, a).await,
-        Command::Logs(a) => logs::execute(bot, req, a).await,
-        Command::Stop(a) => stop::execute(bot, req, a).await,
-        Command::Approve(a) => approve::execute(bot, req, a).await,
-        Command::Ping => ping::execute(bot, req).await,
-        Command::Info => info::execute(bot, req).await,
-        Command::Aliases(a) => aliases::execute(bot, req, a).await,
-        Command::Rooms(a) => rooms::execute(bot, req, a).await,
-        Command::Admins => admins::execute(bot, req).await,
-        Command::Verify(a) => verify::execute(bot, req, a).await,
-        Command::Sessions(a) => sessions::execute(bot, req, a).await,
-        Command::Exit(a) => exit::execute(bot, req, a).await,
-        Command::Pet => pet::execute(bot, req).await,
-        Command::Scold => scold::execute(bot, req).await,
-    }
-}
-
-/// An action waiting for a confirmation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PendingAction {
-    // Boxed: a run plan carries a whole template, and the enum lives in every open question.
-    Run(Box<run::Plan>),
-    Stop(stop::Plan),
-    Exit,
-}
-
-impl PendingAction {
-    /// For "Cancelled: …" and "expired" messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Run(plan) => format!("run {} (project {})", plan.template.name, plan.project.name),
-            Self::Stop(plan) => format!("stop task {}", plan.task.task),
-            Self::Exit => "shut the bot down".to_owned(),
-        }
-    }
-
-    pub(crate) fn command_path(&self) -> &'static [&'static str] {
-        match self {
-            Self::Run(_) => &["run"],
-            Self::Stop(_) => &["stop"],
-            Self::Exit => &["exit"],
-        }
-    }
-}
-
 /// Carries out a confirmed action.
 pub(crate) async fn perform(
-    bot: &mut Bot,
+    ctx: Ctx<'_>,
     req: &Request,
     action: PendingAction,
     approved_by: &UserId,
 ) -> Result<(), CommandError> {
     match action {
-        PendingAction::Run(plan) => run::launch(bot, req, *plan, approved_by).await,
-        PendingAction::Stop(plan) => stop::perform(bot, req, plan).await,
-        PendingAction::Exit => exit::perform(bot, req).await,
-    }
-}
-
-/// Opens a confirmation for `action` and posts the question.
-pub(crate) async fn ask(
-    bot: &mut Bot,
-    req: &Request,
-    action: PendingAction,
-    approver: crate::confirm::Approver,
-    timeout: chrono::Duration,
-    question: crate::render::Reply,
-) {
-    let deadline = bot.deps.clock.now() + timeout;
-    let (id, replaced) = bot.confirmations.open(req.room.clone(), req.sender.clone(), approver, action, deadline);
-    let mut question = question;
-    if let Some(old) = replaced {
-        question = question.line().push(&format!("(This replaces your open request to {}.)", old.action.describe()));
-    }
-    let how = match approver {
-        crate::confirm::Approver::Requester => "Answer 👍 or \"yes\" to go ahead, 👎 or \"no\" to cancel",
-        crate::confirm::Approver::OtherAdmin => "Another admin must approve with 👍 or \"yes\"; 👎 or \"no\" cancels",
-    };
-    question = question.line().push(&format!("{how} (within {}).", crate::render::duration::human(timeout)));
-    if let Some(event) = bot.reply(req, question).await {
-        bot.confirmations.attach_event(id, event);
+        PendingAction::Run(plan) => run::launch(ctx, req, *plan, approved_by).await,
+        PendingAction::Stop(plan) => stop::perform(ctx, req, plan).await,
+        PendingAction::Exit => exit::perform(ctx, req).await,
     }
 }
 

@@ -2,8 +2,22 @@
 
 use proptest::prelude::*;
 
-use super::{Command, REGISTRY, build};
-use crate::grammar::{GrammarError, parse, split_words};
+use super::{CommandError, REGISTRY};
+use crate::grammar::{GrammarError, Parsed, parse, split_words};
+
+/// Reads the typed arguments of the commands that check more than the grammar does.
+fn build(parsed: &Parsed) -> Result<(), CommandError> {
+    match parsed.path[0] {
+        "run" => super::run::Args::from_parsed(parsed).map(drop),
+        "tasks" => super::tasks::Args::from_parsed(parsed).map(drop),
+        "status" => super::status::Args::from_parsed(parsed).map(drop),
+        "logs" => super::logs::Args::from_parsed(parsed).map(drop),
+        "stop" => super::stop::Args::from_parsed(parsed).map(drop),
+        "approve" | "reject" => super::approve::Args::from_parsed(parsed).map(drop),
+        "templates" => super::templates::Args::from_parsed(parsed).map(drop),
+        _ => Ok(()),
+    }
+}
 
 fn parse_line(line: &str) -> Result<crate::grammar::Parsed, GrammarError> {
     parse(REGISTRY, &split_words(line))
@@ -16,6 +30,21 @@ fn every_command_parses_in_its_documented_forms() {
         ("help run", &["help"]),
         ("HELP aliases add", &["help"]),
         ("projects", &["projects"]),
+        ("projects staging", &["projects"]),
+        ("instances", &["instances"]),
+        ("servers", &["instances"]),
+        ("use", &["use"]),
+        ("use staging", &["use"]),
+        ("run prod:1:5", &["run"]),
+        ("run staging:ops:deploy-web web,db --yes", &["run"]),
+        ("run prod:ops deploy-web", &["run"]),
+        ("templates staging:ops", &["templates"]),
+        ("tasks staging --running", &["tasks"]),
+        ("status prod:2147483646", &["status"]),
+        ("logs staging:42 --tail 5", &["logs"]),
+        ("stop staging:7", &["stop"]),
+        ("approve prod:7", &["approve"]),
+        ("ping staging", &["ping"]),
         ("templates", &["templates"]),
         ("templates ops", &["templates"]),
         ("run", &["run"]),
@@ -84,13 +113,13 @@ fn every_command_parses_in_its_documented_forms() {
 #[test]
 fn run_maps_chatrixcd_syntax_onto_typed_options() {
     let parsed = parse_line("run 4 5 update,molecule --tags=extra --args=\"--check -v\" --var who=me").unwrap();
-    let Command::Run(args) = build(&parsed).unwrap() else { panic!("not a run") };
+    let args = super::run::Args::from_parsed(&parsed).unwrap();
     let text = format!("{args:?}");
     assert!(text.contains(r#"tags: ["update", "molecule", "extra"]"#), "{text}");
     assert!(text.contains(r#"arguments: ["--check", "-v"]"#), "{text}");
     assert!(text.contains(r#"vars: [("who", "me")]"#), "{text}");
     let parsed = parse_line(r#"run 1 8 --args='["--a","b c"]'"#).unwrap();
-    let Command::Run(args) = build(&parsed).unwrap() else { panic!("not a run") };
+    let args = super::run::Args::from_parsed(&parsed).unwrap();
     assert!(format!("{args:?}").contains(r#"arguments: ["--a", "b c"]"#));
 }
 
@@ -101,6 +130,9 @@ fn usage_errors_say_what_was_wrong() {
         ("frobnicate", "Unknown command `frobnicate`."),
         ("stop", "Missing <task>."),
         ("stop abc", "`abc` is not a valid task: expected a task number such as 42."),
+        ("stop prod:abc", "`prod:abc` is not a valid task: expected a task number such as 42, or instance:42."),
+        ("stop a:b:3", "`a:b:3` is not a valid task: expected a task number such as 42, or instance:42."),
+        ("status :3", "`:3` is not a valid task: expected a task number such as 42, or instance:42."),
         ("status 1 2", "Unexpected `2`."),
         ("logs 4 --tail", "Option `--tail` needs a value (`--tail=…`)."),
         ("logs 4 --tail=x", "`x` is not a valid tail: expected a whole number."),
@@ -125,6 +157,10 @@ fn typed_argument_errors_name_the_problem() {
         ("run 1 1 --var novalue", "`--var novalue` needs the form name=value."),
         ("run 1 1 --args=[1,2]", "--args looks like a JSON array"),
         ("tasks --limit 0", "--limit must be between 1 and 50."),
+        ("run a:b:c:d", "`a:b:c:d` has too many parts"),
+        ("run prod::5", "`prod::5` has an empty part"),
+        ("run prod:1:5 web db", "names the template already"),
+        ("templates prod:1:5", "`templates` wants a project"),
         ("logs 3 --tail 0", "--tail must be a number from 1 up."),
         ("logs 3 --tail 5 --page 2", "Use either --tail or --page, not both."),
     ];

@@ -1,8 +1,8 @@
 //! `pet`: the bot likes that.
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
-use crate::grammar::CommandSpec;
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_nothing};
+use crate::grammar::{CommandSpec, Parsed};
 use crate::personality::Category;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -17,9 +17,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     mutating: false,
 };
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request) -> Result<(), CommandError> {
-    let phrase = bot.personality.pick(Category::Pet, &[("name", req.display_name())]);
-    let reply = bot.greeting(req).push_rich(&phrase.plain, &phrase.html);
-    bot.reply(req, reply).await;
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandError> {
+    let phrase = ctx.personality().pick(Category::Pet, &[("name", req.display_name())]);
+    let reply = ctx.greeting(req).push_rich(&phrase.plain, &phrase.html);
+    ctx.reply(req, reply).await;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `rooms [join|part]`: the rooms the bot is in.
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_nothing};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
@@ -57,14 +57,18 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p);
     let reply = match args {
         Args::List => {
-            let rooms = bot.deps.chat.joined_rooms().await?;
+            let rooms = ctx.chat().joined_rooms().await?;
             if rooms.is_empty() {
                 Reply::notice().push("I am not in any room.")
             } else {
-                let allowed = &bot.settings.allowed_rooms;
+                let allowed = &ctx.settings().allowed_rooms;
                 let rows: Vec<Vec<String>> = rooms
                     .iter()
                     .map(|r| {
@@ -81,18 +85,18 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             }
         }
         Args::Join(room) => {
-            let joined = bot.deps.chat.join(&room).await?;
-            bot.audit(req, "room.join", joined.to_string()).await;
+            let joined = ctx.chat().join(&room).await?;
+            ctx.audit(req, "room.join", joined.to_string()).await;
             Reply::notice().push("✅ Joined ").code(joined.as_str())
         }
         Args::Part(room) => {
             let id = chatrixcd_ports::RoomId::parse(room.as_str())
                 .map_err(|e| CommandError::Usage(format!("{e}. Leave a room by its id (!…), as `rooms` lists it.")))?;
-            bot.deps.chat.leave(&id).await?;
-            bot.audit(req, "room.part", id.to_string()).await;
+            ctx.chat().leave(&id).await?;
+            ctx.audit(req, "room.part", id.to_string()).await;
             Reply::notice().push("👋 Left ").code(id.as_str())
         }
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }

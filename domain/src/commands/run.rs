@@ -7,12 +7,15 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::UserId;
-use chatrixcd_ports::semaphore::{App, Project, StartTask, SurveyVarType, Template};
-use chatrixcd_ports::store::{RunRecord, TaskRef, TrackedTask};
+use chatrixcd_ports::semaphore::{App, StartTask, SurveyVarType, Template};
+use chatrixcd_ports::store::{RunRecord, TrackedTask};
 
-use crate::bot::{Bot, Request};
 use crate::commands::templates::pick_project;
-use crate::commands::{CommandError, PendingAction, ask};
+use crate::commands::{Command, CommandError, needs_project_instance};
+use crate::core::{Ctx, Request};
+use crate::error::OnInstance as _;
+use crate::instances::{ProjectRef, tag, task_label};
+use crate::plans::{PendingAction, RunPlan};
 use crate::confirm::Approver;
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind, split_words};
 use crate::personality::Category;
@@ -32,7 +35,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     aliases: &["start", "deploy"],
     summary: "Start a template as a Semaphore task (asks first)",
     args: &[
-        ArgSpec { name: "project", kind: ValueKind::Word, required: false, help: "project id or name" },
+        ArgSpec {
+            name: "project",
+            kind: ValueKind::Word,
+            required: false,
+            help: "project id or name; instance:project, or instance:project:template",
+        },
         ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" },
         ArgSpec {
             name: "tags",
@@ -65,6 +73,8 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         "run 1 1",
         "run ops deploy-web",
         "run 4 5 update,molecule",
+        "run prod:1:5",
+        "run staging:ops:deploy-web web,db",
         "run ops hello --var who=world",
         "run 1 8 --args=\"--verbose\" --yes",
     ],
@@ -74,7 +84,8 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Args {
-    project: Option<String>,
+    /// The project, maybe with its instance and template (`prod:1:5`).
+    project: Option<ProjectRef>,
     template: Option<String>,
     tags: Vec<String>,
     skip_tags: Vec<String>,
@@ -95,7 +106,22 @@ fn comma_list(s: &str) -> Vec<String> {
 
 impl Args {
     pub(crate) fn from_parsed(p: &Parsed) -> Result<Self, CommandError> {
+        let project =
+            p.arg("project").map(ProjectRef::parse).transpose().map_err(|e| CommandError::Usage(e.to_string()))?;
+        let mut template = p.arg("template").map(str::to_owned);
         let mut tags = p.arg("tags").map(comma_list).unwrap_or_default();
+        // `run prod:1:5 web,db`: the template is in the reference, so the next word is the tags.
+        if let Some(reference) = project.as_ref().filter(|r| r.template.is_some()) {
+            if let Some(word) = template.take() {
+                if !tags.is_empty() {
+                    return Err(CommandError::Usage(format!(
+                        "`{reference}` names the template already; give the tags once, e.g. --tags={word}."
+                    )));
+                }
+                tags = comma_list(&word);
+            }
+            template = reference.template.clone();
+        }
         tags.extend(p.flag("tags").map(comma_list).unwrap_or_default());
         let arguments = match p.flag("args") {
             None => Vec::new(),
@@ -114,8 +140,8 @@ impl Args {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            project: p.arg("project").map(str::to_owned),
-            template: p.arg("template").map(str::to_owned),
+            project,
+            template,
             tags,
             skip_tags: p.flag("skip-tags").map(comma_list).unwrap_or_default(),
             limit: p.flag("limit").map(comma_list).unwrap_or_default(),
@@ -131,51 +157,53 @@ impl Args {
     }
 }
 
-/// A run, checked against its template, ready to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub project: Project,
-    pub template: Template,
-    pub request: StartTask,
-}
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let project = pick_project(bot, args.project.as_deref()).await?;
-    let templates = bot.deps.semaphore.templates(project.id).await?;
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_project_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p)?;
+    let (instance, project) = pick_project(ctx, req, args.project.as_ref()).await?;
+    let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
+    let tag = tag(ctx.instances(), instance.id);
     let template = match (&args.template, templates.as_slice()) {
         (Some(given), _) => {
-            resolve::find("template", &templates, given).map_err(|e| CommandError::Usage(e.describe()))?.clone()
+            resolve::find("template", &templates, given)
+                .map_err(|e| CommandError::Usage(format!("{tag}{}", e.describe())))?
+                .clone()
         }
         (None, [only]) => only.clone(),
-        (None, []) => return Err(CommandError::Refused(format!("Project {} has no templates to run.", project.name))),
+        (None, []) => {
+            return Err(CommandError::Refused(format!("{tag}Project {} has no templates to run.", project.name)));
+        }
         (None, many) => {
             return Err(CommandError::Usage(format!(
-                "Which template of {}? {}.",
+                "{tag}Which template of {}? {}.",
                 project.name,
                 many.iter().map(|t| format!("{} ({})", t.name, t.id)).collect::<Vec<_>>().join(", ")
             )));
         }
     };
     let request = build_request(&template, &args)?;
-    let policy = bot.settings.policy_for(project.id, template.id);
-    let plan = Plan { project, template, request };
+    let policy = ctx.settings().policy_for(instance.id, &project, &template);
+    let plan = RunPlan { instance: instance.id, project, template, request };
     match policy {
-        ConfirmPolicy::None => launch(bot, req, plan, &req.sender.clone()).await,
-        ConfirmPolicy::Confirm if args.yes => launch(bot, req, plan, &req.sender.clone()).await,
+        ConfirmPolicy::None => launch(ctx, req, plan, &req.sender.clone()).await,
+        ConfirmPolicy::Confirm if args.yes => launch(ctx, req, plan, &req.sender.clone()).await,
         ConfirmPolicy::Confirm => {
-            let question = describe(bot.greeting(req), &plan);
-            let timeout = bot.settings.run_confirm_timeout;
-            ask(bot, req, PendingAction::Run(Box::new(plan)), Approver::Requester, timeout, question).await;
+            let question = describe(ctx, ctx.greeting(req), &plan);
+            let timeout = ctx.settings().run_confirm_timeout;
+            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::Requester, timeout, question).await;
             Ok(())
         }
         ConfirmPolicy::TwoPerson => {
             let mut question =
-                describe(bot.greeting(req), &plan).line().push("🔐 This template needs a second admin's approval.");
+                describe(ctx, ctx.greeting(req), &plan).line().push("🔐 This template needs a second admin's approval.");
             if args.yes {
                 question = question.push(" (--yes cannot skip that.)");
             }
-            let timeout = bot.settings.run_confirm_timeout;
-            ask(bot, req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
+            let timeout = ctx.settings().run_confirm_timeout;
+            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
             Ok(())
         }
     }
@@ -315,14 +343,18 @@ fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Val
 }
 
 /// The confirmation question: everything that will be sent, secrets masked.
-fn describe(greeting: Reply, plan: &Plan) -> Reply {
+fn describe(ctx: Ctx<'_>, greeting: Reply, plan: &RunPlan) -> Reply {
     let t = &plan.template;
     let r = &plan.request;
-    let mut rows = vec![
+    let mut rows = Vec::new();
+    if ctx.instances().is_multi() {
+        rows.push(vec!["Instance".to_owned(), plan.instance.to_string()]);
+    }
+    rows.extend([
         vec!["Project".to_owned(), format!("{} ({})", plan.project.name, plan.project.id)],
         vec!["Template".to_owned(), format!("{} ({})", t.name, t.id)],
         vec!["Runs".to_owned(), t.app.as_str().to_owned()],
-    ];
+    ]);
     if let Some(d) = t.description.as_deref().filter(|d| !d.trim().is_empty()) {
         rows.push(vec!["Description".to_owned(), d.replace('¶', " ")]);
     }
@@ -356,7 +388,8 @@ fn describe(greeting: Reply, plan: &Plan) -> Reply {
     if let Some(m) = &r.message {
         rows.push(vec!["Message".to_owned(), m.clone()]);
     }
-    greeting.bold(&format!("🚀 Ready to run {}?", t.name)).table(&["", ""], &rows)
+    let tag = tag(ctx.instances(), plan.instance);
+    greeting.bold(&format!("🚀 {tag}Ready to run {}?", t.name)).table(&["", ""], &rows)
 }
 
 /// What the history keeps of a run's request: every option and variable, never a secret value.
@@ -384,10 +417,20 @@ fn recorded_parameters(request: &StartTask) -> BTreeMap<String, String> {
 }
 
 /// Starts the task, posts its status message and begins watching it.
-pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by: &UserId) -> Result<(), CommandError> {
-    let task = bot.deps.semaphore.start_task(plan.project.id, plan.request.clone()).await?;
-    let now = bot.deps.clock.now();
+pub(crate) async fn launch(
+    ctx: Ctx<'_>,
+    req: &Request,
+    plan: RunPlan,
+    approved_by: &UserId,
+) -> Result<(), CommandError> {
+    let instance = ctx
+        .instances()
+        .get(plan.instance)
+        .ok_or_else(|| CommandError::Refused(format!("Instance {} is no longer configured.", plan.instance)))?;
+    let task = instance.semaphore.start_task(plan.project.id, plan.request.clone()).await.on(instance.id)?;
+    let now = ctx.now();
     let mut tracked = TrackedTask {
+        instance: instance.id,
         project: plan.project.id,
         task: task.id,
         template: plan.template.id,
@@ -399,19 +442,19 @@ pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by
         started_at: now,
         stop_requested_by: None,
     };
-    let phrase = bot.personality.pick(Category::TaskStart, &[("task_name", &plan.template.name)]);
-    let mut status = crate::watch::status_message(bot, &tracked, Some(&task), now);
+    let phrase = ctx.personality().pick(Category::TaskStart, &[("task_name", &plan.template.name)]);
+    let mut status = crate::watch::status_message(ctx.core(), &tracked, Some(&task), now);
     status = Reply::notice().push_rich(&phrase.plain, &phrase.html).line().push_rich(status.plain(), status.html());
     if approved_by != &req.sender {
         status = status.line().push(&format!("Approved by {approved_by}."));
     }
-    tracked.status_event = bot.reply(req, status).await;
-    let task_ref = TaskRef { project: plan.project.id, task: task.id };
+    tracked.status_event = ctx.reply(req, status).await;
+    let task_ref = tracked.task_ref();
     let run = RunRecord {
         id: 0,
         room: req.room.clone(),
         requester: req.sender.clone(),
-        instance: None,
+        instance: instance.id,
         project: plan.project.id,
         project_name: plan.project.name.clone(),
         template: plan.template.id,
@@ -422,24 +465,21 @@ pub(crate) async fn launch(bot: &mut Bot, req: &Request, plan: Plan, approved_by
         ended_at: None,
         result: None,
     };
-    if let Err(e) = bot.deps.store.record_run(run).await {
+    if let Err(e) = ctx.store().record_run(run).await {
         tracing::error!(error = %e, "could not record a run in the history");
     }
     let approval = if approved_by == &req.sender { String::new() } else { format!(", approved by {approved_by}") };
-    bot.audit(
-        req,
-        "run.start",
-        format!("{} / {} as task #{}{approval}", plan.project.name, plan.template.name, task.id),
-    )
-    .await;
-    bot.deps.store.set_last_task(&req.room, task_ref).await?;
+    let label = task_label(ctx.instances(), instance.id, task.id);
+    ctx.audit(req, "run.start", format!("{} / {} as task {label}{approval}", plan.project.name, plan.template.name))
+        .await;
+    ctx.store().set_last_task(&req.room, task_ref).await?;
     // A room that asked for logs (`logs on`) gets every run's output in its status thread.
     if let Some(status_event) = tracked.status_event.clone()
-        && crate::tail::room_tails_runs(bot, &req.room).await
+        && crate::tail::room_tails_runs(ctx.core(), &req.room).await
     {
-        crate::tail::follow(bot, req.room.clone(), task_ref, status_event);
+        crate::tail::follow(ctx.core(), req.room.clone(), task_ref, status_event);
     }
-    bot.deps.store.track(tracked).await?;
-    bot.watch_soon();
+    ctx.store().track(tracked).await?;
+    crate::watch::watch_soon(ctx.core(), instance.id);
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! `sessions …`: the encryption sessions and devices of the bot. Like `verify`, this needs an
 //! encrypted chat connection.
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_nothing};
 use crate::grammar::{CommandSpec, Parsed};
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -36,16 +36,20 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let Some(encryption) = bot.deps.chat.encryption() else {
-        return Err(super::verify::needs_encryption(bot, &format!("sessions {}", args.action)));
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p);
+    let Some(encryption) = ctx.chat().encryption() else {
+        return Err(super::verify::needs_encryption(ctx, &format!("sessions {}", args.action)));
     };
     let reply = if args.action == "info" {
         super::verify::status_reply(encryption.as_ref()).await?
     } else {
-        let me = bot.settings.bot_user.clone();
+        let me = ctx.settings().bot_user.clone();
         super::verify::devices_reply(encryption.as_ref(), &me).await?
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }

@@ -1,12 +1,13 @@
 //! `status [task]`: where a task stands. Any task of the instance, not only the bot's own; without
 //! a number, the last task this room talked about.
 
-use chatrixcd_ports::TaskId;
 use chatrixcd_ports::semaphore::{SemaphoreError, Task};
 use chatrixcd_ports::store::TaskRef;
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
+use crate::commands::{Command, CommandError, needs_task_instance};
+use crate::core::{Ctx, Request};
+use crate::error::OnInstance as _;
+use crate::instances::{Instance, TaskSpec, tag, task_label};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 use crate::render::duration::human;
@@ -15,22 +16,22 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "status",
     aliases: &["st"],
     summary: "Show a task's status (default: this room's last task)",
-    args: &[ArgSpec { name: "task", kind: ValueKind::TaskId, required: false, help: "task number" }],
+    args: &[ArgSpec { name: "task", kind: ValueKind::TaskId, required: false, help: "task number, or instance:number" }],
     flags: &[],
     subcommands: &[],
-    examples: &["status", "status 42"],
+    examples: &["status", "status 42", "status prod:2147483646"],
     hidden: false,
     mutating: false,
 };
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {
-    task: Option<TaskId>,
+    task: Option<TaskSpec>,
 }
 
-/// Reads an optional `task` argument the grammar already checked.
-pub(crate) fn task_arg(p: &Parsed) -> Result<Option<TaskId>, CommandError> {
-    p.arg("task").map(|t| t.parse::<TaskId>().map_err(|e| CommandError::Usage(e.to_string()))).transpose()
+/// Reads an optional `task` argument the grammar already checked (`42`, `prod:42`).
+pub(crate) fn task_arg(p: &Parsed) -> Result<Option<TaskSpec>, CommandError> {
+    p.arg("task").map(|t| TaskSpec::parse(t).map_err(|e| CommandError::Usage(e.to_string()))).transpose()
 }
 
 impl Args {
@@ -39,42 +40,77 @@ impl Args {
     }
 }
 
-/// Finds a task by number in whichever project holds it, or the room's last task.
-pub(crate) async fn locate(bot: &Bot, req: &Request, given: Option<TaskId>) -> Result<Task, CommandError> {
-    let semaphore = &bot.deps.semaphore;
-    let Some(id) = given else {
-        let last = bot.deps.store.last_task(&req.room).await?.ok_or_else(|| {
+/// A task found in Semaphore, and the instance that holds it.
+#[derive(Debug)]
+pub(crate) struct Located<'a> {
+    pub instance: &'a Instance,
+    pub task: Task,
+}
+
+impl Located<'_> {
+    pub(crate) fn task_ref(&self) -> TaskRef {
+        TaskRef::new(self.instance.id, self.task.project_id, self.task.id)
+    }
+}
+
+/// Finds a task by number in whichever project of its instance holds it (the instance named,
+/// else the room's), or the room's last task.
+pub(crate) async fn locate<'a>(
+    ctx: Ctx<'a>,
+    req: &Request,
+    given: Option<&TaskSpec>,
+) -> Result<Located<'a>, CommandError> {
+    let Some(given) = given else {
+        let last = ctx.store().last_task(&req.room).await?.ok_or_else(|| {
             CommandError::Usage("No task has been started or looked at in this room yet; give a task number.".into())
         })?;
-        return Ok(semaphore.task(last.project, last.task).await?);
+        let instance = ctx.instances().get(last.instance).ok_or_else(|| {
+            CommandError::Refused(format!(
+                "This room's last task, #{}, is on instance {}, which is no longer configured; give a task number.",
+                last.task, last.instance
+            ))
+        })?;
+        let task = instance.semaphore.task(last.project, last.task).await.on(instance.id)?;
+        return Ok(Located { instance, task });
     };
-    let tracked = bot.deps.store.tracked_tasks().await?;
-    let mut candidates: Vec<_> = tracked.iter().filter(|t| t.task == id).map(|t| t.project).collect();
-    if let Some(last) = bot.deps.store.last_task(&req.room).await?
+    let instance = ctx.instance_for(&req.room, given.instance.as_deref()).await?;
+    let id = given.task;
+    let tracked = ctx.store().tracked_tasks().await?;
+    let mut candidates: Vec<_> =
+        tracked.iter().filter(|t| t.instance == instance.id && t.task == id).map(|t| t.project).collect();
+    if let Some(last) = ctx.store().last_task(&req.room).await?
+        && last.instance == instance.id
         && last.task == id
     {
         candidates.push(last.project);
     }
     if candidates.is_empty() {
         // Task ids are unique per instance but the API addresses them per project.
-        candidates = semaphore.projects().await?.into_iter().map(|p| p.id).collect();
+        candidates = instance.semaphore.projects().await.on(instance.id)?.into_iter().map(|p| p.id).collect();
     }
     for project in candidates {
-        match semaphore.task(project, id).await {
-            Ok(task) => return Ok(task),
+        match instance.semaphore.task(project, id).await {
+            Ok(task) => return Ok(Located { instance, task }),
             // 2.10 answers 400 for a task id that is not in the project.
             Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(CommandError::from(e).on(instance.id)),
         }
     }
-    Err(CommandError::Refused(format!("There is no task #{id} in any project I can see.")))
+    let label = task_label(ctx.instances(), instance.id, id);
+    Err(CommandError::Refused(format!("There is no task {label} in any project I can see.")))
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let task = locate(bot, req, args.task).await?;
-    bot.deps.store.set_last_task(&req.room, TaskRef { project: task.project_id, task: task.id }).await?;
-    let now = bot.deps.clock.now();
-    let tracked = bot.deps.store.tracked_tasks().await?.into_iter().find(|t| t.task == task.id && t.room == req.room);
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_task_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p)?;
+    let located = locate(ctx, req, args.task.as_ref()).await?;
+    let task_ref = located.task_ref();
+    let (instance, task) = (located.instance, located.task);
+    ctx.store().set_last_task(&req.room, task_ref).await?;
+    let now = ctx.now();
+    let tracked = ctx.store().tracked_tasks().await?.into_iter().find(|t| t.task_ref() == task_ref && t.room == req.room);
     let status = match &tracked {
         Some(t) => crate::watch::shown_status(t, &task.status),
         None => task.status.clone(),
@@ -101,7 +137,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     // The bot's own tasks name who asked for them, even once they are no longer watched.
     let asked = match &tracked {
         Some(t) => Some(t.requester.clone()),
-        None => crate::commands::tasks::requesters(bot).await.remove(&(task.project_id, task.id)),
+        None => crate::commands::tasks::requesters(ctx).await.remove(&task_ref),
     };
     if let Some(who) = asked.map(|u| u.to_string()).or(task.user_name.clone()) {
         rows.push(vec!["Started by".to_owned(), who]);
@@ -109,10 +145,40 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     if let Some(m) = task.message.as_deref().filter(|m| !m.is_empty()) {
         rows.push(vec!["Message".to_owned(), m.to_owned()]);
     }
-    let mut reply = Reply::notice().push(&format!("Task #{} ", task.id)).status(&status).table(&["", ""], &rows);
-    if let Some(url) = bot.deps.semaphore.task_url(task.project_id, task.template_id, task.id) {
-        reply = reply.link("Open in Semaphore", &url);
+    let mut reply = Reply::notice()
+        .push(&tag(ctx.instances(), instance.id))
+        .push(&format!("Task #{} ", task.id))
+        .status(&status)
+        .table(&["", ""], &rows);
+    if let Some(url) = instance.semaphore.task_url(task.project_id, task.template_id, task.id) {
+        reply = reply.line().link("Open in Semaphore", &url);
     }
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use crate::testing::{Harness, admin};
+
+    #[tokio::test]
+    async fn status_of_a_task_on_the_named_instance_and_of_the_rooms_last_task() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd run staging:ops:deploy-web --yes").await;
+        h.advance(Duration::seconds(30)).await;
+        h.chat.take();
+        // Current mode counts task ids up from 1; 2.10 (production) down from 2147483646.
+        h.say(&admin(), "!cd status staging:1").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("[staging] Task #1 ✅ success"), "{said}");
+        h.say(&admin(), "!cd status").await;
+        assert!(h.chat.bodies().join("\n").contains("[staging] Task #1 "), "the room's last task keeps its instance");
+        h.say(&admin(), "!cd status 1").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("There is no task #1 on production"), "an unqualified number is the room's instance's\n{said}");
+        h.say(&admin(), "!cd status staging:1:2").await;
+        assert!(h.chat.bodies().join("\n").contains("a task number"), "too many parts");
+    }
 }

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 
 use chatrixcd_ports::semaphore::Task;
-use chatrixcd_ports::{Page, ProjectId, TaskId, UserId};
+use chatrixcd_ports::store::TaskRef;
+use chatrixcd_ports::{Page, UserId};
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
 use crate::commands::templates::pick_project;
+use crate::commands::{Command, CommandError, Needs};
+use crate::core::{Ctx, Request};
+use crate::error::OnInstance as _;
+use crate::instances::{ProjectRef, tag};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
 use crate::render::Reply;
 use crate::render::reply::status_style;
@@ -26,7 +29,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         name: "project",
         kind: ValueKind::Word,
         required: false,
-        help: "project id or name (default: all)",
+        help: "project id or name, instance:project, or an instance (default: every project of the room's instance)",
     }],
     flags: &[
         FlagSpec {
@@ -45,13 +48,14 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         },
     ],
     subcommands: &[],
-    examples: &["tasks", "tasks ops --running", "tasks --limit 20"],
+    examples: &["tasks", "tasks ops --running", "tasks staging", "tasks --limit 20"],
     hidden: false,
     mutating: false,
 };
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {
+    /// A project, an instance:project, or an instance alone.
     project: Option<String>,
     running: bool,
     limit: usize,
@@ -67,14 +71,40 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let projects = match &args.project {
-        Some(_) => vec![pick_project(bot, args.project.as_deref()).await?],
-        None => bot.deps.semaphore.projects().await?,
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+/// `tasks staging` lists an instance, `tasks staging:ops` a project of it, `tasks ops` a project
+/// of the room's instance. The instance is known from the words alone only for the first two:
+/// a lone word that is not an instance's exact name is a project.
+fn needs(p: &Parsed) -> Needs {
+    match p.arg("project") {
+        Some(word) => Needs::Instance(Some(word.split_once(':').map_or(word, |(i, _)| i).to_owned())),
+        None => Needs::Instance(None),
+    }
+}
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p)?;
+    let whole_instance = args.project.as_deref().filter(|w| !w.contains(':') && ctx.instances().names(w));
+    let (instance, projects) = match (&args.project, whole_instance) {
+        (Some(_), Some(name)) => {
+            let instance = ctx.instance_for(&req.room, Some(name)).await?;
+            (instance, instance.semaphore.projects().await.on(instance.id)?)
+        }
+        (Some(word), None) => {
+            let reference = ProjectRef::parse(word).map_err(|e| CommandError::Usage(e.to_string()))?;
+            let (instance, project) = pick_project(ctx, req, Some(&reference)).await?;
+            (instance, vec![project])
+        }
+        (None, _) => {
+            let instance = ctx.instance_for(&req.room, None).await?;
+            (instance, instance.semaphore.projects().await.on(instance.id)?)
+        }
     };
     let mut tasks: Vec<(String, Task)> = Vec::new();
     for project in &projects {
-        for task in bot.deps.semaphore.recent_tasks(project.id, 200).await? {
+        for task in instance.semaphore.recent_tasks(project.id, 200).await.on(instance.id)? {
             if !args.running || task.status.is_active() {
                 tasks.push((project.name.clone(), task));
             }
@@ -84,10 +114,11 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
     tasks.sort_by_key(|t| std::cmp::Reverse(t.1.created));
     let total = tasks.len();
     tasks.truncate(args.limit);
-    let asked_by = if tasks.is_empty() { HashMap::new() } else { requesters(bot).await };
+    let asked_by = if tasks.is_empty() { HashMap::new() } else { requesters(ctx).await };
     let what = if args.running { "running or queued tasks" } else { "tasks" };
+    let tag = tag(ctx.instances(), instance.id);
     let reply = if tasks.is_empty() {
-        Reply::notice().push(&format!("No {what}. 💤"))
+        Reply::notice().push(&format!("{tag}No {what}. 💤"))
     } else {
         let rows: Vec<Vec<String>> = tasks
             .iter()
@@ -98,7 +129,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                     format!("{emoji} {}", t.status),
                     project.clone(),
                     t.template_name.clone().unwrap_or_else(|| t.template_id.to_string()),
-                    match asked_by.get(&(t.project_id, t.id)) {
+                    match asked_by.get(&TaskRef::new(instance.id, t.project_id, t.id)) {
                         Some(requester) => requester.to_string(),
                         None => t.user_name.clone().unwrap_or_else(|| "—".into()),
                     },
@@ -107,23 +138,22 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             })
             .collect();
         let mut r = Reply::notice()
-            .bold(&format!("Latest {what}"))
+            .bold(&format!("{tag}Latest {what}"))
             .table(&["Task", "Status", "Project", "Template", "By", "Queued"], &rows);
         if total > rows.len() {
             r = r.line().push(&format!("({} more; use --limit)", total - rows.len()));
         }
         r
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }
 
 /// Who asked the bot for each task it started. Semaphore names the owner of the bot's token for
 /// all of them, which says nothing; the bot's run history knows the person. A history that
 /// cannot be read leaves Semaphore's names in place: the listing is still right, only less
-/// telling. Keyed by project and task alone, as the bot talks to one Semaphore; with several,
-/// the key needs the run's instance too.
-pub(crate) async fn requesters(bot: &Bot) -> HashMap<(ProjectId, TaskId), UserId> {
-    let runs = bot.deps.store.runs(Page { limit: HISTORY_LOOKBACK, before: None }).await.unwrap_or_default();
-    runs.into_iter().map(|run| ((run.project, run.task), run.requester)).collect()
+/// telling. Keyed by instance, project and task: task numbers repeat across instances.
+pub(crate) async fn requesters(ctx: Ctx<'_>) -> HashMap<TaskRef, UserId> {
+    let runs = ctx.store().runs(Page { limit: HISTORY_LOOKBACK, before: None }).await.unwrap_or_default();
+    runs.into_iter().map(|run| (TaskRef::new(run.instance, run.project, run.task), run.requester)).collect()
 }

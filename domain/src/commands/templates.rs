@@ -2,9 +2,11 @@
 
 use chatrixcd_ports::semaphore::{Project, SurveyVarType};
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
+use crate::commands::{Command, CommandError, needs_project_instance};
+use crate::core::{Ctx, Request};
+use crate::error::OnInstance as _;
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
+use crate::instances::{Instance, ProjectRef, tag};
 use crate::resolve;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -15,51 +17,71 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         name: "project",
         kind: ValueKind::Word,
         required: false,
-        help: "project id or name; may be left out when there is only one project",
+        help: "project id or name, or instance:project; may be left out when there is only one project",
     }],
     flags: &[],
     subcommands: &[],
-    examples: &["templates 1", "templates ops"],
+    examples: &["templates 1", "templates ops", "templates staging:ops"],
     hidden: false,
     mutating: false,
 };
 
 #[derive(Debug, Clone)]
 pub(crate) struct Args {
-    project: Option<String>,
+    project: Option<ProjectRef>,
 }
 
 impl Args {
-    pub(crate) fn from_parsed(p: &Parsed) -> Self {
-        Self { project: p.arg("project").map(str::to_owned) }
-    }
-}
-
-/// Finds a project by id or name; with no name, the only project if there is exactly one.
-pub(crate) async fn pick_project(bot: &Bot, given: Option<&str>) -> Result<Project, CommandError> {
-    let projects = bot.deps.semaphore.projects().await?;
-    match given {
-        Some(given) => {
-            resolve::find("project", &projects, given).cloned().map_err(|e| CommandError::Usage(e.describe()))
+    pub(crate) fn from_parsed(p: &Parsed) -> Result<Self, CommandError> {
+        let project = p.arg("project").map(ProjectRef::parse).transpose().map_err(|e| CommandError::Usage(e.to_string()))?;
+        if let Some(r) = project.as_ref().filter(|r| r.template.is_some()) {
+            return Err(CommandError::Usage(format!("`{r}` names a template; `templates` wants a project.")));
         }
-        None => match projects.as_slice() {
-            [only] => Ok(only.clone()),
-            [] => Err(CommandError::Refused("Semaphore has no projects this token can see.".into())),
-            many => Err(CommandError::Usage(format!(
-                "Which project? There are {}: {}.",
-                many.len(),
-                many.iter().map(|p| format!("{} ({})", p.name, p.id)).collect::<Vec<_>>().join(", ")
-            ))),
-        },
+        Ok(Self { project })
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let project = pick_project(bot, args.project.as_deref()).await?;
-    let templates = bot.deps.semaphore.templates(project.id).await?;
+/// The instance a reference names (else the room's), and the project in it found by id or
+/// name; with no project given, the only project if there is exactly one.
+pub(crate) async fn pick_project<'a>(
+    ctx: Ctx<'a>,
+    req: &Request,
+    given: Option<&ProjectRef>,
+) -> Result<(&'a Instance, Project), CommandError> {
+    let instance = ctx.instance_for(&req.room, given.and_then(|g| g.instance.as_deref())).await?;
+    let projects = instance.semaphore.projects().await.on(instance.id)?;
+    let tag = tag(ctx.instances(), instance.id);
+    let project = match given {
+        Some(given) => resolve::find("project", &projects, &given.project)
+            .cloned()
+            .map_err(|e| CommandError::Usage(format!("{tag}{}", e.describe())))?,
+        None => match projects.as_slice() {
+            [only] => only.clone(),
+            [] => return Err(CommandError::Refused(format!("{tag}Semaphore has no projects this token can see."))),
+            many => {
+                return Err(CommandError::Usage(format!(
+                    "{tag}Which project? There are {}: {}.",
+                    many.len(),
+                    many.iter().map(|p| format!("{} ({})", p.name, p.id)).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        },
+    };
+    Ok((instance, project))
+}
+
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_project_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p)?;
+    let (instance, project) = pick_project(ctx, req, args.project.as_ref()).await?;
+    let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
+    let tag = tag(ctx.instances(), instance.id);
+    let reference = if ctx.instances().is_multi() { format!("{}:{}", instance.id, project.id) } else { project.id.to_string() };
     let reply = if templates.is_empty() {
-        bot.greeting(req).push(&format!(
-            "Project {} ({}) has no templates yet. Create one in Semaphore UI first.",
+        ctx.greeting(req).push(&format!(
+            "{tag}Project {} ({}) has no templates yet. Create one in Semaphore UI first.",
             project.name, project.id
         ))
     } else {
@@ -93,16 +115,36 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                 ]
             })
             .collect();
-        bot.greeting(req)
-            .bold(&format!("Templates of {} ({})", project.name, project.id))
+        ctx.greeting(req)
+            .bold(&format!("{tag}Templates of {} ({})", project.name, project.id))
             .table(&["ID", "Name", "App", "Description", "Asks for"], &rows)
             .line()
             .push("Run one: ")
-            .code(&format!("{} run {} <template>", bot.settings.prefix, project.id))
+            .code(&format!("{} run {reference} <template>", ctx.prefix()))
             .push(" (* = required variable, give it with ")
             .code("--var name=value")
             .push(")")
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{Harness, admin};
+
+    #[tokio::test]
+    async fn templates_of_a_project_on_the_named_instance() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd templates staging:ops").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("[staging] Templates of ops"), "{said}");
+        assert!(said.contains("run staging:1 <template>"), "the hint is qualified\n{said}");
+        h.say(&admin(), "!cd templates prod:ops:x").await;
+        assert!(h.chat.bodies().join("\n").contains("wants a project"));
+        h.say(&admin(), "!cd templates a:b:c:d").await;
+        assert!(h.chat.bodies().join("\n").contains("too many parts"));
+        h.say(&admin(), "!cd templates opz").await;
+        assert!(h.chat.bodies().join("\n").contains("Did you mean `ops`?"));
+    }
 }

@@ -9,8 +9,8 @@
 use chatrixcd_ports::UserId;
 use chatrixcd_ports::encryption::{EncryptionPort, SasEmoji, Verification, VerificationStage};
 
-use crate::bot::{Bot, Request};
-use crate::commands::CommandError;
+use crate::core::{Ctx, Request};
+use crate::commands::{Command, CommandError, needs_nothing};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
@@ -139,9 +139,13 @@ impl Args {
     }
 }
 
-pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<(), CommandError> {
-    let Some(encryption) = bot.deps.chat.encryption() else {
-        return Err(needs_encryption(bot, &format!("verify {}", args.name())));
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let args = Args::from_parsed(p);
+    let Some(encryption) = ctx.chat().encryption() else {
+        return Err(needs_encryption(ctx, &format!("verify {}", args.name())));
     };
     let reply = match args {
         Args::Status => status_reply(encryption.as_ref()).await?,
@@ -155,8 +159,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
         Args::Start { user, device } => {
             let user = parse_user(&user)?;
             let verification = encryption.request(&user, &device).await?;
-            bot.verification_rooms.insert(verification.id.clone(), req.room.clone());
-            bot.audit(req, "verify.start", format!("{user} {device}")).await;
+            crate::core::lock(&ctx.core().verification_rooms).insert(verification.id.clone(), req.room.clone());
+            ctx.audit(req, "verify.start", format!("{user} {device}")).await;
             Reply::notice()
                 .push(&format!("🔐 Asked {user}'s device {device} to verify with me (id "))
                 .code(&verification.id)
@@ -170,8 +174,8 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             let mut adopted = Vec::new();
             if req.access.may_run(true) {
                 for v in pending.iter().filter(|v| v.room.is_none() && !v.stage.is_finished()) {
-                    if !bot.verification_rooms.contains_key(&v.id) {
-                        bot.verification_rooms.insert(v.id.clone(), req.room.clone());
+                    if !crate::core::lock(&ctx.core().verification_rooms).contains_key(&v.id) {
+                        crate::core::lock(&ctx.core().verification_rooms).insert(v.id.clone(), req.room.clone());
                         adopted.push(v.clone());
                     }
                 }
@@ -180,12 +184,12 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             if !adopted.is_empty() {
                 reply = reply.line().push("I will post how these go on here.");
                 let ids: Vec<&str> = adopted.iter().map(|v| v.id.as_str()).collect();
-                bot.audit(req, "verify.follow", ids.join(" ")).await;
+                ctx.audit(req, "verify.follow", ids.join(" ")).await;
             }
-            bot.reply(req, reply).await;
+            ctx.reply(req, reply).await;
             // Emojis that were shown while no room followed the flow are shown now.
             for v in adopted.into_iter().filter(|v| matches!(v.stage, VerificationStage::CompareEmojis(_))) {
-                on_progress(bot, v).await;
+                on_progress(ctx, v).await;
             }
             return Ok(());
         }
@@ -196,14 +200,14 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
                 Action::Mismatch => encryption.mismatch(&id).await?,
                 Action::Cancel => encryption.cancel(&id).await?,
             };
-            bot.verification_rooms.insert(verification.id.clone(), req.room.clone());
+            crate::core::lock(&ctx.core().verification_rooms).insert(verification.id.clone(), req.room.clone());
             let name = match action {
                 Action::Accept => "accept",
                 Action::Confirm => "confirm",
                 Action::Mismatch => "mismatch",
                 Action::Cancel => "cancel",
             };
-            bot.audit(req, &format!("verify.{name}"), format!("{} {}", verification.user, id)).await;
+            ctx.audit(req, &format!("verify.{name}"), format!("{} {}", verification.user, id)).await;
             match action {
                 Action::Accept => Reply::notice()
                     .push("🤝 Accepted. The emojis follow as soon as the other device starts the comparison."),
@@ -218,7 +222,7 @@ pub(crate) async fn execute(bot: &mut Bot, req: &Request, args: Args) -> Result<
             }
         }
     };
-    bot.reply(req, reply).await;
+    ctx.reply(req, reply).await;
     Ok(())
 }
 
@@ -304,10 +308,10 @@ fn emoji_line(emojis: &[SasEmoji]) -> String {
 /// accepted from chat, or the room of an in-room request. A request nobody has touched from chat
 /// (a to-device request) is only logged: the bot cannot know whom to ask, and `verify pending`
 /// lists it.
-pub(crate) async fn on_progress(bot: &mut Bot, verification: Verification) {
-    let room = bot.verification_rooms.get(&verification.id).cloned().or_else(|| verification.room.clone());
+pub(crate) async fn on_progress(ctx: Ctx<'_>, verification: Verification) {
+    let room = crate::core::lock(&ctx.core().verification_rooms).get(&verification.id).cloned().or_else(|| verification.room.clone());
     if verification.stage.is_finished() {
-        bot.verification_rooms.remove(&verification.id);
+        crate::core::lock(&ctx.core().verification_rooms).remove(&verification.id);
     }
     let Some(room) = room else {
         tracing::info!(
@@ -318,10 +322,10 @@ pub(crate) async fn on_progress(bot: &mut Bot, verification: Verification) {
         );
         return;
     };
-    if crate::access::check(&bot.settings, &room, &verification.user) == crate::access::Access::RoomNotAllowed {
+    if crate::access::check(ctx.settings(), &room, &verification.user) == crate::access::Access::RoomNotAllowed {
         return;
     }
-    let prefix = bot.settings.prefix.clone();
+    let prefix = ctx.settings().prefix.clone();
     let id = verification.id.clone();
     let device = verification.device.clone().unwrap_or_else(|| "?".into());
     let reply = match &verification.stage {
@@ -348,12 +352,12 @@ pub(crate) async fn on_progress(bot: &mut Bot, verification: Verification) {
         VerificationStage::Cancelled(reason) => Reply::notice()
             .push(&format!("❎ The verification with {} ended without verifying: {reason}", verification.user)),
     };
-    bot.post(&room, reply.build()).await;
+    ctx.out().post(&room, reply.build()).await;
 }
 
 /// The answer of the encryption commands on a connection without end-to-end encryption.
-pub(crate) fn needs_encryption(bot: &Bot, command: &str) -> CommandError {
-    let info = bot.deps.chat.connection_info();
+pub(crate) fn needs_encryption(ctx: Ctx<'_>, command: &str) -> CommandError {
+    let info = ctx.chat().connection_info();
     CommandError::Refused(format!(
         "`{command}` needs an end-to-end encrypted chat connection; this one ({}) has no encryption, so there are no devices or sessions to manage.",
         info.network
@@ -391,7 +395,7 @@ mod tests {
         (bot, chat, encryption, clock)
     }
 
-    async fn say(bot: &mut Bot, clock: &ManualClock, who: &UserId, text: &str) {
+    async fn say(bot: &Bot, clock: &ManualClock, who: &UserId, text: &str) {
         bot.handle(message_from(who, text, clock.now())).await;
     }
 
@@ -412,8 +416,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_verification_started_in_chat_shows_the_emojis_there_and_trusts_only_after_confirm() {
-        let (mut bot, chat, encryption, clock) = encrypted_bot();
-        say(&mut bot, &clock, &admin(), "!cd verify start @carol:test PHONE").await;
+        let (bot, chat, encryption, clock) = encrypted_bot();
+        say(&bot, &clock, &admin(), "!cd verify start @carol:test PHONE").await;
         let started = chat.bodies().join("\n");
         assert!(started.contains("Asked @carol:test's device PHONE") && started.contains("flow1"), "{started}");
         assert_eq!(encryption.calls.lock().unwrap().as_slice(), ["request @carol:test PHONE"]);
@@ -429,31 +433,31 @@ mod tests {
             "no trust without a person"
         );
 
-        say(&mut bot, &clock, &admin(), "!cd verify confirm flow1").await;
+        say(&bot, &clock, &admin(), "!cd verify confirm flow1").await;
         assert!(chat.bodies().join("\n").contains("emojis match"));
         assert_eq!(encryption.calls.lock().unwrap().last().unwrap(), "confirm flow1");
 
         progress.stage = VerificationStage::Done;
         bot.handle(ChatEvent::Verification(progress)).await;
         assert_eq!(chat.bodies(), ["✅ @carol:test's device PHONE is verified."]);
-        assert!(bot.verification_rooms.is_empty(), "a finished verification is forgotten");
+        assert!(crate::core::lock(&bot.core.verification_rooms).is_empty(), "a finished verification is forgotten");
     }
 
     #[tokio::test]
     async fn viewers_may_look_but_not_verify_and_strangers_get_nothing() {
-        let (mut bot, chat, encryption, clock) = encrypted_bot();
+        let (bot, chat, encryption, clock) = encrypted_bot();
         let viewer = UserId::parse("@victor:test").unwrap();
-        say(&mut bot, &clock, &viewer, "!cd verify status").await;
+        say(&bot, &clock, &viewer, "!cd verify status").await;
         assert!(chat.bodies().join("\n").contains("BOTDEVICE"));
-        say(&mut bot, &clock, &viewer, "!cd verify start @carol:test PHONE").await;
+        say(&bot, &clock, &viewer, "!cd verify start @carol:test PHONE").await;
         assert!(chat.bodies().join("\n").contains("you may only look"));
-        say(&mut bot, &clock, &carol(), "!cd verify confirm flow1").await;
+        say(&bot, &clock, &carol(), "!cd verify confirm flow1").await;
         assert!(encryption.calls.lock().unwrap().is_empty(), "{:?}", encryption.calls);
     }
 
     #[tokio::test]
     async fn an_in_room_request_is_announced_and_a_to_device_one_only_logged() {
-        let (mut bot, chat, encryption, clock) = encrypted_bot();
+        let (bot, chat, encryption, clock) = encrypted_bot();
         let request = |id: &str, room| Verification {
             id: id.into(),
             user: carol(),
@@ -465,12 +469,12 @@ mod tests {
         encryption.verifications.lock().unwrap().push(request("todevice", None));
         bot.handle(ChatEvent::Verification(request("todevice", None))).await;
         assert!(chat.bodies().is_empty(), "nobody to ask for a to-device request");
-        say(&mut bot, &clock, &admin(), "!cd verify pending").await;
+        say(&bot, &clock, &admin(), "!cd verify pending").await;
         let listed = chat.bodies().join("\n");
         assert!(listed.contains("todevice") && listed.contains("@carol:test"), "{listed}");
-        say(&mut bot, &clock, &admin(), "!cd verify accept todevice").await;
+        say(&bot, &clock, &admin(), "!cd verify accept todevice").await;
         assert!(chat.bodies().join("\n").contains("Accepted"));
-        assert_eq!(bot.verification_rooms.get("todevice"), Some(&room()), "accepting ties it to the room");
+        assert_eq!(crate::core::lock(&bot.core.verification_rooms).get("todevice"), Some(&room()), "accepting ties it to the room");
 
         bot.handle(ChatEvent::Verification(request("inroom", Some(room())))).await;
         let announced = chat.bodies().join("\n");
@@ -479,7 +483,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_admin_listing_pending_flows_gets_their_emojis_in_that_room() {
-        let (mut bot, chat, encryption, clock) = encrypted_bot();
+        let (bot, chat, encryption, clock) = encrypted_bot();
         // The bot asked a device it had just heard of (the adapter does when matrix-sdk drops a
         // request from an unknown device): no room follows it yet.
         let mut asked = Verification {
@@ -495,9 +499,9 @@ mod tests {
         assert!(chat.bodies().is_empty());
 
         // Someone who may only look lists it: nothing is tied to their room.
-        say(&mut bot, &clock, &UserId::parse("@victor:test").unwrap(), "!cd verify pending").await;
+        say(&bot, &clock, &UserId::parse("@victor:test").unwrap(), "!cd verify pending").await;
         assert!(chat.bodies().join("\n").contains("askedback"));
-        assert!(bot.verification_rooms.is_empty());
+        assert!(crate::core::lock(&bot.core.verification_rooms).is_empty());
 
         // The phone accepted and the emojis exist before anyone looked.
         asked.stage = VerificationStage::CompareEmojis(vec![SasEmoji { symbol: "🐶".into(), name: "Dog".into() }]);
@@ -505,12 +509,12 @@ mod tests {
         bot.handle(ChatEvent::Verification(asked.clone())).await;
         assert!(!chat.bodies().join("\n").contains("Compare these emojis"));
 
-        say(&mut bot, &clock, &admin(), "!cd verify pending").await;
+        say(&bot, &clock, &admin(), "!cd verify pending").await;
         let posted = chat.bodies().join("\n");
         assert!(posted.contains("I will post how these go on here"), "{posted}");
         assert!(posted.contains("Compare these emojis") && posted.contains("🐶 Dog"), "{posted}");
         assert!(posted.contains("!cd verify confirm askedback"), "{posted}");
-        let audit = bot.deps.store.audit(chatrixcd_ports::Page { limit: 5, before: None }).await.unwrap();
+        let audit = bot.core.deps.store.audit(chatrixcd_ports::Page { limit: 5, before: None }).await.unwrap();
         assert!(audit.iter().any(|e| e.action == "verify.follow" && e.detail == "askedback"), "{audit:?}");
         asked.stage = VerificationStage::Done;
         bot.handle(ChatEvent::Verification(asked)).await;
@@ -519,10 +523,10 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_ids_bad_users_and_plain_connections_get_clear_answers() {
-        let (mut bot, chat, encryption, clock) = encrypted_bot();
-        say(&mut bot, &clock, &admin(), "!cd verify confirm nope").await;
+        let (bot, chat, encryption, clock) = encrypted_bot();
+        say(&bot, &clock, &admin(), "!cd verify confirm nope").await;
         assert!(chat.bodies().join("\n").contains("no verification nope is known"));
-        say(&mut bot, &clock, &admin(), "!cd verify start carol PHONE").await;
+        say(&bot, &clock, &admin(), "!cd verify start carol PHONE").await;
         assert!(chat.bodies().join("\n").contains("`carol` is not a Matrix user id"));
         encryption.devices.lock().unwrap().push(DeviceSummary {
             user: admin(),
@@ -530,14 +534,14 @@ mod tests {
             display_name: Some("Element".into()),
             verified: false,
         });
-        say(&mut bot, &clock, &admin(), "!cd verify list").await;
+        say(&bot, &clock, &admin(), "!cd verify list").await;
         let listed = chat.bodies().join("\n");
         assert!(listed.contains("1 of 1 known devices of @alice:test are not verified") && listed.contains("LAPTOP"));
-        say(&mut bot, &clock, &admin(), "!cd sessions").await;
+        say(&bot, &clock, &admin(), "!cd sessions").await;
         assert!(chat.bodies().join("\n").contains("I know no devices of @bot:test"));
 
         *chat.encryption.lock().unwrap() = None;
-        say(&mut bot, &clock, &admin(), "!cd verify pending").await;
+        say(&bot, &clock, &admin(), "!cd verify pending").await;
         assert!(chat.bodies().join("\n").contains("needs an end-to-end encrypted chat connection"));
     }
 }

@@ -1,0 +1,5 @@
+//! The parts of the `chatrixcd` binary that tests and benchmarks drive as they are: the one
+//! wiring of the bot (`wiring`) and the loop that runs its jobs in lanes (`runtime`).
+
+pub mod runtime;
+pub mod wiring;

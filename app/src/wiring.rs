@@ -1,0 +1,152 @@
+//! One wiring for every mode: `run` and `demo` both describe the bot as a [`BotConfig`] and
+//! build it here, so a setting, a feature or a fix cannot exist in one mode only. They differ
+//! only in the chat connection they pass in (Matrix, or the console) and where the
+//! configuration comes from (config.json, or the demo's flags and its simulated instances).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chatrixcd_domain::personality::Personality;
+use chatrixcd_domain::redact::Redactor;
+use chatrixcd_domain::{Bot, Deps, Instance, Instances, Settings};
+use chatrixcd_ports::chat::ChatPort;
+use chatrixcd_ports::semaphore::TaskEvents;
+use chatrixcd_ports::{Clock, InstanceId, RoomId, Store, TaskEvent, UserId};
+use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
+use chatrixcd_store_redb::RedbStore;
+use tokio::sync::mpsc;
+
+/// Everything that makes the bot, whatever the mode.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The domain's settings; `bot_user` is taken from the chat connection.
+    pub settings: Settings,
+    /// Each Semaphore instance, in configuration order.
+    pub instances: Vec<(InstanceId, SemaphoreConfig)>,
+    pub default_instance: InstanceId,
+    /// Every secret value (tokens, passwords): redacted from all the bot posts and logs.
+    pub secrets: Vec<String>,
+    pub data_dir: PathBuf,
+    /// ChatrixCD's `messages.json` (HJSON): the bot's personality.
+    pub messages_file: Option<PathBuf>,
+    /// ChatrixCD's `aliases.json`, imported into the store once.
+    pub aliases_file: Option<PathBuf>,
+    /// Forget runs older than this many days (at start).
+    pub keep_history_days: Option<u32>,
+    /// Where the startup and shutdown messages go, and what they say.
+    pub greeting_rooms: Vec<RoomId>,
+    pub startup_message: Option<String>,
+    pub shutdown_message: Option<String>,
+}
+
+/// The bot, built, with the pushes of every instance's websocket.
+pub struct Wired {
+    pub bot: Bot,
+    pub pushes: mpsc::Receiver<(InstanceId, Option<TaskEvent>)>,
+}
+
+impl std::fmt::Debug for Wired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wired").finish_non_exhaustive()
+    }
+}
+
+/// The redactor for a configuration's secrets (for the logs as well as the bot).
+pub fn redactor(config: &BotConfig) -> Redactor {
+    Redactor::new(config.secrets.iter().filter(|s| !s.is_empty()).cloned())
+}
+
+/// Builds the bot on `chat`: opens the store, imports aliases once, applies the retention,
+/// loads the personality, connects a client and an event stream per instance, and picks up
+/// what was being watched before a restart.
+pub async fn build(
+    config: BotConfig,
+    chat: Arc<dyn ChatPort>,
+    bot_user: UserId,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Wired> {
+    let store = Arc::new(RedbStore::open(&config.data_dir)?);
+    import_aliases_once(store.as_ref(), config.aliases_file.as_deref()).await?;
+    if let Some(days) = config.keep_history_days {
+        let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
+        let pruned = store.prune_runs(cutoff).await?;
+        if pruned > 0 {
+            tracing::info!(pruned, days, "old runs removed from the history");
+        }
+    }
+    let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();
+    let personality = load_personality(config.messages_file.as_deref(), seed)?;
+    let mut list = Vec::new();
+    let mut streams: Vec<(InstanceId, Box<dyn TaskEvents>)> = Vec::new();
+    for (id, semaphore) in &config.instances {
+        let client = HttpSemaphore::new(semaphore).with_context(|| format!("Semaphore instance {id}"))?;
+        // Semaphore's websocket shows status changes at once; polling stays as the safety net.
+        streams.push((*id, Box::new(client.events(chatrixcd_semaphore::Reconnect::default()))));
+        list.push(Instance { id: *id, url: semaphore.url.clone(), semaphore: Arc::new(client) });
+    }
+    let instances = Instances::new(list, config.default_instance)?;
+    let mut settings = config.settings.clone();
+    settings.bot_user = bot_user;
+    let deps = Deps { chat, instances, store, clock };
+    let bot = Bot::new(deps, settings, personality, redactor(&config));
+    bot.resume().await;
+    Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams) })
+}
+
+fn load_personality(path: Option<&Path>, seed: u64) -> anyhow::Result<Personality> {
+    let Some(path) = path else { return Ok(Personality::with_seed(seed)) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let personality =
+        Personality::from_hjson(&text).with_context(|| format!("{} is not a usable messages file", path.display()))?;
+    for warning in personality.warnings() {
+        tracing::warn!(file = %path.display(), "{warning}");
+    }
+    Ok(personality.reseeded(seed))
+}
+
+/// Imports ChatrixCD's `aliases.json` the first time only: later changes live in the store, and
+/// aliases removed in chat must not come back at the next start.
+async fn import_aliases_once(store: &dyn Store, path: Option<&Path>) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if store.setting("aliases_imported").await?.is_some() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let aliases: BTreeMap<String, String> =
+        chatrixcd_domain::aliases::parse_file(&text).with_context(|| format!("in {}", path.display()))?;
+    for (name, command) in &aliases {
+        store.set_alias(name, command).await?;
+    }
+    store.set_setting("aliases_imported", &path.display().to_string()).await?;
+    tracing::info!(count = aliases.len(), file = %path.display(), "imported aliases");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn aliases_are_imported_once_and_not_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aliases.json");
+        std::fs::write(&file, r#"{"dp": "run 1 5"}"#).unwrap();
+        let store = RedbStore::open(&dir.path().join("data")).unwrap();
+        import_aliases_once(&store, Some(&file)).await.unwrap();
+        assert_eq!(store.aliases().await.unwrap().get("dp").map(String::as_str), Some("run 1 5"));
+        store.remove_alias("dp").await.unwrap();
+        import_aliases_once(&store, Some(&file)).await.unwrap();
+        assert!(store.aliases().await.unwrap().is_empty(), "a removed alias does not come back");
+    }
+
+    #[test]
+    fn a_broken_messages_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("messages.json");
+        std::fs::write(&file, "{ greetings: [").unwrap();
+        let err = load_personality(Some(&file), 1).unwrap_err();
+        assert!(format!("{err:#}").contains("messages.json"), "{err:#}");
+    }
+}

@@ -1,0 +1,63 @@
+//! Actions that wait for a confirmation, as plain data: what will be done once someone answers.
+//! They live apart from the commands that make them so that the confirmations (held by the
+//! bot's core) and the commands (which use the core) do not depend on each other in a circle.
+
+use chatrixcd_ports::semaphore::{Project, StartTask, StopMode, Template};
+use chatrixcd_ports::store::TaskRef;
+use chatrixcd_ports::{InstanceId, TaskStatus};
+
+/// A run, checked against its template, ready to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPlan {
+    pub instance: InstanceId,
+    pub project: Project,
+    pub template: Template,
+    pub request: StartTask,
+}
+
+/// A stop, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopPlan {
+    pub task: TaskRef,
+    pub mode: StopMode,
+    /// The status when the stop was asked for, for the audit line.
+    pub status: TaskStatus,
+}
+
+/// An action waiting for a confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingAction {
+    // Boxed: a run plan carries a whole template, and the enum lives in every open question.
+    Run(Box<RunPlan>),
+    Stop(StopPlan),
+    Exit,
+}
+
+impl PendingAction {
+    /// For "Cancelled: …" and "expired" messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Run(plan) => format!("run {} (project {})", plan.template.name, plan.project.name),
+            Self::Stop(plan) => format!("stop task {}", plan.task.task),
+            Self::Exit => "shut the bot down".to_owned(),
+        }
+    }
+
+    /// The command that asked, for usage hints in error replies.
+    pub fn command_path(&self) -> &'static [&'static str] {
+        match self {
+            Self::Run(_) => &["run"],
+            Self::Stop(_) => &["stop"],
+            Self::Exit => &["exit"],
+        }
+    }
+
+    /// The instance the action needs, if any: answering it runs in that instance's lane.
+    pub fn instance(&self) -> Option<InstanceId> {
+        match self {
+            Self::Run(plan) => Some(plan.instance),
+            Self::Stop(plan) => Some(plan.task.instance),
+            Self::Exit => None,
+        }
+    }
+}
