@@ -1,4 +1,5 @@
-//! `chatrixcd check --config config.json`: validates the file and reaches both servers,
+//! `chatrixcd check --config config.json`: validates the file and reaches Matrix and every
+//! Semaphore instance (at once, each with its own timeout),
 //! reporting each problem by the key to fix.
 
 // A report for a person at a terminal.
@@ -8,10 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chatrixcd_ports::semaphore::{SemaphoreError, SemaphorePort as _};
-use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
+use chatrixcd_semaphore::HttpSemaphore;
 use serde_json::Value;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, InstanceConfig};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct CheckArgs {
@@ -43,51 +44,49 @@ pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<bool> {
         "  admins: {}; answers in: {rooms}",
         if admins.is_empty() { "nobody".to_owned() } else { admins.join(", ") }
     );
+    let instances: Vec<String> = config.instances.iter().map(|i| i.id.to_string()).collect();
+    println!("  Semaphore instances: {} (default: {})", instances.join(", "), config.default_instance);
     for w in &warnings {
         println!("  ⚠ {w}");
     }
-    let semaphore_ok = check_semaphore(&config).await;
-    let matrix_ok = check_matrix(&config).await;
+    let (semaphore_ok, matrix_ok) = tokio::join!(check_semaphores(&config), check_matrix(&config));
     Ok(semaphore_ok && matrix_ok)
 }
 
-pub(crate) fn semaphore_config(config: &Config) -> SemaphoreConfig {
-    let s = &config.raw.semaphore;
-    let mut c = SemaphoreConfig::new(s.url.clone(), s.api_token.clone());
-    c.verify_tls = s.ssl_verify;
-    let path = |p: &Option<String>| p.as_deref().filter(|p| !p.is_empty()).map(PathBuf::from);
-    c.ca_file = path(&s.ssl_ca_cert);
-    c.client_cert = path(&s.ssl_client_cert);
-    c.client_key = path(&s.ssl_client_key);
-    c.read_retries = 0;
-    c
+/// Reaches every instance at once (each with its own timeout) and reports each under its key.
+async fn check_semaphores(config: &Config) -> bool {
+    let checks = config.instances.iter().map(|instance| async move { (instance, check_instance(instance).await) });
+    let mut ok = true;
+    for (_, result) in futures::future::join_all(checks).await {
+        match result {
+            Ok(line) => println!("✓ {}", line),
+            Err(line) => {
+                ok = false;
+                println!("✗ {line}");
+            }
+        }
+    }
+    ok
 }
 
-async fn check_semaphore(config: &Config) -> bool {
-    let client = match HttpSemaphore::new(&semaphore_config(config)) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("✗ semaphore: {e}");
-            return false;
-        }
-    };
-    if let Err(e) = client.ping().await {
-        println!("✗ semaphore.url: {e}");
-        return false;
-    }
+/// One line about one instance: what answered, or the key to fix.
+async fn check_instance(instance: &InstanceConfig) -> Result<String, String> {
+    let mut semaphore = instance.semaphore_config();
+    // `check` says at once what is wrong; retries would only make it slower to say.
+    semaphore.read_retries = 0;
+    let key = &instance.key;
+    let client = HttpSemaphore::new(&semaphore).map_err(|e| format!("{key}: {e}"))?;
+    client.ping().await.map_err(|e| format!("{key}.url: {e}"))?;
     match client.info().await {
-        Ok(info) => {
-            println!("✓ Semaphore {} answers at {} and accepts the token", info.version, config.raw.semaphore.url);
-            true
-        }
-        Err(SemaphoreError::Unauthorised) => {
-            println!("✗ semaphore.api_token: the server rejected it (401); create a new token (docs/semaphore.md)");
-            false
-        }
-        Err(e) => {
-            println!("✗ semaphore: {e}");
-            false
-        }
+        Ok(info) => Ok(format!(
+            "instance {}: Semaphore {} answers at {} and accepts the token",
+            instance.id, info.version, instance.section.url
+        )),
+        Err(SemaphoreError::Unauthorised) => Err(format!(
+            "{key}.api_token: the server at {} rejected it (401); create a new token (docs/semaphore.md)",
+            instance.section.url
+        )),
+        Err(e) => Err(format!("{key}: {e}")),
     }
 }
 

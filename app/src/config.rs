@@ -2,9 +2,12 @@
 //! existing users point chatrixcd at the file they have. Every problem is reported with the key it
 //! concerns, all at once, so a broken file is fixed in one go.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use chatrixcd_ports::{RoomId, UserId};
+use chatrixcd_domain::{ConfirmPolicy, PolicyRule};
+use chatrixcd_ports::{InstanceId, RoomId, UserId};
+use chatrixcd_semaphore::SemaphoreConfig;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,35 +20,61 @@ pub(crate) struct MatrixSection {
     pub device_name: Option<String>,
     pub auth_type: Option<String>,
     pub password: Option<String>,
+    /// A file holding the password (new in chatrixcd), so it need not sit in config.json.
+    pub password_file: Option<String>,
     pub access_token: Option<String>,
+    pub access_token_file: Option<String>,
     pub oidc_redirect_url: Option<String>,
     pub store_path: Option<String>,
     /// Encrypts the Matrix state and crypto stores (new in chatrixcd).
     pub store_passphrase: Option<String>,
+    pub store_passphrase_file: Option<String>,
 }
 
+/// One Semaphore server: ChatrixCD's `semaphore` section, or one entry of `semaphore_instances`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub(crate) struct SemaphoreSection {
     pub url: String,
-    pub api_token: String,
+    pub api_token: Option<String>,
+    /// A file holding the token (new in chatrixcd).
+    pub api_token_file: Option<String>,
     pub ssl_verify: bool,
     pub ssl_ca_cert: Option<String>,
     pub ssl_client_cert: Option<String>,
     pub ssl_client_key: Option<String>,
+    /// Limit for one request to this instance, in seconds (new in chatrixcd; default 15).
+    pub timeout_secs: Option<u64>,
+    /// The address people open in a browser, when it differs from `url` (new in chatrixcd).
+    pub web_url: Option<String>,
 }
 
 impl Default for SemaphoreSection {
     fn default() -> Self {
         Self {
             url: String::new(),
-            api_token: String::new(),
+            api_token: None,
+            api_token_file: None,
             ssl_verify: true,
             ssl_ca_cert: None,
             ssl_client_cert: None,
             ssl_client_key: None,
+            timeout_secs: None,
+            web_url: None,
         }
     }
+}
+
+/// One entry of `bot.policies`: how much agreement runs of part of what the bot can run need.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PolicySection {
+    pub instance: Option<String>,
+    /// A project id or name.
+    pub project: Option<Value>,
+    /// A template id or name.
+    pub template: Option<Value>,
+    pub policy: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +83,10 @@ pub(crate) struct BotSection {
     pub command_prefix: String,
     pub allowed_rooms: Vec<String>,
     pub admin_users: Vec<String>,
+    /// May look (status, logs, lists) but not run, stop or change anything (new in chatrixcd).
+    pub viewer_users: Vec<String>,
+    /// Never answered, e.g. other bots (new in chatrixcd).
+    pub ignored_users: Vec<String>,
     pub greetings_enabled: bool,
     pub greeting_rooms: Vec<String>,
     pub startup_message: Option<String>,
@@ -61,6 +94,15 @@ pub(crate) struct BotSection {
     /// Commands older than this many seconds when they arrive (sent while the bot was down) are
     /// not run; their sender is told. New in chatrixcd (ChatrixCD dropped them silently).
     pub offline_command_window: u32,
+    /// ChatrixCD's personality file; default `messages.json` when it exists.
+    pub messages_file: Option<String>,
+    /// ChatrixCD's aliases file, imported once; default `aliases.json` when it exists.
+    pub aliases_file: Option<String>,
+    /// Forget runs older than this many days; keep everything when absent.
+    pub keep_history_days: Option<u32>,
+    /// `none`, `confirm` (the default) or `two-person`, where no policy below matches.
+    pub default_policy: Option<String>,
+    pub policies: Vec<PolicySection>,
 }
 
 impl Default for BotSection {
@@ -69,11 +111,18 @@ impl Default for BotSection {
             command_prefix: "!cd".into(),
             allowed_rooms: Vec::new(),
             admin_users: Vec::new(),
+            viewer_users: Vec::new(),
+            ignored_users: Vec::new(),
             greetings_enabled: true,
             greeting_rooms: Vec::new(),
             startup_message: None,
             shutdown_message: None,
             offline_command_window: 600,
+            messages_file: None,
+            aliases_file: None,
+            keep_history_days: None,
+            default_policy: None,
+            policies: Vec::new(),
         }
     }
 }
@@ -83,7 +132,10 @@ impl Default for BotSection {
 #[serde(default)]
 pub(crate) struct RawConfig {
     pub matrix: MatrixSection,
-    pub semaphore: SemaphoreSection,
+    /// ChatrixCD's one server: the instance `default`.
+    pub semaphore: Option<SemaphoreSection>,
+    pub semaphore_instances: BTreeMap<String, SemaphoreSection>,
+    pub default_instance: Option<String>,
     pub bot: BotSection,
 }
 
@@ -104,14 +156,90 @@ fn problem(key: &str, message: impl Into<String>) -> Problem {
     Problem { key: key.to_owned(), message: message.into() }
 }
 
-/// A configuration that passed validation.
+/// One Semaphore instance, validated, its token read from wherever it was given.
+#[derive(Clone)]
+pub(crate) struct InstanceConfig {
+    pub id: InstanceId,
+    /// Where it is configured, for messages: `semaphore` or `semaphore_instances.<name>`.
+    pub key: String,
+    pub section: SemaphoreSection,
+    pub token: String,
+}
+
+impl std::fmt::Debug for InstanceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceConfig").field("id", &self.id).field("url", &self.section.url).finish_non_exhaustive()
+    }
+}
+
+impl InstanceConfig {
+    /// The HTTP client's settings for this instance.
+    pub(crate) fn semaphore_config(&self) -> SemaphoreConfig {
+        let s = &self.section;
+        let mut c = SemaphoreConfig::new(s.url.clone(), self.token.clone());
+        c.verify_tls = s.ssl_verify;
+        let path = |p: &Option<String>| p.as_deref().filter(|p| !p.is_empty()).map(PathBuf::from);
+        c.ca_file = path(&s.ssl_ca_cert);
+        c.client_cert = path(&s.ssl_client_cert);
+        c.client_key = path(&s.ssl_client_key);
+        if let Some(secs) = s.timeout_secs {
+            c.request_timeout = std::time::Duration::from_secs(secs);
+            c.connect_timeout = c.connect_timeout.min(c.request_timeout);
+        }
+        c.web_url = s.web_url.clone().filter(|u| !u.is_empty());
+        c
+    }
+}
+
+/// A configuration that passed validation. Secrets given by file or environment are already
+/// read into `raw` (the Matrix ones) and `instances` (the tokens).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub raw: RawConfig,
     pub user_id: UserId,
     pub admins: Vec<UserId>,
+    pub viewers: Vec<UserId>,
+    pub ignored_users: Vec<UserId>,
     pub allowed_rooms: Vec<RoomId>,
+    /// The default instance first, then the others by name.
+    pub instances: Vec<InstanceConfig>,
+    pub default_instance: InstanceId,
+    pub default_policy: ConfirmPolicy,
+    pub policies: Vec<PolicyRule>,
+    pub messages_file: Option<PathBuf>,
+    pub aliases_file: Option<PathBuf>,
 }
+
+impl Config {
+    /// Every secret value, for the redactor: none of them may reach a chat message or a log.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let m = &self.raw.matrix;
+        let mut all: Vec<String> = [m.password.clone(), m.access_token.clone(), m.store_passphrase.clone()]
+            .into_iter()
+            .flatten()
+            .chain(self.instances.iter().map(|i| i.token.clone()))
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// Top-level keys chatrixcd knows; `plugins` and `_config_version` are ChatrixCD's.
+const TOP: &[&str] = &["matrix", "semaphore", "semaphore_instances", "default_instance", "bot", "plugins", "_config_version"];
+
+const SEMAPHORE_KEYS: &[&str] = &[
+    "url",
+    "api_token",
+    "api_token_file",
+    "ssl_verify",
+    "ssl_ca_cert",
+    "ssl_client_cert",
+    "ssl_client_key",
+    "timeout_secs",
+    "web_url",
+];
 
 /// Keys chatrixcd knows, per section; others are reported as likely typos (not errors: old
 /// ChatrixCD files carry keys of its TUI and plugins).
@@ -125,24 +253,34 @@ const KNOWN: &[(&str, &[&str])] = &[
             "device_name",
             "auth_type",
             "password",
+            "password_file",
             "access_token",
+            "access_token_file",
             "oidc_redirect_url",
             "store_path",
             "store_passphrase",
+            "store_passphrase_file",
         ],
     ),
-    ("semaphore", &["url", "api_token", "ssl_verify", "ssl_ca_cert", "ssl_client_cert", "ssl_client_key"]),
+    ("semaphore", SEMAPHORE_KEYS),
     (
         "bot",
         &[
             "command_prefix",
             "allowed_rooms",
             "admin_users",
+            "viewer_users",
+            "ignored_users",
             "greetings_enabled",
             "greeting_rooms",
             "startup_message",
             "shutdown_message",
             "offline_command_window",
+            "messages_file",
+            "aliases_file",
+            "keep_history_days",
+            "default_policy",
+            "policies",
             "log_file",
             "mouse_enabled",
             "color_enabled",
@@ -155,27 +293,143 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Reads and validates a config file. `Err` holds every problem found.
+/// Where the environment is read from: the process's, or a test's.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, ignoring empty values.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The variable that holds an instance's token: `CHATRIXCD_SEMAPHORE_API_TOKEN` for ChatrixCD's
+/// single section, `CHATRIXCD_SEMAPHORE_<NAME>_API_TOKEN` for a named one (`-` becomes `_`).
+pub(crate) fn token_variable(instance: Option<&InstanceId>) -> String {
+    match instance {
+        None => "CHATRIXCD_SEMAPHORE_API_TOKEN".to_owned(),
+        Some(id) => format!("CHATRIXCD_SEMAPHORE_{}_API_TOKEN", id.as_str().to_ascii_uppercase().replace('-', "_")),
+    }
+}
+
+/// Reads and validates a config file against the process environment. `Err` holds every
+/// problem found.
 pub(crate) fn load(path: &Path) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![problem(&path.display().to_string(), format!("cannot read it: {e}"))])?;
-    parse(&text)
+    parse_with(&text, &process_env)
 }
 
+#[cfg(test)]
 pub(crate) fn parse(text: &str) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
+    parse_with(text, &|_| None)
+}
+
+/// A secret: the environment variable wins, then the file, then the value in config.json.
+fn secret(
+    env: Env<'_>,
+    variable: &str,
+    inline: Option<&String>,
+    file: Option<&String>,
+    file_key: &str,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Option<String> {
+    if let Some(value) = env(variable) {
+        return Some(value);
+    }
+    if let Some(file) = file.map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        return match std::fs::read_to_string(file) {
+            Ok(text) => {
+                warn_if_readable_by_others(file, file_key, warnings);
+                let value = text.trim_end_matches(['\n', '\r']).to_owned();
+                if value.trim().is_empty() {
+                    problems.push(problem(file_key, format!("`{file}` is empty")));
+                    None
+                } else {
+                    Some(value)
+                }
+            }
+            Err(e) => {
+                problems.push(problem(file_key, format!("cannot read `{file}`: {e}")));
+                None
+            }
+        };
+    }
+    inline.filter(|v| !v.trim().is_empty()).cloned()
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(file: &str, key: &str, warnings: &mut Vec<Problem>) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(file)
+        && meta.permissions().mode() & 0o044 != 0
+    {
+        warnings.push(problem(key, format!("`{file}` holds a secret but others may read it: `chmod 600 {file}`")));
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_file: &str, _key: &str, _warnings: &mut Vec<Problem>) {}
+
+fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !host.contains(char::is_whitespace)
+    })
+}
+
+/// The URL as a server identity: scheme and host lower-cased, no trailing `/` or `/api`.
+fn same_server(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let url = url.strip_suffix("/api").unwrap_or(url);
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+            format!("{}://{}/{path}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn policy(text: &str) -> Option<ConfirmPolicy> {
+    match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+        "none" => Some(ConfirmPolicy::None),
+        "confirm" => Some(ConfirmPolicy::Confirm),
+        "two-person" => Some(ConfirmPolicy::TwoPerson),
+        _ => None,
+    }
+}
+
+const POLICIES: &str = "none, confirm, two-person";
+
+pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
     let value: Value =
         deser_hjson::from_str(text).map_err(|e| vec![problem("(file)", format!("not valid HJSON/JSON: {e}"))])?;
     let Value::Object(top) = &value else {
         return Err(vec![problem("(file)", "must be an object with matrix, semaphore and bot sections")]);
     };
     let mut warnings = Vec::new();
+    let unknown = |key: &str, known: &[&str], at: &str, warnings: &mut Vec<Problem>| {
+        let hint = chatrixcd_domain::grammar::suggest(key, known.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        warnings.push(problem(at, format!("unknown key, ignored{hint}")));
+    };
+    for key in top.keys().filter(|k| !TOP.contains(&k.as_str())) {
+        unknown(key, TOP, key, &mut warnings);
+    }
     for (section, keys) in KNOWN {
         if let Some(Value::Object(map)) = top.get(*section) {
             for key in map.keys().filter(|k| !keys.contains(&k.as_str())) {
-                let hint = chatrixcd_domain::grammar::suggest(key, keys.iter().copied())
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                warnings.push(problem(&format!("{section}.{key}"), format!("unknown key, ignored{hint}")));
+                unknown(key, keys, &format!("{section}.{key}"), &mut warnings);
+            }
+        }
+    }
+    if let Some(Value::Object(instances)) = top.get("semaphore_instances") {
+        for (name, section) in instances {
+            if let Value::Object(map) = section {
+                for key in map.keys().filter(|k| !SEMAPHORE_KEYS.contains(&k.as_str())) {
+                    unknown(key, SEMAPHORE_KEYS, &format!("semaphore_instances.{name}.{key}"), &mut warnings);
+                }
             }
         }
     }
@@ -195,66 +449,49 @@ pub(crate) fn parse(text: &str) -> Result<(Config, Vec<Problem>), Vec<Problem>> 
     }
     section!("matrix", matrix);
     section!("semaphore", semaphore);
+    section!("default_instance", default_instance);
     section!("bot", bot);
+    // Instance by instance, so a wrong type names the instance.
+    match top.get("semaphore_instances") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, v) in map {
+                match serde_json::from_value(v.clone()) {
+                    Ok(s) => {
+                        raw.semaphore_instances.insert(name.clone(), s);
+                    }
+                    Err(e) => problems.push(problem(
+                        &format!("semaphore_instances.{name}"),
+                        format!("has a value of the wrong type: {e}"),
+                    )),
+                }
+            }
+        }
+        Some(_) => problems.push(problem(
+            "semaphore_instances",
+            "must be an object of named instances, e.g. { production: { url: …, api_token: … } }",
+        )),
+    }
 
-    let m = &raw.matrix;
-    if m.homeserver.trim().is_empty() {
-        problems.push(problem("matrix.homeserver", "is required, e.g. \"https://matrix.example.org\""));
-    } else if !(m.homeserver.starts_with("https://") || m.homeserver.starts_with("http://")) {
-        problems.push(problem("matrix.homeserver", format!("`{}` is not an http(s) URL", m.homeserver)));
-    }
-    let user_id = match UserId::parse(m.user_id.trim()) {
-        Ok(u) => Some(u),
-        Err(e) if m.user_id.trim().is_empty() => {
-            let _ = e;
-            problems.push(problem("matrix.user_id", "is required, e.g. \"@chatrixcd:example.org\""));
-            None
-        }
-        Err(e) => {
-            problems.push(problem("matrix.user_id", e.to_string()));
-            None
-        }
-    };
-    let has = |s: &Option<String>| s.as_deref().is_some_and(|v| !v.trim().is_empty());
-    match m.auth_type.as_deref().unwrap_or("password") {
-        "password" if !has(&m.password) && !has(&m.access_token) => {
-            problems.push(problem("matrix.password", "is required for password login (or give matrix.access_token)"));
-        }
-        "password" | "oidc" => {}
-        other => problems.push(problem("matrix.auth_type", format!("`{other}` is not one of: password, oidc"))),
-    }
-    let s = &raw.semaphore;
-    if s.url.trim().is_empty() {
-        problems.push(problem("semaphore.url", "is required, e.g. \"https://semaphore.example.org\""));
-    } else if !(s.url.starts_with("https://") || s.url.starts_with("http://")) {
-        problems.push(problem("semaphore.url", format!("`{}` is not an http(s) URL", s.url)));
-    }
-    if s.api_token.trim().is_empty() {
-        problems
-            .push(problem("semaphore.api_token", "is required (see docs/semaphore.md for a least-privilege token)"));
-    }
-    for (key, file) in [
-        ("semaphore.ssl_ca_cert", &s.ssl_ca_cert),
-        ("semaphore.ssl_client_cert", &s.ssl_client_cert),
-        ("semaphore.ssl_client_key", &s.ssl_client_key),
-    ] {
-        if let Some(f) = file.as_deref().filter(|f| !f.is_empty())
-            && !Path::new(f).exists()
-        {
-            problems.push(problem(key, format!("file `{f}` does not exist")));
-        }
-    }
+    let user_id = check_matrix(&mut raw.matrix, env, &mut problems, &mut warnings);
+    let (instances, default_instance) = check_instances(&raw, env, &mut problems, &mut warnings);
     let b = &raw.bot;
     if b.command_prefix.trim().is_empty() || b.command_prefix.contains(char::is_whitespace) {
         problems.push(problem("bot.command_prefix", "must be one non-empty word, e.g. \"!cd\""));
     }
-    let mut admins = Vec::new();
-    for (i, a) in b.admin_users.iter().enumerate() {
-        match UserId::parse(a.trim()) {
-            Ok(u) => admins.push(u),
-            Err(e) => problems.push(problem(&format!("bot.admin_users[{i}]"), e.to_string())),
+    let users = |key: &str, list: &[String], problems: &mut Vec<Problem>| {
+        let mut out = Vec::new();
+        for (i, a) in list.iter().enumerate() {
+            match UserId::parse(a.trim()) {
+                Ok(u) => out.push(u),
+                Err(e) => problems.push(problem(&format!("bot.{key}[{i}]"), e.to_string())),
+            }
         }
-    }
+        out
+    };
+    let admins = users("admin_users", &b.admin_users, &mut problems);
+    let viewers = users("viewer_users", &b.viewer_users, &mut problems);
+    let ignored_users = users("ignored_users", &b.ignored_users, &mut problems);
     if b.admin_users.is_empty() {
         warnings.push(problem(
             "bot.admin_users",
@@ -271,10 +508,303 @@ pub(crate) fn parse(text: &str) -> Result<(Config, Vec<Problem>), Vec<Problem>> 
             )),
         }
     }
-    match (problems.is_empty(), user_id) {
-        (true, Some(user_id)) => Ok((Config { raw, user_id, admins, allowed_rooms }, warnings)),
+    for (i, r) in b.greeting_rooms.iter().enumerate() {
+        if let Err(e) = RoomId::parse(r.trim()) {
+            problems.push(problem(&format!("bot.greeting_rooms[{i}]"), format!("{e} (use the room id, `!…`)")));
+        }
+    }
+    if b.keep_history_days == Some(0) {
+        problems.push(problem("bot.keep_history_days", "must be at least 1 (leave it out to keep every run)"));
+    }
+    let default_policy = match b.default_policy.as_deref() {
+        None => ConfirmPolicy::Confirm,
+        Some(p) => policy(p).unwrap_or_else(|| {
+            problems.push(problem("bot.default_policy", format!("`{p}` is not one of: {POLICIES}")));
+            ConfirmPolicy::Confirm
+        }),
+    };
+    let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    let mut policies = Vec::new();
+    for (i, rule) in b.policies.iter().enumerate() {
+        let key = format!("bot.policies[{i}]");
+        let Some(p) = policy(&rule.policy) else {
+            problems.push(problem(&format!("{key}.policy"), format!("`{}` is not one of: {POLICIES}", rule.policy)));
+            continue;
+        };
+        let instance = match rule.instance.as_deref() {
+            None => None,
+            Some(given) => match InstanceId::parse(given).ok().filter(|id| names.contains(&id.as_str())) {
+                Some(id) => Some(id),
+                None => {
+                    let hint = chatrixcd_domain::grammar::suggest(given, names.iter().copied())
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    problems.push(problem(
+                        &format!("{key}.instance"),
+                        format!("no instance is called `{given}` (there are: {}){hint}", names.join(", ")),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let mut name = |field: &str, v: &Option<Value>| match v {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(Some(s.trim().to_owned())),
+            Some(Value::Number(n)) => Some(Some(n.to_string())),
+            Some(other) => {
+                problems.push(problem(&format!("{key}.{field}"), format!("must be an id or a name, not {other}")));
+                None
+            }
+        };
+        let (Some(project), Some(template)) = (name("project", &rule.project), name("template", &rule.template))
+        else {
+            continue;
+        };
+        policies.push(PolicyRule { instance, project, template, policy: p });
+    }
+    let messages_file = match b.messages_file.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) if !Path::new(f).exists() => {
+            problems.push(problem("bot.messages_file", format!("file `{f}` does not exist")));
+            None
+        }
+        Some(f) => Some(PathBuf::from(f)),
+        // ChatrixCD reads `messages.json` from the working directory when it is there.
+        None => Some(PathBuf::from("messages.json")).filter(|p| p.exists()),
+    };
+    let chatrixcd_aliases = top
+        .get("plugins")
+        .and_then(|p| p.get("aliases"))
+        .and_then(|a| a.get("aliases_file"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let aliases_file = match b.aliases_file.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) if !Path::new(f).exists() => {
+            problems.push(problem("bot.aliases_file", format!("file `{f}` does not exist")));
+            None
+        }
+        Some(f) => Some(PathBuf::from(f)),
+        None => Some(PathBuf::from(chatrixcd_aliases.unwrap_or_else(|| "aliases.json".into()))).filter(|p| p.exists()),
+    };
+    match (problems.is_empty(), user_id, default_instance) {
+        (true, Some(user_id), Some(default_instance)) => Ok((
+            Config {
+                raw,
+                user_id,
+                admins,
+                viewers,
+                ignored_users,
+                allowed_rooms,
+                instances,
+                default_instance,
+                default_policy,
+                policies,
+                messages_file,
+                aliases_file,
+            },
+            warnings,
+        )),
         _ => Err(problems),
     }
+}
+
+/// The Matrix section: required keys, and its secrets read from the environment or files.
+fn check_matrix(
+    m: &mut MatrixSection,
+    env: Env<'_>,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Option<UserId> {
+    if m.homeserver.trim().is_empty() {
+        problems.push(problem("matrix.homeserver", "is required, e.g. \"https://matrix.example.org\""));
+    } else if !is_http_url(m.homeserver.trim()) {
+        problems.push(problem("matrix.homeserver", format!("`{}` is not an http(s) URL", m.homeserver)));
+    }
+    let user_id = match UserId::parse(m.user_id.trim()) {
+        Ok(u) => Some(u),
+        Err(_) if m.user_id.trim().is_empty() => {
+            problems.push(problem("matrix.user_id", "is required, e.g. \"@chatrixcd:example.org\""));
+            None
+        }
+        Err(e) => {
+            problems.push(problem("matrix.user_id", e.to_string()));
+            None
+        }
+    };
+    m.password = secret(
+        env,
+        "CHATRIXCD_MATRIX_PASSWORD",
+        m.password.as_ref(),
+        m.password_file.as_ref(),
+        "matrix.password_file",
+        problems,
+        warnings,
+    );
+    m.access_token = secret(
+        env,
+        "CHATRIXCD_MATRIX_ACCESS_TOKEN",
+        m.access_token.as_ref(),
+        m.access_token_file.as_ref(),
+        "matrix.access_token_file",
+        problems,
+        warnings,
+    );
+    m.store_passphrase = secret(
+        env,
+        "CHATRIXCD_STORE_PASSPHRASE",
+        m.store_passphrase.as_ref(),
+        m.store_passphrase_file.as_ref(),
+        "matrix.store_passphrase_file",
+        problems,
+        warnings,
+    );
+    match m.auth_type.as_deref().unwrap_or("password") {
+        "password" if m.password.is_none() && m.access_token.is_none() => problems.push(problem(
+            "matrix.password",
+            "is required for password login (or give matrix.password_file, CHATRIXCD_MATRIX_PASSWORD or an access token)",
+        )),
+        "password" | "oidc" => {}
+        other => problems.push(problem("matrix.auth_type", format!("`{other}` is not one of: password, oidc"))),
+    }
+    user_id
+}
+
+/// The Semaphore instances: ChatrixCD's one `semaphore` section (named `default`), or the named
+/// `semaphore_instances`; each validated under its own key, the default first.
+fn check_instances(
+    raw: &RawConfig,
+    env: Env<'_>,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> (Vec<InstanceConfig>, Option<InstanceId>) {
+    let mut given: Vec<(Option<InstanceId>, String, SemaphoreSection)> = Vec::new();
+    match (&raw.semaphore, raw.semaphore_instances.is_empty()) {
+        (Some(_), false) => {
+            problems.push(problem(
+                "semaphore",
+                "give either `semaphore` (one server) or `semaphore_instances` (named servers), not both; \
+                 `chatrixcd config migrate` moves `semaphore` into `semaphore_instances` as `default`",
+            ));
+            return (Vec::new(), None);
+        }
+        (single, true) => given.push((None, "semaphore".to_owned(), single.clone().unwrap_or_default())),
+        (None, false) => {
+            for (name, section) in &raw.semaphore_instances {
+                let key = format!("semaphore_instances.{name}");
+                match InstanceId::parse(name) {
+                    Ok(id) => given.push((Some(id), key, section.clone())),
+                    Err(e) => problems.push(problem(
+                        &key,
+                        format!("{e} (an instance name is typed in commands, as in `run production:1:5`)"),
+                    )),
+                }
+            }
+        }
+    }
+    let mut instances: Vec<InstanceConfig> = Vec::new();
+    for (name, key, section) in given {
+        let url = section.url.trim();
+        if url.is_empty() {
+            problems.push(problem(&format!("{key}.url"), "is required, e.g. \"https://semaphore.example.org\""));
+        } else if !is_http_url(url) {
+            problems.push(problem(&format!("{key}.url"), format!("`{url}` is not an http(s) URL")));
+        } else if let Some(twin) = instances.iter().find(|i| same_server(&i.section.url) == same_server(url)) {
+            problems.push(problem(
+                &format!("{key}.url"),
+                format!("is the same server as {}.url: one server is one instance", twin.key),
+            ));
+        }
+        let variable = token_variable(name.as_ref());
+        let token = secret(
+            env,
+            &variable,
+            section.api_token.as_ref(),
+            section.api_token_file.as_ref(),
+            &format!("{key}.api_token_file"),
+            problems,
+            warnings,
+        );
+        if token.is_none() && section.api_token_file.is_none() {
+            problems.push(problem(
+                &format!("{key}.api_token"),
+                format!(
+                    "is required (or give {key}.api_token_file or {variable}; see docs/semaphore.md for a least-privilege token)"
+                ),
+            ));
+        }
+        for (field, file) in [
+            ("ssl_ca_cert", &section.ssl_ca_cert),
+            ("ssl_client_cert", &section.ssl_client_cert),
+            ("ssl_client_key", &section.ssl_client_key),
+        ] {
+            if let Some(f) = file.as_deref().filter(|f| !f.is_empty())
+                && !Path::new(f).exists()
+            {
+                problems.push(problem(&format!("{key}.{field}"), format!("file `{f}` does not exist")));
+            }
+        }
+        if section.timeout_secs == Some(0) {
+            problems.push(problem(&format!("{key}.timeout_secs"), "must be at least 1 second"));
+        }
+        if let Some(web) = section.web_url.as_deref().filter(|w| !w.is_empty() && !is_http_url(w)) {
+            problems.push(problem(&format!("{key}.web_url"), format!("`{web}` is not an http(s) URL")));
+        }
+        if !section.ssl_verify {
+            warnings.push(problem(
+                &format!("{key}.ssl_verify"),
+                "is false: the server's certificate is not checked (prefer ssl_ca_cert)",
+            ));
+        }
+        instances.push(InstanceConfig {
+            id: name.unwrap_or_default(),
+            key,
+            section,
+            token: token.unwrap_or_default(),
+        });
+    }
+    let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    let default = match raw.default_instance.as_deref().map(str::trim) {
+        Some(given) => match InstanceId::parse(given).ok().filter(|id| names.contains(&id.as_str())) {
+            Some(id) => Some(id),
+            None if instances.is_empty() => None,
+            None => {
+                let hint = chatrixcd_domain::grammar::suggest(given, names.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                problems.push(problem(
+                    "default_instance",
+                    format!("no instance is called `{given}` (there are: {}){hint}", names.join(", ")),
+                ));
+                None
+            }
+        },
+        None => {
+            let fallback = instances
+                .iter()
+                .find(|i| i.id == InstanceId::default())
+                .or_else(|| instances.first())
+                .map(|i| i.id);
+            if instances.len() > 1
+                && let Some(id) = fallback
+            {
+                warnings.push(problem(
+                    "default_instance",
+                    format!("is not set: commands without an instance go to `{id}`"),
+                ));
+            }
+            fallback
+        }
+    };
+    // The default first: `instances` lists it first and its name is the one left out.
+    if let Some(d) = default
+        && let Some(at) = instances.iter().position(|i| i.id == d)
+    {
+        let first = instances.remove(at);
+        instances.insert(0, first);
+    }
+    if instances.is_empty() && problems.is_empty() {
+        problems.push(problem("semaphore_instances", "names no instance"));
+    }
+    (instances, default)
 }
 
 #[cfg(test)]
@@ -333,5 +863,121 @@ mod tests {
         let problems = parse(r#"{ semaphore: { ssl_verify: "yes" } }"#).unwrap_err();
         assert!(problems.iter().any(|p| p.key == "semaphore" && p.message.contains("wrong type")), "{problems:?}");
         assert_eq!(parse("{ not hjson").unwrap_err()[0].key, "(file)");
+    }
+
+    const TWO: &str = r#"{
+        matrix: { homeserver: "https://matrix.example.org", user_id: "@bot:example.org", password: "pw" },
+        semaphore_instances: {
+            production: { url: "https://semaphore.example.org", api_token: "prod-token", timeout_secs: 5 },
+            staging: { url: "https://staging.example.org/api/", api_token: "staging-token" },
+        },
+        default_instance: "production",
+        bot: {
+            admin_users: ["@alice:example.org"], viewer_users: ["@viewer:example.org"],
+            ignored_users: ["@otherbot:example.org"], keep_history_days: 30, default_policy: "confirm",
+            policies: [
+                { instance: "production", policy: "two-person" },
+                { instance: "staging", project: "ops", template: 5, policy: "none" },
+            ],
+        },
+    }"#;
+
+    #[test]
+    fn named_instances_policies_and_users_are_read() {
+        let (config, warnings) = parse(TWO).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let names: Vec<&str> = config.instances.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(names, ["production", "staging"]);
+        assert_eq!(config.default_instance.as_str(), "production");
+        let prod = config.instances[0].semaphore_config();
+        assert_eq!(prod.request_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(config.viewers[0].as_str(), "@viewer:example.org");
+        assert_eq!(config.ignored_users[0].as_str(), "@otherbot:example.org");
+        assert_eq!(config.raw.bot.keep_history_days, Some(30));
+        assert_eq!(config.policies.len(), 2);
+        assert_eq!(config.policies[0].policy, ConfirmPolicy::TwoPerson);
+        assert_eq!(config.policies[1].template.as_deref(), Some("5"));
+        let secrets = config.secrets();
+        assert!(secrets.contains(&"prod-token".to_owned()) && secrets.contains(&"pw".to_owned()), "{secrets:?}");
+    }
+
+    #[test]
+    fn the_default_instance_goes_first_and_chatrixcd_files_get_one_named_default() {
+        let (config, _) = parse(&TWO.replace(r#"default_instance: "production""#, r#"default_instance: "staging""#)).unwrap();
+        assert_eq!(config.instances[0].id.as_str(), "staging");
+        let (config, _) = parse(GOOD).unwrap();
+        assert_eq!(config.instances.len(), 1);
+        assert_eq!(config.instances[0].id, InstanceId::default());
+        assert_eq!(config.instances[0].key, "semaphore");
+        assert_eq!(config.default_instance, InstanceId::default());
+    }
+
+    #[test]
+    fn bad_instances_are_named_by_their_key() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (r#"default_instance: "production""#, r#"default_instance: "prodution""#, "default_instance", "did you mean `production`"),
+            ("staging: {", "Staging!: {", "semaphore_instances.Staging!", "instance"),
+            ("https://staging.example.org/api/", "https://SEMAPHORE.example.org/", "semaphore_instances.staging.url", "same server as semaphore_instances.production.url"),
+            ("https://staging.example.org/api/", "staging.example.org", "semaphore_instances.staging.url", "not an http(s) URL"),
+            (r#"api_token: "staging-token""#, "", "semaphore_instances.staging.api_token", "CHATRIXCD_SEMAPHORE_STAGING_API_TOKEN"),
+            ("timeout_secs: 5", "timeout_secs: 0", "semaphore_instances.production.timeout_secs", "at least 1"),
+            (r#"policy: "two-person""#, r#"policy: "two-man""#, "bot.policies[0].policy", "none, confirm, two-person"),
+            (r#"instance: "staging", project"#, r#"instance: "stagin", project"#, "bot.policies[1].instance", "did you mean `staging`"),
+            ("keep_history_days: 30", "keep_history_days: 0", "bot.keep_history_days", "at least 1"),
+            (r#"viewer_users: ["@viewer:example.org"]"#, r#"viewer_users: ["viewer"]"#, "bot.viewer_users[0]", ""),
+            ("semaphore_instances: {", r#"semaphore: { url: "https://x.example", api_token: "t" }, semaphore_instances: {"#, "semaphore", "not both"),
+        ];
+        for (from, to, key, says) in cases {
+            assert!(TWO.contains(from), "{from}");
+            let problems = parse(&TWO.replacen(from, to, 1)).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.key == *key && p.message.contains(says)),
+                "{from} -> {to}: want {key} saying {says:?}, got {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_or_files_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let text = TWO.replace(
+            r#"api_token: "staging-token""#,
+            &format!("api_token_file: {:?}", file.display().to_string()),
+        );
+        let env = |name: &str| match name {
+            "CHATRIXCD_SEMAPHORE_PRODUCTION_API_TOKEN" => Some("from-env".to_owned()),
+            "CHATRIXCD_MATRIX_PASSWORD" => Some("env-password".to_owned()),
+            _ => None,
+        };
+        let (config, warnings) = parse_with(&text, &env).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.instances[0].token, "from-env");
+        assert_eq!(config.instances[1].token, "from-file", "the trailing newline is not part of it");
+        assert_eq!(config.raw.matrix.password.as_deref(), Some("env-password"));
+        let missing = TWO.replace(r#"api_token: "staging-token""#, r#"api_token_file: "/nonexistent/token""#);
+        let problems = parse(&missing).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.key == "semaphore_instances.staging.api_token_file" && p.message.contains("cannot read")),
+            "{problems:?}"
+        );
+        // ChatrixCD's single section takes CHATRIXCD_SEMAPHORE_API_TOKEN.
+        let single = GOOD.replace(r#"api_token: "tok", "#, "");
+        let env = |name: &str| (name == "CHATRIXCD_SEMAPHORE_API_TOKEN").then(|| "single".to_owned());
+        assert_eq!(parse_with(&single, &env).unwrap().0.instances[0].token, "single");
+    }
+
+    #[test]
+    fn a_chatrixcd_file_keeps_its_problems_under_the_old_keys() {
+        let problems = parse(r#"{ matrix: { homeserver: "https://m.example", user_id: "@b:m.example", password: "p" } }"#)
+            .unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["semaphore.url", "semaphore.api_token"], "{problems:?}");
     }
 }

@@ -10,6 +10,7 @@ mod demo;
 mod export;
 mod logging;
 mod login;
+mod migrate_config;
 mod serve;
 mod sim;
 mod verify;
@@ -39,13 +40,24 @@ enum Command {
     SimSemaphore(sim::SimArgs),
     /// Write what the bot keeps (run history, audit log) as CSV to stdout.
     Export(export::ExportArgs),
-    /// Validate a configuration file and reach both servers; each problem is named by its key.
+    /// Validate a configuration file and reach Matrix and every Semaphore instance; each problem
+    /// is named by its key.
     Check(check::CheckArgs),
+    /// Work on a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Log in to Matrix by single sign-on (once); `run` reuses the saved session.
     Login(login::LoginArgs),
     /// End-to-end encryption from the terminal: status, emoji verification, recovery key. The bot
     /// must be stopped meanwhile.
     Verify(verify::VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Rewrite ChatrixCD's `semaphore` section as the instance `default` of
+    /// `semaphore_instances`, keeping every comment; the old file stays as `<file>.backup`.
+    Migrate(migrate_config::MigrateArgs),
 }
 
 // A fatal error before logging is set up can only be told on stderr.
@@ -70,6 +82,7 @@ fn main() -> ExitCode {
             Some(Command::Export(args)) => export::run(args).await,
             Some(Command::Login(args)) => login::run(args).await,
             Some(Command::Verify(args)) => verify::run(args).await,
+            Some(Command::Config(ConfigCommand::Migrate(args))) => migrate_config::run(&args),
             Some(Command::Check(args)) => match check::run(args).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::anyhow!("the check found problems (see above)")),

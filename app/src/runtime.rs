@@ -175,7 +175,7 @@ pub async fn serve(
                 },
                 Some(Input::Drain { limit, done }) => {
                     drains.push((tokio::time::Instant::now() + limit, done));
-                    settle_drains(bot, &lanes, &mut drains, false).await;
+                    settle_drains(bot, lanes.is_idle(), &mut drains, false).await;
                 }
                 None => {
                     input_open = false;
@@ -219,7 +219,7 @@ pub async fn serve(
                 if bot.outcome() == Outcome::Shutdown {
                     break Ended::Shutdown;
                 }
-                settle_drains(bot, &lanes, &mut drains, false).await;
+                settle_drains(bot, lanes.is_idle(), &mut drains, false).await;
                 if closing_until.is_some() && lanes.is_idle() {
                     if !std::mem::replace(&mut questions_cancelled, true) {
                         bot.cancel_open_questions("the console closed, so nobody can answer").await;
@@ -233,7 +233,7 @@ pub async fn serve(
                 }
             }
             () = sleep_until(drain_limit) => {
-                settle_drains(bot, &lanes, &mut drains, true).await;
+                settle_drains(bot, lanes.is_idle(), &mut drains, true).await;
                 if closing_until.is_some_and(|at| at <= tokio::time::Instant::now()) {
                     tracing::warn!("gave up waiting: tasks are still running in Semaphore");
                     break Ended::InputClosed;
@@ -262,14 +262,14 @@ async fn still_moving(bot: &Bot) -> bool {
 /// `expired`) their time is up.
 async fn settle_drains(
     bot: &Bot,
-    lanes: &Lanes,
+    idle: bool,
     drains: &mut Vec<(tokio::time::Instant, oneshot::Sender<bool>)>,
     expired: bool,
 ) {
     if drains.is_empty() {
         return;
     }
-    let settled = lanes.is_idle() && !still_moving(bot).await;
+    let settled = idle && !still_moving(bot).await;
     let now = tokio::time::Instant::now();
     let (over, waiting): (Vec<_>, Vec<_>) =
         std::mem::take(drains).into_iter().partition(|(at, _)| settled || (expired && *at <= now));

@@ -10,9 +10,9 @@ use chatrixcd_clock::SystemClock;
 use chatrixcd_domain::Settings;
 use chatrixcd_matrix::{InvitePolicy, MatrixConfig};
 use chatrixcd_ports::chat::ChatPort as _;
-use chatrixcd_ports::{Clock, InstanceId, RoomId};
+use chatrixcd_ports::{Clock, RoomId};
 
-use crate::{check, config, runtime, wiring};
+use crate::{config, runtime, wiring};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RunArgs {
@@ -88,17 +88,14 @@ async fn stop_signal(mut terminate: tokio::signal::unix::Signal) {
 
 /// The bot as config.json describes it.
 pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::BotConfig {
-    let m = &config.raw.matrix;
-    let s = &config.raw.semaphore;
-    let secrets: Vec<String> =
-        [Some(s.api_token.clone()), m.password.clone(), m.access_token.clone(), m.store_passphrase.clone()]
-            .into_iter()
-            .flatten()
-            .collect();
     let mut settings = Settings::new(config.user_id.clone());
     settings.prefix = config.raw.bot.command_prefix.clone();
     settings.admins = config.admins.clone();
+    settings.viewers = config.viewers.clone();
+    settings.ignored_users = config.ignored_users.clone();
     settings.allowed_rooms = config.allowed_rooms.clone();
+    settings.default_policy = config.default_policy;
+    settings.policies = config.policies.clone();
     settings.greetings = config.raw.bot.greetings_enabled;
     settings.max_command_age = chrono::Duration::seconds(i64::from(config.raw.bot.offline_command_window));
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -106,13 +103,13 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
     let text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty() && greetings);
     wiring::BotConfig {
         settings,
-        instances: vec![(InstanceId::default(), check::semaphore_config(config))],
-        default_instance: InstanceId::default(),
-        secrets,
+        instances: config.instances.iter().map(|i| (i.id, i.semaphore_config())).collect(),
+        default_instance: config.default_instance,
+        secrets: config.secrets(),
         data_dir,
-        messages_file: None,
-        aliases_file: None,
-        keep_history_days: None,
+        messages_file: config.messages_file.clone(),
+        aliases_file: config.aliases_file.clone(),
+        keep_history_days: config.raw.bot.keep_history_days,
         greeting_rooms: config.raw.bot.greeting_rooms.iter().filter_map(|r| RoomId::parse(r.as_str()).ok()).collect(),
         startup_message: text(&config.raw.bot.startup_message),
         shutdown_message: text(&config.raw.bot.shutdown_message),
@@ -153,8 +150,8 @@ pub(crate) fn matrix_config(config: &config::Config, data_dir: &std::path::Path)
         device_id: m.device_id.clone(),
         device_name: m.device_name.clone().unwrap_or_else(|| "chatrixcd".into()),
         store_dir: data_dir.join("matrix"),
-        // The environment wins, so the passphrase need not sit in the file.
-        store_passphrase: std::env::var("CHATRIXCD_STORE_PASSPHRASE").ok().or_else(|| m.store_passphrase.clone()),
+        // Already read from CHATRIXCD_STORE_PASSPHRASE or store_passphrase_file when given there.
+        store_passphrase: m.store_passphrase.clone(),
         invites: InvitePolicy {
             inviters: config.admins.iter().map(ToString::to_string).collect(),
             rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(),

@@ -96,6 +96,8 @@ struct World {
     replies: mpsc::UnboundedReceiver<(RoomId, String)>,
     admin: UserId,
     next: u64,
+    /// Every message so far, in arrival order, and whether a `reply_in` already returned it.
+    log: Vec<(RoomId, String, bool)>,
 }
 
 impl World {
@@ -137,7 +139,7 @@ impl World {
         tokio::spawn(async move {
             runtime::serve(&wired.bot, &clock, rx, wired.pushes, std::future::pending(), options).await;
         });
-        Self { inputs, replies, admin, next: 0 }
+        Self { inputs, replies, admin, next: 0, log: Vec::new() }
     }
 
     async fn say(&mut self, room: &str, text: &str) {
@@ -153,23 +155,23 @@ impl World {
         self.inputs.send(Input::Event(event)).await.unwrap();
     }
 
-    /// The next message in `room` that contains `wanted`; others are skipped (and returned).
+    /// The first message not returned yet in `room` that contains `wanted`, with every message
+    /// (of any room) that arrived before it.
     async fn reply_in(&mut self, room: &str, wanted: &str) -> (String, Vec<(RoomId, String)>) {
         let room = RoomId::parse(room).unwrap();
-        let mut skipped = Vec::new();
-        let found = tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let (r, body) = self.replies.recv().await.expect("the bot stopped");
-                if r == room && body.contains(wanted) {
-                    return body;
-                }
-                skipped.push((r, body));
+        let matches = |(r, body, taken): &(RoomId, String, bool)| !taken && *r == room && body.contains(wanted);
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(at) = self.log.iter().position(matches) {
+                self.log[at].2 = true;
+                let before = self.log[..at].iter().map(|(r, b, _)| (r.clone(), b.clone())).collect();
+                return (self.log[at].1.clone(), before);
             }
-        })
-        .await;
-        match found {
-            Ok(body) => (body, skipped),
-            Err(_) => panic!("no reply with {wanted:?} in {room}; saw {skipped:?}"),
+            match tokio::time::timeout_at(give_up, self.replies.recv()).await {
+                Ok(Some((r, body))) => self.log.push((r, body, false)),
+                Ok(None) => panic!("the bot stopped"),
+                Err(_) => panic!("no reply with {wanted:?} in {room}; saw {:?}", self.log),
+            }
         }
     }
 }
@@ -208,15 +210,14 @@ async fn instances_use_and_qualified_runs_across_two_simulators() {
     w.reply_in("!a:test", "now uses staging").await;
     // Current mode counts task ids up from 1, 2.10 down from 2147483646.
     w.say("!a:test", "!cd run ops deploy-web --yes").await;
-    let (started, _) = w.reply_in("!a:test", "task #1 on staging").await;
-    assert!(started.contains("[staging]"), "{started}");
+    w.reply_in("!a:test", "[staging] deploy-web · task #1 ·").await;
     w.say("!a:test", "!cd run production:ops:deploy-web --yes").await;
-    w.reply_in("!a:test", "task #2147483646 on production").await;
-    let (done, _) = w.reply_in("!a:test", "(task #1 on staging) finished successfully").await;
+    w.reply_in("!a:test", "[production] deploy-web · task #2147483646 ·").await;
+    let (done, _) = w.reply_in("!a:test", "[staging] deploy-web (task #1) finished successfully").await;
     assert!(done.contains("logs staging:1"), "the hint is qualified: {done}");
-    w.reply_in("!a:test", "(task #2147483646 on production) finished successfully").await;
+    w.reply_in("!a:test", "[production] deploy-web (task #2147483646) finished successfully").await;
     w.say("!a:test", "!cd status production:2147483646").await;
-    w.reply_in("!a:test", "[production] Task #2147483646 on production").await;
+    w.reply_in("!a:test", "[production] Task #2147483646 ✅ success").await;
     w.say("!a:test", "!cd run prodution:1:1").await;
     w.reply_in("!a:test", "Did you mean `production`?").await;
 }

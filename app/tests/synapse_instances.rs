@@ -75,7 +75,10 @@ fn two_instances_and_a_black_hole_in_one_encrypted_room() {
 
         // The black hole holds up only its own command: help and staging answer first.
         alice.say(&room, "!cd projects blackhole").await;
+        alice.say(&room, "!cd help").await;
         alice.say(&room, "!cd projects staging").await;
+        let help = alice.message_containing("Here is what I can do").await;
+        assert!(!help.contains("[blackhole]"), "{help}");
         let first = alice.message_containing("Projects").await;
         assert!(first.contains("[staging]"), "{first}");
         let late = alice.message_containing("[blackhole]").await;
@@ -85,11 +88,11 @@ fn two_instances_and_a_black_hole_in_one_encrypted_room() {
         alice.say(&room, "!cd use staging").await;
         alice.message_containing("now uses staging").await;
         alice.say(&room, "!cd run ops deploy-web --yes").await;
-        alice.message_containing("task #1 on staging").await;
-        alice.message_containing("(task #1 on staging) finished successfully").await;
+        alice.message_containing("[staging] deploy-web · task #1 ·").await;
+        alice.message_containing("[staging] deploy-web (task #1) finished successfully").await;
         alice.say(&room, "!cd run production:1:1 --yes").await;
-        alice.message_containing("task #2147483646 on production").await;
-        alice.message_containing("(task #2147483646 on production) finished successfully").await;
+        alice.message_containing("[production] deploy-web · task #2147483646 ·").await;
+        alice.message_containing("[production] deploy-web (task #2147483646) finished successfully").await;
         alice.say(&room, "!cd info").await;
         let info = alice.message_containing("chatrixcd").await;
         assert!(info.contains("staging (chosen with `use`)"), "{info}");
