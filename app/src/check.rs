@@ -44,8 +44,10 @@ pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<bool> {
         "  admins: {}; answers in: {rooms}",
         if admins.is_empty() { "nobody".to_owned() } else { admins.join(", ") }
     );
-    let instances: Vec<String> = config.instances.iter().map(|i| i.id.to_string()).collect();
-    println!("  Semaphore instances: {} (default: {})", instances.join(", "), config.default_instance);
+    if config.instances.len() > 1 {
+        let instances: Vec<String> = config.instances.iter().map(|i| i.id.to_string()).collect();
+        println!("  Semaphore instances: {} (default: {})", instances.join(", "), config.default_instance);
+    }
     for w in &warnings {
         println!("  ⚠ {w}");
     }
@@ -79,11 +81,11 @@ async fn check_instance(instance: &InstanceConfig) -> Result<String, String> {
     client.ping().await.map_err(|e| format!("{key}.url: {e}"))?;
     match client.info().await {
         Ok(info) => Ok(format!(
-            "instance {}: Semaphore {} answers at {} and accepts the token",
-            instance.id, info.version, instance.section.url
+            "Semaphore {} answers at {} and accepts the token (instance {})",
+            info.version, instance.section.url, instance.id
         )),
         Err(SemaphoreError::Unauthorised) => Err(format!(
-            "{key}.api_token: the server at {} rejected it (401); create a new token (docs/semaphore.md)",
+            "{key}.api_token: the server rejected it (401 from {}); create a new token (docs/semaphore.md)",
             instance.section.url
         )),
         Err(e) => Err(format!("{key}: {e}")),

@@ -63,6 +63,37 @@ fn check_reaches_a_real_synapse_and_semaphore() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(text.contains("✗ semaphore.api_token: the server rejected it"), "{text}");
+
+    // Named instances: each is reached and reported under its own key.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{
+  "matrix": {{ "homeserver": "{hs}", "user_id": "{bot}", "password": "botpass" }},
+  "semaphore_instances": {{
+    "production": {{ "url": "{semaphore_url}", "api_token": "sim-token-for-check" }},
+    "down": {{ "url": "{down}", "api_token": "whatever", "timeout_secs": 2 }}
+  }},
+  "default_instance": "production",
+  "bot": {{ "admin_users": ["@alice:localhost"] }}
+}}"#,
+            hs = synapse.url
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+        .args(["check", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("Semaphore instances: production, down (default: production)"), "{text}");
+    assert!(text.contains("accepts the token (instance production)"), "{text}");
+    assert!(text.contains("✗ semaphore_instances.down.url:"), "{text}");
+    assert!(text.contains(&format!("✓ Matrix homeserver {} answers", synapse.url)), "{text}");
 }
 
 /// A person on Matrix, through the plain client-server API (what any client does).

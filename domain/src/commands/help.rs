@@ -1,7 +1,7 @@
 //! `help [command]`: what the bot can do, generated from the command grammar.
 
-use crate::core::{Ctx, Request};
 use crate::commands::{Command, CommandError, REGISTRY, needs_nothing};
+use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind, suggest};
 use crate::render::Reply;
 
@@ -135,4 +135,57 @@ pub(crate) fn detail(spec: &CommandSpec, prefix: &str, path: &[&str]) -> Reply {
         reply = reply.line().push("Examples:").list(spec.examples.iter().map(|e| format!("{prefix} {e}")));
     }
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use chatrixcd_ports::UserId;
+
+    use crate::testing::{Harness, admin};
+
+    #[tokio::test]
+    async fn help_run_shows_usage_aliases_arguments_and_examples() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd help run").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("`!cd run [project] [template] [tags] [--tags=…]"), "{said}");
+        assert!(said.contains("Start a template as a Semaphore task (asks first)."), "{said}");
+        assert!(said.contains("Also: start, deploy"), "{said}");
+        assert!(said.contains("instance:project, or instance:project:template"), "{said}");
+        assert!(said.contains("--var=…") && said.contains("(also --v, --extra-var)"), "{said}");
+        assert!(said.contains("• !cd run staging:ops:deploy-web web,db"), "{said}");
+        // A sub-command, named by aliases, is shown under its canonical name.
+        h.say(&admin(), "!cd help alias rm").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("`!cd aliases remove <alias>`"), "{said}");
+        assert!(said.contains("Also: rm, delete, del"), "{said}");
+    }
+
+    #[tokio::test]
+    async fn help_for_an_unknown_command_suggests_a_near_one_if_there_is_one() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd help rnu").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("🤔 There is no command `rnu`. Did you mean `run`?"), "{said}");
+        assert!(said.contains("Usage: `!cd help [command…]`"), "{said}");
+        h.say(&admin(), "!cd help frobnicate").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("There is no command `frobnicate`.") && !said.contains("Did you mean"), "{said}");
+        // Hidden commands are not suggested.
+        h.say(&admin(), "!cd help pe").await;
+        assert!(!h.chat.bodies().join("\n").contains("`pet`"));
+    }
+
+    #[tokio::test]
+    async fn the_overview_leaves_out_what_a_viewer_may_not_run() {
+        let h = Harness::single().await;
+        h.say(&UserId::parse("@victor:test").unwrap(), "!cd help").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("Here is what I can do:") && said.contains("!cd status [task]"), "{said}");
+        assert!(!said.contains("!cd run ") && !said.contains("!cd stop ") && !said.contains("!cd exit"), "{said}");
+        h.say(&admin(), "!cd help").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("!cd run ") && said.contains("!cd exit"), "{said}");
+        assert!(said.contains("Details: `!cd help <command>`."), "{said}");
+    }
 }

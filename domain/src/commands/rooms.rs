@@ -1,7 +1,7 @@
 //! `rooms [join|part]`: the rooms the bot is in.
 
-use crate::core::{Ctx, Request};
 use crate::commands::{Command, CommandError, needs_nothing};
+use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
@@ -99,4 +99,39 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     };
     ctx.reply(req, reply).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chatrixcd_ports::{Store as _, UserId};
+
+    use crate::testing::{Harness, admin};
+
+    #[tokio::test]
+    async fn rooms_lists_the_joined_rooms_and_whether_commands_are_answered() {
+        let h = Harness::single().await;
+        h.say(&UserId::parse("@victor:test").unwrap(), "!cd rooms").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("Rooms\nName  ID         Encrypted  Commands answered"), "{said}");
+        let row = said.lines().nth(2).unwrap_or_default();
+        assert!(row.starts_with("Ops   !ops:test  🔒") && row.ends_with("✅ yes"), "{said}");
+    }
+
+    #[tokio::test]
+    async fn join_and_part_are_audited_and_part_wants_a_room_id() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd rooms join !new:test").await;
+        assert_eq!(h.chat.bodies(), ["✅ Joined `!new:test`"]);
+        h.say(&admin(), "!cd rooms part #new:test").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("Leave a room by its id (!…), as `rooms` lists it."), "{said}");
+        assert!(said.contains("Usage: `!cd rooms part <room>`"), "{said}");
+        h.say(&admin(), "!cd rooms leave !new:test").await;
+        assert_eq!(h.chat.bodies(), ["👋 Left `!new:test`"]);
+        h.say(&UserId::parse("@victor:test").unwrap(), "!cd rooms join !other:test").await;
+        assert!(h.chat.bodies().join("\n").contains("`rooms join` changes things, and you may only look"));
+        let audit = h.store.audit(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
+        let done: Vec<(&str, &str)> = audit.iter().rev().map(|a| (a.action.as_str(), a.detail.as_str())).collect();
+        assert_eq!(done, [("room.join", "!new:test"), ("room.part", "!new:test")]);
+    }
 }

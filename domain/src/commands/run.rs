@@ -12,13 +12,13 @@ use chatrixcd_ports::store::{RunRecord, TrackedTask};
 
 use crate::commands::templates::pick_project;
 use crate::commands::{Command, CommandError, needs_project_instance};
+use crate::confirm::Approver;
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
-use crate::instances::{ProjectRef, tag, task_label};
-use crate::plans::{PendingAction, RunPlan};
-use crate::confirm::Approver;
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind, split_words};
+use crate::instances::{ProjectRef, tag, task_label};
 use crate::personality::Category;
+use crate::plans::{PendingAction, RunPlan};
 use crate::render::Reply;
 use crate::resolve;
 use crate::settings::ConfirmPolicy;
@@ -157,7 +157,6 @@ impl Args {
     }
 }
 
-
 pub(crate) static COMMAND: Command =
     Command { spec: &SPEC, needs: needs_project_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
 
@@ -167,11 +166,9 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
     let tag = tag(ctx.instances(), instance.id);
     let template = match (&args.template, templates.as_slice()) {
-        (Some(given), _) => {
-            resolve::find("template", &templates, given)
-                .map_err(|e| CommandError::Usage(format!("{tag}{}", e.describe())))?
-                .clone()
-        }
+        (Some(given), _) => resolve::find("template", &templates, given)
+            .map_err(|e| CommandError::Usage(format!("{tag}{}", e.describe())))?
+            .clone(),
         (None, [only]) => only.clone(),
         (None, []) => {
             return Err(CommandError::Refused(format!("{tag}Project {} has no templates to run.", project.name)));
@@ -197,8 +194,9 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
             Ok(())
         }
         ConfirmPolicy::TwoPerson => {
-            let mut question =
-                describe(ctx, ctx.greeting(req), &plan).line().push("🔐 This template needs a second admin's approval.");
+            let mut question = describe(ctx, ctx.greeting(req), &plan)
+                .line()
+                .push("🔐 This template needs a second admin's approval.");
             if args.yes {
                 question = question.push(" (--yes cannot skip that.)");
             }
@@ -482,4 +480,86 @@ pub(crate) async fn launch(
     ctx.store().track(tracked).await?;
     crate::watch::watch_soon(ctx.core(), instance.id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chatrixcd_ports::{InstanceId, Page, ProjectId, Store as _, TaskId};
+    use chrono::Duration;
+
+    use crate::testing::{Harness, admin, room};
+
+    fn tasks_on(h: &Harness, instance: usize) -> Vec<chatrixcd_sim_semaphore::SimTask> {
+        h.sims[instance].model().recent_tasks(ProjectId::new(1), 10).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_qualified_reference_runs_on_its_instance_and_is_recorded_there() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd run staging:ops:deploy-web --yes").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("[staging] deploy-web · task #1 · waiting"), "{said}");
+        assert!(said.contains("https://staging.semaphore.test/project/1/templates/1?t=1"), "{said}");
+        let started = tasks_on(&h, 1);
+        assert_eq!(started.len(), 1);
+        assert_eq!((started[0].id, started[0].template_name.as_str()), (TaskId::new(1), "deploy-web"));
+        assert!(tasks_on(&h, 0).is_empty(), "nothing on production, the room's instance");
+        let staging = InstanceId::parse("staging").unwrap();
+        let runs = h.store.runs(Page { limit: 10, before: None }).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].instance, runs[0].task, runs[0].requester.clone()), (staging, TaskId::new(1), admin()));
+        let audit = h.store.audit(Page { limit: 10, before: None }).await.unwrap();
+        assert!(
+            audit.iter().any(|a| a.action == "run.start" && a.detail == "ops / deploy-web as task #1 on staging"),
+            "{audit:?}"
+        );
+        assert_eq!(h.store.last_task(&room()).await.unwrap().map(|t| t.instance), Some(staging));
+        h.advance(Duration::seconds(30)).await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("✅ [staging] deploy-web (task #1) finished successfully"), "{said}");
+    }
+
+    #[tokio::test]
+    async fn unknown_instances_bad_references_and_unknown_templates_start_nothing() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd run prodution:ops:deploy-web --yes").await;
+        h.say(&admin(), "!cd run staging:ops:deploy-web:x --yes").await;
+        h.say(&admin(), "!cd run staging:ops:deploy-web web db --yes").await;
+        h.say(&admin(), "!cd run staging:ops:nope --yes").await;
+        h.say(&admin(), "!cd run staging:ops --yes").await;
+        let said = h.chat.bodies();
+        assert_eq!(said.len(), 5, "{said:?}");
+        assert!(
+            said[0].starts_with("🤔 There is no Semaphore instance `prodution`. Did you mean `production`?"),
+            "{said:?}"
+        );
+        assert!(said[1].starts_with("🤔 `staging:ops:deploy-web:x` has too many parts"), "{said:?}");
+        assert!(said[2].contains("names the template already; give the tags once, e.g. --tags=web."), "{said:?}");
+        assert!(said[3].starts_with("🤔 [staging] No template `nope`. Known: deploy-web (1), hello (2)"), "{said:?}");
+        assert!(said[4].starts_with("🤔 [staging] Which template of ops? deploy-web (1), hello (2)"), "{said:?}");
+        assert!(said.iter().all(|s| s.contains("Usage: `!cd run [project] [template] [tags]")), "{said:?}");
+        assert!(tasks_on(&h, 0).is_empty() && tasks_on(&h, 1).is_empty());
+        assert!(h.store.runs(Page { limit: 10, before: None }).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_question_names_the_instance_and_masks_secrets_which_the_history_never_keeps() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd run staging:ops:hello-args --var who=ann --var env=Staging --var api_key=hunter2").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("🚀 [staging] Ready to run hello-args?"), "{said}");
+        assert!(said.contains("Instance          staging"), "{said}");
+        assert!(said.contains("Variable env      stage"), "an enum choice is sent as its value\n{said}");
+        assert!(said.contains("Variable api_key  •••••• (secret)") && !said.contains("hunter2"), "{said}");
+        assert!(tasks_on(&h, 1).is_empty(), "nothing starts before the answer");
+        h.say(&admin(), "yes").await;
+        let started = tasks_on(&h, 1);
+        assert_eq!(started.len(), 1);
+        assert_eq!(started[0].environment.get("who").map(String::as_str), Some("ann"));
+        assert_eq!(started[0].environment.get("env").map(String::as_str), Some("stage"));
+        let runs = h.store.runs(Page { limit: 10, before: None }).await.unwrap();
+        let kept = &runs[0].parameters;
+        assert_eq!(kept.get("var.api_key").map(String::as_str), Some("(secret)"), "{kept:?}");
+        assert_eq!(kept.get("var.who").map(String::as_str), Some("ann"), "{kept:?}");
+    }
 }

@@ -1,8 +1,8 @@
 //! `sessions …`: the encryption sessions and devices of the bot. Like `verify`, this needs an
 //! encrypted chat connection.
 
-use crate::core::{Ctx, Request};
 use crate::commands::{Command, CommandError, needs_nothing};
+use crate::core::{Ctx, Request};
 use crate::grammar::{CommandSpec, Parsed};
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -52,4 +52,52 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     };
     ctx.reply(req, reply).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chatrixcd_ports::encryption::DeviceSummary;
+
+    use crate::testing::{FakeEncryption, Harness, admin, bot_user};
+
+    #[tokio::test]
+    async fn sessions_need_an_encrypted_connection() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd sessions").await;
+        h.say(&admin(), "!cd sessions info").await;
+        let said = h.chat.bodies();
+        assert!(said[0].starts_with("🚫 `sessions list` needs an end-to-end encrypted chat connection"), "{said:?}");
+        assert!(said[1].starts_with("🚫 `sessions info` needs an end-to-end encrypted chat connection"), "{said:?}");
+        assert!(said[1].contains("this one (test) has no encryption"), "{said:?}");
+    }
+
+    #[tokio::test]
+    async fn sessions_list_the_bots_own_devices_and_info_its_keys() {
+        let h = Harness::single().await;
+        let encryption = Arc::new(FakeEncryption::default());
+        let device = |user, id: &str, verified| DeviceSummary {
+            user,
+            device_id: id.into(),
+            display_name: Some(format!("{id} name")),
+            verified,
+        };
+        encryption.devices.lock().unwrap().extend([
+            device(bot_user(), "BOTDEVICE", true),
+            device(bot_user(), "OLDBOT", false),
+            device(admin(), "LAPTOP", false),
+        ]);
+        *h.chat.encryption.lock().unwrap() = Some(encryption);
+        h.say(&admin(), "!cd sessions").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("1 of 2 known devices of @bot:test are not verified."), "{said}");
+        assert!(said.contains("BOTDEVICE") && said.contains("✅ verified"), "{said}");
+        assert!(said.contains("OLDBOT") && said.contains("⚠️ not verified"), "{said}");
+        assert!(!said.contains("LAPTOP"), "only the bot's own devices\n{said}");
+        h.say(&admin(), "!cd session info").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("🔐 Encryption"), "{said}");
+        assert!(said.contains("BOTDEVICE") && said.contains("abcd efgh") && said.contains("Key backup"), "{said}");
+    }
 }

@@ -10,8 +10,8 @@ use crate::commands::templates::pick_project;
 use crate::commands::{Command, CommandError, Needs};
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
-use crate::instances::{ProjectRef, tag};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
+use crate::instances::{ProjectRef, tag};
 use crate::render::Reply;
 use crate::render::reply::status_style;
 
@@ -71,8 +71,7 @@ impl Args {
     }
 }
 
-pub(crate) static COMMAND: Command =
-    Command { spec: &SPEC, needs, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+pub(crate) static COMMAND: Command = Command { spec: &SPEC, needs, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
 
 /// `tasks staging` lists an instance, `tasks staging:ops` a project of it, `tasks ops` a project
 /// of the room's instance. The instance is known from the words alone only for the first two:
@@ -156,4 +155,56 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
 pub(crate) async fn requesters(ctx: Ctx<'_>) -> HashMap<TaskRef, UserId> {
     let runs = ctx.store().runs(Page { limit: HISTORY_LOOKBACK, before: None }).await.unwrap_or_default();
     runs.into_iter().map(|run| (TaskRef::new(run.instance, run.project, run.task), run.requester)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use crate::testing::{Harness, admin};
+
+    #[tokio::test]
+    async fn tasks_lists_the_named_instance_with_its_tag_and_who_asked() {
+        let h = Harness::two_instances().await;
+        h.say(&admin(), "!cd run staging:ops:deploy-web --yes").await;
+        h.say(&admin(), "!cd run staging:ops:slow --yes").await;
+        h.advance(Duration::seconds(30)).await;
+        h.chat.take();
+        h.say(&admin(), "!cd tasks staging").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("[staging] Latest tasks\nTask  Status"), "{said}");
+        let rows: Vec<&str> = said.lines().skip(2).collect();
+        assert_eq!(rows.len(), 2, "{said}");
+        // Newest first; the bot's history names who asked, not the token's owner.
+        assert!(rows[0].starts_with("#2") && rows[0].contains("running") && rows[0].contains("slow"), "{said}");
+        assert!(
+            rows[1].starts_with("#1") && rows[1].contains("✅ success") && rows[1].contains("deploy-web"),
+            "{said}"
+        );
+        assert!(rows.iter().all(|r| r.contains("ops") && r.contains("@alice:test")), "{said}");
+        h.say(&admin(), "!cd tasks staging:ops --running").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.starts_with("[staging] Latest running or queued tasks"), "{said}");
+        assert!(said.contains("#2") && !said.contains("#1 "), "{said}");
+        h.say(&admin(), "!cd tasks").await;
+        assert_eq!(h.chat.bodies(), ["[production] No tasks. 💤"], "the room's instance is production");
+    }
+
+    #[tokio::test]
+    async fn the_limit_is_checked_and_what_it_leaves_out_is_counted() {
+        let h = Harness::two_instances().await;
+        for _ in 0..3 {
+            h.say(&admin(), "!cd run staging:ops:deploy-web --yes").await;
+        }
+        h.chat.take();
+        h.say(&admin(), "!cd tasks staging --limit 1").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("#3") && !said.contains("#2"), "{said}");
+        assert!(said.ends_with("(2 more; use --limit)"), "{said}");
+        for bad in ["0", "51"] {
+            h.say(&admin(), &format!("!cd tasks staging --limit {bad}")).await;
+            let said = h.chat.bodies().join("\n");
+            assert!(said.starts_with("🤔 --limit must be between 1 and 50."), "{bad}: {said}");
+        }
+    }
 }
