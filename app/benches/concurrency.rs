@@ -187,7 +187,10 @@ impl Loop {
             timestamp: chrono::Utc::now(),
         };
         let at = Instant::now();
-        self.inputs.send(Input::Event(ChatEvent::Message { meta, body: text.into(), thread_root: None })).await.unwrap();
+        self.inputs
+            .send(Input::Event(ChatEvent::Message { meta, body: text.into(), thread_root: None }))
+            .await
+            .unwrap();
         at
     }
 

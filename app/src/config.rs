@@ -227,7 +227,8 @@ impl Config {
 }
 
 /// Top-level keys chatrixcd knows; `plugins` and `_config_version` are ChatrixCD's.
-const TOP: &[&str] = &["matrix", "semaphore", "semaphore_instances", "default_instance", "bot", "plugins", "_config_version"];
+const TOP: &[&str] =
+    &["matrix", "semaphore", "semaphore_instances", "default_instance", "bot", "plugins", "_config_version"];
 
 const SEMAPHORE_KEYS: &[&str] = &[
     "url",
@@ -556,8 +557,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
                 None
             }
         };
-        let (Some(project), Some(template)) = (name("project", &rule.project), name("template", &rule.template))
-        else {
+        let (Some(project), Some(template)) = (name("project", &rule.project), name("template", &rule.template)) else {
             continue;
         };
         policies.push(PolicyRule { instance, project, template, policy: p });
@@ -754,12 +754,7 @@ fn check_instances(
                 "is false: the server's certificate is not checked (prefer ssl_ca_cert)",
             ));
         }
-        instances.push(InstanceConfig {
-            id: name.unwrap_or_default(),
-            key,
-            section,
-            token: token.unwrap_or_default(),
-        });
+        instances.push(InstanceConfig { id: name.unwrap_or_default(), key, section, token: token.unwrap_or_default() });
     }
     let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
     let default = match raw.default_instance.as_deref().map(str::trim) {
@@ -778,11 +773,8 @@ fn check_instances(
             }
         },
         None => {
-            let fallback = instances
-                .iter()
-                .find(|i| i.id == InstanceId::default())
-                .or_else(|| instances.first())
-                .map(|i| i.id);
+            let fallback =
+                instances.iter().find(|i| i.id == InstanceId::default()).or_else(|| instances.first()).map(|i| i.id);
             if instances.len() > 1
                 && let Some(id) = fallback
             {
@@ -903,7 +895,8 @@ mod tests {
 
     #[test]
     fn the_default_instance_goes_first_and_chatrixcd_files_get_one_named_default() {
-        let (config, _) = parse(&TWO.replace(r#"default_instance: "production""#, r#"default_instance: "staging""#)).unwrap();
+        let (config, _) =
+            parse(&TWO.replace(r#"default_instance: "production""#, r#"default_instance: "staging""#)).unwrap();
         assert_eq!(config.instances[0].id.as_str(), "staging");
         let (config, _) = parse(GOOD).unwrap();
         assert_eq!(config.instances.len(), 1);
@@ -915,17 +908,47 @@ mod tests {
     #[test]
     fn bad_instances_are_named_by_their_key() {
         let cases: &[(&str, &str, &str, &str)] = &[
-            (r#"default_instance: "production""#, r#"default_instance: "prodution""#, "default_instance", "did you mean `production`"),
+            (
+                r#"default_instance: "production""#,
+                r#"default_instance: "prodution""#,
+                "default_instance",
+                "did you mean `production`",
+            ),
             ("staging: {", "Staging!: {", "semaphore_instances.Staging!", "instance"),
-            ("https://staging.example.org/api/", "https://SEMAPHORE.example.org/", "semaphore_instances.staging.url", "same server as semaphore_instances.production.url"),
-            ("https://staging.example.org/api/", "staging.example.org", "semaphore_instances.staging.url", "not an http(s) URL"),
-            (r#"api_token: "staging-token""#, "", "semaphore_instances.staging.api_token", "CHATRIXCD_SEMAPHORE_STAGING_API_TOKEN"),
+            (
+                "https://staging.example.org/api/",
+                "https://SEMAPHORE.example.org/",
+                "semaphore_instances.staging.url",
+                "same server as semaphore_instances.production.url",
+            ),
+            (
+                "https://staging.example.org/api/",
+                "staging.example.org",
+                "semaphore_instances.staging.url",
+                "not an http(s) URL",
+            ),
+            (
+                r#"api_token: "staging-token""#,
+                "",
+                "semaphore_instances.staging.api_token",
+                "CHATRIXCD_SEMAPHORE_STAGING_API_TOKEN",
+            ),
             ("timeout_secs: 5", "timeout_secs: 0", "semaphore_instances.production.timeout_secs", "at least 1"),
             (r#"policy: "two-person""#, r#"policy: "two-man""#, "bot.policies[0].policy", "none, confirm, two-person"),
-            (r#"instance: "staging", project"#, r#"instance: "stagin", project"#, "bot.policies[1].instance", "did you mean `staging`"),
+            (
+                r#"instance: "staging", project"#,
+                r#"instance: "stagin", project"#,
+                "bot.policies[1].instance",
+                "did you mean `staging`",
+            ),
             ("keep_history_days: 30", "keep_history_days: 0", "bot.keep_history_days", "at least 1"),
             (r#"viewer_users: ["@viewer:example.org"]"#, r#"viewer_users: ["viewer"]"#, "bot.viewer_users[0]", ""),
-            ("semaphore_instances: {", r#"semaphore: { url: "https://x.example", api_token: "t" }, semaphore_instances: {"#, "semaphore", "not both"),
+            (
+                "semaphore_instances: {",
+                r#"semaphore: { url: "https://x.example", api_token: "t" }, semaphore_instances: {"#,
+                "semaphore",
+                "not both",
+            ),
         ];
         for (from, to, key, says) in cases {
             assert!(TWO.contains(from), "{from}");
@@ -947,10 +970,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        let text = TWO.replace(
-            r#"api_token: "staging-token""#,
-            &format!("api_token_file: {:?}", file.display().to_string()),
-        );
+        let text =
+            TWO.replace(r#"api_token: "staging-token""#, &format!("api_token_file: {:?}", file.display().to_string()));
         let env = |name: &str| match name {
             "CHATRIXCD_SEMAPHORE_PRODUCTION_API_TOKEN" => Some("from-env".to_owned()),
             "CHATRIXCD_MATRIX_PASSWORD" => Some("env-password".to_owned()),
@@ -964,7 +985,9 @@ mod tests {
         let missing = TWO.replace(r#"api_token: "staging-token""#, r#"api_token_file: "/nonexistent/token""#);
         let problems = parse(&missing).unwrap_err();
         assert!(
-            problems.iter().any(|p| p.key == "semaphore_instances.staging.api_token_file" && p.message.contains("cannot read")),
+            problems
+                .iter()
+                .any(|p| p.key == "semaphore_instances.staging.api_token_file" && p.message.contains("cannot read")),
             "{problems:?}"
         );
         // ChatrixCD's single section takes CHATRIXCD_SEMAPHORE_API_TOKEN.
@@ -975,8 +998,9 @@ mod tests {
 
     #[test]
     fn a_chatrixcd_file_keeps_its_problems_under_the_old_keys() {
-        let problems = parse(r#"{ matrix: { homeserver: "https://m.example", user_id: "@b:m.example", password: "p" } }"#)
-            .unwrap_err();
+        let problems =
+            parse(r#"{ matrix: { homeserver: "https://m.example", user_id: "@b:m.example", password: "p" } }"#)
+                .unwrap_err();
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["semaphore.url", "semaphore.api_token"], "{problems:?}");
     }

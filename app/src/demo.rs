@@ -163,7 +163,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let you: UserId = console.current_user();
     let config = demo_config(&args, &you, &clock, data_dir).await?;
     crate::logging::init("warn", Arc::new(wiring::redactor(&config)));
-    let wired = wiring::build(config, Arc::new(console.clone()), console.bot_user().clone(), Arc::clone(&clock)).await?;
+    let wired =
+        wiring::build(config, Arc::new(console.clone()), console.bot_user().clone(), Arc::clone(&clock)).await?;
     let bot = wired.bot;
 
     console.say(&format!(
@@ -181,8 +182,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         let _ = interrupted_tx.send(());
     };
-    let options =
-        runtime::Options { drain_on_close: Some(StdDuration::from_secs(args.drain_secs)), finish_jobs: StdDuration::from_secs(30) };
+    let options = runtime::Options {
+        drain_on_close: Some(StdDuration::from_secs(args.drain_secs)),
+        finish_jobs: StdDuration::from_secs(30),
+    };
     let ended = runtime::serve(&bot, &clock, inputs, wired.pushes, interrupt, options).await;
     match ended {
         runtime::Ended::Signal => {

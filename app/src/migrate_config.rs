@@ -66,7 +66,7 @@ impl<'a> Scanner<'a> {
         MigrateError::Scan(format!("{what} at line {line}"))
     }
 
-    fn to_line_end(&mut self) {
+    fn skip_line(&mut self) {
         while let Some(b) = self.peek() {
             if b == b'\n' {
                 break;
@@ -81,7 +81,7 @@ impl<'a> Scanner<'a> {
             if b.is_ascii_whitespace() || (commas && b == b',') {
                 self.pos += 1;
             } else if b == b'#' || self.at("//") {
-                self.to_line_end();
+                self.skip_line();
             } else if self.at("/*") {
                 let rest = &self.text[self.pos + 2..];
                 let close = rest.windows(2).position(|w| w == b"*/").ok_or_else(|| self.error("unclosed comment"))?;
@@ -132,7 +132,7 @@ impl<'a> Scanner<'a> {
                 let literal = matches!(word.as_ref(), "true" | "false" | "null") || word.parse::<f64>().is_ok();
                 if !literal {
                     self.pos = start;
-                    self.to_line_end();
+                    self.skip_line();
                 }
                 Ok(())
             }
@@ -316,7 +316,12 @@ mod tests {
         for comment in ["// Written by ChatrixCD", "// our homeserver", "/* the one Semaphore */", "# production"] {
             assert!(out.contains(comment), "{comment} lost:\n{out}");
         }
-        assert!(out.contains("  \"default_instance\": \"default\",\n  \"semaphore_instances\": {\n    \"default\": {\n      \"url\""), "{out}");
+        assert!(
+            out.contains(
+                "  \"default_instance\": \"default\",\n  \"semaphore_instances\": {\n    \"default\": {\n      \"url\""
+            ),
+            "{out}"
+        );
         let (config, _) = crate::config::parse(&out).unwrap();
         assert_eq!(config.instances[0].id.as_str(), "default");
         assert_eq!(config.instances[0].token, "tok");

@@ -27,7 +27,10 @@ pub enum Input {
     Paced(ChatEvent, oneshot::Sender<()>),
     /// Tell `done` once no watched task moves on its own any more, or `limit` has passed
     /// (`true`: they all stopped moving). The demo's `/wait`.
-    Drain { limit: StdDuration, done: oneshot::Sender<bool> },
+    Drain {
+        limit: StdDuration,
+        done: oneshot::Sender<bool>,
+    },
 }
 
 /// Why the loop ended.
@@ -86,11 +89,11 @@ impl Lanes {
     }
 
     /// A job of `lane` ended: the lane's next one starts.
-    fn finished(&mut self, lane: Lane) {
-        self.running.remove(&lane);
-        let next = self.queues.get_mut(&lane).and_then(VecDeque::pop_front);
-        if self.queues.get(&lane).is_some_and(VecDeque::is_empty) {
-            self.queues.remove(&lane);
+    fn finished(&mut self, lane: &Lane) {
+        self.running.remove(lane);
+        let next = self.queues.get_mut(lane).and_then(VecDeque::pop_front);
+        if self.queues.get(lane).is_some_and(VecDeque::is_empty) {
+            self.queues.remove(lane);
         }
         if let Some(job) = next {
             self.start(job);
@@ -215,7 +218,7 @@ pub async fn serve(
                 None => pushes_open = false,
             },
             Some(lane) = done_rx.recv() => {
-                lanes.finished(lane);
+                lanes.finished(&lane);
                 if bot.outcome() == Outcome::Shutdown {
                     break Ended::Shutdown;
                 }
@@ -326,12 +329,12 @@ mod tests {
         lanes.submit(job(&fast, "fast", None));
         let finished = done_rx.recv().await.unwrap();
         assert_eq!(finished, fast, "the other lane does not wait");
-        lanes.finished(finished);
+        lanes.finished(&finished);
         assert_eq!(*log.lock().unwrap(), ["fast"]);
         release_tx.send(()).unwrap();
         for _ in 0..2 {
             let lane = done_rx.recv().await.unwrap();
-            lanes.finished(lane);
+            lanes.finished(&lane);
         }
         assert_eq!(*log.lock().unwrap(), ["fast", "slow 1", "slow 2"], "one lane keeps its order");
         assert!(lanes.is_idle());
@@ -344,7 +347,7 @@ mod tests {
         #[allow(clippy::panic)]
         lanes.submit(Job::new(Lane::Bot, async { panic!("boom") }));
         let lane = done_rx.recv().await.unwrap();
-        lanes.finished(lane);
+        lanes.finished(&lane);
         assert!(lanes.is_idle());
     }
 }

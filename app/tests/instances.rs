@@ -102,7 +102,8 @@ struct World {
 
 impl World {
     async fn start() -> Self {
-        let (production, staging, hole) = (simulator(Mode::V2_10).await, simulator(Mode::Current).await, black_hole().await);
+        let (production, staging, hole) =
+            (simulator(Mode::V2_10).await, simulator(Mode::Current).await, black_hole().await);
         let admin = UserId::parse("@alice:test").unwrap();
         let bot_user = UserId::parse("@bot:test").unwrap();
         let mut settings = Settings::new(bot_user.clone());

@@ -314,8 +314,7 @@ impl Bot {
             return Some(Job::new(lane, async move { answer_plan_by_reaction(&core, meta, waiting, verdict).await }));
         }
         let is_admin = access::is_admin(&core.settings, &meta.sender);
-        let resolution =
-            lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, is_admin);
+        let resolution = lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, is_admin);
         resolution_job(core, meta, resolution)
     }
 
@@ -377,6 +376,13 @@ impl Bot {
                 // The command reports the unknown name at once: no instance is asked.
                 Err(_) => On::Local,
             },
+            Some(Needs::InstanceIfNamed(word)) => {
+                let named = self.core.instances().names(&word).then_some(word);
+                match resolve_instance(&self.core, room, named.as_deref()).await {
+                    Ok(instance) => On::Instance(instance.id),
+                    Err(_) => On::Local,
+                }
+            }
         };
         Lane::Room { room: room.clone(), on }
     }
@@ -385,7 +391,9 @@ impl Bot {
 fn resolution_job(core: Arc<Core>, meta: Incoming, resolution: Resolution<PendingAction>) -> Option<Job> {
     let on = match &resolution {
         Resolution::NotAnAnswer => return None,
-        Resolution::Answered { pending, answer: Answer::Yes, .. } => pending.action.instance().map_or(On::Local, On::Instance),
+        Resolution::Answered { pending, answer: Answer::Yes, .. } => {
+            pending.action.instance().map_or(On::Local, On::Instance)
+        }
         Resolution::Answered { .. } | Resolution::NotAllowed { .. } => On::Local,
     };
     let lane = Lane::Room { room: meta.room.clone(), on };

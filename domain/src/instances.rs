@@ -164,12 +164,12 @@ impl ProjectRef {
         let owned = |s: &str| s.trim().to_owned();
         match parts.as_slice() {
             [project] => Ok(Self { instance: None, project: owned(project), template: None }),
-            [instance, project] => Ok(Self { instance: Some(owned(instance)), project: owned(project), template: None }),
-            [instance, project, template] => Ok(Self {
-                instance: Some(owned(instance)),
-                project: owned(project),
-                template: Some(owned(template)),
-            }),
+            [instance, project] => {
+                Ok(Self { instance: Some(owned(instance)), project: owned(project), template: None })
+            }
+            [instance, project, template] => {
+                Ok(Self { instance: Some(owned(instance)), project: owned(project), template: Some(owned(template)) })
+            }
             _ => Err(ReferenceError::TooManyParts { given: given.to_owned(), form: PROJECT_FORM }),
         }
     }

@@ -59,7 +59,12 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    pub(crate) fn new(chat: Arc<dyn ChatPort>, store: Arc<dyn Store>, clock: Arc<dyn Clock>, redactor: Redactor) -> Self {
+    pub(crate) fn new(
+        chat: Arc<dyn ChatPort>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        redactor: Redactor,
+    ) -> Self {
         Self { chat, store, clock, redactor, counters: Counters::default() }
     }
 

@@ -135,7 +135,12 @@ mod tests {
     use super::*;
     use chatrixcd_ports::{ProjectId, TemplateId};
 
-    fn rule(instance: Option<&str>, project: Option<&str>, template: Option<&str>, policy: ConfirmPolicy) -> PolicyRule {
+    fn rule(
+        instance: Option<&str>,
+        project: Option<&str>,
+        template: Option<&str>,
+        policy: ConfirmPolicy,
+    ) -> PolicyRule {
         PolicyRule {
             instance: instance.map(|i| InstanceId::parse(i).unwrap()),
             project: project.map(str::to_owned),

@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use chatrixcd_ports::{InstanceId, RoomId};
 use chatrixcd_ports::chat::{EventId, OutgoingMessage};
 use chatrixcd_ports::store::TaskRef;
+use chatrixcd_ports::{InstanceId, RoomId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -124,7 +124,6 @@ impl Tails {
             self.start(room.clone(), tail);
         }
     }
-
 
     /// The websocket reported a new output line of `task`.
     pub(crate) fn output_grew(&mut self, task: TaskRef) {
@@ -467,8 +466,7 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into(), "two".into()]));
         let store = Arc::new(MemoryStore::new());
-        let (bot, chat) =
-            bot_with(Arc::new(running_task(&output)), store.clone(), Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(running_task(&output)), store.clone(), Arc::new(clock.clone()), settings());
         let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
         follow(&bot.core, room(), task, EventId("$status".into()));
         bot.tick().await;
@@ -478,7 +476,10 @@ mod tests {
         output.lock().unwrap().push("three".into());
         let (bot, chat) = bot_with(Arc::new(running_task(&output)), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
-        assert!(crate::core::lock(&bot.core.tails).is_following(&room(), task), "the tail was saved and is taken up again");
+        assert!(
+            crate::core::lock(&bot.core.tails).is_following(&room(), task),
+            "the tail was saved and is taken up again"
+        );
         bot.tick().await;
         let bodies = chat.bodies();
         assert_eq!(bodies.len(), 1, "{bodies:?}");
@@ -491,8 +492,7 @@ mod tests {
         let clock = ManualClock::at_epoch();
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["one".into()]));
         let (sem, reads) = counting_reads(&output, &Arc::new(Mutex::new(TaskStatus::Running)));
-        let (bot, chat) =
-            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
         bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Connected).await;
         follow(&bot.core, room(), task, EventId("$status".into()));
@@ -522,8 +522,7 @@ mod tests {
         let output: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![line.clone(); 10_000]));
         let status = Arc::new(Mutex::new(TaskStatus::Running));
         let (sem, reads) = counting_reads(&output, &status);
-        let (bot, chat) =
-            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
         follow(&bot.core, room(), task, EventId("$status".into()));
         bot.tick().await;
@@ -648,8 +647,7 @@ mod tests {
             ["TASK [write key] ***", "-----BEGIN OPENSSH PRIVATE KEY-----", BODY[0]].map(str::to_owned).to_vec(),
         ));
         let sem = running_task(&output);
-        let (bot, chat) =
-            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         let task = TaskRef { instance: Default::default(), project: ProjectId::new(1), task: TaskId::new(7) };
         follow(&bot.core, room(), task, EventId("$status".into()));
         bot.tick().await;

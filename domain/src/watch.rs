@@ -77,7 +77,10 @@ pub(crate) fn status_message(core: &Core, tracked: &TrackedTask, task: Option<&T
             .code(&format!("{prefix} reject {arg}"))
             .push(" (admins).");
     }
-    if let Some(url) = instances.get(tracked.instance).and_then(|i| i.semaphore.task_url(tracked.project, tracked.template, tracked.task)) {
+    if let Some(url) = instances
+        .get(tracked.instance)
+        .and_then(|i| i.semaphore.task_url(tracked.project, tracked.template, tracked.task))
+    {
         reply = reply.push(" · ").link("open in Semaphore", &url);
     }
     reply
@@ -159,7 +162,9 @@ async fn changed(core: &Core, tracked: TrackedTask, current: Result<Task, Semaph
         Ok(task) if task.status != tracked.last_status => update(core, tracked, &task).await,
         Ok(task) => refresh(core, &tracked, &task).await,
         Err(SemaphoreError::NotFound(_) | SemaphoreError::Rejected(_)) => vanished(core, tracked).await,
-        Err(e) => tracing::warn!(instance = %tracked.instance, task = %tracked.task, error = %e, "cannot poll task; will retry"),
+        Err(e) => {
+            tracing::warn!(instance = %tracked.instance, task = %tracked.task, error = %e, "cannot poll task; will retry");
+        }
     }
 }
 
@@ -248,16 +253,17 @@ async fn update(core: &Core, mut tracked: TrackedTask, task: &Task) {
     }
     tracked.last_status = task.status.clone();
     let summarised = lock(&core.watch).plan_summaries.contains_key(&task_ref);
-    if task.status == TaskStatus::WaitingConfirmation && !summarised {
-        if let Some(instance) = core.instances().get(tracked.instance) {
-            match instance.semaphore.task_log_text(tracked.project, tracked.task).await {
-                Ok(log) => {
-                    if let Some(summary) = plan_summary(&log) {
-                        lock(&core.watch).plan_summaries.insert(task_ref, summary);
-                    }
+    if task.status == TaskStatus::WaitingConfirmation
+        && !summarised
+        && let Some(instance) = core.instances().get(tracked.instance)
+    {
+        match instance.semaphore.task_log_text(tracked.project, tracked.task).await {
+            Ok(log) => {
+                if let Some(summary) = plan_summary(&log) {
+                    lock(&core.watch).plan_summaries.insert(task_ref, summary);
                 }
-                Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot read the plan to summarise it"),
             }
+            Err(e) => tracing::warn!(task = %tracked.task, error = %e, "cannot read the plan to summarise it"),
         }
     }
     let mut message = status_message(core, &tracked, Some(task), now).build();
@@ -433,7 +439,8 @@ mod tests {
         bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::Running, &clock)).await;
         assert_eq!(edits(&chat).len(), 1);
         clock.advance(Duration::milliseconds(500));
-        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::WaitingConfirmation, &clock)).await;
+        bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::WaitingConfirmation, &clock))
+            .await;
         assert!(edits(&chat).is_empty(), "an intermediate status within the gap waits");
         clock.advance(Duration::milliseconds(200));
         bot.on_task_event(chatrixcd_ports::InstanceId::default(), pushed(TaskStatus::Success, &clock)).await;

@@ -96,8 +96,7 @@ async fn measure(url: &str, task: &str, step: &str) {
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(clock.clone()),
     };
-    let bot =
-        Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["a-secret-token-value".to_owned()]));
+    let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["a-secret-token-value".to_owned()]));
     // Warm up: the connection, the store, the allocator's first arenas.
     let _ = say(&bot, &clock, &user, &room, "!cd ping").await;
 

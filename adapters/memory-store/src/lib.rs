@@ -117,7 +117,12 @@ impl Store for MemoryStore {
     async fn finish_run(&self, task: TaskRef, ended_at: DateTime<Utc>, result: TaskStatus) -> Result<(), StoreError> {
         let mut state = self.state();
         // The newest run of that task: a task id belongs to one run.
-        if let Some(run) = state.runs.values_mut().rev().find(|r| r.instance == task.instance && r.project == task.project && r.task == task.task) {
+        if let Some(run) = state
+            .runs
+            .values_mut()
+            .rev()
+            .find(|r| r.instance == task.instance && r.project == task.project && r.task == task.task)
+        {
             run.ended_at = Some(ended_at);
             run.result = Some(result);
         }

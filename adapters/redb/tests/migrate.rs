@@ -116,7 +116,10 @@ async fn a_schema_1_record_that_cannot_be_read_leaves_the_file_untouched() {
     let err = RedbStore::open(dir.path()).unwrap_err();
     assert!(matches!(err, OpenError::Migration { from: 1, .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("tracked_tasks") && text.contains("9/9/!room9:test") && text.contains("left as it was"), "{text}");
+    assert!(
+        text.contains("tracked_tasks") && text.contains("9/9/!room9:test") && text.contains("left as it was"),
+        "{text}"
+    );
     assert_eq!(schema_of(dir.path()), "1", "a failed migration changes nothing");
 }
 
@@ -139,7 +142,9 @@ fn old_tracked() -> impl Strategy<Value = OldTracked> {
 }
 
 fn at(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(1_767_225_600 + secs, 0).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::DateTime::from_timestamp(1_767_225_600 + secs, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Writes a schema-1 file: the JSON and keys the schema-1 store produced, no `instance` anywhere.

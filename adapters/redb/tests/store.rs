@@ -76,12 +76,19 @@ async fn everything_survives_reopening() {
         let store = RedbStore::open(dir.path()).unwrap();
         store.set_alias("dw", "run 1 1").await.unwrap();
         store.track(tracked(7, 1, 0, TaskStatus::Running)).await.unwrap();
-        store.set_last_task(&room(1), TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7))).await.unwrap();
+        store
+            .set_last_task(&room(1), TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7)))
+            .await
+            .unwrap();
         store.set_room_settings(&room(1), RoomSettings { log_tailing: true, ..Default::default() }).await.unwrap();
         let id = store.record_run(run(7, 0)).await.unwrap();
         assert_eq!(id, 1);
         store
-            .finish_run(TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7)), t(60), TaskStatus::Success)
+            .finish_run(
+                TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7)),
+                t(60),
+                TaskStatus::Success,
+            )
             .await
             .unwrap();
         assert_eq!(store.append_audit(audit("run.start")).await.unwrap(), 1);

@@ -1,4 +1,4 @@
-//! `approve <task>` and `reject <task>`: answer a Terraform plan waiting for approval
+//! `approve <task>` (and `reject <task>`, in `reject.rs`): answer a Terraform plan waiting for approval
 //! (`waiting_confirmation`). The same answers work as reactions on the run's status message
 //! (✅ or 👍 approves, ❌ or 👎 rejects). Only admins answer: a plan is a change to real
 //! infrastructure.
@@ -14,18 +14,18 @@ use crate::commands::status::{locate, task_arg};
 use crate::commands::{Command, CommandError, needs_task_instance};
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
-use crate::instances::{Instance, TaskSpec, tag, task_label};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
+use crate::instances::{Instance, TaskSpec, tag, task_label};
 use crate::render::Reply;
 
-const TASK: ArgSpec = ArgSpec {
+pub(crate) const TASK: ArgSpec = ArgSpec {
     name: "task",
     kind: ValueKind::TaskId,
     required: false,
     help: "task number or instance:number (default: this room's last task)",
 };
 
-pub(crate) static APPROVE: CommandSpec = CommandSpec {
+pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "approve",
     aliases: &["confirm"],
     summary: "Approve a Terraform plan waiting for approval",
@@ -33,18 +33,6 @@ pub(crate) static APPROVE: CommandSpec = CommandSpec {
     flags: &[],
     subcommands: &[],
     examples: &["approve 42"],
-    hidden: false,
-    mutating: true,
-};
-
-pub(crate) static REJECT: CommandSpec = CommandSpec {
-    name: "reject",
-    aliases: &["deny"],
-    summary: "Reject a Terraform plan waiting for approval (stops the task)",
-    args: &[TASK],
-    flags: &[],
-    subcommands: &[],
-    examples: &["reject 42"],
     hidden: false,
     mutating: true,
 };
@@ -79,13 +67,14 @@ impl Args {
     }
 }
 
-pub(crate) static APPROVE_COMMAND: Command =
-    Command { spec: &APPROVE, needs: needs_task_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p, Verdict::Approve)) };
+pub(crate) static COMMAND: Command = Command {
+    spec: &SPEC,
+    needs: needs_task_instance,
+    run: |ctx, req, p| Box::pin(execute(ctx, req, p, Verdict::Approve)),
+};
 
-pub(crate) static REJECT_COMMAND: Command =
-    Command { spec: &REJECT, needs: needs_task_instance, run: |ctx, req, p| Box::pin(execute(ctx, req, p, Verdict::Reject)) };
-
-async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed, verdict: Verdict) -> Result<(), CommandError> {
+/// `approve` and `reject` (in `reject.rs`) alike: the task named, or the room's last one.
+pub(crate) async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed, verdict: Verdict) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
     let located = locate(ctx, req, args.task.as_ref()).await?;
     answer(ctx, req, located.instance, &located.task, verdict).await
@@ -117,10 +106,7 @@ pub(crate) async fn answer(
     let label = task_label(ctx.instances(), instance.id, task.id);
     let number = format!("#{}", task.id);
     if task.status != TaskStatus::WaitingConfirmation {
-        return Err(CommandError::Refused(format!(
-            "Task {label} is not waiting for approval; it is {}.",
-            task.status
-        )));
+        return Err(CommandError::Refused(format!("Task {label} is not waiting for approval; it is {}.", task.status)));
     }
     let tag = tag(ctx.instances(), instance.id);
     let reply = match verdict {
@@ -212,14 +198,17 @@ mod tests {
             .unwrap();
         let (bot, chat) = bot_with(Arc::new(sem), store, Arc::new(clock.clone()), settings());
         bot.resume().await;
-        bot.on_task_event(chatrixcd_ports::InstanceId::default(), TaskEvent::Status {
-            project: ProjectId::new(1),
-            task: TaskId::new(7),
-            template: TemplateId::new(3),
-            status: TaskStatus::WaitingConfirmation,
-            start: Some(clock.now()),
-            end: None,
-        })
+        bot.on_task_event(
+            chatrixcd_ports::InstanceId::default(),
+            TaskEvent::Status {
+                project: ProjectId::new(1),
+                task: TaskId::new(7),
+                template: TemplateId::new(3),
+                status: TaskStatus::WaitingConfirmation,
+                start: Some(clock.now()),
+                end: None,
+            },
+        )
         .await;
         (bot, chat, clock)
     }
@@ -273,8 +262,7 @@ mod tests {
             .returning(|| Ok(vec![chatrixcd_ports::semaphore::Project { id: ProjectId::new(1), name: "ops".into() }]));
         sem.expect_task().returning(|_, _| Ok(task(TaskStatus::Running)));
         sem.expect_confirm_task().times(0);
-        let (bot, chat) =
-            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         bot.handle(message_from(&admin(), "!cd approve 7", clock.now())).await;
         assert!(chat.bodies().join("\n").contains("Task #7 is not waiting for approval; it is running."));
     }

@@ -1,8 +1,8 @@
 //! `info`: what the bot is, what it talks to, how it is doing. No host names or addresses: they
 //! are nobody's business in a chat room.
 
-use crate::core::{Ctx, Request};
 use crate::commands::{Command, CommandError, needs_room_instance};
+use crate::core::{Ctx, Request};
 use crate::grammar::{CommandSpec, Parsed};
 use crate::render::Reply;
 use crate::render::duration::human;
@@ -36,8 +36,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
         semaphore.insert(0, vec!["Instance".to_owned(), format!("{} ({how})", instance.id)]);
         semaphore.push(vec!["Instances".to_owned(), ctx.instances().len().to_string()]);
     }
-    let tracked =
-        ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
+    let tracked = ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
     let stats = ctx.core().out.counters.snapshot();
     let bot_rows = vec![
         vec!["Version".to_owned(), ctx.settings().version.clone()],

@@ -9,12 +9,12 @@ use chatrixcd_ports::chat::FileUpload;
 use chatrixcd_ports::store::TaskRef;
 use regex::Regex;
 
-use crate::core::{Ctx, Request};
 use crate::commands::status::{locate, task_arg as parse_task};
 use crate::commands::{Command, CommandError, needs_task_instance};
+use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
-use crate::instances::{TaskSpec, tag, task_arg, task_label};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
+use crate::instances::{TaskSpec, tag, task_arg, task_label};
 use crate::render::log::{self, Emphasis, Layout, Lines, LogDocument, Selection};
 use crate::render::{Reply, ansi};
 
@@ -598,8 +598,7 @@ mod tests {
         let mut sem = semaphore(log.clone());
         // The file is made from the lines already read; a second read of the log is not needed.
         sem.expect_task_log_text().never();
-        let (bot, chat) =
-            bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
+        let (bot, chat) = bot_with(Arc::new(sem), Arc::new(MemoryStore::new()), Arc::new(clock.clone()), settings());
         bot.handle(message_from(&admin(), &format!("!cd logs {TASK} --file"), clock.now())).await;
         let posted = chat.take();
         let Some(Posted::Upload(file)) = posted.into_iter().next() else { panic!("no upload") };

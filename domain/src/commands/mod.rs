@@ -1,7 +1,7 @@
 //! Every chat command: one file each, holding its grammar (`SPEC`), its typed arguments, what
 //! it needs (`needs`: the instance it talks to, if any) and what it does, tied together in one
 //! `COMMAND`. This module only lists them: a new command is a new file and one line in
-//! `registry!` below (plus its `mod` line).
+//! `registry!` below.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,28 +14,6 @@ use crate::plans::PendingAction;
 
 pub use crate::error::CommandError;
 
-pub(crate) mod admins;
-pub(crate) mod aliases;
-pub(crate) mod approve;
-pub(crate) mod exit;
-pub(crate) mod help;
-pub(crate) mod info;
-pub(crate) mod instances;
-pub(crate) mod logs;
-pub(crate) mod pet;
-pub(crate) mod ping;
-pub(crate) mod projects;
-pub(crate) mod rooms;
-pub(crate) mod run;
-pub(crate) mod scold;
-pub(crate) mod sessions;
-pub(crate) mod status;
-pub(crate) mod stop;
-pub(crate) mod tasks;
-pub(crate) mod templates;
-pub(crate) mod r#use;
-pub(crate) mod verify;
-
 #[cfg(test)]
 mod parse_tests;
 
@@ -46,6 +24,9 @@ pub(crate) enum Needs {
     Nothing,
     /// One instance: the one named in the command (`prod:1:5`), else the room's.
     Instance(Option<String>),
+    /// A word that is either an instance's exact name (`tasks staging`) or something of the
+    /// room's instance (`tasks ops`, a project): that instance, else the room's.
+    InstanceIfNamed(String),
     /// Every instance (`instances`).
     Every,
 }
@@ -93,37 +74,39 @@ pub(crate) fn needs_task_instance(p: &Parsed) -> Needs {
 
 /// Lists every command once: the registry the grammar parses against (in `help`'s order) and
 /// the commands themselves.
+/// Each name is a module (`<name>.rs`) holding that command's `SPEC` and `COMMAND`.
 macro_rules! registry {
-    ($($module:ident :: $spec:ident => $command:ident),* $(,)?) => {
+    ($($module:ident),* $(,)?) => {
+        $(pub(crate) mod $module;)*
         /// All commands' grammars, in the order `help` lists them.
-        pub static REGISTRY: &[&CommandSpec] = &[$(&$module::$spec),*];
-        static COMMANDS: &[&Command] = &[$(&$module::$command),*];
+        pub static REGISTRY: &[&CommandSpec] = &[$(&$module::SPEC),*];
+        static COMMANDS: &[&Command] = &[$(&$module::COMMAND),*];
     };
 }
 
 registry! {
-    help::SPEC => COMMAND,
-    projects::SPEC => COMMAND,
-    templates::SPEC => COMMAND,
-    run::SPEC => COMMAND,
-    tasks::SPEC => COMMAND,
-    status::SPEC => COMMAND,
-    logs::SPEC => COMMAND,
-    stop::SPEC => COMMAND,
-    approve::APPROVE => APPROVE_COMMAND,
-    approve::REJECT => REJECT_COMMAND,
-    instances::SPEC => COMMAND,
-    r#use::SPEC => COMMAND,
-    ping::SPEC => COMMAND,
-    info::SPEC => COMMAND,
-    aliases::SPEC => COMMAND,
-    rooms::SPEC => COMMAND,
-    admins::SPEC => COMMAND,
-    verify::SPEC => COMMAND,
-    sessions::SPEC => COMMAND,
-    exit::SPEC => COMMAND,
-    pet::SPEC => COMMAND,
-    scold::SPEC => COMMAND,
+    help,
+    projects,
+    templates,
+    run,
+    tasks,
+    status,
+    logs,
+    stop,
+    approve,
+    reject,
+    instances,
+    r#use,
+    ping,
+    info,
+    aliases,
+    rooms,
+    admins,
+    verify,
+    sessions,
+    exit,
+    pet,
+    scold,
 }
 
 /// The command a parse result is for.

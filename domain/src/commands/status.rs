@@ -7,8 +7,8 @@ use chatrixcd_ports::store::TaskRef;
 use crate::commands::{Command, CommandError, needs_task_instance};
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
-use crate::instances::{Instance, TaskSpec, tag, task_label};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
+use crate::instances::{Instance, TaskSpec, tag, task_label};
 use crate::render::Reply;
 use crate::render::duration::human;
 
@@ -16,7 +16,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "status",
     aliases: &["st"],
     summary: "Show a task's status (default: this room's last task)",
-    args: &[ArgSpec { name: "task", kind: ValueKind::TaskId, required: false, help: "task number, or instance:number" }],
+    args: &[ArgSpec {
+        name: "task",
+        kind: ValueKind::TaskId,
+        required: false,
+        help: "task number, or instance:number",
+    }],
     flags: &[],
     subcommands: &[],
     examples: &["status", "status 42", "status prod:2147483646"],
@@ -110,7 +115,8 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let (instance, task) = (located.instance, located.task);
     ctx.store().set_last_task(&req.room, task_ref).await?;
     let now = ctx.now();
-    let tracked = ctx.store().tracked_tasks().await?.into_iter().find(|t| t.task_ref() == task_ref && t.room == req.room);
+    let tracked =
+        ctx.store().tracked_tasks().await?.into_iter().find(|t| t.task_ref() == task_ref && t.room == req.room);
     let status = match &tracked {
         Some(t) => crate::watch::shown_status(t, &task.status),
         None => task.status.clone(),
@@ -177,7 +183,10 @@ mod tests {
         assert!(h.chat.bodies().join("\n").contains("[staging] Task #1 "), "the room's last task keeps its instance");
         h.say(&admin(), "!cd status 1").await;
         let said = h.chat.bodies().join("\n");
-        assert!(said.contains("There is no task #1 on production"), "an unqualified number is the room's instance's\n{said}");
+        assert!(
+            said.contains("There is no task #1 on production"),
+            "an unqualified number is the room's instance's\n{said}"
+        );
         h.say(&admin(), "!cd status staging:1:2").await;
         assert!(h.chat.bodies().join("\n").contains("a task number"), "too many parts");
     }

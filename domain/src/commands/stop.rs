@@ -4,12 +4,12 @@ use chatrixcd_ports::semaphore::StopMode;
 
 use crate::commands::status::{locate, task_arg};
 use crate::commands::{Command, CommandError, needs_task_instance};
+use crate::confirm::Approver;
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
+use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
 use crate::instances::{TaskSpec, tag, task_label};
 use crate::plans::{PendingAction, StopPlan};
-use crate::confirm::Approver;
-use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
@@ -105,7 +105,8 @@ pub(crate) async fn perform(ctx: Ctx<'_>, req: &Request, plan: StopPlan) -> Resu
         StopMode::Force => "force-stopped",
         StopMode::Graceful => "asked to stop",
     };
-    let mut reply = Reply::notice().push(&tag(ctx.instances(), task.instance)).push(&format!("🛑 Task #{} {how}.", task.task));
+    let mut reply =
+        Reply::notice().push(&tag(ctx.instances(), task.instance)).push(&format!("🛑 Task #{} {how}.", task.task));
     if watched_here {
         reply = reply.push(" Its status message will show when it has ended.");
     }

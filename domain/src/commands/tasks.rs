@@ -78,7 +78,10 @@ pub(crate) static COMMAND: Command = Command { spec: &SPEC, needs, run: |ctx, re
 /// a lone word that is not an instance's exact name is a project.
 fn needs(p: &Parsed) -> Needs {
     match p.arg("project") {
-        Some(word) => Needs::Instance(Some(word.split_once(':').map_or(word, |(i, _)| i).to_owned())),
+        Some(word) => match word.split_once(':') {
+            Some((instance, _)) => Needs::Instance(Some(instance.to_owned())),
+            None => Needs::InstanceIfNamed(word.to_owned()),
+        },
         None => Needs::Instance(None),
     }
 }
@@ -205,6 +208,26 @@ mod tests {
             h.say(&admin(), &format!("!cd tasks staging --limit {bad}")).await;
             let said = h.chat.bodies().join("\n");
             assert!(said.starts_with("🤔 --limit must be between 1 and 50."), "{bad}: {said}");
+        }
+    }
+
+    /// `tasks ops` (a project) waits in the room's instance's lane, `tasks staging` in staging's:
+    /// a lone word is an instance only when it is one's exact name, as `execute` reads it.
+    #[tokio::test]
+    async fn a_lone_word_picks_the_lane_the_command_really_uses() {
+        use crate::{Lane, On};
+        use chatrixcd_ports::Clock as _;
+        let h = Harness::two_instances().await;
+        let at = h.clock.now();
+        let lane = |name: &str| Lane::Room {
+            room: crate::testing::room(),
+            on: On::Instance(chatrixcd_ports::InstanceId::parse(name).unwrap()),
+        };
+        for (line, want) in
+            [("!cd tasks ops", "production"), ("!cd tasks staging", "staging"), ("!cd tasks stag", "production")]
+        {
+            let job = h.bot.accept(crate::testing::message_from(&admin(), line, at)).await.unwrap();
+            assert_eq!(job.lane, lane(want), "{line}");
         }
     }
 }

@@ -33,7 +33,8 @@ pub(crate) struct Args {
 
 impl Args {
     pub(crate) fn from_parsed(p: &Parsed) -> Result<Self, CommandError> {
-        let project = p.arg("project").map(ProjectRef::parse).transpose().map_err(|e| CommandError::Usage(e.to_string()))?;
+        let project =
+            p.arg("project").map(ProjectRef::parse).transpose().map_err(|e| CommandError::Usage(e.to_string()))?;
         if let Some(r) = project.as_ref().filter(|r| r.template.is_some()) {
             return Err(CommandError::Usage(format!("`{r}` names a template; `templates` wants a project.")));
         }
@@ -78,7 +79,8 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let (instance, project) = pick_project(ctx, req, args.project.as_ref()).await?;
     let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
     let tag = tag(ctx.instances(), instance.id);
-    let reference = if ctx.instances().is_multi() { format!("{}:{}", instance.id, project.id) } else { project.id.to_string() };
+    let reference =
+        if ctx.instances().is_multi() { format!("{}:{}", instance.id, project.id) } else { project.id.to_string() };
     let reply = if templates.is_empty() {
         ctx.greeting(req).push(&format!(
             "{tag}Project {} ({}) has no templates yet. Create one in Semaphore UI first.",

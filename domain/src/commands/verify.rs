@@ -9,8 +9,8 @@
 use chatrixcd_ports::UserId;
 use chatrixcd_ports::encryption::{EncryptionPort, SasEmoji, Verification, VerificationStage};
 
-use crate::core::{Ctx, Request};
 use crate::commands::{Command, CommandError, needs_nothing};
+use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::render::Reply;
 
@@ -309,7 +309,10 @@ fn emoji_line(emojis: &[SasEmoji]) -> String {
 /// (a to-device request) is only logged: the bot cannot know whom to ask, and `verify pending`
 /// lists it.
 pub(crate) async fn on_progress(ctx: Ctx<'_>, verification: Verification) {
-    let room = crate::core::lock(&ctx.core().verification_rooms).get(&verification.id).cloned().or_else(|| verification.room.clone());
+    let room = crate::core::lock(&ctx.core().verification_rooms)
+        .get(&verification.id)
+        .cloned()
+        .or_else(|| verification.room.clone());
     if verification.stage.is_finished() {
         crate::core::lock(&ctx.core().verification_rooms).remove(&verification.id);
     }
@@ -474,7 +477,11 @@ mod tests {
         assert!(listed.contains("todevice") && listed.contains("@carol:test"), "{listed}");
         say(&bot, &clock, &admin(), "!cd verify accept todevice").await;
         assert!(chat.bodies().join("\n").contains("Accepted"));
-        assert_eq!(crate::core::lock(&bot.core.verification_rooms).get("todevice"), Some(&room()), "accepting ties it to the room");
+        assert_eq!(
+            crate::core::lock(&bot.core.verification_rooms).get("todevice"),
+            Some(&room()),
+            "accepting ties it to the room"
+        );
 
         bot.handle(ChatEvent::Verification(request("inroom", Some(room())))).await;
         let announced = chat.bodies().join("\n");
