@@ -158,3 +158,41 @@ fn check_names_every_problem_by_its_key() {
     assert!(out.contains("✗ semaphore.url: Semaphore is unreachable"), "{out}");
     assert!(out.contains("✗ matrix.homeserver: http://127.0.0.1:9 is unreachable"), "{out}");
 }
+
+#[test]
+fn two_instances_in_the_demo_instances_use_and_qualified_runs() {
+    let script = "!cd instances\n!cd use staging\n!cd run ops deploy-web --yes\n/wait\n!cd run prod:1:1 --yes\n/wait\n!cd info\n!cd use nowhere\n";
+    let (ok, out, err) = demo(script, &[]);
+    assert!(ok, "{err}");
+    assert!(out.contains("▶ production (default)") && out.contains("staging"), "{out}");
+    assert!(out.matches("✅ reachable").count() >= 2, "{out}");
+    assert!(out.contains("now uses staging"), "{out}");
+    // staging counts task ids up from 1 (current mode), production down from 2147483646 (2.10).
+    assert!(out.contains("✅ [staging] deploy-web · task #1 · success"), "{out}");
+    assert!(out.contains("✅ [production] deploy-web · task #2147483646 · success"), "{out}");
+    assert!(out.contains("`!cd logs staging:1`"), "{out}");
+    assert!(out.contains("staging (chosen with `use`)"), "{out}");
+    assert!(out.contains("There is no Semaphore instance `nowhere`. Known: production, staging."), "{out}");
+}
+
+#[test]
+fn config_migrate_keeps_comments_and_leaves_a_backup() {
+    let dir = std::env::temp_dir().join(format!("chatrixcd-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.json");
+    let old = "{\n  // ChatrixCD's file\n  \"matrix\": { \"homeserver\": \"https://m.example\", \"user_id\": \"@b:m.example\", \"password\": \"p\" },\n  \"semaphore\": { \"url\": \"https://s.example\", \"api_token\": \"t\" }, // the server\n  \"bot\": { \"admin_users\": [\"@a:m.example\"] }\n}\n";
+    std::fs::write(&config, old).unwrap();
+    let (ok, out, err) = chatrixcd(&["config", "migrate", "--config", config.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("is now the instance `default`"), "{out}");
+    let new = std::fs::read_to_string(&config).unwrap();
+    assert!(new.contains("// ChatrixCD's file") && new.contains("// the server"), "{new}");
+    assert!(new.contains("\"semaphore_instances\": {\n    \"default\": {"), "{new}");
+    assert_eq!(std::fs::read_to_string(dir.join("config.json.backup")).unwrap(), old);
+    // The migrated file is valid as it is, and a second run changes nothing.
+    let (ok, out, _) = chatrixcd(&["config", "migrate", "--config", config.to_str().unwrap()]);
+    assert!(ok && out.contains("nothing to do"), "{out}");
+    let (_, out, _) = chatrixcd(&["check", "--config", config.to_str().unwrap()]);
+    assert!(out.contains("is valid"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -19,7 +19,7 @@ use chatrixcd_ports::{InstanceId, RoomId, TaskEvent, TaskStatus, UserId};
 use chrono::{DateTime, Utc};
 
 use crate::access::{self, Access};
-use crate::commands::{self, Needs};
+use crate::commands::{self, Command, Needs};
 use crate::confirm::{Answer, Approver, Pending, Resolution};
 use crate::core::{Core, Request, lock, resolve_instance};
 use crate::error::CommandError;
@@ -291,15 +291,19 @@ impl Bot {
         {
             return None;
         }
-        let core = Arc::clone(&self.core);
+        // The core is shared with a job only once there is one: chatter costs no atomic count.
         match event {
-            ChatEvent::Verification(verification) => Some(Job::new(Lane::Bot, async move {
-                commands::verify::on_progress(core.ctx(), verification).await;
-            })),
+            ChatEvent::Verification(verification) => {
+                let core = Arc::clone(&self.core);
+                Some(Job::new(Lane::Bot, async move {
+                    commands::verify::on_progress(core.ctx(), verification).await;
+                }))
+            }
             ChatEvent::Message { meta, body, .. } => self.accept_message(meta, body).await,
             ChatEvent::Reaction { meta, relates_to, key } => self.accept_reaction(meta, relates_to, key).await,
             ChatEvent::Undecryptable { meta } => {
                 let lane = Lane::Room { room: meta.room.clone(), on: On::Local };
+                let core = Arc::clone(&self.core);
                 Some(Job::new(lane, async move { undecryptable(&core, meta).await }))
             }
         }
@@ -319,13 +323,13 @@ impl Bot {
     }
 
     async fn accept_message(&self, meta: Incoming, body: String) -> Option<Job> {
-        let core = Arc::clone(&self.core);
-        let is_admin = access::is_admin(&core.settings, &meta.sender);
-        let resolution = lock(&core.questions).answer_text(&meta.room, &meta.sender, &body, is_admin);
+        let is_admin = access::is_admin(&self.core.settings, &meta.sender);
+        let resolution = lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, is_admin);
         if !matches!(resolution, Resolution::NotAnAnswer) {
-            return resolution_job(core, meta, resolution);
+            return resolution_job(Arc::clone(&self.core), meta, resolution);
         }
-        let command_line = strip_prefix(&body, &core.settings.prefix)?.to_owned();
+        let command_line = strip_prefix(&body, &self.core.settings.prefix)?.to_owned();
+        let core = Arc::clone(&self.core);
         let access = access::check(&core.settings, &meta.room, &meta.sender);
         let req = Request::from_incoming(&meta, access);
         let local = Lane::Room { room: meta.room.clone(), on: On::Local };
@@ -359,16 +363,17 @@ impl Bot {
         };
         match parsed {
             Ok(parsed) => {
-                let lane = self.lane_of(&req.room, &parsed).await;
-                Some(Job::new(lane, async move { run_parsed(&core, &req, parsed).await }))
+                let command = commands::find(&parsed);
+                let lane = self.lane_of(&req.room, command, &parsed).await;
+                Some(Job::new(lane, async move { run_parsed(&core, &req, command, parsed).await }))
             }
             Err(e) => Some(Job::new(local, async move { usage_error(&core, &req, &e).await })),
         }
     }
 
     /// The lane of a parsed command: by the instance it needs, resolved as the command will.
-    async fn lane_of(&self, room: &RoomId, parsed: &Parsed) -> Lane {
-        let on = match commands::find(parsed).map(|c| (c.needs)(parsed)) {
+    async fn lane_of(&self, room: &RoomId, command: Option<&Command>, parsed: &Parsed) -> Lane {
+        let on = match command.map(|c| (c.needs)(parsed)) {
             None | Some(Needs::Nothing) => On::Local,
             Some(Needs::Every) => On::Every,
             Some(Needs::Instance(named)) => match resolve_instance(&self.core, room, named.as_deref()).await {
@@ -503,9 +508,9 @@ async fn no_admins(core: &Core, req: &Request) {
     core.reply(req, reply).await;
 }
 
-async fn run_parsed(core: &Core, req: &Request, parsed: Parsed) {
-    let spec = commands::spec_of(&parsed);
-    if !req.access.may_run(spec.mutating) {
+async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command>, parsed: Parsed) {
+    let mutating = command.map_or_else(|| commands::spec_of(&parsed).mutating, |c| c.spec.mutating);
+    if !req.access.may_run(mutating) {
         let reply = Reply::notice()
             .push("🔒 ")
             .code(&parsed.path.join(" "))
@@ -513,12 +518,14 @@ async fn run_parsed(core: &Core, req: &Request, parsed: Parsed) {
         core.reply(req, reply).await;
         return;
     }
-    let result = match commands::find(&parsed) {
+    let result = match command {
         Some(command) => (command.run)(core.ctx(), req, &parsed).await,
         None => Err(CommandError::Usage(format!("Unknown command `{}`.", parsed.path.join(" ")))),
     };
     if let Err(error) = result {
-        report_error(core, req, &parsed.path, error).await;
+        // Boxed: the error path's future is most of this one's size, and every command's job
+        // is allocated at that size (see docs/performance.md).
+        Box::pin(report_error(core, req, &parsed.path, error)).await;
     }
     // `logs --follow`, `logs off` and runs in a `logs on` room change the live tails.
     tail::save_if_changed(core).await;
