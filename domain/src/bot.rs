@@ -509,8 +509,9 @@ async fn no_admins(core: &Core, req: &Request) {
 }
 
 async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command>, parsed: Parsed) {
-    let mutating = command.map_or_else(|| commands::spec_of(&parsed).mutating, |c| c.spec.mutating);
-    if !req.access.may_run(mutating) {
+    // The spec of the sub-command typed (`aliases remove`), which may change things where its
+    // command (`aliases`) only lists.
+    if !req.access.may_run(commands::spec_of(&parsed).mutating) {
         let reply = Reply::notice()
             .push("🔒 ")
             .code(&parsed.path.join(" "))
