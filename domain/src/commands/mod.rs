@@ -117,7 +117,17 @@ pub(crate) fn find(parsed: &Parsed) -> Option<&'static Command> {
 
 /// The spec a parsed command was checked against (the deepest sub-command).
 pub(crate) fn spec_of(parsed: &Parsed) -> &'static CommandSpec {
-    spec_at(&parsed.path).unwrap_or(&help::SPEC)
+    // The parser writes canonical names into the path, so exact comparisons do (no alias or
+    // case folding: this runs for every command).
+    let Some(command) = find(parsed) else { return &help::SPEC };
+    let mut spec = command.spec;
+    for name in parsed.path.iter().skip(1) {
+        match spec.subcommands.iter().find(|s| s.name == *name) {
+            Some(sub) => spec = sub,
+            None => break,
+        }
+    }
+    spec
 }
 
 /// The spec at a command path such as `["aliases", "add"]`.
