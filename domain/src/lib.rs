@@ -14,6 +14,7 @@ mod error;
 pub mod grammar;
 pub mod instances;
 mod outbox;
+pub mod permissions;
 pub mod personality;
 pub mod plans;
 pub mod redact;
