@@ -346,9 +346,16 @@ mod tests {
         }
 
         #[test]
-        fn any_text_parses_or_fails_cleanly(text in "\\PC{0,40}") {
-            let _ = ProjectRef::parse(&text);
-            let _ = TaskSpec::parse(&text);
+        fn any_text_parses_or_fails_cleanly(text in "\\PC{0,40}", pick in "[a-z0-9: -]{0,16}") {
+            // What reads back prints back to the same (the fuzz target `references` too).
+            for given in [text, pick] {
+                if let Ok(r) = ProjectRef::parse(&given) {
+                    prop_assert_eq!(ProjectRef::parse(&r.to_string()).unwrap(), r);
+                }
+                if let Ok(r) = TaskSpec::parse(&given) {
+                    prop_assert_eq!(TaskSpec::parse(&r.to_string()).unwrap(), r);
+                }
+            }
         }
     }
 }

@@ -524,6 +524,17 @@ mod tests {
             prop_assert!(admin.authorize(&user("ann"), &room("r"), action, &target, at(0)).is_allowed());
         }
 
+        /// Any text at all (what a chat message may hold): a scope that reads prints back to
+        /// itself, as the fuzz target `references` checks at length.
+        #[test]
+        fn any_text_that_reads_as_a_scope_prints_back(text in any::<String>(), pick in "[a-z*?:.-]{0,12}") {
+            for given in [text, pick] {
+                if let Ok(scope) = Scope::parse(&given) {
+                    prop_assert_eq!(Scope::parse(&scope.to_string()).unwrap(), scope);
+                }
+            }
+        }
+
         /// The matcher agrees with the plain recursive definition of a glob.
         #[test]
         fn globs_match_as_defined(pattern in "[ab*?]{0,8}", text in "[ab]{0,10}") {
