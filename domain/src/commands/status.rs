@@ -121,13 +121,20 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         Some(t) => crate::watch::shown_status(t, &task.status),
         None => task.status.clone(),
     };
+    // A run the bot started knows the names Semaphore 2.10 leaves out of a task, and who asked,
+    // even once it is no longer watched.
+    let run = match &tracked {
+        Some(_) => None,
+        None => run_of(ctx, task_ref).await,
+    };
     let name = task
         .template_name
         .clone()
         .or_else(|| tracked.as_ref().map(|t| t.template_name.clone()))
+        .or_else(|| run.as_ref().map(|r| r.template_name.clone()))
         .unwrap_or_else(|| format!("template {}", task.template_id));
-    let mut rows =
-        vec![vec!["Template".to_owned(), name.clone()], vec!["Project".to_owned(), task.project_id.to_string()]];
+    let project = run.as_ref().map_or_else(|| task.project_id.to_string(), |r| format!("{} ({})", r.project_name, r.project));
+    let mut rows = vec![vec!["Template".to_owned(), name.clone()], vec!["Project".to_owned(), project]];
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     if let Some(created) = task.created {
         rows.push(vec!["Queued".to_owned(), fmt(created)]);
@@ -143,7 +150,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     // The bot's own tasks name who asked for them, even once they are no longer watched.
     let asked = match &tracked {
         Some(t) => Some(t.requester.clone()),
-        None => crate::commands::tasks::requesters(ctx).await.remove(&task_ref),
+        None => run.as_ref().map(|r| r.requester.clone()),
     };
     if let Some(who) = asked.map(|u| u.to_string()).or(task.user_name.clone()) {
         rows.push(vec!["Started by".to_owned(), who]);
@@ -163,6 +170,13 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     Ok(())
 }
 
+/// The bot's own run of `task`, from the recent history.
+async fn run_of(ctx: Ctx<'_>, task: TaskRef) -> Option<chatrixcd_ports::store::RunRecord> {
+    let page = chatrixcd_ports::Page { limit: crate::commands::tasks::HISTORY_LOOKBACK, before: None };
+    let runs = ctx.store().runs(page).await.unwrap_or_default();
+    runs.into_iter().find(|r| TaskRef::new(r.instance, r.project, r.task) == task)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
@@ -179,6 +193,9 @@ mod tests {
         h.say(&admin(), "!cd status staging:1").await;
         let said = h.chat.bodies().join("\n");
         assert!(said.contains("[staging] Task #1 ✅ success"), "{said}");
+        // Finished and no longer watched: the names and the requester come from the history.
+        assert!(said.contains("deploy-web") && said.contains("ops (1)"), "{said}");
+        assert!(said.contains("@alice:test"), "{said}");
         h.say(&admin(), "!cd status").await;
         assert!(h.chat.bodies().join("\n").contains("[staging] Task #1 "), "the room's last task keeps its instance");
         h.say(&admin(), "!cd status 1").await;

@@ -19,7 +19,7 @@ const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 50;
 /// How far back the bot's run history is searched for who asked for a listed task. Listings show
 /// the newest tasks, and the bot records every run it starts, so the newest runs cover them.
-const HISTORY_LOOKBACK: usize = 500;
+pub(crate) const HISTORY_LOOKBACK: usize = 500;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "tasks",
