@@ -44,6 +44,21 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         Some(topic) => {
             let path: Vec<&str> = topic.split_whitespace().collect();
             let Some(spec) = crate::commands::spec_at(&path) else {
+                // The longest known part: `help aliases frob` is about `aliases`' sub-commands.
+                let known = (1..path.len()).rev().find_map(|n| crate::commands::spec_at(&path[..n]).map(|s| (n, s)));
+                if let Some((n, parent)) = known {
+                    let names: Vec<&str> = parent.subcommands.iter().filter(|s| !s.hidden).map(|s| s.name).collect();
+                    let under = canonical_path(&path[..n]).join(" ");
+                    let mut msg = if names.is_empty() {
+                        format!("`{under}` has no sub-commands.")
+                    } else {
+                        format!("`{under}` has no sub-command `{}`; it has: {}.", path[n], names.join(", "))
+                    };
+                    if let Some(h) = suggest(path[n], names.iter().copied()) {
+                        msg.push_str(&format!(" Did you mean `{under} {h}`?"));
+                    }
+                    return Err(CommandError::Usage(msg));
+                }
                 let hint = suggest(path[0], REGISTRY.iter().filter(|s| !s.hidden).map(|s| s.name));
                 let mut msg = format!("There is no command `{topic}`.");
                 if let Some(h) = hint {
@@ -171,6 +186,10 @@ mod tests {
         h.say(&admin(), "!cd help frobnicate").await;
         let said = h.chat.bodies().join("\n");
         assert!(said.contains("There is no command `frobnicate`.") && !said.contains("Did you mean"), "{said}");
+        h.say(&admin(), "!cd help aliases ad").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("`aliases` has no sub-command `ad`; it has: "), "{said}");
+        assert!(said.contains("Did you mean `aliases add`?"), "{said}");
         // Hidden commands are not suggested.
         h.say(&admin(), "!cd help pe").await;
         assert!(!h.chat.bodies().join("\n").contains("`pet`"));
