@@ -90,6 +90,9 @@ pub(crate) struct Core {
     pub utd_notices: Mutex<HashMap<RoomId, DateTime<Utc>>>,
     /// Where to report each verification's progress: the room it was started or accepted from.
     pub verification_rooms: Mutex<HashMap<String, RoomId>>,
+    /// Each room's `use` choice as read from the store or last set: every command on an
+    /// instance needs it (its lane, then its instance), so it is read from disk once per room.
+    room_instances: Mutex<HashMap<RoomId, Option<InstanceId>>>,
     shutdown: AtomicBool,
 }
 
@@ -109,6 +112,7 @@ impl Core {
             started_at,
             utd_notices: Mutex::new(HashMap::new()),
             verification_rooms: Mutex::new(HashMap::new()),
+            room_instances: Mutex::new(HashMap::new()),
             shutdown: AtomicBool::new(false),
         }
     }
@@ -272,13 +276,33 @@ pub(crate) async fn room_instance(core: &Core, room: &RoomId) -> Option<Instance
     if !core.deps.instances.is_multi() {
         return None;
     }
+    if let Some(known) = lock(&core.room_instances).get(room) {
+        return *known;
+    }
     match core.deps.store.room_settings(room).await {
-        Ok(settings) => settings.active_instance,
+        Ok(settings) => {
+            lock(&core.room_instances).insert(room.clone(), settings.active_instance);
+            settings.active_instance
+        }
+        // Not remembered: the next command tries the store again.
         Err(e) => {
             tracing::warn!(room = %room, error = %e, "cannot read the room's instance; using the default");
             None
         }
     }
+}
+
+/// Saves a room's `use` choice, in the store and in the remembered choices.
+pub(crate) async fn set_room_instance(
+    core: &Core,
+    room: &RoomId,
+    choice: Option<InstanceId>,
+) -> Result<(), chatrixcd_ports::StoreError> {
+    let mut settings = core.deps.store.room_settings(room).await?;
+    settings.active_instance = choice;
+    core.deps.store.set_room_settings(room, settings).await?;
+    lock(&core.room_instances).insert(room.clone(), choice);
+    Ok(())
 }
 
 /// A small, stable digest of `text`, the same in every process (std's hasher is randomised per

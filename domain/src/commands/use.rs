@@ -51,11 +51,10 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         return Err(CommandError::Refused("Only admins may choose the room's instance.".into()));
     }
     let instance = ctx.instance_for(&req.room, Some(wanted)).await?;
-    let mut settings = ctx.store().room_settings(&req.room).await?;
     // The default is not pinned: a room that goes back to it follows a later change of the
     // configured default.
-    settings.active_instance = (instance.id != default).then_some(instance.id);
-    ctx.store().set_room_settings(&req.room, settings).await?;
+    let choice = (instance.id != default).then_some(instance.id);
+    crate::core::set_room_instance(ctx.core(), &req.room, choice).await?;
     ctx.audit(req, "room.use", instance.id.to_string()).await;
     let mut reply = Reply::notice().push(&format!("🛠️ This room now uses {}", instance.id));
     if !instances.is_multi() {
