@@ -152,7 +152,7 @@ pub async fn serve(
     let mut input_open = true;
     let mut closing_until: Option<tokio::time::Instant> = None;
     let mut pushes_open = true;
-    let (mut questions_cancelled, mut said_waiting) = (false, false);
+    let mut questions_cancelled = false;
     tokio::pin!(stop);
     let ended = loop {
         let deadline = until(clock, bot.next_deadline());
@@ -183,19 +183,11 @@ pub async fn serve(
                 None => {
                     input_open = false;
                     let Some(limit) = options.drain_on_close else { break Ended::InputClosed };
-                    // Commands already typed are answered before anything else happens.
-                    if !lanes.is_idle() {
-                        closing_until = Some(tokio::time::Instant::now() + limit);
-                        continue;
-                    }
-                    bot.cancel_open_questions("the console closed, so nobody can answer").await;
-                    if !still_moving(bot).await {
+                    closing_until = Some(tokio::time::Instant::now() + limit);
+                    // Commands already typed are answered first: this is asked again as each ends.
+                    if lanes.is_idle() && settled_after_close(bot, &mut questions_cancelled).await {
                         break Ended::InputClosed;
                     }
-                    tracing::info!("input closed: waiting for running tasks to finish");
-                    said_waiting = true;
-                    questions_cancelled = true;
-                    closing_until = Some(tokio::time::Instant::now() + limit);
                 }
             },
             () = sleep_for(deadline) => {
@@ -223,22 +215,17 @@ pub async fn serve(
                     break Ended::Shutdown;
                 }
                 settle_drains(bot, lanes.is_idle(), &mut drains, false).await;
-                if closing_until.is_some() && lanes.is_idle() {
-                    if !std::mem::replace(&mut questions_cancelled, true) {
-                        bot.cancel_open_questions("the console closed, so nobody can answer").await;
-                    }
-                    if !still_moving(bot).await {
-                        break Ended::InputClosed;
-                    }
-                    if !std::mem::replace(&mut said_waiting, true) {
-                        tracing::info!("input closed: waiting for running tasks to finish");
-                    }
+                if closing_until.is_some()
+                    && lanes.is_idle()
+                    && settled_after_close(bot, &mut questions_cancelled).await
+                {
+                    break Ended::InputClosed;
                 }
             }
             () = sleep_until(drain_limit) => {
                 settle_drains(bot, lanes.is_idle(), &mut drains, true).await;
+                // The caller tells its user (the demo: "gave up waiting").
                 if closing_until.is_some_and(|at| at <= tokio::time::Instant::now()) {
-                    tracing::warn!("gave up waiting: tasks are still running in Semaphore");
                     break Ended::InputClosed;
                 }
             }
@@ -254,6 +241,15 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// After the input closed and every typed command was answered: nobody is left to answer a
+/// question, so open ones are cancelled (once); then whether nothing moves any more.
+async fn settled_after_close(bot: &Bot, questions_cancelled: &mut bool) -> bool {
+    if !std::mem::replace(questions_cancelled, true) {
+        bot.cancel_open_questions("the console closed, so nobody can answer").await;
+    }
+    !still_moving(bot).await
 }
 
 /// Whether watched tasks still move on their own.
