@@ -3,16 +3,15 @@
 //!
 //! Schema 1 → 2: tasks gained the Semaphore instance they run on, since task ids are unique per
 //! instance only. Keys `{project}/{task}[/{room}]` become `{instance}/{project}/{task}[/{room}]`
-//! with the instance `default` (the only one schema 1 knew), and values are re-encoded so the
-//! instance is written out rather than left to a default on every read.
+//! with the instance `default` (the only one schema 1 knew). Values need no rewrite: a missing
+//! or `null` instance reads as `default` (`InstanceId`'s serde), so runs, however many, and the
+//! rooms' last tasks stay as they are.
 
 use chatrixcd_ports::InstanceId;
-use chatrixcd_ports::store::{RoomSettings, RunRecord, TaskRef, TrackedTask};
-use redb::{ReadableTable as _, WriteTransaction};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use chatrixcd_ports::store::TrackedTask;
+use redb::{ReadableTable as _, TableDefinition, WriteTransaction};
 
-use crate::open::{LAST_TASK, ROOMS, RUN_BY_TASK, RUNS, TRACKED};
+use crate::open::{ROOMS, RUN_BY_TASK, TRACKED};
 
 /// Why a migration could not finish; the transaction is dropped, the file stays as it was.
 #[derive(Debug, thiserror::Error)]
@@ -22,105 +21,65 @@ pub(crate) struct MigrateError {
     detail: String,
 }
 
-fn fail(table: &'static str) -> impl Fn(&dyn std::fmt::Display) -> MigrateError {
-    move |e| MigrateError { table, detail: e.to_string() }
-}
-
-fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T, MigrateError> {
-    serde_json::from_slice(bytes).map_err(|e| MigrateError { table, detail: format!("record {key}: {e}") })
-}
-
-fn encode<T: Serialize>(table: &'static str, value: &T) -> Result<Vec<u8>, MigrateError> {
-    serde_json::to_vec(value).map_err(|e| fail(table)(&e))
-}
-
 /// What a migration did, for the log line that tells the operator.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Migrated {
     pub tracked: usize,
-    pub runs: usize,
     pub rooms: usize,
 }
 
-/// Schema 1 → 2, in `txn`. Every record is kept: each is read, given the instance, written back.
+/// Rewrites every entry of a string-keyed JSON table: `change` gives each its new key and value.
+fn rewrite(
+    txn: &WriteTransaction,
+    table: TableDefinition<'_, &str, &[u8]>,
+    name: &'static str,
+    change: impl Fn(&str, &[u8]) -> Result<(String, Vec<u8>), String>,
+) -> Result<usize, MigrateError> {
+    let fail = |detail: String| MigrateError { table: name, detail };
+    let mut open = txn.open_table(table).map_err(|e| fail(e.to_string()))?;
+    let mut changed = Vec::new();
+    for item in open.iter().map_err(|e| fail(e.to_string()))? {
+        let (k, v) = item.map_err(|e| fail(e.to_string()))?;
+        let key = k.value().to_owned();
+        let (new_key, value) = change(&key, v.value()).map_err(|e| fail(format!("record {key}: {e}")))?;
+        changed.push((key, new_key, value));
+    }
+    for (old, new, value) in &changed {
+        open.remove(old.as_str()).map_err(|e| fail(e.to_string()))?;
+        open.insert(new.as_str(), value.as_slice()).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(changed.len())
+}
+
+/// Schema 1 → 2, in `txn`. Every record is kept.
 pub(crate) fn v1_to_v2(txn: &WriteTransaction) -> Result<Migrated, MigrateError> {
-    let mut done = Migrated::default();
     let default = InstanceId::default();
-
-    let f = fail("tracked_tasks");
-    let mut tracked = txn.open_table(TRACKED).map_err(|e| f(&e))?;
+    let tracked = rewrite(txn, TRACKED, "tracked_tasks", |_, bytes| {
+        let task: TrackedTask = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        Ok((crate::store::tracked_key(task.task_ref(), task.room.as_str()), bytes.to_vec()))
+    })?;
+    // The index of runs by task: the keys gain the instance, the run ids stay.
+    let fail = |e: &dyn std::fmt::Display| MigrateError { table: "run_by_task", detail: e.to_string() };
+    let mut index = txn.open_table(RUN_BY_TASK).map_err(|e| fail(&e))?;
     let mut old = Vec::new();
-    for item in tracked.iter().map_err(|e| f(&e))? {
-        let (k, v) = item.map_err(|e| f(&e))?;
-        old.push((k.value().to_owned(), v.value().to_vec()));
-    }
-    for (key, bytes) in old {
-        let mut task: TrackedTask = decode("tracked_tasks", &key, &bytes)?;
-        task.instance = default;
-        tracked.remove(key.as_str()).map_err(|e| f(&e))?;
-        let new_key = crate::store::tracked_key(task.task_ref(), task.room.as_str());
-        tracked.insert(new_key.as_str(), encode("tracked_tasks", &task)?.as_slice()).map_err(|e| f(&e))?;
-        done.tracked += 1;
-    }
-
-    let f = fail("run_by_task");
-    let mut index = txn.open_table(RUN_BY_TASK).map_err(|e| f(&e))?;
-    let mut old = Vec::new();
-    for item in index.iter().map_err(|e| f(&e))? {
-        let (k, v) = item.map_err(|e| f(&e))?;
+    for item in index.iter().map_err(|e| fail(&e))? {
+        let (k, v) = item.map_err(|e| fail(&e))?;
         old.push((k.value().to_owned(), v.value()));
     }
     for (key, id) in old {
-        index.remove(key.as_str()).map_err(|e| f(&e))?;
-        index.insert(format!("{default}/{key}").as_str(), id).map_err(|e| f(&e))?;
+        index.remove(key.as_str()).map_err(|e| fail(&e))?;
+        index.insert(format!("{default}/{key}").as_str(), id).map_err(|e| fail(&e))?;
     }
-
-    let f = fail("runs");
-    let mut runs = txn.open_table(RUNS).map_err(|e| f(&e))?;
-    let mut old = Vec::new();
-    for item in runs.iter().map_err(|e| f(&e))? {
-        let (k, v) = item.map_err(|e| f(&e))?;
-        old.push((k.value(), v.value().to_vec()));
-    }
-    for (id, bytes) in old {
-        // `instance: null` in schema 1 reads as the default instance.
-        let run: RunRecord = decode("runs", &id.to_string(), &bytes)?;
-        runs.insert(id, encode("runs", &run)?.as_slice()).map_err(|e| f(&e))?;
-        done.runs += 1;
-    }
-
-    let f = fail("room_last_task");
-    let mut last = txn.open_table(LAST_TASK).map_err(|e| f(&e))?;
-    let mut old = Vec::new();
-    for item in last.iter().map_err(|e| f(&e))? {
-        let (k, v) = item.map_err(|e| f(&e))?;
-        old.push((k.value().to_owned(), v.value().to_vec()));
-    }
-    for (room, bytes) in old {
-        let task: TaskRef = decode("room_last_task", &room, &bytes)?;
-        last.insert(room.as_str(), encode("room_last_task", &task)?.as_slice()).map_err(|e| f(&e))?;
-    }
-
-    let f = fail("room_settings");
-    let mut rooms = txn.open_table(ROOMS).map_err(|e| f(&e))?;
-    let mut old = Vec::new();
-    for item in rooms.iter().map_err(|e| f(&e))? {
-        let (k, v) = item.map_err(|e| f(&e))?;
-        old.push((k.value().to_owned(), v.value().to_vec()));
-    }
-    for (room, bytes) in old {
-        // Schema 1 had a free-text `active_instance` that nothing set; a value that is not an
-        // instance name now would make the room unreadable, so it goes back to the default.
-        let mut value: serde_json::Value = decode("room_settings", &room, &bytes)?;
+    // Schema 1 had a free-text `active_instance` that nothing set; a value that is not an
+    // instance name now would make the room unreadable, so it goes back to the default.
+    let rooms = rewrite(txn, ROOMS, "room_settings", |room, bytes| {
+        let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if let Some(active) = value.get_mut("active_instance")
             && active.as_str().is_some_and(|name| InstanceId::parse(name).is_err())
         {
             *active = serde_json::Value::Null;
         }
-        let settings: RoomSettings = serde_json::from_value(value)
-            .map_err(|e| MigrateError { table: "room_settings", detail: format!("record {room}: {e}") })?;
-        rooms.insert(room.as_str(), encode("room_settings", &settings)?.as_slice()).map_err(|e| f(&e))?;
-        done.rooms += 1;
-    }
-    Ok(done)
+        Ok((room.to_owned(), serde_json::to_vec(&value).map_err(|e| e.to_string())?))
+    })?;
+    Ok(Migrated { tracked, rooms })
 }

@@ -138,7 +138,6 @@ fn prepare(db: &Database, path: &Path) -> Result<(), OpenError> {
             tracing::info!(
                 path = %path.display(),
                 tracked = done.tracked,
-                runs = done.runs,
                 rooms = done.rooms,
                 "migrated the database from schema 1 to 2 (tasks now name their Semaphore instance)"
             );
