@@ -378,17 +378,13 @@ fn is_http_url(url: &str) -> bool {
     })
 }
 
-/// The URL as a server identity: scheme and host lower-cased, no trailing `/` or `/api`.
-fn same_server(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    let url = url.strip_suffix("/api").unwrap_or(url);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-            format!("{}://{}/{path}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
-        }
-        None => url.to_owned(),
-    }
+/// The URL as a server identity: the client's base address, scheme and host lower-cased.
+fn same_server(url: &str) -> Option<String> {
+    let probe = SemaphoreConfig::new(url, "");
+    let base = probe.base_url()?;
+    let (scheme, rest) = base.split_once("://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(format!("{}://{}/{path}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 fn policy(text: &str) -> Option<ConfirmPolicy> {
@@ -630,32 +626,17 @@ fn check_matrix(
             None
         }
     };
-    m.password = secret(
-        env,
-        "CHATRIXCD_MATRIX_PASSWORD",
-        m.password.as_ref(),
-        m.password_file.as_ref(),
-        "matrix.password_file",
-        problems,
-        warnings,
-    );
-    m.access_token = secret(
-        env,
-        "CHATRIXCD_MATRIX_ACCESS_TOKEN",
-        m.access_token.as_ref(),
-        m.access_token_file.as_ref(),
-        "matrix.access_token_file",
-        problems,
-        warnings,
-    );
-    m.store_passphrase = secret(
-        env,
+    let mut read = |variable: &str, inline: &Option<String>, file: &Option<String>, key: &str| {
+        secret(env, variable, inline.as_ref(), file.as_ref(), key, problems, warnings)
+    };
+    m.password = read("CHATRIXCD_MATRIX_PASSWORD", &m.password, &m.password_file, "matrix.password_file");
+    m.access_token =
+        read("CHATRIXCD_MATRIX_ACCESS_TOKEN", &m.access_token, &m.access_token_file, "matrix.access_token_file");
+    m.store_passphrase = read(
         "CHATRIXCD_STORE_PASSPHRASE",
-        m.store_passphrase.as_ref(),
-        m.store_passphrase_file.as_ref(),
+        &m.store_passphrase,
+        &m.store_passphrase_file,
         "matrix.store_passphrase_file",
-        problems,
-        warnings,
     );
     match m.auth_type.as_deref().unwrap_or("password") {
         "password" if m.password.is_none() && m.access_token.is_none() => problems.push(problem(
@@ -705,7 +686,7 @@ fn check_instances(
         let url = section.url.trim();
         if url.is_empty() {
             problems.push(problem(&format!("{key}.url"), "is required, e.g. \"https://semaphore.example.org\""));
-        } else if !is_http_url(url) {
+        } else if SemaphoreConfig::new(url, "").base_url().is_none() {
             problems.push(problem(&format!("{key}.url"), format!("`{url}` is not an http(s) URL")));
         } else if let Some(twin) = instances.iter().find(|i| same_server(&i.section.url) == same_server(url)) {
             problems.push(problem(

@@ -81,14 +81,10 @@ fn read_pem(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, Confi
 
 impl HttpSemaphore {
     pub fn new(config: &SemaphoreConfig) -> Result<Self, ConfigError> {
-        let url = config.url.trim().trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < "http://x".len() {
-            return Err(ConfigError::BadUrl(config.url.clone()));
-        }
+        let base = config.base_url().ok_or_else(|| ConfigError::BadUrl(config.url.clone()))?;
         if config.token.trim().is_empty() {
             return Err(ConfigError::NoToken);
         }
-        let base = url.strip_suffix("/api").unwrap_or(url);
         if !config.verify_tls {
             tracing::warn!(
                 url = %base,

@@ -42,6 +42,18 @@ impl std::fmt::Debug for SemaphoreConfig {
 }
 
 impl SemaphoreConfig {
+    /// The server's base address as the client uses it: trimmed, without a trailing `/` or
+    /// `/api`; `None` when `url` is not an http(s) URL with a host.
+    pub fn base_url(&self) -> Option<&str> {
+        let url = self.url.trim().trim_end_matches('/');
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(url.strip_suffix("/api").unwrap_or(url))
+    }
+
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
             url: url.into(),
