@@ -126,7 +126,6 @@ async fn demo_config(
     // The demo shows tasks moving at once, websocket or not.
     settings.poll_interval = millis(args.poll_ms.max(10));
     settings.safety_poll_interval = settings.poll_interval;
-    settings.version = env!("CARGO_PKG_VERSION").to_owned();
     Ok(BotConfig {
         settings,
         instances: vec![(instance("production")?, production), (instance("staging")?, staging)],

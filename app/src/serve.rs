@@ -98,7 +98,6 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
     settings.policies = config.policies.clone();
     settings.greetings = config.raw.bot.greetings_enabled;
     settings.max_command_age = chrono::Duration::seconds(i64::from(config.raw.bot.offline_command_window));
-    settings.version = env!("CARGO_PKG_VERSION").to_owned();
     let greetings = config.raw.bot.greetings_enabled;
     let text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty() && greetings);
     wiring::BotConfig {

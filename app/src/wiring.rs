@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 /// Everything that makes the bot, whatever the mode.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
-    /// The domain's settings; `bot_user` is taken from the chat connection.
+    /// The domain's settings; `bot_user` is taken from the chat connection, `version` from this build.
     pub settings: Settings,
     /// Each Semaphore instance, in configuration order.
     pub instances: Vec<(InstanceId, SemaphoreConfig)>,
@@ -89,6 +89,7 @@ pub async fn build(
     let instances = Instances::new(list, config.default_instance)?;
     let mut settings = config.settings.clone();
     settings.bot_user = bot_user;
+    settings.version = env!("CARGO_PKG_VERSION").to_owned();
     let deps = Deps { chat, instances, store, clock };
     let bot = Bot::new(deps, settings, personality, redactor(&config));
     bot.resume().await;
