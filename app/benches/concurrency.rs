@@ -19,9 +19,7 @@ use chatrixcd_clock::SystemClock;
 use chatrixcd_domain::personality::Personality;
 use chatrixcd_domain::redact::Redactor;
 use chatrixcd_domain::{Bot, Deps, Instance, Instances, Settings};
-use chatrixcd_ports::chat::{
-    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, OutgoingMessage, RoomInfo,
-};
+use chatrixcd_ports::chat::{ChatEvent, EventId, Incoming};
 use chatrixcd_ports::semaphore::{
     ActivityEvent, Environment, Inventory, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask, StopMode,
     Task, TaskLog, Template,
@@ -32,42 +30,9 @@ use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_store_memory::MemoryStore;
 use tokio::sync::mpsc;
 
-/// Records when each message reaches the chat port.
-struct StampingChat {
-    sent: mpsc::UnboundedSender<(RoomId, String, Instant)>,
-}
-
-#[async_trait]
-impl ChatPort for StampingChat {
-    async fn send(&self, room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
-        let _ = self.sent.send((room.clone(), message.body, Instant::now()));
-        Ok(EventId("$out".into()))
-    }
-    async fn edit(&self, _: &RoomId, _: &EventId, _: OutgoingMessage) -> Result<EventId, ChatError> {
-        Ok(EventId("$edit".into()))
-    }
-    async fn react(&self, _: &RoomId, _: &EventId, _: &str) -> Result<EventId, ChatError> {
-        Ok(EventId("$react".into()))
-    }
-    async fn redact(&self, _: &RoomId, _: &EventId, _: Option<String>) -> Result<(), ChatError> {
-        Ok(())
-    }
-    async fn upload(&self, _: &RoomId, _: FileUpload) -> Result<EventId, ChatError> {
-        Ok(EventId("$file".into()))
-    }
-    async fn joined_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
-        Ok(Vec::new())
-    }
-    async fn join(&self, room: &str) -> Result<RoomId, ChatError> {
-        RoomId::parse(room).map_err(|e| ChatError::Refused(e.to_string()))
-    }
-    async fn leave(&self, _: &RoomId) -> Result<(), ChatError> {
-        Ok(())
-    }
-    fn connection_info(&self) -> ConnectionInfo {
-        ConnectionInfo::default()
-    }
-}
+#[path = "../tests/support/channel_chat.rs"]
+mod channel_chat;
+use channel_chat::ChannelChat;
 
 /// The simulated Semaphore, answering every request after `delay`.
 struct Slow {
@@ -154,14 +119,10 @@ impl Loop {
         let mut settings = Settings::new(UserId::parse("@bot:bench").unwrap());
         settings.admins = vec![admin.clone()];
         settings.greetings = false;
-        let (tx, sent) = mpsc::unbounded_channel();
+        let (chat, sent) = ChannelChat::new();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let deps = Deps {
-            chat: Arc::new(StampingChat { sent: tx }),
-            instances,
-            store: Arc::new(MemoryStore::new()),
-            clock: Arc::clone(&clock),
-        };
+        let deps =
+            Deps { chat: Arc::new(chat), instances, store: Arc::new(MemoryStore::new()), clock: Arc::clone(&clock) };
         let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
         let (inputs, rx) = mpsc::channel(1024);
         let (_push_tx, pushes) = mpsc::channel(1);

@@ -5,17 +5,14 @@
 //! connections and never answers). A command waiting on the black hole must not delay anything
 //! else. No test sleeps: each waits for the reply it expects, with a generous bound.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chatrixcd::runtime::{self, Input, Options};
 use chatrixcd::wiring::{self, BotConfig};
 use chatrixcd_clock::SystemClock;
 use chatrixcd_domain::Settings;
-use chatrixcd_ports::chat::{
-    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, OutgoingMessage, RoomInfo,
-};
+use chatrixcd_ports::chat::{ChatEvent, EventId, Incoming};
 use chatrixcd_ports::{Clock, InstanceId, RoomId, UserId};
 use chatrixcd_semaphore::SemaphoreConfig;
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
@@ -24,46 +21,9 @@ use tokio::sync::mpsc;
 
 const TOKEN: &str = "instances-test-token-0123456789abcdef";
 
-/// A chat port that hands every message the bot sends to the test, with the room.
-struct ChannelChat {
-    sent: mpsc::UnboundedSender<(RoomId, String)>,
-    next: Mutex<u64>,
-}
-
-#[async_trait]
-impl ChatPort for ChannelChat {
-    async fn send(&self, room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
-        let _ = self.sent.send((room.clone(), message.body));
-        let mut n = self.next.lock().unwrap();
-        *n += 1;
-        Ok(EventId(format!("$out{n}")))
-    }
-    async fn edit(&self, room: &RoomId, _: &EventId, message: OutgoingMessage) -> Result<EventId, ChatError> {
-        let _ = self.sent.send((room.clone(), format!("(edit) {}", message.body)));
-        Ok(EventId("$edit".into()))
-    }
-    async fn react(&self, _: &RoomId, _: &EventId, _: &str) -> Result<EventId, ChatError> {
-        Ok(EventId("$react".into()))
-    }
-    async fn redact(&self, _: &RoomId, _: &EventId, _: Option<String>) -> Result<(), ChatError> {
-        Ok(())
-    }
-    async fn upload(&self, _: &RoomId, _: FileUpload) -> Result<EventId, ChatError> {
-        Ok(EventId("$file".into()))
-    }
-    async fn joined_rooms(&self) -> Result<Vec<RoomInfo>, ChatError> {
-        Ok(Vec::new())
-    }
-    async fn join(&self, room: &str) -> Result<RoomId, ChatError> {
-        RoomId::parse(room).map_err(|e| ChatError::Refused(e.to_string()))
-    }
-    async fn leave(&self, _: &RoomId) -> Result<(), ChatError> {
-        Ok(())
-    }
-    fn connection_info(&self) -> ConnectionInfo {
-        ConnectionInfo { network: "test".into(), ..Default::default() }
-    }
-}
+#[path = "support/channel_chat.rs"]
+mod channel_chat;
+use channel_chat::ChannelChat;
 
 async fn simulator(mode: Mode) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -93,7 +53,7 @@ async fn black_hole() -> String {
 
 struct World {
     inputs: mpsc::Sender<Input>,
-    replies: mpsc::UnboundedReceiver<(RoomId, String)>,
+    replies: mpsc::UnboundedReceiver<channel_chat::Sent>,
     admin: UserId,
     next: u64,
     /// Every message so far, in arrival order, and whether a `reply_in` already returned it.
@@ -131,8 +91,8 @@ impl World {
             startup_message: None,
             shutdown_message: None,
         };
-        let (sent, replies) = mpsc::unbounded_channel();
-        let chat = Arc::new(ChannelChat { sent, next: Mutex::new(0) });
+        let (chat, replies) = ChannelChat::new();
+        let chat = Arc::new(chat);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let wired = wiring::build(config, chat, bot_user, Arc::clone(&clock)).await.unwrap();
         let (inputs, rx) = mpsc::channel(64);
@@ -169,7 +129,7 @@ impl World {
                 return (self.log[at].1.clone(), before);
             }
             match tokio::time::timeout_at(give_up, self.replies.recv()).await {
-                Ok(Some((r, body))) => self.log.push((r, body, false)),
+                Ok(Some((r, body, _))) => self.log.push((r, body, false)),
                 Ok(None) => panic!("the bot stopped"),
                 Err(_) => panic!("no reply with {wanted:?} in {room}; saw {:?}", self.log),
             }
