@@ -165,3 +165,45 @@ pub(crate) fn matrix_config(config: &config::Config, data_dir: &std::path::Path)
 fn signal_terminate() -> anyhow::Result<tokio::signal::unix::Signal> {
     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("cannot listen for SIGTERM")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every setting config.json has for the bot reaches the one wiring's `BotConfig`.
+    #[test]
+    fn config_json_reaches_the_wiring_whole() {
+        let text = r#"{
+            matrix: { homeserver: "https://m.example", user_id: "@bot:m.example", password: "pw", store_passphrase: "pass" },
+            semaphore_instances: {
+                production: { url: "https://s.example", api_token: "prod-token", timeout_secs: 7 },
+                staging: { url: "https://staging.example", api_token: "staging-token" },
+            },
+            default_instance: "staging",
+            bot: {
+                admin_users: ["@a:m.example"], viewer_users: ["@v:m.example"], ignored_users: ["@otherbot:m.example"],
+                keep_history_days: 30, default_policy: "none",
+                policies: [{ instance: "production", policy: "two-person" }],
+                greeting_rooms: ["!r:m.example"], startup_message: "hello", offline_command_window: 60,
+            },
+        }"#;
+        let (config, _) = config::parse(text).unwrap();
+        let bot = bot_config(&config, PathBuf::from("/tmp/data"));
+        let names: Vec<&str> = bot.instances.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(names, ["staging", "production"], "the default first");
+        assert_eq!(bot.default_instance.as_str(), "staging");
+        assert_eq!(bot.instances[1].1.request_timeout, std::time::Duration::from_secs(7));
+        let s = &bot.settings;
+        assert_eq!(s.viewers[0].as_str(), "@v:m.example");
+        assert_eq!(s.ignored_users[0].as_str(), "@otherbot:m.example");
+        assert_eq!(s.default_policy, chatrixcd_domain::ConfirmPolicy::None);
+        assert_eq!(s.policies.len(), 1);
+        assert_eq!(s.max_command_age, chrono::Duration::seconds(60));
+        assert_eq!(bot.keep_history_days, Some(30));
+        assert_eq!(bot.startup_message.as_deref(), Some("hello"));
+        assert_eq!(bot.greeting_rooms.len(), 1);
+        for secret in ["pw", "pass", "prod-token", "staging-token"] {
+            assert!(bot.secrets.iter().any(|s| s == secret), "{secret} is not redacted");
+        }
+    }
+}
