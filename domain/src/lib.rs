@@ -15,6 +15,7 @@ pub mod grammar;
 pub mod instances;
 mod outbox;
 pub mod permissions;
+pub mod windows;
 pub mod personality;
 pub mod plans;
 pub mod redact;

@@ -1,0 +1,1 @@
+//! Time windows for grants (being written).
