@@ -103,6 +103,12 @@ pub(crate) struct BotSection {
     /// `none`, `confirm` (the default) or `two-person`, where no policy below matches.
     pub default_policy: Option<String>,
     pub policies: Vec<PolicySection>,
+    /// Custom roles: name -> permissions (new in chatrixcd; docs/permissions.md).
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// Grants of roles to users, optionally scoped, per room, until a date, in a time window.
+    pub grants: Vec<crate::access_config::GrantSection>,
+    /// Instances a `developer` grant without a scope leaves out.
+    pub production_instances: Vec<String>,
 }
 
 impl Default for BotSection {
@@ -123,6 +129,9 @@ impl Default for BotSection {
             keep_history_days: None,
             default_policy: None,
             policies: Vec::new(),
+            roles: BTreeMap::new(),
+            grants: Vec::new(),
+            production_instances: Vec::new(),
         }
     }
 }
@@ -152,7 +161,7 @@ impl std::fmt::Display for Problem {
     }
 }
 
-fn problem(key: &str, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(key: &str, message: impl Into<String>) -> Problem {
     Problem { key: key.to_owned(), message: message.into() }
 }
 
@@ -199,6 +208,9 @@ pub(crate) struct Config {
     pub user_id: UserId,
     pub admins: Vec<UserId>,
     pub viewers: Vec<UserId>,
+    pub roles: Vec<chatrixcd_domain::permissions::Role>,
+    pub grants: Vec<chatrixcd_domain::permissions::Grant>,
+    pub protected_instances: Vec<InstanceId>,
     pub ignored_users: Vec<UserId>,
     pub allowed_rooms: Vec<RoomId>,
     /// The default instance first, then the others by name.
@@ -282,6 +294,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "keep_history_days",
             "default_policy",
             "policies",
+            "roles",
+            "grants",
+            "production_instances",
             "log_file",
             "mouse_enabled",
             "color_enabled",
@@ -476,25 +491,9 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     if b.command_prefix.trim().is_empty() || b.command_prefix.contains(char::is_whitespace) {
         problems.push(problem("bot.command_prefix", "must be one non-empty word, e.g. \"!cd\""));
     }
-    let users = |key: &str, list: &[String], problems: &mut Vec<Problem>| {
-        let mut out = Vec::new();
-        for (i, a) in list.iter().enumerate() {
-            match UserId::parse(a.trim()) {
-                Ok(u) => out.push(u),
-                Err(e) => problems.push(problem(&format!("bot.{key}[{i}]"), e.to_string())),
-            }
-        }
-        out
-    };
-    let admins = users("admin_users", &b.admin_users, &mut problems);
-    let viewers = users("viewer_users", &b.viewer_users, &mut problems);
-    let ignored_users = users("ignored_users", &b.ignored_users, &mut problems);
-    if b.admin_users.is_empty() {
-        warnings.push(problem(
-            "bot.admin_users",
-            "is empty: nobody may use the bot (ChatrixCD let everybody in; chatrixcd denies by default)",
-        ));
-    }
+    let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+    let access = crate::access_config::check(b, &names, &mut problems, &mut warnings);
+    let ignored_users = crate::access_config::users("ignored_users", &b.ignored_users, &mut problems);
     let mut allowed_rooms = Vec::new();
     for (i, r) in b.allowed_rooms.iter().enumerate() {
         match RoomId::parse(r.trim()) {
@@ -520,7 +519,6 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
             ConfirmPolicy::Confirm
         }),
     };
-    let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
     let mut policies = Vec::new();
     for (i, rule) in b.policies.iter().enumerate() {
         let key = format!("bot.policies[{i}]");
@@ -586,8 +584,11 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
             Config {
                 raw,
                 user_id,
-                admins,
-                viewers,
+                admins: access.admins,
+                viewers: access.viewers,
+                roles: access.roles,
+                grants: access.grants,
+                protected_instances: access.protected,
                 ignored_users,
                 allowed_rooms,
                 instances,

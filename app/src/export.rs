@@ -21,16 +21,7 @@ pub(crate) struct ExportArgs {
     data_dir: PathBuf,
 }
 
-/// One CSV field, quoted when it needs to be (RFC 4180).
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
-}
-
-fn row(fields: &[String]) -> String {
-    let mut line = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
-    line
-}
+use chatrixcd_domain::render::csv::{audit_header, audit_row, row};
 
 pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let _ = args.csv;
@@ -84,35 +75,12 @@ pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
             }
         }
         _ => {
-            out.write_all(row(&["seq", "at", "actor", "room", "action", "detail"].map(str::to_owned)).as_bytes())?;
+            out.write_all(audit_header().as_bytes())?;
             for e in store.audit(page).await.context("reading the audit log")?.into_iter().rev() {
-                out.write_all(
-                    row(&[
-                        e.seq.to_string(),
-                        e.at.to_rfc3339(),
-                        e.actor.to_string(),
-                        e.room.map(|r| r.to_string()).unwrap_or_default(),
-                        e.action,
-                        e.detail,
-                    ])
-                    .as_bytes(),
-                )?;
+                out.write_all(audit_row(&e).as_bytes())?;
             }
         }
     }
     out.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_quoted_only_when_needed() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(row(&["a".into(), "b\nc".into()]), "a,\"b\nc\"\r\n");
-    }
 }

@@ -4,6 +4,7 @@
 //! This crate is the only one that knows every adapter: it reads the command line, wires the
 //! adapters into the domain and runs the event loop.
 
+mod access_config;
 mod check;
 mod config;
 mod demo;

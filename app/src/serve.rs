@@ -10,7 +10,7 @@ use chatrixcd_clock::SystemClock;
 use chatrixcd_domain::Settings;
 use chatrixcd_matrix::{InvitePolicy, MatrixConfig};
 use chatrixcd_ports::chat::ChatPort as _;
-use chatrixcd_ports::{Clock, RoomId};
+use chatrixcd_ports::{Clock, RoomId, UserId};
 
 use crate::{config, runtime, wiring};
 
@@ -39,7 +39,19 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         tracing::warn!("{w}");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let matrix_config = matrix_config(&config, &data_dir);
+    let mut matrix_config = matrix_config(&config, &data_dir);
+    // Invites are answered by the bot's live policy once it is built (grants made in chat
+    // count); the ones waiting at the start are answered by config's.
+    let live: Arc<std::sync::OnceLock<chatrixcd_domain::Bot>> = Arc::default();
+    let baseline = bot_config.settings.policy();
+    let (cell, baseline_clock) = (Arc::clone(&live), Arc::clone(&clock));
+    matrix_config.invites.inviter = Some(Arc::new(move |inviter: &str, room: &str| {
+        let (Ok(inviter), Ok(room)) = (UserId::parse(inviter), RoomId::parse(room)) else { return false };
+        match cell.get() {
+            Some(bot) => bot.may_invite(&inviter, &room),
+            None => baseline.may_invite(&inviter, &room, baseline_clock.now()),
+        }
+    }));
     let (chat, events) = chatrixcd_matrix::connect(matrix_config).await.context("connecting to Matrix")?;
     let info = chat.connection_info();
     tracing::info!(user = %info.user_id, device = ?info.device_id, homeserver = %info.server, "connected to Matrix");
@@ -47,6 +59,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (startup, shutdown) = (bot_config.startup_message.clone(), bot_config.shutdown_message.clone());
     let wired = wiring::build(bot_config, Arc::new(chat), config.user_id.clone(), Arc::clone(&clock)).await?;
     let bot = wired.bot;
+    let _ = live.set(bot.clone());
     if let Some(text) = startup.as_deref() {
         bot.announce(&greeting_rooms, text).await;
     }
@@ -92,6 +105,9 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
     settings.prefix = config.raw.bot.command_prefix.clone();
     settings.admins = config.admins.clone();
     settings.viewers = config.viewers.clone();
+    settings.roles = config.roles.clone();
+    settings.grants = config.grants.clone();
+    settings.protected_instances = config.protected_instances.clone();
     settings.ignored_users = config.ignored_users.clone();
     settings.allowed_rooms = config.allowed_rooms.clone();
     settings.default_policy = config.default_policy;
@@ -151,10 +167,7 @@ pub(crate) fn matrix_config(config: &config::Config, data_dir: &std::path::Path)
         store_dir: data_dir.join("matrix"),
         // Already read from CHATRIXCD_STORE_PASSPHRASE or store_passphrase_file when given there.
         store_passphrase: m.store_passphrase.clone(),
-        invites: InvitePolicy {
-            inviters: config.admins.iter().map(ToString::to_string).collect(),
-            rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(),
-        },
+        invites: InvitePolicy { rooms: config.allowed_rooms.iter().map(ToString::to_string).collect(), inviter: None },
         sync_timeout: std::time::Duration::from_secs(30),
         encryption_patience: std::time::Duration::from_secs(60),
         sync_patience: std::time::Duration::from_secs(60),

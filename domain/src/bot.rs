@@ -18,14 +18,15 @@ use chatrixcd_ports::store::TrackedTask;
 use chatrixcd_ports::{InstanceId, RoomId, TaskEvent, TaskStatus, UserId};
 use chrono::{DateTime, Utc};
 
-use crate::access::{self, Access};
 use crate::commands::{self, Command, Needs};
 use crate::confirm::{Answer, Approver, Pending, Resolution};
 use crate::core::{Core, Request, lock, resolve_instance};
 use crate::error::CommandError;
 use crate::grammar::{self, GrammarError, Parsed};
+use crate::grants::{self, Gate};
 use crate::instances::tag;
 use crate::outbox::{Counters, Stats};
+use crate::permissions::{Decision, Permission, Target};
 use crate::personality::{Category, Personality};
 use crate::plans::PendingAction;
 use crate::redact::Redactor;
@@ -103,6 +104,12 @@ impl Bot {
 
     pub fn settings(&self) -> &Settings {
         &self.core.settings
+    }
+
+    /// Whether `inviter` may bring the bot into `room`, by the live policy (config's grants and
+    /// chat's): the Matrix adapter asks this for every invite.
+    pub fn may_invite(&self, inviter: &UserId, room: &RoomId) -> bool {
+        self.core.access.policy().may_invite(inviter, room, self.core.now())
     }
 
     pub fn stats(&self) -> Stats {
@@ -317,37 +324,56 @@ impl Bot {
             let lane = Lane::Room { room: meta.room.clone(), on: On::Instance(waiting.instance) };
             return Some(Job::new(lane, async move { answer_plan_by_reaction(&core, meta, waiting, verdict).await }));
         }
-        let is_admin = access::is_admin(&core.settings, &meta.sender);
-        let resolution = lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, is_admin);
+        let resolution = {
+            let policy = core.access.policy();
+            let now = core.now();
+            let may_approve = |action: &PendingAction| may_answer(&policy, &meta, action, now);
+            lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, may_approve)
+        };
         resolution_job(core, meta, resolution)
     }
 
     async fn accept_message(&self, meta: Incoming, body: String) -> Option<Job> {
-        let is_admin = access::is_admin(&self.core.settings, &meta.sender);
-        let resolution = lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, is_admin);
+        grants::ensure_loaded(&self.core).await;
+        let resolution = {
+            let policy = self.core.access.policy();
+            let now = self.core.now();
+            let may_approve = |action: &PendingAction| may_answer(&policy, &meta, action, now);
+            lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, may_approve)
+        };
         if !matches!(resolution, Resolution::NotAnAnswer) {
             return resolution_job(Arc::clone(&self.core), meta, resolution);
         }
         let command_line = strip_prefix(&body, &self.core.settings.prefix)?.to_owned();
         let core = Arc::clone(&self.core);
-        let access = access::check(&core.settings, &meta.room, &meta.sender);
-        let req = Request::from_incoming(&meta, access);
+        let gate = grants::gate(&core, &meta.room, &meta.sender);
+        if gate == Gate::Silent {
+            tracing::debug!(room = %meta.room, "command in a room outside allowed_rooms ignored");
+            return None;
+        }
+        let req = Request::from_incoming(&meta);
         let local = Lane::Room { room: meta.room.clone(), on: On::Local };
         let now = core.now();
         if now - meta.timestamp > core.settings.max_command_age {
             let age = now - meta.timestamp;
             return Some(Job::new(local, async move { skipped_while_offline(&core, &req, &command_line, age).await }));
         }
-        match access {
-            Access::RoomNotAllowed => {
-                tracing::debug!(room = %meta.room, "command in a room outside allowed_rooms ignored");
-                return None;
+        match gate {
+            Gate::NoAdmins => return Some(Job::new(local, async move { no_admins(&core, &req).await })),
+            Gate::Stranger => {
+                return Some(Job::new(local, async move {
+                    core.out
+                        .audit(
+                            &req.sender,
+                            Some(&req.room),
+                            "denied",
+                            "a command from a user with no grant here".into(),
+                        )
+                        .await;
+                    brush_off(&core, &req).await;
+                }));
             }
-            Access::NoAdminsConfigured => {
-                return Some(Job::new(local, async move { no_admins(&core, &req).await }));
-            }
-            Access::Denied => return Some(Job::new(local, async move { brush_off(&core, &req).await })),
-            Access::Admin | Access::Viewer => {}
+            Gate::Silent | Gate::Known => {}
         }
         Counters::bump(&core.out.counters.commands);
         let words = grammar::split_words(&command_line);
@@ -365,7 +391,11 @@ impl Bot {
             Ok(parsed) => {
                 let command = commands::find(&parsed);
                 let lane = self.lane_of(&req.room, command, &parsed).await;
-                Some(Job::new(lane, async move { run_parsed(&core, &req, command, parsed).await }))
+                let on = match &lane {
+                    Lane::Room { on, .. } => *on,
+                    _ => On::Local,
+                };
+                Some(Job::new(lane, async move { run_parsed(&core, &req, command, parsed, on).await }))
             }
             Err(e) => Some(Job::new(local, async move { usage_error(&core, &req, &e).await })),
         }
@@ -432,7 +462,7 @@ async fn poll(core: &Core, instance: InstanceId) {
 async fn undecryptable(core: &Core, meta: Incoming) {
     Counters::bump(&core.out.counters.undecryptable);
     tracing::warn!(room = %meta.room, sender = %meta.sender, "an encrypted message could not be decrypted");
-    if access::check(&core.settings, &meta.room, &meta.sender) == Access::RoomNotAllowed {
+    if grants::gate(core, &meta.room, &meta.sender) == Gate::Silent {
         return;
     }
     let now = core.now();
@@ -466,18 +496,12 @@ async fn answer_plan_by_reaction(
     waiting: TrackedTask,
     verdict: commands::approve::Verdict,
 ) {
-    let access = access::check(&core.settings, &meta.room, &meta.sender);
-    let req = Request::from_incoming(&meta, access);
-    match access {
-        Access::Admin => {}
-        Access::Viewer => {
-            let reply = Reply::notice().push("🔒 Only admins may approve or reject a plan.");
-            core.reply(&req, reply).await;
-            return;
-        }
-        // Anyone may react to anything; only the bot's own people get an answer.
-        Access::Denied | Access::RoomNotAllowed | Access::NoAdminsConfigured => return,
+    grants::ensure_loaded(core).await;
+    // Anyone may react to anything; only the bot's own people get an answer.
+    if grants::gate(core, &meta.room, &meta.sender) != Gate::Known {
+        return;
     }
+    let req = Request::from_incoming(&meta);
     let path: &[&'static str] = match verdict {
         commands::approve::Verdict::Approve => &["approve"],
         commands::approve::Verdict::Reject => &["reject"],
@@ -508,15 +532,13 @@ async fn no_admins(core: &Core, req: &Request) {
     core.reply(req, reply).await;
 }
 
-async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command>, parsed: Parsed) {
-    // The spec of the sub-command typed (`aliases remove`), which may change things where its
-    // command (`aliases`) only lists.
-    if !req.access.may_run(commands::spec_of(&parsed).mutating) {
-        let reply = Reply::notice()
-            .push("🔒 ")
-            .code(&parsed.path.join(" "))
-            .push(" changes things, and you may only look. Ask an admin if you need it.");
-        core.reply(req, reply).await;
+async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command>, parsed: Parsed, on: On) {
+    // The spec of the sub-command typed (`aliases remove`), which may need more than its
+    // command (`aliases`) does to list.
+    if let Some(action) = commands::spec_of(&parsed).permission
+        && let Err(denied) = may_start(core, req, action, on).await
+    {
+        Box::pin(report_error(core, req, &parsed.path, denied)).await;
         return;
     }
     let result = match command {
@@ -530,6 +552,70 @@ async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command
     }
     // `logs --follow`, `logs off` and runs in a `logs on` room change the live tails.
     tail::save_if_changed(core).await;
+}
+
+/// The question asked before a command runs: may the requester do `action` here at all? On an
+/// instance, "to something of it"; a command that names a project or task asks again about it.
+/// What belongs to no instance (rooms, grants, the process) needs a grant everywhere.
+async fn may_start(core: &Core, req: &Request, action: Permission, on: On) -> Result<(), CommandError> {
+    if action.is_bot_wide() {
+        core.ctx().authorize(req, action, &Target::bot()).await?;
+        return Ok(());
+    }
+    let instance = match on {
+        On::Instance(instance) => Some(instance),
+        On::Local | On::Every => None,
+    };
+    let now = core.now();
+    let denied = {
+        let policy = core.access.policy();
+        let decision = policy.authorize_within(&req.sender, &req.room, action, instance, now);
+        let target = instance.map_or_else(Target::bot, Target::instance);
+        matches!(decision, Decision::Deny { .. })
+            .then(|| (grants::denial(&policy, &decision, &target, now), target.describe()))
+    };
+    if let Some((text, scope)) = denied {
+        core.out.audit(&req.sender, Some(&req.room), "denied", format!("{action} on {scope}")).await;
+        return Err(CommandError::Denied(text));
+    }
+    Ok(())
+}
+
+/// Whether the sender of `meta` may answer a question about `action` as its second person (or
+/// withdraw it: the confirmations decide which answer whom).
+fn may_answer(
+    policy: &crate::permissions::Policy,
+    meta: &Incoming,
+    action: &PendingAction,
+    now: DateTime<Utc>,
+) -> bool {
+    let (permission, target) = match action {
+        PendingAction::Run(plan) => (
+            Permission::Approve,
+            Target {
+                instance: Some(plan.instance),
+                project_id: Some(plan.project.id.get()),
+                project: Some(&plan.project.name),
+                template_id: Some(plan.template.id.get()),
+                template: Some(&plan.template.name),
+                some_of: false,
+            },
+        ),
+        PendingAction::Stop(plan) => (
+            Permission::Stop,
+            Target {
+                instance: Some(plan.task.instance),
+                project_id: Some(plan.task.project.get()),
+                project: None,
+                template_id: None,
+                template: None,
+                some_of: false,
+            },
+        ),
+        PendingAction::Exit => (Permission::Exit, Target::bot()),
+        PendingAction::Grant(_) => (Permission::Grant, Target::bot()),
+    };
+    policy.authorize(&meta.sender, &meta.room, permission, &target, now).is_allowed()
 }
 
 async fn usage_error(core: &Core, req: &Request, error: &GrammarError) {
@@ -555,6 +641,7 @@ pub(crate) async fn report_error(core: &Core, req: &Request, path: &[&'static st
             reply
         }
         CommandError::Refused(message) => Reply::notice().push("🚫 ").push(&message),
+        CommandError::Denied(message) => Reply::notice().push("🔒 ").push(&message),
         CommandError::Semaphore { instance, error } => {
             let instances = core.instances();
             let mut reply = Reply::notice().push("⚠️ ");
@@ -582,9 +669,11 @@ async fn on_resolution(core: &Core, meta: &Incoming, resolution: Resolution<Pend
             let who = match approver {
                 Approver::Requester => format!("Only {pending_requester} can answer this request."),
                 Approver::OtherAdmin if meta.sender == pending_requester => {
-                    "This needs approval by another admin; you can only withdraw it (👎 or \"no\").".to_owned()
+                    "This needs a second person's approval; you can only withdraw it (👎 or \"no\").".to_owned()
                 }
-                Approver::OtherAdmin => "Only an admin other than the requester can approve this.".to_owned(),
+                Approver::OtherAdmin => {
+                    "Only someone other than the requester who may approve this can answer it.".to_owned()
+                }
             };
             let reply = Reply::notice().push("✋ ").push(&who);
             core.out.post(&meta.room, reply.build()).await;
@@ -602,7 +691,6 @@ async fn on_answer(core: &Core, meta: &Incoming, pending: Pending<PendingAction>
         sender: pending.requester.clone(),
         sender_name: None,
         event_id: meta.event_id.clone(),
-        access: Access::Admin,
     };
     match answer {
         Answer::No => {

@@ -175,7 +175,7 @@ async fn strangers_are_brushed_off_and_viewers_may_only_look() {
     bot.handle(message_from(&viewer, "!cd projects", clock.now())).await;
     assert!(chat.bodies()[0].contains("Projects"));
     bot.handle(message_from(&viewer, "!cd run 1 1", clock.now())).await;
-    assert!(chat.bodies()[0].contains("you may only look"));
+    assert!(chat.bodies()[0].contains("needs the `run` permission on default"));
 }
 
 #[tokio::test]

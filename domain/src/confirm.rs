@@ -120,12 +120,12 @@ impl<A: Clone> Confirmations<A> {
         self.pending.len()
     }
 
-    fn may_answer(p: &Pending<A>, sender: &UserId, answer: Answer, sender_is_admin: bool) -> bool {
+    fn may_answer(p: &Pending<A>, sender: &UserId, answer: Answer, may_approve: impl Fn(&A) -> bool) -> bool {
         match p.approver {
             Approver::Requester => &p.requester == sender,
             // The requester may withdraw their own request, never approve it.
             Approver::OtherAdmin => {
-                (&p.requester == sender && answer == Answer::No) || (&p.requester != sender && sender_is_admin)
+                (&p.requester == sender && answer == Answer::No) || (&p.requester != sender && may_approve(&p.action))
             }
         }
     }
@@ -136,11 +136,18 @@ impl<A: Clone> Confirmations<A> {
     }
 
     /// Offers a text message. Only a yes/no word counts; anything else is not an answer.
-    pub fn answer_text(&mut self, room: &RoomId, sender: &UserId, text: &str, sender_is_admin: bool) -> Resolution<A> {
+    /// `may_approve` says whether the sender may be the second person of an action.
+    pub fn answer_text(
+        &mut self,
+        room: &RoomId,
+        sender: &UserId,
+        text: &str,
+        may_approve: impl Fn(&A) -> bool,
+    ) -> Resolution<A> {
         let Some(answer) = classify_text(text) else { return Resolution::NotAnAnswer };
         // The sender's own request in this room comes first.
         if let Some(p) = self.pending.iter().find(|p| &p.room == room && &p.requester == sender) {
-            if Self::may_answer(p, sender, answer, sender_is_admin) {
+            if Self::may_answer(p, sender, answer, &may_approve) {
                 let id = p.id;
                 return self.resolve(id, answer, sender);
             }
@@ -154,7 +161,7 @@ impl<A: Clone> Confirmations<A> {
             .iter()
             .filter(|p| &p.room == room && p.approver == Approver::OtherAdmin && &p.requester != sender);
         match (waiting.next(), waiting.next()) {
-            (Some(p), None) if sender_is_admin => {
+            (Some(p), None) if may_approve(&p.action) => {
                 let id = p.id;
                 self.resolve(id, answer, sender)
             }
@@ -169,13 +176,13 @@ impl<A: Clone> Confirmations<A> {
         sender: &UserId,
         relates_to: &EventId,
         key: &str,
-        sender_is_admin: bool,
+        may_approve: impl Fn(&A) -> bool,
     ) -> Resolution<A> {
         let Some(p) = self.pending.iter().find(|p| &p.room == room && p.event.as_ref() == Some(relates_to)) else {
             return Resolution::NotAnAnswer;
         };
         let Some(answer) = classify_reaction(key) else { return Resolution::NotAnAnswer };
-        if !Self::may_answer(p, sender, answer, sender_is_admin) {
+        if !Self::may_answer(p, sender, answer, may_approve) {
             return Resolution::NotAllowed { pending_requester: p.requester.clone(), approver: p.approver };
         }
         let id = p.id;
@@ -228,10 +235,10 @@ mod tests {
         let mut c = Confirmations::default();
         let alice = user("@alice:x");
         c.open(room(), alice.clone(), Approver::Requester, "run", t0() + Duration::seconds(300));
-        assert_eq!(c.answer_text(&room(), &alice, "hmm, let me think", true), Resolution::NotAnAnswer);
-        assert_eq!(c.answer_text(&room(), &user("@bob:x"), "yes", true), Resolution::NotAnAnswer);
+        assert_eq!(c.answer_text(&room(), &alice, "hmm, let me think", |_: &_| true), Resolution::NotAnAnswer);
+        assert_eq!(c.answer_text(&room(), &user("@bob:x"), "yes", |_: &_| true), Resolution::NotAnAnswer);
         assert_eq!(c.len(), 1);
-        match c.answer_text(&room(), &alice, "Yes!", true) {
+        match c.answer_text(&room(), &alice, "Yes!", |_: &_| true) {
             Resolution::Answered { answer: Answer::Yes, pending, .. } => assert_eq!(pending.action, "run"),
             other => panic!("unexpected {other:?}"),
         }
@@ -245,11 +252,17 @@ mod tests {
         let (id, _) = c.open(room(), alice.clone(), Approver::Requester, 1, t0());
         let q = EventId("$q".into());
         c.attach_event(id, q.clone());
-        assert_eq!(c.answer_reaction(&room(), &alice, &EventId("$other".into()), "👍", true), Resolution::NotAnAnswer);
-        assert!(matches!(c.answer_reaction(&room(), &user("@bob:x"), &q, "👍", true), Resolution::NotAllowed { .. }));
-        assert_eq!(c.answer_reaction(&room(), &alice, &q, "🎉", true), Resolution::NotAnAnswer);
+        assert_eq!(
+            c.answer_reaction(&room(), &alice, &EventId("$other".into()), "👍", |_: &_| true),
+            Resolution::NotAnAnswer
+        );
         assert!(matches!(
-            c.answer_reaction(&room(), &alice, &q, "👎\u{FE0F}", true),
+            c.answer_reaction(&room(), &user("@bob:x"), &q, "👍", |_: &_| true),
+            Resolution::NotAllowed { .. }
+        ));
+        assert_eq!(c.answer_reaction(&room(), &alice, &q, "🎉", |_: &_| true), Resolution::NotAnAnswer);
+        assert!(matches!(
+            c.answer_reaction(&room(), &alice, &q, "👎\u{FE0F}", |_: &_| true),
             Resolution::Answered { answer: Answer::No, .. }
         ));
     }
@@ -274,15 +287,18 @@ mod tests {
         let alice = user("@alice:x");
         let bob = user("@bob:x");
         c.open(room(), alice.clone(), Approver::OtherAdmin, "deploy", t0());
-        assert!(matches!(c.answer_text(&room(), &alice, "yes", true), Resolution::NotAllowed { .. }));
-        assert_eq!(c.answer_text(&room(), &user("@mallory:x"), "yes", false), Resolution::NotAnAnswer);
-        match c.answer_text(&room(), &bob, "yes", true) {
+        assert!(matches!(c.answer_text(&room(), &alice, "yes", |_: &_| true), Resolution::NotAllowed { .. }));
+        assert_eq!(c.answer_text(&room(), &user("@mallory:x"), "yes", |_: &_| false), Resolution::NotAnAnswer);
+        match c.answer_text(&room(), &bob, "yes", |_: &_| true) {
             Resolution::Answered { by, answer: Answer::Yes, .. } => assert_eq!(by, bob),
             other => panic!("unexpected {other:?}"),
         }
         // The requester may withdraw.
         c.open(room(), alice.clone(), Approver::OtherAdmin, "deploy", t0());
-        assert!(matches!(c.answer_text(&room(), &alice, "no", true), Resolution::Answered { answer: Answer::No, .. }));
+        assert!(matches!(
+            c.answer_text(&room(), &alice, "no", |_: &_| true),
+            Resolution::Answered { answer: Answer::No, .. }
+        ));
     }
 
     proptest! {
@@ -300,15 +316,15 @@ mod tests {
             for (name, word, react) in &others {
                 let sender = user(&format!("@{name}z:x"));
                 let r = if *react {
-                    c.answer_reaction(&room(), &sender, &q, word, true)
+                    c.answer_reaction(&room(), &sender, &q, word, |_: &_| true)
                 } else {
-                    c.answer_text(&room(), &sender, word, true)
+                    c.answer_text(&room(), &sender, word, |_: &_| true)
                 };
                 let answered = matches!(r, Resolution::Answered { .. });
                 prop_assert!(!answered);
             }
             prop_assert_eq!(c.len(), 1);
-            let answered = matches!(c.answer_text(&room(), &alice, final_word, false), Resolution::Answered { .. });
+            let answered = matches!(c.answer_text(&room(), &alice, final_word, |_: &_| false), Resolution::Answered { .. });
             prop_assert!(answered);
         }
     }

@@ -13,8 +13,8 @@ use chatrixcd_ports::chat::{ChatPort, EventId, Incoming};
 use chatrixcd_ports::{Clock, InstanceId, RoomId, Store, UserId};
 use chrono::{DateTime, Utc};
 
-use crate::access::Access;
 use crate::confirm::{Approver, Confirmations};
+use crate::grants::Access;
 use crate::instances::{Instance, Instances, UnknownInstance};
 use crate::outbox::Outbox;
 use crate::personality::{Category, Personality};
@@ -54,17 +54,15 @@ pub(crate) struct Request {
     pub sender: UserId,
     pub sender_name: Option<String>,
     pub event_id: EventId,
-    pub access: Access,
 }
 
 impl Request {
-    pub(crate) fn from_incoming(meta: &Incoming, access: Access) -> Self {
+    pub(crate) fn from_incoming(meta: &Incoming) -> Self {
         Self {
             room: meta.room.clone(),
             sender: meta.sender.clone(),
             sender_name: meta.sender_name.clone(),
             event_id: meta.event_id.clone(),
-            access,
         }
     }
 
@@ -80,6 +78,8 @@ pub(crate) type Questions = Mutex<Confirmations<PendingAction>>;
 pub(crate) struct Core {
     pub deps: Deps,
     pub settings: Settings,
+    /// Who may do what: config's grants and those made in chat.
+    pub access: Access,
     pub personality: Personality,
     pub out: Outbox,
     pub questions: Questions,
@@ -101,9 +101,11 @@ impl Core {
         let started_at = deps.clock.now();
         let out = Outbox::new(Arc::clone(&deps.chat), Arc::clone(&deps.store), Arc::clone(&deps.clock), redactor);
         let watch = Watchers::new(deps.instances.iter().map(|i| i.id));
+        let access = Access::new(settings.policy());
         Self {
             deps,
             settings,
+            access,
             personality,
             out,
             questions: Mutex::new(Confirmations::default()),
@@ -239,7 +241,7 @@ impl<'a> Ctx<'a> {
         }
         let how = match approver {
             Approver::Requester => "Answer 👍 or \"yes\" to go ahead, 👎 or \"no\" to cancel",
-            Approver::OtherAdmin => "Another admin must approve with 👍 or \"yes\"; 👎 or \"no\" cancels",
+            Approver::OtherAdmin => "Someone else who may approve it must answer 👍 or \"yes\"; 👎 or \"no\" cancels",
         };
         question = question.line().push(&format!("{how} (within {}).", crate::render::duration::human(timeout)));
         if let Some(event) = self.reply(req, question).await {

@@ -7,9 +7,12 @@ pub enum CommandError {
     /// The input was wrong; the reply shows the usage.
     #[error("{0}")]
     Usage(String),
-    /// The input was understood but cannot be honoured (not allowed, nothing to do).
+    /// The input was understood but cannot be honoured (nothing to do, not possible).
     #[error("{0}")]
     Refused(String),
+    /// The policy denied it: the text names the missing permission and who can grant it.
+    #[error("{0}")]
+    Denied(String),
     /// A Semaphore request failed; with several instances the reply names the one that failed
     /// (and that the others are not affected).
     #[error("{error}")]

@@ -1,6 +1,7 @@
 //! The command grammar: one static definition per command drives the parser, `help`, usage
 //! errors and "did you mean" suggestions, so they can never disagree.
 
+use crate::permissions::Permission;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -52,8 +53,9 @@ pub struct CommandSpec {
     pub examples: &'static [&'static str],
     /// Not listed in `help` (the playful ones); still documented by `help <name>`.
     pub hidden: bool,
-    /// Changes something (starts/stops tasks, shuts down, edits state): needs admin rights.
-    pub mutating: bool,
+    /// The permission it needs; `None`: anybody the bot knows (holding any grant in the room).
+    /// A command on a project or task asks again about that project once it knows it.
+    pub permission: Option<Permission>,
 }
 
 impl CommandSpec {
@@ -67,7 +69,7 @@ impl CommandSpec {
         subcommands: &[],
         examples: &[],
         hidden: false,
-        mutating: false,
+        permission: Some(Permission::Read),
     };
 
     pub fn matches(&self, word: &str) -> bool {

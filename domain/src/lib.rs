@@ -4,7 +4,6 @@
 //! world comes through the traits in `chatrixcd-ports`, so the whole bot can be driven by tests
 //! with fakes and a manual clock.
 
-pub mod access;
 pub mod aliases;
 pub mod bot;
 pub mod commands;
@@ -12,10 +11,10 @@ pub mod confirm;
 mod core;
 mod error;
 pub mod grammar;
+mod grants;
 pub mod instances;
 mod outbox;
 pub mod permissions;
-pub mod windows;
 pub mod personality;
 pub mod plans;
 pub mod redact;
@@ -25,6 +24,7 @@ pub mod settings;
 mod tail;
 mod watch;
 mod watcher;
+pub mod windows;
 
 pub use bot::{Bot, Deps, Job, Lane, On, Outcome, strip_prefix};
 pub use instances::{Instance, Instances};

@@ -1,5 +1,5 @@
-//! Roles, scoped grants and the one question every action will ask: may this user do this,
-//! here, to that? (Issue 15; the model only so far: commands still ask `access::check`.)
+//! Roles, scoped grants and the one question every action asks: may this user do this, here, to
+//! that?
 //!
 //! A *permission* is a named action (`run`, `stop`, …). A *role* is a set of permissions; four
 //! are built in and config may add more. A *grant* gives a user a role within a *scope*
@@ -12,6 +12,8 @@ use std::fmt;
 
 use chatrixcd_ports::{InstanceId, RoomId, UserId};
 use chrono::{DateTime, Utc};
+
+use crate::windows::Window;
 
 /// A named action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,6 +69,12 @@ impl Permission {
         }
     }
 
+    /// Whether it is about the bot itself (its rooms, grants, devices, process, audit log)
+    /// rather than something of an instance: only a grant everywhere gives it.
+    pub fn is_bot_wide(self) -> bool {
+        matches!(self, Self::Rooms | Self::Grant | Self::Verify | Self::Exit | Self::Audit)
+    }
+
     pub fn parse(word: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(word.trim()))
     }
@@ -92,6 +100,14 @@ impl Role {
     fn new(name: &str, permissions: &[Permission], protected_needs_scope: bool) -> Self {
         Self { name: name.to_owned(), permissions: permissions.iter().copied().collect(), protected_needs_scope }
     }
+
+    /// A role from config: a name and its permissions.
+    pub fn custom(name: &str, permissions: impl IntoIterator<Item = Permission>) -> Self {
+        Self { name: name.to_lowercase(), permissions: permissions.into_iter().collect(), protected_needs_scope: false }
+    }
+
+    /// The names of the built-in roles, which config may not redefine.
+    pub const BUILT_IN: [&'static str; 4] = ["admin", "operator", "developer", "viewer"];
 
     /// `admin`, `operator`, `developer`, `viewer`.
     pub fn built_in() -> Vec<Self> {
@@ -214,18 +230,27 @@ impl Scope {
         })
     }
 
+    /// Whether this scope is everywhere (`*`, `*:*`, `*:*:*`).
+    pub fn is_everywhere(&self) -> bool {
+        self.instance.is_any() && self.project.is_any() && self.template.is_any()
+    }
+
     /// Whether this scope names `instance` on purpose (not only through `*`).
     fn names_instance(&self, instance: &str) -> bool {
         !self.instance.0.contains(['*', '?']) && self.instance.matches(instance)
     }
 
     fn covers(&self, target: &Target<'_>) -> bool {
+        // What belongs to no instance (joining rooms, shutting down, changing grants) is only in
+        // a scope that is everywhere.
+        let Some(instance) = target.instance else { return self.is_everywhere() };
         let named = |pattern: &Pattern, id: Option<String>, name: Option<&str>| {
             pattern.is_any()
+                || (target.some_of && id.is_none() && name.is_none())
                 || id.is_some_and(|id| pattern.matches(&id))
                 || name.is_some_and(|name| pattern.matches(name))
         };
-        self.instance.matches(target.instance.as_str())
+        self.instance.matches(instance.as_str())
             && named(&self.project, target.project_id.map(|p| p.to_string()), target.project)
             && named(&self.template, target.template_id.map(|t| t.to_string()), target.template)
     }
@@ -245,20 +270,67 @@ impl fmt::Display for Scope {
 }
 
 /// What an action is about. A command that names no project (`projects`, `instances`) has
-/// `project: None`, which only an unscoped-by-project grant covers.
+/// `project: None`, which only an unscoped-by-project grant covers; what belongs to no instance
+/// (`exit`, `rooms join`, `grant`) has `instance: None`, which only a grant everywhere covers.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
-    pub instance: InstanceId,
+    pub instance: Option<InstanceId>,
     pub project_id: Option<u64>,
     pub project: Option<&'a str>,
     pub template_id: Option<u64>,
     pub template: Option<&'a str>,
+    /// About *something* of what is named (listing a project's templates, or "may they run
+    /// anything on staging?"): the parts left out then match any pattern. Otherwise they stand
+    /// for the whole, which only a grant without a pattern there covers.
+    pub some_of: bool,
 }
 
 impl<'a> Target<'a> {
     pub fn instance(instance: InstanceId) -> Self {
-        Self { instance, project_id: None, project: None, template_id: None, template: None }
+        Self {
+            instance: Some(instance),
+            project_id: None,
+            project: None,
+            template_id: None,
+            template: None,
+            some_of: false,
+        }
     }
+
+    /// The same, about something of it (see `some_of`).
+    pub fn some_of(self) -> Self {
+        Self { some_of: true, ..self }
+    }
+
+    /// The bot itself: its rooms, its grants, its process.
+    pub fn bot() -> Self {
+        Self { instance: None, project_id: None, project: None, template_id: None, template: None, some_of: false }
+    }
+
+    /// How the target reads in a denial: `the bot`, `staging`, `staging:ops:deploy-web` (names
+    /// where known, else ids).
+    pub fn describe(&self) -> String {
+        let Some(instance) = self.instance else { return "the bot".to_owned() };
+        let mut out = instance.to_string();
+        let project = self.project.map(str::to_owned).or_else(|| self.project_id.map(|p| p.to_string()));
+        if let Some(p) = project {
+            out.push(':');
+            out.push_str(&p);
+            if let Some(t) = self.template.map(str::to_owned).or_else(|| self.template_id.map(|t| t.to_string())) {
+                out.push(':');
+                out.push_str(&t);
+            }
+        }
+        out
+    }
+}
+
+/// Where a grant comes from: config is the read-only baseline; chat grants are stored and may
+/// be revoked in chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Config,
+    Chat { by: UserId, at: DateTime<Utc> },
 }
 
 /// A role given to a user.
@@ -273,14 +345,72 @@ pub struct Grant {
     pub room: Option<RoomId>,
     /// Not after this time.
     pub until: Option<DateTime<Utc>>,
+    /// Only within this time window (`Mon-Fri 08:00-18:00 Europe/Berlin`).
+    pub window: Option<Window>,
+    /// What this grant allows needs a second person's approval (two-person runs).
+    pub second_person: bool,
+    pub origin: Origin,
+}
+
+impl Grant {
+    /// A grant from config, everywhere, at any time, with no second person.
+    pub fn new(user: UserId, role: &str, scope: Option<Scope>) -> Self {
+        Self {
+            user,
+            role: role.to_lowercase(),
+            scope,
+            room: None,
+            until: None,
+            window: None,
+            second_person: false,
+            origin: Origin::Config,
+        }
+    }
+
+    /// Whether it applies in `room` at `now` (its room, its expiry, its window).
+    pub fn in_force(&self, room: &RoomId, now: DateTime<Utc>) -> bool {
+        self.room.as_ref().is_none_or(|r| r == room)
+            && self.until.is_none_or(|u| now <= u)
+            && self.window.as_ref().is_none_or(|w| w.contains(now))
+    }
+
+    /// Whether two grants give the same role to the same user in the same place: the second is
+    /// a duplicate, whatever its expiry.
+    pub fn same_place(&self, other: &Self) -> bool {
+        self.user == other.user && self.role == other.role && self.scope == other.scope && self.room == other.room
+    }
+
+    /// `operator on staging:ops in !room until 2026-12-31 (Mon-Fri 08:00-18:00 UTC)`.
+    pub fn describe(&self) -> String {
+        let mut out = self.role.clone();
+        match &self.scope {
+            Some(scope) => out.push_str(&format!(" on {scope}")),
+            None => out.push_str(" everywhere"),
+        }
+        if let Some(room) = &self.room {
+            out.push_str(&format!(" in {room}"));
+        }
+        if let Some(until) = self.until {
+            out.push_str(&format!(" until {}", until.format("%Y-%m-%d %H:%M UTC")));
+        }
+        if let Some(window) = &self.window {
+            out.push_str(&format!(" ({window})"));
+        }
+        if self.second_person {
+            out.push_str(", with a second person's approval");
+        }
+        out
+    }
 }
 
 /// The answer. A denial carries what was missing; `Decision::reason` words it for the reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Allowed by a grant of this role (an index into the policy's roles).
+    /// Allowed by a grant of this role (an index into the policy's roles); `second_person`:
+    /// that grant wants a second person to approve.
     Allow {
         role: usize,
+        second_person: bool,
     },
     Deny {
         missing: Permission,
@@ -296,16 +426,7 @@ impl Decision {
     /// only what they asked about). `None` when allowed.
     pub fn reason(&self, target: &Target<'_>) -> Option<String> {
         let Self::Deny { missing } = self else { return None };
-        let mut scope = target.instance.to_string();
-        if let Some(p) = target.project {
-            scope.push(':');
-            scope.push_str(p);
-            if let Some(t) = target.template {
-                scope.push(':');
-                scope.push_str(t);
-            }
-        }
-        Some(format!("this needs the `{missing}` permission on {scope}"))
+        Some(format!("this needs the `{missing}` permission on {}", target.describe()))
     }
 }
 
@@ -328,9 +449,20 @@ impl Policy {
         Self { roles, by_user, protected }
     }
 
-    /// Adds a grant (from chat, once `grant` exists; the store keeps them).
+    /// Adds a grant.
     pub fn add(&mut self, grant: Grant) {
         self.by_user.entry(grant.user.clone()).or_default().push(grant);
+    }
+
+    /// Removes the chat grants of `role` to `user` with exactly this scope (any room); returns
+    /// them. Config grants stay: config is the baseline.
+    pub fn revoke(&mut self, user: &UserId, role: &str, scope: Option<&Scope>) -> Vec<Grant> {
+        let Some(grants) = self.by_user.get_mut(user) else { return Vec::new() };
+        let (gone, kept): (Vec<Grant>, Vec<Grant>) = std::mem::take(grants).into_iter().partition(|g| {
+            g.origin != Origin::Config && g.role.eq_ignore_ascii_case(role) && g.scope.as_ref() == scope
+        });
+        *grants = kept;
+        gone
     }
 
     /// The grants of one user.
@@ -338,20 +470,86 @@ impl Policy {
         self.by_user.get(user).map_or(&[], Vec::as_slice)
     }
 
-    fn role(&self, name: &str) -> Option<(usize, &Role)> {
+    /// Every grant, users in id order (for listings and for saving).
+    pub fn all(&self) -> Vec<&Grant> {
+        let mut users: Vec<&UserId> = self.by_user.keys().collect();
+        users.sort();
+        users.into_iter().flat_map(|u| self.grants_of(u)).collect()
+    }
+
+    /// The grants made in chat, which the store keeps.
+    pub fn chat_grants(&self) -> Vec<Grant> {
+        self.all().into_iter().filter(|g| g.origin != Origin::Config).cloned().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_user.values().all(Vec::is_empty)
+    }
+
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// The instances a scopeless `developer` grant leaves out.
+    pub fn protected(&self) -> &[InstanceId] {
+        &self.protected
+    }
+
+    /// A role by name, ignoring case.
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.role_at(name).map(|(_, r)| r)
+    }
+
+    fn role_at(&self, name: &str) -> Option<(usize, &Role)> {
         self.roles.iter().enumerate().find(|(_, r)| r.name.eq_ignore_ascii_case(name))
     }
 
     /// The role an `Allow` names.
     pub fn role_name(&self, decision: &Decision) -> Option<&str> {
         match decision {
-            Decision::Allow { role } => self.roles.get(*role).map(|r| r.name.as_str()),
+            Decision::Allow { role, .. } => self.roles.get(*role).map(|r| r.name.as_str()),
             Decision::Deny { .. } => None,
         }
     }
 
+    /// Whether `user` holds any grant in force in `room`: the bot answers them (`help`,
+    /// `whoami`), and brushes off everybody else.
+    pub fn knows(&self, user: &UserId, room: &RoomId, now: DateTime<Utc>) -> bool {
+        self.grants_of(user).iter().any(|g| g.in_force(room, now))
+    }
+
+    /// Whether a grant of `role` is an administrator's: it may change grants, bot-wide, in every
+    /// room, for good. The bot needs one to be told who it works for.
+    fn is_admin_grant(&self, grant: &Grant, now: DateTime<Utc>) -> bool {
+        grant.room.is_none()
+            && grant.until.is_none_or(|u| now <= u)
+            && grant.scope.as_ref().is_none_or(Scope::is_everywhere)
+            && self.role(&grant.role).is_some_and(|r| r.permissions.contains(&Permission::Grant))
+    }
+
+    /// Who may change grants everywhere: whom a denial names as the people to ask.
+    pub fn granters(&self, now: DateTime<Utc>) -> Vec<&UserId> {
+        let mut out: Vec<&UserId> = self
+            .by_user
+            .iter()
+            .filter(|(_, grants)| grants.iter().any(|g| self.is_admin_grant(g, now)))
+            .map(|(u, _)| u)
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether `user` has grants whose scope names projects or templates: only then must a
+    /// command look names up before asking (ids are enough for everybody else).
+    pub fn needs_names(&self, user: &UserId) -> bool {
+        self.grants_of(user)
+            .iter()
+            .any(|g| g.scope.as_ref().is_some_and(|s| !s.project.is_any() || !s.template.is_any()))
+    }
+
     /// May `user`, in `room`, do `action` to `target` at `now`? Deny unless a grant in force
-    /// covers it; a denial names the permission and the scope that were missing.
+    /// covers it; a denial names the permission and the scope that were missing. Of the grants
+    /// that allow it, one that needs no second person wins.
     pub fn authorize(
         &self,
         user: &UserId,
@@ -360,27 +558,67 @@ impl Policy {
         target: &Target<'_>,
         now: DateTime<Utc>,
     ) -> Decision {
+        self.best(user, room, action, now, |grant, role| {
+            let protected = target.instance.is_some_and(|i| self.protected.contains(&i));
+            match &grant.scope {
+                None => !(role.protected_needs_scope && protected),
+                Some(scope) => {
+                    let named = !(role.protected_needs_scope && protected)
+                        || target.instance.is_some_and(|i| scope.names_instance(i.as_str()));
+                    scope.covers(target) && named
+                }
+            }
+        })
+    }
+
+    /// May `user` do `action` to *something* of `instance` (or, with `None`, anywhere)? The
+    /// quick question asked before a command runs; the command asks `authorize` about the
+    /// project and template once it knows them.
+    pub fn authorize_within(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        action: Permission,
+        instance: Option<InstanceId>,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        match instance {
+            Some(instance) => self.authorize(user, room, action, &Target::instance(instance).some_of(), now),
+            None => self.best(user, room, action, now, |_, _| true),
+        }
+    }
+
+    fn best(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        action: Permission,
+        now: DateTime<Utc>,
+        covers: impl Fn(&Grant, &Role) -> bool,
+    ) -> Decision {
+        let mut found = None;
         for grant in self.grants_of(user) {
-            let Some((index, role)) = self.role(&grant.role) else { continue };
-            let in_force = grant.room.as_ref().is_none_or(|r| r == room) && grant.until.is_none_or(|u| now <= u);
-            if !in_force || !role.permissions.contains(&action) {
+            let Some((index, role)) = self.role_at(&grant.role) else { continue };
+            if !role.permissions.contains(&action) || !grant.in_force(room, now) || !covers(grant, role) {
                 continue;
             }
-            let covered = match &grant.scope {
-                Some(scope) => scope.covers(target),
-                None => !(role.protected_needs_scope && self.protected.contains(&target.instance)),
-            };
-            let protected_named = match &grant.scope {
-                Some(scope) if role.protected_needs_scope && self.protected.contains(&target.instance) => {
-                    scope.names_instance(target.instance.as_str())
-                }
-                _ => true,
-            };
-            if covered && protected_named {
-                return Decision::Allow { role: index };
+            if !grant.second_person {
+                return Decision::Allow { role: index, second_person: false };
             }
+            found.get_or_insert(Decision::Allow { role: index, second_person: true });
         }
-        Decision::Deny { missing: action }
+        found.unwrap_or(Decision::Deny { missing: action })
+    }
+
+    /// Whether `inviter` may bring the bot into `room`: the `rooms` permission, bot-wide (a grant
+    /// limited to that room counts for it).
+    pub fn may_invite(&self, inviter: &UserId, room: &RoomId, now: DateTime<Utc>) -> bool {
+        self.authorize(inviter, room, Permission::Rooms, &Target::bot(), now).is_allowed()
+    }
+
+    /// Whether the policy still has an administrator (see `granters`) at `now`.
+    pub fn has_admin(&self, now: DateTime<Utc>) -> bool {
+        !self.granters(now).is_empty()
     }
 }
 
@@ -402,24 +640,19 @@ mod tests {
         InstanceId::parse(n).unwrap()
     }
     fn grant(who: &str, role: &str, scope: Option<&str>) -> Grant {
-        Grant {
-            user: user(who),
-            role: role.into(),
-            scope: scope.map(|s| Scope::parse(s).unwrap()),
-            room: None,
-            until: None,
-        }
+        Grant::new(user(who), role, scope.map(|s| Scope::parse(s).unwrap()))
     }
     fn policy(grants: Vec<Grant>) -> Policy {
         Policy::new(Role::built_in(), grants, vec![inst("production")])
     }
     fn deploy<'a>(instance: &str) -> Target<'a> {
         Target {
-            instance: inst(instance),
+            instance: Some(inst(instance)),
             project_id: Some(1),
             project: Some("ops"),
             template_id: Some(5),
             template: Some("deploy-web"),
+            some_of: false,
         }
     }
 
@@ -517,7 +750,7 @@ mod tests {
             instance in "[a-z][a-z0-9-]{0,10}",
             project in "[a-z][a-z0-9-]{0,10}",
         ) {
-            let target = Target { instance: inst(&instance), project_id: None, project: Some(&project), template_id: None, template: None };
+            let target = Target { instance: Some(inst(&instance)), project_id: None, project: Some(&project), template_id: None, template: None, some_of: false };
             let nobody = policy(vec![grant("vic", "viewer", None)]);
             prop_assert!(!nobody.authorize(&user("eve"), &room("r"), action, &target, at(0)).is_allowed());
             let admin = policy(vec![grant("ann", "admin", None)]);

@@ -4,7 +4,9 @@
 
 use chatrixcd_ports::semaphore::{Project, StartTask, StopMode, Template};
 use chatrixcd_ports::store::TaskRef;
-use chatrixcd_ports::{InstanceId, TaskStatus};
+use chatrixcd_ports::{InstanceId, TaskStatus, UserId};
+
+use crate::permissions::{Grant, Scope};
 
 /// A run, checked against its template, ready to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,13 @@ pub struct StopPlan {
     pub status: TaskStatus,
 }
 
+/// A change of grants, ready to save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantChange {
+    Add(Grant),
+    Revoke { user: UserId, role: String, scope: Option<Scope> },
+}
+
 /// An action waiting for a confirmation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PendingAction {
@@ -31,6 +40,8 @@ pub enum PendingAction {
     Run(Box<RunPlan>),
     Stop(StopPlan),
     Exit,
+    // Boxed: a grant carries its window and origin.
+    Grant(Box<GrantChange>),
 }
 
 impl PendingAction {
@@ -40,6 +51,13 @@ impl PendingAction {
             Self::Run(plan) => format!("run {} (project {})", plan.template.name, plan.project.name),
             Self::Stop(plan) => format!("stop task {}", plan.task.task),
             Self::Exit => "shut the bot down".to_owned(),
+            Self::Grant(change) => match change.as_ref() {
+                GrantChange::Add(grant) => format!("grant {} {}", grant.user, grant.describe()),
+                GrantChange::Revoke { user, role, scope } => match scope {
+                    Some(scope) => format!("revoke {role} on {scope} from {user}"),
+                    None => format!("revoke {role} from {user}"),
+                },
+            },
         }
     }
 
@@ -49,6 +67,10 @@ impl PendingAction {
             Self::Run(_) => &["run"],
             Self::Stop(_) => &["stop"],
             Self::Exit => &["exit"],
+            Self::Grant(change) => match change.as_ref() {
+                GrantChange::Add(_) => &["grant"],
+                GrantChange::Revoke { .. } => &["revoke"],
+            },
         }
     }
 
@@ -57,7 +79,7 @@ impl PendingAction {
         match self {
             Self::Run(plan) => Some(plan.instance),
             Self::Stop(plan) => Some(plan.task.instance),
-            Self::Exit => None,
+            Self::Exit | Self::Grant(_) => None,
         }
     }
 }

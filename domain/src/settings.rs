@@ -4,6 +4,8 @@ use chatrixcd_ports::semaphore::{Project, Template};
 use chatrixcd_ports::{InstanceId, RoomId, UserId};
 use chrono::Duration;
 
+use crate::permissions::{Grant, Policy, Role};
+
 /// How much agreement a risky action needs before it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConfirmPolicy {
@@ -52,6 +54,12 @@ pub struct Settings {
     pub admins: Vec<UserId>,
     /// May run read-only commands (lists, status, logs).
     pub viewers: Vec<UserId>,
+    /// Roles from config, beside the built-in ones.
+    pub roles: Vec<Role>,
+    /// Grants from config (the read-only baseline), beside the admins and viewers above.
+    pub grants: Vec<Grant>,
+    /// Instances a `developer` grant without a scope leaves out (`production_instances`).
+    pub protected_instances: Vec<InstanceId>,
     /// Commands are answered only here; empty means every room the bot is in.
     pub allowed_rooms: Vec<RoomId>,
     /// Other bots: their messages are ignored to prevent loops.
@@ -98,6 +106,9 @@ impl Settings {
             bot_user,
             admins: Vec::new(),
             viewers: Vec::new(),
+            roles: Vec::new(),
+            grants: Vec::new(),
+            protected_instances: Vec::new(),
             allowed_rooms: Vec::new(),
             ignored_users: Vec::new(),
             greetings: true,
@@ -117,6 +128,17 @@ impl Settings {
             max_message_bytes: 40 * 1024,
             version: String::new(),
         }
+    }
+
+    /// The permission policy config gives: the built-in roles and config's own, `admin_users`
+    /// as admins and `viewer_users` as viewers everywhere, then config's grants.
+    pub fn policy(&self) -> Policy {
+        let mut roles = Role::built_in();
+        roles.extend(self.roles.iter().cloned());
+        let admins = self.admins.iter().map(|u| Grant::new(u.clone(), "admin", None));
+        let viewers = self.viewers.iter().map(|u| Grant::new(u.clone(), "viewer", None));
+        let grants = admins.chain(viewers).chain(self.grants.iter().cloned()).collect();
+        Policy::new(roles, grants, self.protected_instances.clone())
     }
 
     pub fn policy_for(&self, instance: InstanceId, project: &Project, template: &Template) -> ConfirmPolicy {

@@ -30,6 +30,7 @@ fn main() {
                 scope: scopes[k].map(|s| Scope::parse(s).unwrap()),
                 room: (k == 3).then(|| rooms[n % 10].clone()),
                 until: (k == 2).then(|| now + chrono::Duration::days(1)),
+                ..Grant::new(user.clone(), roles[(n + k) % 4], None)
             });
         }
     }
@@ -43,11 +44,12 @@ fn main() {
     let mut allowed = 0usize;
     for n in 0..N + 10_000 {
         let target = Target {
-            instance: instances[n % 2],
+            instance: Some(instances[n % 2]),
             project_id: Some((n % 3) as u64 + 1),
             project: Some(projects[n % 3]),
             template_id: Some((n % 7) as u64 + 1),
             template: Some(templates[n % 3]),
+            some_of: false,
         };
         let action = Permission::ALL[n % Permission::ALL.len()];
         let (user, room) = (&users[(n * 7) % users.len()], &rooms[n % rooms.len()]);

@@ -23,18 +23,28 @@ use crate::chat::MatrixChat;
 use crate::encryption::MatrixEncryption;
 use crate::session;
 
+/// Asked for an invite: may `inviter` bring the bot into `room`? (Both as the homeserver wrote
+/// them; the bot's permission policy answers.)
+pub type InviterCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 /// Who may bring the bot into a room.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct InvitePolicy {
-    /// Invites from these users are accepted (the admins, typically).
-    pub inviters: Vec<String>,
     /// Invites to these rooms are accepted, whoever sends them.
     pub rooms: Vec<String>,
+    /// Other invites are accepted when this says so; without it, declined.
+    pub inviter: Option<InviterCheck>,
+}
+
+impl std::fmt::Debug for InvitePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitePolicy").field("rooms", &self.rooms).field("inviter", &self.inviter.is_some()).finish()
+    }
 }
 
 impl InvitePolicy {
     fn allows(&self, inviter: &str, room: &str) -> bool {
-        self.inviters.iter().any(|u| u == inviter) || self.rooms.iter().any(|r| r == room)
+        self.rooms.iter().any(|r| r == room) || self.inviter.as_ref().is_some_and(|check| check(inviter, room))
     }
 }
 

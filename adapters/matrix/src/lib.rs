@@ -9,5 +9,5 @@ mod encryption;
 mod session;
 
 pub use chat::MatrixChat;
-pub use connect::{InvitePolicy, MatrixConfig, MatrixError, connect, login_with_token, sso_login_urls};
+pub use connect::{InvitePolicy, InviterCheck, MatrixConfig, MatrixError, connect, login_with_token, sso_login_urls};
 pub use encryption::MatrixEncryption;

@@ -1,4 +1,4 @@
-//! `admins`: who may run everything.
+//! `admins`: who may use the bot, with which roles (`permissions @user` tells more of one).
 
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::core::{Ctx, Request};
@@ -8,22 +8,26 @@ use crate::render::Reply;
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "admins",
     aliases: &[],
-    summary: "List who may run every command",
+    summary: "List who may use me, with their roles",
     args: &[],
     flags: &[],
     subcommands: &[],
     examples: &["admins"],
     hidden: false,
-    mutating: false,
+    permission: None,
 };
 
 pub(crate) static COMMAND: Command =
     Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
 
 async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandError> {
-    let admins: Vec<Vec<String>> = ctx.settings().admins.iter().map(|a| vec![a.to_string(), "admin".into()]).collect();
-    let viewers = ctx.settings().viewers.iter().map(|v| vec![v.to_string(), "viewer (read-only)".into()]);
-    let rows: Vec<Vec<String>> = admins.into_iter().chain(viewers).collect();
+    // Admins first, then by user: whom to ask comes first.
+    let rows: Vec<Vec<String>> = {
+        let policy = ctx.policy();
+        let mut grants = policy.all();
+        grants.sort_by_key(|g| (g.role != "admin", g.user.clone()));
+        grants.iter().map(|g| vec![g.user.to_string(), g.describe()]).collect()
+    };
     let reply = Reply::notice().bold("Who may use me").table(&["User", "Role"], &rows);
     ctx.reply(req, reply).await;
     Ok(())
@@ -44,9 +48,9 @@ mod tests {
         assert!(said.starts_with("Who may use me"), "{said}");
         let rows: Vec<&str> = said.lines().skip(2).collect();
         assert_eq!(rows.len(), 3, "{said}");
-        assert!(rows[0].starts_with("@alice:test") && rows[0].ends_with("admin"), "{said}");
-        assert!(rows[1].starts_with("@bob:test") && rows[1].ends_with("admin"), "{said}");
-        assert!(rows[2].starts_with("@victor:test") && rows[2].ends_with("viewer (read-only)"), "{said}");
+        assert!(rows[0].starts_with("@alice:test") && rows[0].ends_with("admin everywhere"), "{said}");
+        assert!(rows[1].starts_with("@bob:test") && rows[1].ends_with("admin everywhere"), "{said}");
+        assert!(rows[2].starts_with("@victor:test") && rows[2].ends_with("viewer everywhere"), "{said}");
     }
 
     #[tokio::test]

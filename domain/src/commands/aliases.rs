@@ -1,5 +1,6 @@
 //! `aliases [add|remove]`: shortcuts for longer commands, in ChatrixCD's `aliases.json` format.
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, REGISTRY, needs_nothing};
 use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
@@ -22,7 +23,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
                 ArgSpec { name: "command", kind: ValueKind::Rest, required: true, help: "the command it stands for" },
             ],
             examples: &["aliases add deploy-web run ops deploy-web"],
-            mutating: true,
+            permission: Some(Permission::Presets),
             ..CommandSpec::BASE
         },
         CommandSpec {
@@ -31,13 +32,13 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Remove an alias",
             args: &[ArgSpec { name: "alias", kind: ValueKind::Word, required: true, help: "the alias" }],
             examples: &["aliases remove deploy-web"],
-            mutating: true,
+            permission: Some(Permission::Presets),
             ..CommandSpec::BASE
         },
     ],
     examples: &["aliases", "aliases add dw run 1 1", "aliases remove dw"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ mod tests {
         // Viewers may list, not change.
         let victor = UserId::parse("@victor:test").unwrap();
         h.say(&victor, "!cd aliases add last status").await;
-        assert!(h.chat.bodies().join("\n").contains("`aliases add` changes things, and you may only look"));
+        assert!(h.chat.bodies().join("\n").contains("needs the `presets` permission"));
         h.say(&admin(), "!cd alias set last status").await;
         h.say(&admin(), "!cd aliases rm last").await;
         h.say(&admin(), "!cd aliases remove last").await;
@@ -157,6 +158,6 @@ mod tests {
         assert_eq!(said[1..], ["✅ Alias removed: last", "🚫 There is no alias `last`."], "{said:?}");
         let audit = h.store.audit(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
         let actions: Vec<&str> = audit.iter().rev().map(|a| a.action.as_str()).collect();
-        assert_eq!(actions, ["alias.add", "alias.remove"], "refusals change nothing");
+        assert_eq!(actions, ["denied", "alias.add", "alias.remove"], "refusals change nothing; the denial is recorded");
     }
 }

@@ -1,6 +1,6 @@
 //! `approve <task>` (and `reject <task>`, in `reject.rs`): answer a Terraform plan waiting for approval
 //! (`waiting_confirmation`). The same answers work as reactions on the run's status message
-//! (✅ or 👍 approves, ❌ or 👎 rejects). Only admins answer: a plan is a change to real
+//! (✅ or 👍 approves, ❌ or 👎 rejects). Only holders of `approve` answer: a plan is a change to real
 //! infrastructure.
 //!
 //! Semaphore has no "rejected" status: rejecting is a forced stop (a gentle one leaves a 2.10
@@ -10,6 +10,7 @@ use chatrixcd_ports::semaphore::{StopMode, Task};
 use chatrixcd_ports::store::{TaskRef, TrackedTask};
 use chatrixcd_ports::{TaskStatus, UserId};
 
+use crate::permissions::Permission;
 use crate::commands::status::{locate, task_arg};
 use crate::commands::{Command, CommandError, needs_task_instance};
 use crate::core::{Ctx, Request};
@@ -34,7 +35,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["approve 42"],
     hidden: false,
-    mutating: true,
+    permission: Some(Permission::Approve),
 };
 
 /// What a person answered.
@@ -103,6 +104,15 @@ pub(crate) async fn answer(
     task: &Task,
     verdict: Verdict,
 ) -> Result<(), CommandError> {
+    // Asked here, so a command and a reaction on the status message are asked the same.
+    let mut named = crate::grants::Named {
+        instance: instance.id,
+        project_id: task.project_id,
+        project: None,
+        template_id: Some(task.template_id),
+        template: task.template_name.clone(),
+    };
+    ctx.authorize_on(req, Permission::Approve, &mut named).await?;
     let label = task_label(ctx.instances(), instance.id, task.id);
     let number = format!("#{}", task.id);
     if task.status != TaskStatus::WaitingConfirmation {
@@ -230,7 +240,7 @@ mod tests {
         chat.take();
         let status = EventId("$status".into());
         bot.handle(reaction_from(&UserId::parse("@victor:test").unwrap(), &status, "✅", clock.now())).await;
-        assert!(chat.bodies().join("\n").contains("Only admins may approve"));
+        assert!(chat.bodies().join("\n").contains("needs the `approve` permission"));
         bot.handle(reaction_from(&UserId::parse("@eve:test").unwrap(), &status, "✅", clock.now())).await;
         assert!(chat.take().is_empty(), "strangers get no answer");
         bot.handle(reaction_from(&admin(), &status, "✅\u{fe0f}", clock.now())).await;

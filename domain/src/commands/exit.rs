@@ -1,5 +1,6 @@
 //! `exit`: shut the bot down, after a confirmation.
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::confirm::Approver;
 use crate::core::{Ctx, Request};
@@ -22,7 +23,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["exit"],
     hidden: false,
-    mutating: true,
+    permission: Some(Permission::Exit),
 };
 
 #[derive(Debug, Clone)]
@@ -99,7 +100,7 @@ mod tests {
     async fn viewers_may_not_exit_and_a_no_or_silence_keeps_the_bot_running() {
         let h = Harness::single().await;
         h.say(&UserId::parse("@victor:test").unwrap(), "!cd exit --yes").await;
-        assert!(h.chat.bodies().join("\n").contains("`exit` changes things, and you may only look"));
+        assert!(h.chat.bodies().join("\n").contains("needs the `exit` permission on the bot"));
         h.say(&admin(), "!cd quit").await;
         h.say(&admin(), "no").await;
         assert!(h.chat.bodies().join("\n").contains("Cancelled: shut the bot down."));

@@ -19,7 +19,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["help", "help run"],
     hidden: false,
-    mutating: false,
+    permission: None,
 };
 
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let args = Args::from_parsed(p);
     let prefix = ctx.settings().prefix.clone();
     let reply = match args.topic {
-        None => overview(ctx.greeting(req), &prefix, req.access.may_run(true)),
+        None => overview(ctx.greeting(req), &prefix, |spec| ctx.may_use(req, spec)),
         Some(topic) => {
             let path: Vec<&str> = topic.split_whitespace().collect();
             let Some(spec) = crate::commands::spec_at(&path) else {
@@ -91,25 +91,39 @@ fn canonical_path<'a>(path: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
-/// The command list. Commands the caller may not run are left out.
-pub(crate) fn overview(greeting: Reply, prefix: &str, may_change: bool) -> Reply {
-    let rows: Vec<Vec<String>> = REGISTRY
+/// The command list. Commands the caller may not use are left out, and the reply says so.
+pub(crate) fn overview(greeting: Reply, prefix: &str, may_use: impl Fn(&CommandSpec) -> bool) -> Reply {
+    let listed: Vec<&&CommandSpec> = REGISTRY.iter().filter(|s| !s.hidden).collect();
+    let rows: Vec<Vec<String>> = listed
         .iter()
-        .filter(|s| !s.hidden && (may_change || !s.mutating))
+        .filter(|s| may_use(s))
         .map(|s| vec![s.short_usage(prefix, &[s.name]), s.summary.to_owned()])
         .collect();
-    greeting
+    let left_out = listed.len() - rows.len();
+    let mut reply = greeting
         .bold("Here is what I can do:")
         .table(&["Command", "What it does"], &rows)
         .line()
         .push("Details: ")
         .code(&format!("{prefix} help <command>"))
-        .push(". Risky commands ask first: answer 👍/👎 or yes/no.")
+        .push(". Risky commands ask first: answer 👍/👎 or yes/no.");
+    if left_out > 0 {
+        let what = if left_out == 1 { "command needs" } else { "commands need" };
+        reply = reply
+            .line()
+            .push(&format!("{left_out} more {what} permissions you do not have here; "))
+            .code(&format!("{prefix} whoami"))
+            .push(" shows yours.");
+    }
+    reply
 }
 
 /// Everything about one command.
 pub(crate) fn detail(spec: &CommandSpec, prefix: &str, path: &[&str]) -> Reply {
     let mut reply = Reply::notice().code(&spec.usage(prefix, path)).line().push(spec.summary).push(".");
+    if let Some(permission) = spec.permission {
+        reply = reply.line().push("Needs the ").code(permission.as_str()).push(" permission.");
+    }
     if !spec.aliases.is_empty() {
         reply = reply.line().push("Also: ").push(&spec.aliases.join(", "));
     }

@@ -1,6 +1,7 @@
 //! `info`: what the bot is, what it talks to, how it is doing. No host names or addresses: they
 //! are nobody's business in a chat room.
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_room_instance};
 use crate::core::{Ctx, Request};
 use crate::grammar::{CommandSpec, Parsed};
@@ -16,7 +17,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["info"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 pub(crate) static COMMAND: Command =

@@ -4,6 +4,7 @@
 
 use chatrixcd_ports::SemaphoreError;
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, Needs};
 use crate::core::{Ctx, Request, room_instance};
 use crate::grammar::{CommandSpec, Parsed};
@@ -19,7 +20,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["instances"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 pub(crate) static COMMAND: Command =

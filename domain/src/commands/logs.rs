@@ -9,6 +9,7 @@ use chatrixcd_ports::chat::FileUpload;
 use chatrixcd_ports::store::TaskRef;
 use regex::Regex;
 
+use crate::permissions::{Permission, Target};
 use crate::commands::status::{locate, task_arg as parse_task};
 use crate::commands::{Command, CommandError, needs_task_instance};
 use crate::core::{Ctx, Request};
@@ -84,7 +85,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         "logs on",
     ],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Logs),
 };
 
 #[derive(Debug, Clone)]
@@ -148,6 +149,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         return set_room_tailing(ctx, req, on).await;
     }
     let located = locate(ctx, req, args.task.as_ref()).await?;
+    located.authorize(ctx, req, Permission::Logs).await?;
     let task_ref = located.task_ref();
     let (instance, task) = (located.instance, located.task);
     ctx.store().set_last_task(&req.room, task_ref).await?;
@@ -358,9 +360,8 @@ const MIN_PAGE: usize = 8_192;
 
 /// `logs on|off`: whether every run started in this room has its output posted live.
 async fn set_room_tailing(ctx: Ctx<'_>, req: &Request, on: bool) -> Result<(), CommandError> {
-    if !req.access.may_run(true) {
-        return Err(CommandError::Refused("Only admins may switch live logs for the room.".into()));
-    }
+    // A setting of the room, like `use`: for those who manage the bot's rooms.
+    ctx.authorize(req, Permission::Rooms, &Target::bot()).await?;
     let mut settings = ctx.store().room_settings(&req.room).await?;
     settings.log_tailing = on;
     ctx.store().set_room_settings(&req.room, settings).await?;

@@ -102,6 +102,12 @@ registry! {
     aliases,
     rooms,
     admins,
+    whoami,
+    roles,
+    permissions,
+    grant,
+    revoke,
+    audit,
     verify,
     sessions,
     exit,
@@ -151,6 +157,7 @@ pub(crate) async fn perform(
         PendingAction::Run(plan) => run::launch(ctx, req, *plan, approved_by).await,
         PendingAction::Stop(plan) => stop::perform(ctx, req, plan).await,
         PendingAction::Exit => exit::perform(ctx, req).await,
+        PendingAction::Grant(change) => grant::perform(ctx, req, *change).await,
     }
 }
 
@@ -168,8 +175,13 @@ pub fn reference_markdown(prefix: &str) -> String {
                 spec.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
             );
         }
-        if spec.mutating {
-            let _ = writeln!(out, "\nNeeds an admin.");
+        match spec.permission {
+            Some(permission) => {
+                let _ = writeln!(out, "\nNeeds the `{permission}` permission.");
+            }
+            None => {
+                let _ = writeln!(out, "\nFor anybody holding a role in the room.");
+            }
         }
         if !spec.args.is_empty() || !spec.flags.is_empty() {
             let _ = writeln!(out, "\n| Argument | Meaning |\n|---|---|");

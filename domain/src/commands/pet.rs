@@ -14,7 +14,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["pet"],
     hidden: true,
-    mutating: false,
+    permission: None,
 };
 
 pub(crate) static COMMAND: Command =

@@ -21,7 +21,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["ping", "ping staging"],
     hidden: false,
-    mutating: false,
+    permission: None,
 };
 
 pub(crate) static COMMAND: Command =

@@ -1,5 +1,6 @@
 //! `projects [instance]`: the Semaphore projects the bot's token can see.
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_instance_arg};
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
@@ -20,7 +21,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["projects", "projects staging"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 pub(crate) static COMMAND: Command =
@@ -29,6 +30,7 @@ pub(crate) static COMMAND: Command =
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let instance = ctx.instance_for(&req.room, p.arg("instance")).await?;
     let projects = instance.semaphore.projects().await.on(instance.id)?;
+    let projects = ctx.readable_projects(req, instance.id, projects);
     let tag = tag(ctx.instances(), instance.id);
     let reply = if projects.is_empty() {
         ctx.greeting(req).push(&tag).push("Semaphore has no projects this token can see. Create one in Semaphore UI, or give the token's user access to one. 📋")

@@ -1,6 +1,7 @@
 //! `reject <task>`: the other answer to a Terraform plan waiting for approval; it shares
 //! everything but the verdict with `approve` (see `approve.rs`), and is stopped by force.
 
+use crate::permissions::Permission;
 use crate::commands::approve::{TASK, Verdict, execute};
 use crate::commands::{Command, needs_task_instance};
 use crate::grammar::CommandSpec;
@@ -14,7 +15,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["reject 42"],
     hidden: false,
-    mutating: true,
+    permission: Some(Permission::Approve),
 };
 
 pub(crate) static COMMAND: Command = Command {

@@ -1,5 +1,6 @@
 //! `rooms [join|part]`: the rooms the bot is in.
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
@@ -21,7 +22,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Join a room",
             args: &ROOM_ARG,
             examples: &["rooms join #ops:example.org"],
-            mutating: true,
+            permission: Some(Permission::Rooms),
             ..CommandSpec::BASE
         },
         CommandSpec {
@@ -30,13 +31,13 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Leave a room",
             args: &ROOM_ARG,
             examples: &["rooms part !abc:example.org"],
-            mutating: true,
+            permission: Some(Permission::Rooms),
             ..CommandSpec::BASE
         },
     ],
     examples: &["rooms", "rooms join #ops:example.org"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]
@@ -129,9 +130,9 @@ mod tests {
         h.say(&admin(), "!cd rooms leave !new:test").await;
         assert_eq!(h.chat.bodies(), ["👋 Left `!new:test`"]);
         h.say(&UserId::parse("@victor:test").unwrap(), "!cd rooms join !other:test").await;
-        assert!(h.chat.bodies().join("\n").contains("`rooms join` changes things, and you may only look"));
+        assert!(h.chat.bodies().join("\n").contains("needs the `rooms` permission on the bot"));
         let audit = h.store.audit(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
         let done: Vec<(&str, &str)> = audit.iter().rev().map(|a| (a.action.as_str(), a.detail.as_str())).collect();
-        assert_eq!(done, [("room.join", "!new:test"), ("room.part", "!new:test")]);
+        assert_eq!(done, [("room.join", "!new:test"), ("room.part", "!new:test"), ("denied", "rooms on the bot")]);
     }
 }

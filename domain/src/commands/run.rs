@@ -10,6 +10,7 @@ use chatrixcd_ports::UserId;
 use chatrixcd_ports::semaphore::{App, StartTask, SurveyVarType, Template};
 use chatrixcd_ports::store::{RunRecord, TrackedTask};
 
+use crate::permissions::{Permission, Target};
 use crate::commands::templates::pick_project;
 use crate::commands::{Command, CommandError, needs_project_instance};
 use crate::confirm::Approver;
@@ -79,7 +80,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         "run 1 8 --args=\"--verbose\" --yes",
     ],
     hidden: false,
-    mutating: true,
+    permission: Some(Permission::Run),
 };
 
 #[derive(Debug, Clone, Default)]
@@ -181,8 +182,22 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
             )));
         }
     };
+    let target = Target {
+        instance: Some(instance.id),
+        project_id: Some(project.id.get()),
+        project: Some(&project.name),
+        template_id: Some(template.id.get()),
+        template: Some(&template.name),
+        some_of: false,
+    };
+    // A grant that wants a second person makes the run two-person, whatever the template's
+    // own policy says.
+    let second_person = ctx.authorize(req, Permission::Run, &target).await?;
     let request = build_request(&template, &args)?;
-    let policy = ctx.settings().policy_for(instance.id, &project, &template);
+    let policy = match ctx.settings().policy_for(instance.id, &project, &template) {
+        _ if second_person => ConfirmPolicy::TwoPerson,
+        policy => policy,
+    };
     let plan = RunPlan { instance: instance.id, project, template, request };
     match policy {
         ConfirmPolicy::None => launch(ctx, req, plan, &req.sender.clone()).await,
@@ -196,7 +211,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         ConfirmPolicy::TwoPerson => {
             let mut question = describe(ctx, ctx.greeting(req), &plan)
                 .line()
-                .push("🔐 This template needs a second admin's approval.");
+                .push("🔐 This run needs a second person's approval.");
             if args.yes {
                 question = question.push(" (--yes cannot skip that.)");
             }

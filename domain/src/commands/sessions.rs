@@ -1,6 +1,7 @@
 //! `sessions …`: the encryption sessions and devices of the bot. Like `verify`, this needs an
 //! encrypted chat connection.
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::core::{Ctx, Request};
 use crate::grammar::{CommandSpec, Parsed};
@@ -22,7 +23,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     ],
     examples: &["sessions info"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 use chatrixcd_ports::semaphore::{SemaphoreError, Task};
 use chatrixcd_ports::store::TaskRef;
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_task_instance};
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
@@ -26,7 +27,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["status", "status 42", "status prod:2147483646"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]
@@ -55,6 +56,24 @@ pub(crate) struct Located<'a> {
 impl Located<'_> {
     pub(crate) fn task_ref(&self) -> TaskRef {
         TaskRef::new(self.instance.id, self.task.project_id, self.task.id)
+    }
+
+    /// Asks the policy whether the requester may do `action` to this task (its project and
+    /// template); a denial is audited and is the reply.
+    pub(crate) async fn authorize(
+        &self,
+        ctx: Ctx<'_>,
+        req: &Request,
+        action: crate::permissions::Permission,
+    ) -> Result<bool, CommandError> {
+        let mut named = crate::grants::Named {
+            instance: self.instance.id,
+            project_id: self.task.project_id,
+            project: None,
+            template_id: Some(self.task.template_id),
+            template: self.task.template_name.clone(),
+        };
+        ctx.authorize_on(req, action, &mut named).await
     }
 }
 
@@ -111,6 +130,7 @@ pub(crate) static COMMAND: Command =
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
     let located = locate(ctx, req, args.task.as_ref()).await?;
+    located.authorize(ctx, req, Permission::Read).await?;
     let task_ref = located.task_ref();
     let (instance, task) = (located.instance, located.task);
     ctx.store().set_last_task(&req.room, task_ref).await?;

@@ -2,6 +2,7 @@
 
 use chatrixcd_ports::semaphore::StopMode;
 
+use crate::permissions::Permission;
 use crate::commands::status::{locate, task_arg};
 use crate::commands::{Command, CommandError, needs_task_instance};
 use crate::confirm::Approver;
@@ -30,7 +31,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["stop 42", "stop 42 --force", "stop staging:17"],
     hidden: false,
-    mutating: true,
+    permission: Some(Permission::Stop),
 };
 
 #[derive(Debug, Clone)]
@@ -53,6 +54,7 @@ pub(crate) static COMMAND: Command =
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
     let located = locate(ctx, req, Some(&args.task)).await?;
+    located.authorize(ctx, req, Permission::Stop).await?;
     let task_ref = located.task_ref();
     let task = located.task;
     let label = task_label(ctx.instances(), task_ref.instance, task.id);

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use chatrixcd_ports::semaphore::Task;
 use chatrixcd_ports::store::TaskRef;
-use chatrixcd_ports::{Page, UserId};
+use chatrixcd_ports::{Page, TemplateId, UserId};
 
+use crate::permissions::Permission;
 use crate::commands::templates::pick_project;
 use crate::commands::{Command, CommandError, Needs};
 use crate::core::{Ctx, Request};
@@ -50,7 +51,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["tasks", "tasks ops --running", "tasks staging", "tasks --limit 20"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]
@@ -104,10 +105,22 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
             (instance, instance.semaphore.projects().await.on(instance.id)?)
         }
     };
+    let projects = ctx.readable_projects(req, instance.id, projects);
+    let names_needed = ctx.policy().needs_names(&req.sender);
     let mut tasks: Vec<(String, Task)> = Vec::new();
     for project in &projects {
+        // 2.10 leaves template names out of tasks; a grant by template name needs them.
+        let template_names: HashMap<TemplateId, String> = if names_needed {
+            let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
+            templates.into_iter().map(|t| (t.id, t.name)).collect()
+        } else {
+            HashMap::new()
+        };
         for task in instance.semaphore.recent_tasks(project.id, 200).await.on(instance.id)? {
-            if !args.running || task.status.is_active() {
+            let name = task.template_name.as_deref().or_else(|| template_names.get(&task.template_id).map(String::as_str));
+            if (!args.running || task.status.is_active())
+                && ctx.may_read_template(req, instance.id, project, task.template_id, name)
+            {
                 tasks.push((project.name.clone(), task));
             }
         }

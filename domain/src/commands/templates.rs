@@ -2,6 +2,7 @@
 
 use chatrixcd_ports::semaphore::{Project, SurveyVarType};
 
+use crate::permissions::Permission;
 use crate::commands::{Command, CommandError, needs_project_instance};
 use crate::core::{Ctx, Request};
 use crate::error::OnInstance as _;
@@ -23,7 +24,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["templates 1", "templates ops", "templates staging:ops"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]
@@ -51,6 +52,7 @@ pub(crate) async fn pick_project<'a>(
 ) -> Result<(&'a Instance, Project), CommandError> {
     let instance = ctx.instance_for(&req.room, given.and_then(|g| g.instance.as_deref())).await?;
     let projects = instance.semaphore.projects().await.on(instance.id)?;
+    let projects = ctx.readable_projects(req, instance.id, projects);
     let tag = tag(ctx.instances(), instance.id);
     let project = match given {
         Some(given) => resolve::find("project", &projects, &given.project)
@@ -77,7 +79,8 @@ pub(crate) static COMMAND: Command =
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
     let (instance, project) = pick_project(ctx, req, args.project.as_ref()).await?;
-    let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
+    let mut templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
+    templates.retain(|t| ctx.may_read_template(req, instance.id, &project, t.id, Some(&t.name)));
     let tag = tag(ctx.instances(), instance.id);
     let reference =
         if ctx.instances().is_multi() { format!("{}:{}", instance.id, project.id) } else { project.id.to_string() };

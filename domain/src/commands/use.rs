@@ -2,6 +2,7 @@
 //! so it survives restarts; `info` and `instances` show it. A command can still name another
 //! instance (`run staging:1:5`).
 
+use crate::permissions::{Permission, Target};
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::core::{Ctx, Request, room_instance};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
@@ -21,7 +22,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     subcommands: &[],
     examples: &["use", "use staging"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 pub(crate) static COMMAND: Command =
@@ -47,9 +48,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         ctx.reply(req, reply).await;
         return Ok(());
     };
-    if !req.access.may_run(true) {
-        return Err(CommandError::Refused("Only admins may choose the room's instance.".into()));
-    }
+    ctx.authorize(req, Permission::Rooms, &Target::bot()).await?;
     let instance = ctx.instance_for(&req.room, Some(wanted)).await?;
     // The default is not pinned: a room that goes back to it follows a later change of the
     // configured default.
@@ -98,6 +97,6 @@ mod tests {
         h.say(&victor, "!cd use").await;
         assert!(h.chat.bodies().join("\n").contains("This room uses production"));
         h.say(&victor, "!cd use staging").await;
-        assert!(h.chat.bodies().join("\n").contains("Only admins may choose"));
+        assert!(h.chat.bodies().join("\n").contains("needs the `rooms` permission on the bot"));
     }
 }

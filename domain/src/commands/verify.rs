@@ -9,6 +9,7 @@
 use chatrixcd_ports::UserId;
 use chatrixcd_ports::encryption::{EncryptionPort, SasEmoji, Verification, VerificationStage};
 
+use crate::permissions::{Permission, Target};
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
@@ -46,7 +47,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
                 ArgSpec { name: "device", kind: ValueKind::Word, required: true, help: "the device id" },
             ],
             examples: &["verify start @alice:example.org ABCDEFGH"],
-            mutating: true,
+            permission: Some(Permission::Verify),
             ..CommandSpec::BASE
         },
         CommandSpec { name: "pending", summary: "List verifications that are not finished", ..CommandSpec::BASE },
@@ -55,7 +56,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Accept a verification someone asked for",
             args: &[ID_ARG],
             examples: &["verify accept 1f2e3d"],
-            mutating: true,
+            permission: Some(Permission::Verify),
             ..CommandSpec::BASE
         },
         CommandSpec {
@@ -64,7 +65,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Say the emojis match (only after comparing them!)",
             args: &[ID_ARG],
             examples: &["verify confirm 1f2e3d"],
-            mutating: true,
+            permission: Some(Permission::Verify),
             ..CommandSpec::BASE
         },
         CommandSpec {
@@ -73,7 +74,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Say the emojis differ; the verification is cancelled",
             args: &[ID_ARG],
             examples: &["verify mismatch 1f2e3d"],
-            mutating: true,
+            permission: Some(Permission::Verify),
             ..CommandSpec::BASE
         },
         CommandSpec {
@@ -81,13 +82,13 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             summary: "Cancel a verification",
             args: &[ID_ARG],
             examples: &["verify cancel 1f2e3d"],
-            mutating: true,
+            permission: Some(Permission::Verify),
             ..CommandSpec::BASE
         },
     ],
     examples: &["verify status", "verify list", "verify start @alice:example.org ABCDEFGH", "verify confirm 1f2e3d"],
     hidden: false,
-    mutating: false,
+    permission: Some(Permission::Read),
 };
 
 #[derive(Debug, Clone)]
@@ -172,7 +173,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
             // had not heard of) are followed here from now on, when an admin asks: the emojis
             // to compare then arrive where someone can confirm them.
             let mut adopted = Vec::new();
-            if req.access.may_run(true) {
+            if ctx.may(req, Permission::Verify, &Target::bot()) {
                 for v in pending.iter().filter(|v| v.room.is_none() && !v.stage.is_finished()) {
                     if !crate::core::lock(&ctx.core().verification_rooms).contains_key(&v.id) {
                         crate::core::lock(&ctx.core().verification_rooms).insert(v.id.clone(), req.room.clone());
@@ -325,7 +326,7 @@ pub(crate) async fn on_progress(ctx: Ctx<'_>, verification: Verification) {
         );
         return;
     };
-    if crate::access::check(ctx.settings(), &room, &verification.user) == crate::access::Access::RoomNotAllowed {
+    if crate::grants::gate(ctx.core(), &room, &verification.user) == crate::grants::Gate::Silent {
         return;
     }
     let prefix = ctx.settings().prefix.clone();
@@ -453,7 +454,7 @@ mod tests {
         say(&bot, &clock, &viewer, "!cd verify status").await;
         assert!(chat.bodies().join("\n").contains("BOTDEVICE"));
         say(&bot, &clock, &viewer, "!cd verify start @carol:test PHONE").await;
-        assert!(chat.bodies().join("\n").contains("you may only look"));
+        assert!(chat.bodies().join("\n").contains("needs the `verify` permission on the bot"));
         say(&bot, &clock, &carol(), "!cd verify confirm flow1").await;
         assert!(encryption.calls.lock().unwrap().is_empty(), "{:?}", encryption.calls);
     }

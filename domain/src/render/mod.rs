@@ -2,6 +2,7 @@
 
 pub mod ansi;
 pub mod ansible;
+pub mod csv;
 pub mod duration;
 pub mod html;
 pub mod log;
