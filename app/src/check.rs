@@ -44,6 +44,20 @@ pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<bool> {
         "  admins: {}; answers in: {rooms}",
         if admins.is_empty() { "nobody".to_owned() } else { admins.join(", ") }
     );
+    if !config.grants.is_empty() || !config.roles.is_empty() || !config.viewers.is_empty() {
+        let roles: Vec<&str> = config.roles.iter().map(|r| r.name.as_str()).collect();
+        println!(
+            "  grants: {} from bot.grants, {} viewers; custom roles: {}; protected instances: {}",
+            config.grants.len(),
+            config.viewers.len(),
+            if roles.is_empty() { "none".to_owned() } else { roles.join(", ") },
+            if config.protected_instances.is_empty() {
+                "none".to_owned()
+            } else {
+                config.protected_instances.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            }
+        );
+    }
     if config.instances.len() > 1 {
         let instances: Vec<String> = config.instances.iter().map(|i| i.id.to_string()).collect();
         println!("  Semaphore instances: {} (default: {})", instances.join(", "), config.default_instance);

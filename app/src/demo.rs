@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use chatrixcd_clock::SystemClock;
 use chatrixcd_console::{CONSOLE_HELP, ConsoleChat, ConsoleLine};
 use chatrixcd_domain::Settings;
+use chatrixcd_domain::permissions::Grant;
 use chatrixcd_ports::{Clock, InstanceId, UserId};
 use chatrixcd_semaphore::SemaphoreConfig;
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
@@ -107,6 +108,12 @@ async fn simulated_instance(
     Ok(SemaphoreConfig::new(format!("http://{address}"), token))
 }
 
+/// The demo's second user, a developer.
+pub(crate) fn demo_developer() -> UserId {
+    // A literal that is a valid user id: `@`, a localpart, `:`, a server name.
+    UserId::parse("@dev:chatrixcd.local").unwrap_or_else(|_| unreachable!("a valid literal user id"))
+}
+
 /// The demo's bot: what `run` would read from a config.json with two instances.
 async fn demo_config(
     args: &DemoArgs,
@@ -122,6 +129,10 @@ async fn demo_config(
     // The console names the bot; the wiring puts the chat's own user in.
     let mut settings = Settings::new(you.clone());
     settings.admins = vec![you.clone()];
+    // A second person to be with `/as`: a developer, who may run on staging but not on
+    // production, the protected instance, until you grant it.
+    settings.grants = vec![Grant::new(demo_developer(), "developer", None)];
+    settings.protected_instances = vec![instance("production")?];
     settings.greetings = args.greetings;
     // The demo shows tasks moving at once, websocket or not.
     settings.poll_interval = millis(args.poll_ms.max(10));
@@ -168,10 +179,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     console.say(&format!(
         "chatrixcd {} demo — two simulated Semaphore instances, `production` (the default) and `staging`, \
-         each with projects `ops` and `web`. You are {you}, an admin.\n\
+         each with projects `ops` and `web`. You are {you}, an admin; {dev} is a developer \
+         (`/as {dev}` to be them: they may run on staging, not on production, until you `!cd grant` it).\n\
          Try: !cd projects · !cd templates 1 · !cd run 1 1 · yes · !cd status · !cd logs · !cd instances · \
          !cd run staging:ops:deploy-web   (/help for console directives)",
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        dev = demo_developer(),
     ));
 
     let (inputs_tx, inputs) = mpsc::channel::<Input>(64);

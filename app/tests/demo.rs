@@ -196,3 +196,28 @@ fn config_migrate_keeps_comments_and_leaves_a_backup() {
     assert!(out.contains("is valid"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_demo_developer_runs_staging_is_refused_production_until_granted() {
+    let script = "/as @dev:chatrixcd.local\n\
+                  !cd help\n\
+                  !cd run staging:ops:deploy-web --yes\n\
+                  !cd run production:ops:deploy-web --yes\n\
+                  !cd grant @dev:chatrixcd.local developer production\n\
+                  /as @you:chatrixcd.local\n\
+                  !cd grant @dev:chatrixcd.local developer production --yes\n\
+                  /as @dev:chatrixcd.local\n\
+                  !cd run production:ops:deploy-web --yes\n\
+                  !cd whoami\n\
+                  /wait\n";
+    let (ok, out, err) = demo(script, &[]);
+    assert!(ok, "stderr: {err}");
+    assert!(out.contains("more commands need permissions you do not have here"), "{out}");
+    assert!(out.contains("[staging] deploy-web · task"), "{out}");
+    assert!(out.contains("🔒 This needs the `run` permission on production."), "{out}");
+    assert!(out.contains("@you:chatrixcd.local can grant it."), "{out}");
+    assert!(out.contains("🔒 This needs the `grant` permission on the bot."), "{out}");
+    assert!(out.contains("🔑 @dev:chatrixcd.local now holds developer on production."), "{out}");
+    assert!(out.contains("[production] deploy-web · task"), "{out}");
+    assert!(out.contains("developer on production"), "{out}");
+}

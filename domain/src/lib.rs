@@ -32,6 +32,8 @@ pub use outbox::Stats;
 pub use settings::{ConfirmPolicy, PolicyRule, Settings};
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod bot_tests;
 #[cfg(test)]
 mod testing;

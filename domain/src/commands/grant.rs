@@ -172,8 +172,14 @@ fn check_new(policy: &Policy, grant: &Grant) -> Result<(), CommandError> {
             && held.window.is_none()
             && !held.second_person
             && held.scope.as_ref().is_none_or(Scope::is_everywhere);
+        // A `developer` grant without a scope leaves the protected instances out, so it never
+        // covers a grant whose scope reaches one of them.
+        let reaches_protected = grant
+            .scope
+            .as_ref()
+            .is_none_or(|s| policy.protected().iter().any(|p| s.instance.matches(p.as_str())));
         let wider = policy.role(&held.role).is_some_and(|r| {
-            r.permissions.is_superset(&new_role.permissions) && (!r.protected_needs_scope || held.role == grant.role)
+            r.permissions.is_superset(&new_role.permissions) && !(r.protected_needs_scope && reaches_protected)
         });
         if unconditional && wider && !(held.role == grant.role && grant.scope.is_none() && grant.room.is_none()) {
             return Err(CommandError::Refused(format!(

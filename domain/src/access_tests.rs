@@ -1,0 +1,1 @@
+//! Property and table tests of the permission policy through the whole bot (being written).
