@@ -96,4 +96,25 @@ mod tests {
         h.say(&dana, "!cd whoami").await;
         assert!(h.chat.bodies().last().is_some());
     }
+
+    #[tokio::test]
+    async fn the_last_admin_cannot_be_revoked_and_unreadable_stored_grants_are_kept() {
+        let mut s = crate::testing::settings();
+        s.admins.clear();
+        let h = Harness::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], s).await;
+        // An admin made in chat (config has none left), and an entry this version cannot read.
+        let stored = r#"[{"user":"@dana:test","role":"admin","by":"@alice:test","at":"2026-01-01T00:00:00Z"},
+                         {"user":"not a user","role":"viewer","by":"@alice:test","at":"2026-01-01T00:00:00Z"}]"#;
+        h.store.set_setting("grants", stored).await.unwrap();
+        let dana = UserId::parse("@dana:test").unwrap();
+        h.say(&dana, "!cd revoke @dana:test admin --yes").await;
+        let said = h.chat.bodies().last().cloned().unwrap_or_default();
+        assert!(said.contains("would leave nobody who may change grants"), "{said}");
+        h.say(&dana, "!cd grant @erin:test viewer --yes").await;
+        let saved = h.store.setting("grants").await.unwrap().unwrap();
+        assert!(saved.contains("@erin:test") && saved.contains("not a user"), "kept as it was: {saved}");
+        h.say(&dana, "!cd grant @erin:test admin --yes").await;
+        h.say(&dana, "!cd revoke @dana:test admin --yes").await;
+        assert!(h.chat.bodies().last().unwrap().contains("no longer holds admin everywhere"));
+    }
 }
