@@ -91,8 +91,9 @@ impl fmt::Display for Permission {
 pub struct Role {
     pub name: String,
     pub permissions: BTreeSet<Permission>,
-    /// A grant of this role without a scope leaves out the protected instances (`developer`:
-    /// "no production unless granted"); a scope naming one includes it.
+    /// A grant of this role without a scope leaves out the protected instances for everything
+    /// but `read` and `logs` (`developer`: "no production unless granted"); a scope naming one
+    /// includes it.
     pub protected_needs_scope: bool,
 }
 
@@ -438,6 +439,9 @@ pub struct Policy {
     roles: Vec<Role>,
     by_user: HashMap<UserId, Vec<Grant>>,
     protected: Vec<InstanceId>,
+    /// Until when some admin grant is in force (`Some(None)`: for good), kept up to date by
+    /// every change: `has_admin` is asked for every command.
+    admin_until: Option<Option<DateTime<Utc>>>,
 }
 
 impl Policy {
@@ -446,12 +450,32 @@ impl Policy {
         for grant in grants {
             by_user.entry(grant.user.clone()).or_default().push(grant);
         }
-        Self { roles, by_user, protected }
+        let mut policy = Self { roles, by_user, protected, admin_until: None };
+        policy.admins_changed();
+        policy
+    }
+
+    fn admins_changed(&mut self) {
+        let mut until: Option<Option<DateTime<Utc>>> = None;
+        for grant in self.by_user.values().flatten() {
+            let admin = grant.room.is_none()
+                && grant.scope.as_ref().is_none_or(Scope::is_everywhere)
+                && self.role(&grant.role).is_some_and(|r| r.permissions.contains(&Permission::Grant));
+            if admin {
+                until = Some(match (until, grant.until) {
+                    (Some(None), _) | (_, None) => None,
+                    (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                    (None, Some(b)) => Some(b),
+                });
+            }
+        }
+        self.admin_until = until;
     }
 
     /// Adds a grant.
     pub fn add(&mut self, grant: Grant) {
         self.by_user.entry(grant.user.clone()).or_default().push(grant);
+        self.admins_changed();
     }
 
     /// Removes the chat grants of `role` to `user` with exactly this scope (any room); returns
@@ -462,6 +486,7 @@ impl Policy {
             g.origin != Origin::Config && g.role.eq_ignore_ascii_case(role) && g.scope.as_ref() == scope
         });
         *grants = kept;
+        self.admins_changed();
         gone
     }
 
@@ -558,8 +583,11 @@ impl Policy {
         target: &Target<'_>,
         now: DateTime<Utc>,
     ) -> Decision {
+        // Looking is never held back: a developer sees what runs on production, and only
+        // changing it needs a grant that names it.
+        let looking = matches!(action, Permission::Read | Permission::Logs);
         self.best(user, room, action, now, |grant, role| {
-            let protected = target.instance.is_some_and(|i| self.protected.contains(&i));
+            let protected = !looking && target.instance.is_some_and(|i| self.protected.contains(&i));
             match &grant.scope {
                 None => !(role.protected_needs_scope && protected),
                 Some(scope) => {
@@ -618,7 +646,11 @@ impl Policy {
 
     /// Whether the policy still has an administrator (see `granters`) at `now`.
     pub fn has_admin(&self, now: DateTime<Utc>) -> bool {
-        !self.granters(now).is_empty()
+        match self.admin_until {
+            None => false,
+            Some(None) => true,
+            Some(Some(until)) => now <= until,
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark reports on stdout and may fail loudly
 
 //! `Policy::authorize` with 1,000 grants over 200 users (five each: roles, scopes, rooms,
-//! expiries), asked 200,000 times for a mix of users, actions and targets. Target: p99 ≤ 1 µs.
+//! expiries, time windows, second-person grants), asked 200,000 times for a mix of users, actions and targets. Target: p99 ≤ 1 µs.
 //!
 //! `cargo bench -p chatrixcd-tests --bench authorize`; results in docs/performance.md.
 
 use std::time::{Duration, Instant};
 
 use chatrixcd_domain::permissions::{Grant, Permission, Policy, Role, Scope, Target};
+use chatrixcd_domain::windows::Window;
 use chatrixcd_ports::{InstanceId, RoomId, UserId};
 use chrono::DateTime;
 
@@ -30,6 +31,9 @@ fn main() {
                 scope: scopes[k].map(|s| Scope::parse(s).unwrap()),
                 room: (k == 3).then(|| rooms[n % 10].clone()),
                 until: (k == 2).then(|| now + chrono::Duration::days(1)),
+                // Time windows in a zone with daylight saving: the costliest check there is.
+                window: (k == 1).then(|| Window::parse("Mon-Fri 08:00-18:00 Europe/Berlin").unwrap()),
+                second_person: n % 10 == 0 && k == 4,
                 ..Grant::new(user.clone(), roles[(n + k) % 4], None)
             });
         }

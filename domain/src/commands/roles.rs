@@ -31,7 +31,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
     let mut reply = Reply::notice().bold("Roles").table(&["Role", "Permissions", "Kind"], &rows);
     if !protected.is_empty() {
         reply = reply.line().push(&format!(
-            "Protected instances ({}): a developer reaches them only through a grant whose scope names them.",
+            "Protected instances ({}): a developer may look at them, and runs there only through a grant whose scope names them.",
             protected.join(", ")
         ));
     }
@@ -49,7 +49,7 @@ fn row(role: &Role) -> Vec<String> {
     let kind = if Role::BUILT_IN.contains(&role.name.as_str()) { "built in" } else { "config" };
     let mut name = role.name.clone();
     if role.protected_needs_scope {
-        name.push_str(" (not on protected instances unless scoped)");
+        name.push_str(" (runs on protected instances only when a scope names them)");
     }
     vec![name, permissions, kind.to_owned()]
 }
