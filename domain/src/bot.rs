@@ -328,7 +328,7 @@ impl Bot {
             let policy = core.access.policy();
             let now = core.now();
             let may_approve = |action: &PendingAction| may_answer(&policy, &meta, action, now);
-            lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, may_approve)
+            lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, now, may_approve)
         };
         resolution_job(core, meta, resolution)
     }
@@ -339,7 +339,7 @@ impl Bot {
             let policy = self.core.access.policy();
             let now = self.core.now();
             let may_approve = |action: &PendingAction| may_answer(&policy, &meta, action, now);
-            lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, may_approve)
+            lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, now, may_approve)
         };
         if !matches!(resolution, Resolution::NotAnAnswer) {
             return resolution_job(Arc::clone(&self.core), meta, resolution);
@@ -704,10 +704,46 @@ async fn on_answer(core: &Core, meta: &Incoming, pending: Pending<PendingAction>
         }
         Answer::Yes => {
             let path = pending.action.command_path();
-            if let Err(e) = commands::perform(core.ctx(), &req, pending.action, &by).await {
+            // Grants may have expired, left their window or been revoked while the question
+            // was open: the requester is asked about again, as if they had typed it now.
+            let result = match still_allowed(core, &req, &pending.action).await {
+                Ok(()) => commands::perform(core.ctx(), &req, pending.action, &by).await,
+                Err(denied) => Err(denied),
+            };
+            if let Err(e) = result {
                 report_error(core, &req, path, e).await;
             }
         }
+    }
+}
+
+/// Whether the requester of a confirmed action may still do it.
+async fn still_allowed(core: &Core, req: &Request, action: &PendingAction) -> Result<(), CommandError> {
+    let ctx = core.ctx();
+    match action {
+        PendingAction::Run(plan) => {
+            let target = Target {
+                instance: Some(plan.instance),
+                project_id: Some(plan.project.id.get()),
+                project: Some(&plan.project.name),
+                template_id: Some(plan.template.id.get()),
+                template: Some(&plan.template.name),
+                some_of: false,
+            };
+            ctx.authorize(req, Permission::Run, &target).await.map(drop)
+        }
+        PendingAction::Stop(plan) => {
+            let mut named = grants::Named {
+                instance: plan.task.instance,
+                project_id: plan.task.project,
+                project: None,
+                template_id: Some(plan.template),
+                template: None,
+            };
+            ctx.authorize_on(req, Permission::Stop, &mut named).await.map(drop)
+        }
+        PendingAction::Exit => ctx.authorize(req, Permission::Exit, &Target::bot()).await.map(drop),
+        PendingAction::Grant(_) => ctx.authorize(req, Permission::Grant, &Target::bot()).await.map(drop),
     }
 }
 

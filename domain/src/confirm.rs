@@ -135,18 +135,21 @@ impl<A: Clone> Confirmations<A> {
         Some(self.pending.remove(i))
     }
 
-    /// Offers a text message. Only a yes/no word counts; anything else is not an answer.
-    /// `may_approve` says whether the sender may be the second person of an action.
+    /// Offers a text message sent at `now`. Only a yes/no word counts; anything else is not an
+    /// answer. `may_approve` says whether the sender may be the second person of an action. A
+    /// request past its deadline takes no answer, even before `expire` has removed it.
     pub fn answer_text(
         &mut self,
         room: &RoomId,
         sender: &UserId,
         text: &str,
+        now: DateTime<Utc>,
         may_approve: impl Fn(&A) -> bool,
     ) -> Resolution<A> {
         let Some(answer) = classify_text(text) else { return Resolution::NotAnAnswer };
+        let open = |p: &&Pending<A>| &p.room == room && p.deadline > now;
         // The sender's own request in this room comes first.
-        if let Some(p) = self.pending.iter().find(|p| &p.room == room && &p.requester == sender) {
+        if let Some(p) = self.pending.iter().filter(open).find(|p| &p.requester == sender) {
             if Self::may_answer(p, sender, answer, &may_approve) {
                 let id = p.id;
                 return self.resolve(id, answer, sender);
@@ -156,10 +159,8 @@ impl<A: Clone> Confirmations<A> {
             }
         }
         // Otherwise an approver's "yes" is unambiguous only if exactly one request in the room awaits one.
-        let mut waiting = self
-            .pending
-            .iter()
-            .filter(|p| &p.room == room && p.approver == Approver::OtherAdmin && &p.requester != sender);
+        let mut waiting =
+            self.pending.iter().filter(open).filter(|p| p.approver == Approver::OtherAdmin && &p.requester != sender);
         match (waiting.next(), waiting.next()) {
             (Some(p), None) if may_approve(&p.action) => {
                 let id = p.id;
@@ -176,9 +177,12 @@ impl<A: Clone> Confirmations<A> {
         sender: &UserId,
         relates_to: &EventId,
         key: &str,
+        now: DateTime<Utc>,
         may_approve: impl Fn(&A) -> bool,
     ) -> Resolution<A> {
-        let Some(p) = self.pending.iter().find(|p| &p.room == room && p.event.as_ref() == Some(relates_to)) else {
+        let Some(p) =
+            self.pending.iter().find(|p| &p.room == room && p.event.as_ref() == Some(relates_to) && p.deadline > now)
+        else {
             return Resolution::NotAnAnswer;
         };
         let Some(answer) = classify_reaction(key) else { return Resolution::NotAnAnswer };
@@ -235,10 +239,10 @@ mod tests {
         let mut c = Confirmations::default();
         let alice = user("@alice:x");
         c.open(room(), alice.clone(), Approver::Requester, "run", t0() + Duration::seconds(300));
-        assert_eq!(c.answer_text(&room(), &alice, "hmm, let me think", |_: &_| true), Resolution::NotAnAnswer);
-        assert_eq!(c.answer_text(&room(), &user("@bob:x"), "yes", |_: &_| true), Resolution::NotAnAnswer);
+        assert_eq!(c.answer_text(&room(), &alice, "hmm, let me think", t0(), |_: &_| true), Resolution::NotAnAnswer);
+        assert_eq!(c.answer_text(&room(), &user("@bob:x"), "yes", t0(), |_: &_| true), Resolution::NotAnAnswer);
         assert_eq!(c.len(), 1);
-        match c.answer_text(&room(), &alice, "Yes!", |_: &_| true) {
+        match c.answer_text(&room(), &alice, "Yes!", t0(), |_: &_| true) {
             Resolution::Answered { answer: Answer::Yes, pending, .. } => assert_eq!(pending.action, "run"),
             other => panic!("unexpected {other:?}"),
         }
@@ -249,22 +253,35 @@ mod tests {
     fn reactions_match_the_question_and_the_requester() {
         let mut c = Confirmations::default();
         let alice = user("@alice:x");
-        let (id, _) = c.open(room(), alice.clone(), Approver::Requester, 1, t0());
+        let (id, _) = c.open(room(), alice.clone(), Approver::Requester, 1, t0() + Duration::seconds(60));
         let q = EventId("$q".into());
         c.attach_event(id, q.clone());
         assert_eq!(
-            c.answer_reaction(&room(), &alice, &EventId("$other".into()), "👍", |_: &_| true),
+            c.answer_reaction(&room(), &alice, &EventId("$other".into()), "👍", t0(), |_: &_| true),
             Resolution::NotAnAnswer
         );
         assert!(matches!(
-            c.answer_reaction(&room(), &user("@bob:x"), &q, "👍", |_: &_| true),
+            c.answer_reaction(&room(), &user("@bob:x"), &q, "👍", t0(), |_: &_| true),
             Resolution::NotAllowed { .. }
         ));
-        assert_eq!(c.answer_reaction(&room(), &alice, &q, "🎉", |_: &_| true), Resolution::NotAnAnswer);
+        assert_eq!(c.answer_reaction(&room(), &alice, &q, "🎉", t0(), |_: &_| true), Resolution::NotAnAnswer);
         assert!(matches!(
-            c.answer_reaction(&room(), &alice, &q, "👎\u{FE0F}", |_: &_| true),
+            c.answer_reaction(&room(), &alice, &q, "👎\u{FE0F}", t0(), |_: &_| true),
             Resolution::Answered { answer: Answer::No, .. }
         ));
+    }
+
+    #[test]
+    fn a_request_past_its_deadline_takes_no_answer_before_it_is_expired() {
+        let mut c = Confirmations::default();
+        let alice = user("@alice:x");
+        let (id, _) = c.open(room(), alice.clone(), Approver::Requester, "run", t0() + Duration::seconds(60));
+        let q = EventId("$q".into());
+        c.attach_event(id, q.clone());
+        let late = t0() + Duration::seconds(60);
+        assert_eq!(c.answer_text(&room(), &alice, "yes", late, |_: &_| true), Resolution::NotAnAnswer);
+        assert_eq!(c.answer_reaction(&room(), &alice, &q, "👍", late, |_: &_| true), Resolution::NotAnAnswer);
+        assert_eq!(c.expire(late).len(), 1, "still there for `expire` to announce");
     }
 
     #[test]
@@ -286,17 +303,17 @@ mod tests {
         let mut c = Confirmations::default();
         let alice = user("@alice:x");
         let bob = user("@bob:x");
-        c.open(room(), alice.clone(), Approver::OtherAdmin, "deploy", t0());
-        assert!(matches!(c.answer_text(&room(), &alice, "yes", |_: &_| true), Resolution::NotAllowed { .. }));
-        assert_eq!(c.answer_text(&room(), &user("@mallory:x"), "yes", |_: &_| false), Resolution::NotAnAnswer);
-        match c.answer_text(&room(), &bob, "yes", |_: &_| true) {
+        c.open(room(), alice.clone(), Approver::OtherAdmin, "deploy", t0() + Duration::seconds(60));
+        assert!(matches!(c.answer_text(&room(), &alice, "yes", t0(), |_: &_| true), Resolution::NotAllowed { .. }));
+        assert_eq!(c.answer_text(&room(), &user("@mallory:x"), "yes", t0(), |_: &_| false), Resolution::NotAnAnswer);
+        match c.answer_text(&room(), &bob, "yes", t0(), |_: &_| true) {
             Resolution::Answered { by, answer: Answer::Yes, .. } => assert_eq!(by, bob),
             other => panic!("unexpected {other:?}"),
         }
         // The requester may withdraw.
-        c.open(room(), alice.clone(), Approver::OtherAdmin, "deploy", t0());
+        c.open(room(), alice.clone(), Approver::OtherAdmin, "deploy", t0() + Duration::seconds(60));
         assert!(matches!(
-            c.answer_text(&room(), &alice, "no", |_: &_| true),
+            c.answer_text(&room(), &alice, "no", t0(), |_: &_| true),
             Resolution::Answered { answer: Answer::No, .. }
         ));
     }
@@ -310,21 +327,21 @@ mod tests {
         ) {
             let mut c = Confirmations::default();
             let alice = user("@alice:x");
-            let (id, _) = c.open(room(), alice.clone(), Approver::Requester, (), t0());
+            let (id, _) = c.open(room(), alice.clone(), Approver::Requester, (), t0() + Duration::seconds(60));
             let q = EventId("$q".into());
             c.attach_event(id, q.clone());
             for (name, word, react) in &others {
                 let sender = user(&format!("@{name}z:x"));
                 let r = if *react {
-                    c.answer_reaction(&room(), &sender, &q, word, |_: &_| true)
+                    c.answer_reaction(&room(), &sender, &q, word, t0(), |_: &_| true)
                 } else {
-                    c.answer_text(&room(), &sender, word, |_: &_| true)
+                    c.answer_text(&room(), &sender, word, t0(), |_: &_| true)
                 };
                 let answered = matches!(r, Resolution::Answered { .. });
                 prop_assert!(!answered);
             }
             prop_assert_eq!(c.len(), 1);
-            let answered = matches!(c.answer_text(&room(), &alice, final_word, |_: &_| false), Resolution::Answered { .. });
+            let answered = matches!(c.answer_text(&room(), &alice, final_word, t0(), |_: &_| false), Resolution::Answered { .. });
             prop_assert!(answered);
         }
     }

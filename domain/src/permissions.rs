@@ -7,7 +7,7 @@
 //! optionally only in one room and only until a time. `authorize` allows when some grant that
 //! is in force covers the action and the target, and otherwise says what was missing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chatrixcd_ports::{InstanceId, RoomId, UserId};
@@ -437,7 +437,9 @@ impl Decision {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     roles: Vec<Role>,
-    by_user: HashMap<UserId, Vec<Grant>>,
+    /// A B-tree, not a hash map: a few comparisons of short ids cost less than hashing one with
+    /// SipHash, and every command asks (see docs/performance.md).
+    by_user: BTreeMap<UserId, Vec<Grant>>,
     protected: Vec<InstanceId>,
     /// Until when some admin grant is in force (`Some(None)`: for good), kept up to date by
     /// every change: `has_admin` is asked for every command.
@@ -446,7 +448,7 @@ pub struct Policy {
 
 impl Policy {
     pub fn new(roles: Vec<Role>, grants: Vec<Grant>, protected: Vec<InstanceId>) -> Self {
-        let mut by_user: HashMap<UserId, Vec<Grant>> = HashMap::new();
+        let mut by_user: BTreeMap<UserId, Vec<Grant>> = BTreeMap::new();
         for grant in grants {
             by_user.entry(grant.user.clone()).or_default().push(grant);
         }
@@ -497,9 +499,7 @@ impl Policy {
 
     /// Every grant, users in id order (for listings and for saving).
     pub fn all(&self) -> Vec<&Grant> {
-        let mut users: Vec<&UserId> = self.by_user.keys().collect();
-        users.sort();
-        users.into_iter().flat_map(|u| self.grants_of(u)).collect()
+        self.by_user.values().flatten().collect()
     }
 
     /// The grants made in chat, which the store keeps.
@@ -554,14 +554,12 @@ impl Policy {
 
     /// Who may change grants everywhere: whom a denial names as the people to ask.
     pub fn granters(&self, now: DateTime<Utc>) -> Vec<&UserId> {
-        let mut out: Vec<&UserId> = self
-            .by_user
+        // In id order: the map is ordered.
+        self.by_user
             .iter()
             .filter(|(_, grants)| grants.iter().any(|g| self.is_admin_grant(g, now)))
             .map(|(u, _)| u)
-            .collect();
-        out.sort();
-        out
+            .collect()
     }
 
     /// Whether `user` has grants whose scope names projects or templates: only then must a

@@ -21,6 +21,8 @@ pub struct RunPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopPlan {
     pub task: TaskRef,
+    /// Its template, for asking the policy again when the stop is confirmed.
+    pub template: chatrixcd_ports::TemplateId,
     pub mode: StopMode,
     /// The status when the stop was asked for, for the audit line.
     pub status: TaskStatus,

@@ -68,7 +68,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     // Rejecting a plan needs a forced stop: 2.10 leaves a gently stopped plan in `stopping` forever.
     let rejecting_plan = task.status == chatrixcd_ports::TaskStatus::WaitingConfirmation;
     let mode = if args.force || rejecting_plan { StopMode::Force } else { StopMode::Graceful };
-    let plan = StopPlan { task: task_ref, mode, status: task.status.clone() };
+    let plan = StopPlan { task: task_ref, template: task.template_id, mode, status: task.status.clone() };
     if args.yes {
         return perform(ctx, req, plan).await;
     }
