@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_domain::grammar::suggest;
-use chatrixcd_domain::permissions::{Grant, Permission, Role, Scope};
+use chatrixcd_domain::permissions::{Grant, Permission, Role, Scope, parse_until};
 use chatrixcd_domain::windows::Window;
 use chatrixcd_ports::{InstanceId, RoomId, UserId};
-use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::config::{BotSection, Problem, problem};
@@ -196,7 +195,7 @@ fn check_grant(
             None
         }
     };
-    let until = g.until.as_deref().and_then(|u| match until(u) {
+    let until = g.until.as_deref().and_then(|u| match parse_until(u) {
         Some(t) => Some(t),
         None => {
             problems.push(problem(
@@ -218,14 +217,6 @@ fn check_grant(
     }
     let user = user?;
     Some(Grant { room, until, window, second_person: g.second_person, ..Grant::new(user, &role, scope) })
-}
-
-fn until(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(day) => day.and_hms_opt(23, 59, 59).map(|t| t.and_utc()),
-        Err(_) => DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc)),
-    }
 }
 
 #[cfg(test)]

@@ -7,28 +7,12 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use chatrixcd_clock::SystemClock;
-use chatrixcd_sim_semaphore::http::{self, HttpConfig};
-use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
 use support::{Setup, stop_bot};
 
 /// Starts a current-mode simulator and a black hole on loopback; returns their URLs.
 fn more_servers(setup: &Setup) -> (String, String) {
-    setup.runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let staging = format!("http://{}", listener.local_addr().unwrap());
-        let sim = SimSemaphore::demo(
-            SimConfig {
-                mode: Mode::Current,
-                queue_tick: chrono::Duration::milliseconds(200),
-                step: chrono::Duration::milliseconds(10),
-                ..SimConfig::default()
-            },
-            Arc::new(SystemClock),
-        );
-        tokio::spawn(http::serve(listener, sim, HttpConfig::new("staging-token")));
+    let staging = setup.second_semaphore("staging-token");
+    let blackhole = setup.runtime.block_on(async {
         let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let blackhole = format!("http://{}", hole.local_addr().unwrap());
         tokio::spawn(async move {
@@ -37,8 +21,9 @@ fn more_servers(setup: &Setup) -> (String, String) {
                 held.push(socket);
             }
         });
-        (staging, blackhole)
-    })
+        blackhole
+    });
+    (staging, blackhole)
 }
 
 #[test]

@@ -10,12 +10,8 @@
 mod support;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use chatrixcd_clock::SystemClock;
-use chatrixcd_sim_semaphore::http::{self, HttpConfig};
-use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
 use matrix_sdk::ruma::OwnedUserId;
 use support::{Person, Setup, stop_bot};
 
@@ -27,25 +23,6 @@ async fn within<T>(what: &str, step: impl Future<Output = T>) -> T {
 /// The bot's next message to `person` that contains `needle`, within the step's bound.
 async fn reply(person: &mut Person, needle: &str) -> String {
     within(needle, person.message_containing(needle)).await
-}
-
-/// Starts a current-mode simulator on loopback for staging; returns its URL.
-fn staging_server(setup: &Setup) -> String {
-    setup.runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let sim = SimSemaphore::demo(
-            SimConfig {
-                mode: Mode::Current,
-                queue_tick: chrono::Duration::milliseconds(200),
-                step: chrono::Duration::milliseconds(10),
-                ..SimConfig::default()
-            },
-            Arc::new(SystemClock),
-        );
-        tokio::spawn(http::serve(listener, sim, HttpConfig::new("staging-token")));
-        url
-    })
 }
 
 /// How many tasks project 1 (`ops`) of the simulator at `url` holds, asked over its API.
@@ -69,7 +46,7 @@ async fn task_count(url: &str, token: &str) -> usize {
 fn an_operator_on_staging_is_refused_on_production_until_an_admin_grants_it() {
     let setup = Setup::new();
     let oper = setup.synapse.register("oper", "operpass", false).unwrap();
-    let staging = staging_server(&setup);
+    let staging = setup.second_semaphore("staging-token");
     let production = setup.semaphore_url().to_owned();
     let text = format!(
         r#"{{

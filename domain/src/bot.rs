@@ -590,17 +590,7 @@ fn may_answer(
     now: DateTime<Utc>,
 ) -> bool {
     let (permission, target) = match action {
-        PendingAction::Run(plan) => (
-            Permission::Approve,
-            Target {
-                instance: Some(plan.instance),
-                project_id: Some(plan.project.id.get()),
-                project: Some(&plan.project.name),
-                template_id: Some(plan.template.id.get()),
-                template: Some(&plan.template.name),
-                some_of: false,
-            },
-        ),
+        PendingAction::Run(plan) => (Permission::Approve, plan.target()),
         PendingAction::Stop(plan) => (
             Permission::Stop,
             Target {
@@ -721,17 +711,7 @@ async fn on_answer(core: &Core, meta: &Incoming, pending: Pending<PendingAction>
 async fn still_allowed(core: &Core, req: &Request, action: &PendingAction) -> Result<(), CommandError> {
     let ctx = core.ctx();
     match action {
-        PendingAction::Run(plan) => {
-            let target = Target {
-                instance: Some(plan.instance),
-                project_id: Some(plan.project.id.get()),
-                project: Some(&plan.project.name),
-                template_id: Some(plan.template.id.get()),
-                template: Some(&plan.template.name),
-                some_of: false,
-            };
-            ctx.authorize(req, Permission::Run, &target).await.map(drop)
-        }
+        PendingAction::Run(plan) => ctx.authorize(req, Permission::Run, &plan.target()).await.map(drop),
         PendingAction::Stop(plan) => {
             let mut named = grants::Named {
                 instance: plan.task.instance,

@@ -326,6 +326,16 @@ impl<'a> Target<'a> {
     }
 }
 
+/// An expiry as people write it: `2026-12-31` (through the end of that day, UTC) or an RFC 3339
+/// time. `None` when it reads as neither.
+pub fn parse_until(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => day.and_hms_opt(23, 59, 59).map(|t| t.and_utc()),
+        Err(_) => DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc)),
+    }
+}
+
 /// Where a grant comes from: config is the read-only baseline; chat grants are stored and may
 /// be revoked in chat.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,20 @@ pub struct RunPlan {
     pub request: StartTask,
 }
 
+impl RunPlan {
+    /// What the run is about, as the policy sees it.
+    pub fn target(&self) -> crate::permissions::Target<'_> {
+        crate::permissions::Target {
+            instance: Some(self.instance),
+            project_id: Some(self.project.id.get()),
+            project: Some(&self.project.name),
+            template_id: Some(self.template.id.get()),
+            template: Some(&self.template.name),
+            some_of: false,
+        }
+    }
+}
+
 /// A stop, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopPlan {

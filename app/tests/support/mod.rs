@@ -88,6 +88,26 @@ impl Setup {
         &self.semaphore_url
     }
 
+    /// A second simulated Semaphore, current mode, on loopback with `token`; returns its URL.
+    pub fn second_semaphore(&self, token: &str) -> String {
+        let token = token.to_owned();
+        self.runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let sim = SimSemaphore::demo(
+                SimConfig {
+                    mode: chatrixcd_sim_semaphore::Mode::Current,
+                    queue_tick: chrono::Duration::milliseconds(200),
+                    step: chrono::Duration::milliseconds(10),
+                    ..SimConfig::default()
+                },
+                Arc::new(SystemClock),
+            );
+            tokio::spawn(http::serve(listener, sim, HttpConfig::new(&token)));
+            url
+        })
+    }
+
     /// Alice logged in on a device of her own; `device` names its store.
     pub async fn alice_on(&self, device: &str) -> Person {
         Person::login(&self.synapse.url, "alice", "alicepass", &self.dir.path().join(device), &self.bot).await

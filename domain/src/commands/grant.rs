@@ -4,7 +4,7 @@
 //! one back through the same `perform`.
 
 use chatrixcd_ports::{RoomId, UserId};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::confirm::Approver;
@@ -12,7 +12,7 @@ use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind, suggest};
 use crate::grants;
 use crate::instances::Instances;
-use crate::permissions::{Grant, Origin, Permission, Policy, Scope};
+use crate::permissions::{Grant, Origin, Permission, Policy, Scope, parse_until};
 use crate::plans::{GrantChange, PendingAction};
 use crate::render::Reply;
 use crate::windows::Window;
@@ -96,11 +96,7 @@ pub(crate) fn scope_arg(instances: &Instances, given: Option<&str>) -> Result<Op
 /// `--until 2026-12-31` (through the end of that day, UTC) or an RFC 3339 time; never past.
 fn until_arg(given: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, CommandError> {
     let Some(given) = given.map(str::trim) else { return Ok(None) };
-    let until = match NaiveDate::parse_from_str(given, "%Y-%m-%d") {
-        Ok(day) => day.and_hms_opt(23, 59, 59).map(|t| t.and_utc()),
-        Err(_) => DateTime::parse_from_rfc3339(given).ok().map(|t| t.with_timezone(&Utc)),
-    }
-    .ok_or_else(|| {
+    let until = parse_until(given).ok_or_else(|| {
         CommandError::Usage(format!("--until `{given}` is not a date (2026-12-31) or a time (2026-12-31T18:00:00Z)."))
     })?;
     if until <= now {
