@@ -221,3 +221,20 @@ fn the_demo_developer_runs_staging_is_refused_production_until_granted() {
     assert!(out.contains("[production] deploy-web · task"), "{out}");
     assert!(out.contains("developer on production"), "{out}");
 }
+
+#[test]
+fn a_grant_made_in_chat_survives_a_restart_in_redb() {
+    let dir = std::env::temp_dir().join(format!("chatrixcd-demo-grants-{}", std::process::id()));
+    let data = dir.to_str().unwrap();
+    let (ok, out, err) = demo("!cd grant @dev:chatrixcd.local operator staging:ops --yes\n", &["--data-dir", data]);
+    assert!(ok, "{err}");
+    assert!(out.contains("now holds operator on staging:ops"), "{out}");
+    // Second life: the grant is read back from chatrixcd.redb.
+    let (ok, out, err) = demo("/as @dev:chatrixcd.local\n!cd whoami\n", &["--data-dir", data]);
+    assert!(ok, "{err}");
+    assert!(out.contains("operator on staging:ops") && out.contains("@you:chatrixcd.local, "), "{out}");
+    let (ok, audit, err) = chatrixcd(&["export", "audit", "--csv", "--data-dir", data]);
+    assert!(ok, "{err}");
+    assert!(audit.contains("grant.add,@dev:chatrixcd.local operator on staging:ops"), "{audit}");
+    std::fs::remove_dir_all(&dir).ok();
+}

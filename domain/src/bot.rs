@@ -116,10 +116,13 @@ impl Bot {
         self.core.out.counters.snapshot()
     }
 
-    /// Picks up tasks tracked and tails followed before a restart. Tasks of an instance that is
+    /// Reads the grants made in chat, and picks up tasks tracked and tails followed before a
+    /// restart. Tasks of an instance that is
     /// no longer configured are kept in the store (nothing is lost if it comes back) but not
     /// watched; the log says so.
     pub async fn resume(&self) {
+        // Grants made in chat apply from the first event on (invites included).
+        grants::ensure_loaded(&self.core).await;
         match self.core.store().tracked_tasks().await {
             Ok(tracked) => {
                 let now = self.core.now();

@@ -287,8 +287,16 @@ impl Harness {
     }
 
     pub(crate) async fn with(instances: &[(&str, chatrixcd_sim_semaphore::Mode)], settings: Settings) -> Self {
+        Self::with_store(instances, settings, Arc::new(chatrixcd_store_memory::MemoryStore::new())).await
+    }
+
+    /// The same over a store that already holds something (a restart).
+    pub(crate) async fn with_store(
+        instances: &[(&str, chatrixcd_sim_semaphore::Mode)],
+        settings: Settings,
+        store: Arc<chatrixcd_store_memory::MemoryStore>,
+    ) -> Self {
         let clock = chatrixcd_clock::ManualClock::at_epoch();
-        let store = Arc::new(chatrixcd_store_memory::MemoryStore::new());
         let mut sims = Vec::new();
         let mut list = Vec::new();
         for (name, mode) in instances {

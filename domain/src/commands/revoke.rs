@@ -101,11 +101,13 @@ mod tests {
     async fn the_last_admin_cannot_be_revoked_and_unreadable_stored_grants_are_kept() {
         let mut s = crate::testing::settings();
         s.admins.clear();
-        let h = Harness::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], s).await;
-        // An admin made in chat (config has none left), and an entry this version cannot read.
+        // A restart over a store holding an admin made in chat (config has none left), and an
+        // entry this version cannot read.
+        let store = std::sync::Arc::new(chatrixcd_store_memory::MemoryStore::new());
         let stored = r#"[{"user":"@dana:test","role":"admin","by":"@alice:test","at":"2026-01-01T00:00:00Z"},
                          {"user":"not a user","role":"viewer","by":"@alice:test","at":"2026-01-01T00:00:00Z"}]"#;
-        h.store.set_setting("grants", stored).await.unwrap();
+        store.set_setting("grants", stored).await.unwrap();
+        let h = Harness::with_store(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], s, store).await;
         let dana = UserId::parse("@dana:test").unwrap();
         h.say(&dana, "!cd revoke @dana:test admin --yes").await;
         let said = h.chat.bodies().last().cloned().unwrap_or_default();
