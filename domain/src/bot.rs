@@ -328,9 +328,10 @@ impl Bot {
             return Some(Job::new(lane, async move { answer_plan_by_reaction(&core, meta, waiting, verdict).await }));
         }
         let resolution = {
-            let policy = core.access.policy();
             let now = core.now();
-            let may_approve = |action: &PendingAction| may_answer(&policy, &meta, action, now);
+            // The policy is locked only if a question asks for a second person (questions, then
+            // policy: the one order these two locks are taken in).
+            let may_approve = |action: &PendingAction| may_answer(&core.access.policy(), &meta, action, now);
             lock(&core.questions).answer_reaction(&meta.room, &meta.sender, &relates_to, &key, now, may_approve)
         };
         resolution_job(core, meta, resolution)
@@ -338,10 +339,9 @@ impl Bot {
 
     async fn accept_message(&self, meta: Incoming, body: String) -> Option<Job> {
         grants::ensure_loaded(&self.core).await;
+        let now = self.core.now();
         let resolution = {
-            let policy = self.core.access.policy();
-            let now = self.core.now();
-            let may_approve = |action: &PendingAction| may_answer(&policy, &meta, action, now);
+            let may_approve = |action: &PendingAction| may_answer(&self.core.access.policy(), &meta, action, now);
             lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, now, may_approve)
         };
         if !matches!(resolution, Resolution::NotAnAnswer) {
@@ -349,14 +349,13 @@ impl Bot {
         }
         let command_line = strip_prefix(&body, &self.core.settings.prefix)?.to_owned();
         let core = Arc::clone(&self.core);
-        let gate = grants::gate(&core, &meta.room, &meta.sender);
+        let gate = grants::gate(&core, &meta.room, &meta.sender, now);
         if gate == Gate::Silent {
             tracing::debug!(room = %meta.room, "command in a room outside allowed_rooms ignored");
             return None;
         }
         let req = Request::from_incoming(&meta);
         let local = Lane::Room { room: meta.room.clone(), on: On::Local };
-        let now = core.now();
         if now - meta.timestamp > core.settings.max_command_age {
             let age = now - meta.timestamp;
             return Some(Job::new(local, async move { skipped_while_offline(&core, &req, &command_line, age).await }));
@@ -465,7 +464,7 @@ async fn poll(core: &Core, instance: InstanceId) {
 async fn undecryptable(core: &Core, meta: Incoming) {
     Counters::bump(&core.out.counters.undecryptable);
     tracing::warn!(room = %meta.room, sender = %meta.sender, "an encrypted message could not be decrypted");
-    if grants::gate(core, &meta.room, &meta.sender) == Gate::Silent {
+    if grants::gate(core, &meta.room, &meta.sender, core.now()) == Gate::Silent {
         return;
     }
     let now = core.now();
@@ -501,7 +500,7 @@ async fn answer_plan_by_reaction(
 ) {
     grants::ensure_loaded(core).await;
     // Anyone may react to anything; only the bot's own people get an answer.
-    if grants::gate(core, &meta.room, &meta.sender) != Gate::Known {
+    if grants::gate(core, &meta.room, &meta.sender, core.now()) != Gate::Known {
         return;
     }
     let req = Request::from_incoming(&meta);

@@ -326,7 +326,7 @@ pub(crate) async fn on_progress(ctx: Ctx<'_>, verification: Verification) {
         );
         return;
     };
-    if crate::grants::gate(ctx.core(), &room, &verification.user) == crate::grants::Gate::Silent {
+    if crate::grants::gate(ctx.core(), &room, &verification.user, ctx.now()) == crate::grants::Gate::Silent {
         return;
     }
     let prefix = ctx.settings().prefix.clone();
