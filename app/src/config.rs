@@ -47,6 +47,9 @@ pub(crate) struct SemaphoreSection {
     pub timeout_secs: Option<u64>,
     /// The address people open in a browser, when it differs from `url` (new in chatrixcd).
     pub web_url: Option<String>,
+    /// The secret in the URL Semaphore's alerts are sent to (`webhooks`; docs/webhooks.md).
+    pub alert_secret: Option<String>,
+    pub alert_secret_file: Option<String>,
 }
 
 impl Default for SemaphoreSection {
@@ -61,6 +64,8 @@ impl Default for SemaphoreSection {
             ssl_client_key: None,
             timeout_secs: None,
             web_url: None,
+            alert_secret: None,
+            alert_secret_file: None,
         }
     }
 }
@@ -146,6 +151,16 @@ pub(crate) struct RawConfig {
     pub semaphore_instances: BTreeMap<String, SemaphoreSection>,
     pub default_instance: Option<String>,
     pub bot: BotSection,
+    /// The webhook endpoint (new in chatrixcd; off when absent).
+    pub webhooks: Option<WebhooksSection>,
+}
+
+/// `webhooks`: where the bot listens for pushes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WebhooksSection {
+    /// `127.0.0.1:8088`; behind a reverse proxy that terminates TLS.
+    pub listen: String,
 }
 
 /// A problem with one key.
@@ -173,6 +188,8 @@ pub(crate) struct InstanceConfig {
     pub key: String,
     pub section: SemaphoreSection,
     pub token: String,
+    /// Semaphore's alerts for this instance are taken at the webhook endpoint with this secret.
+    pub alert_secret: Option<String>,
 }
 
 impl std::fmt::Debug for InstanceConfig {
@@ -220,6 +237,8 @@ pub(crate) struct Config {
     pub policies: Vec<PolicyRule>,
     pub messages_file: Option<PathBuf>,
     pub aliases_file: Option<PathBuf>,
+    /// Where the webhook endpoint listens, when `webhooks` is configured.
+    pub webhooks: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -230,6 +249,7 @@ impl Config {
             .into_iter()
             .flatten()
             .chain(self.instances.iter().map(|i| i.token.clone()))
+            .chain(self.instances.iter().filter_map(|i| i.alert_secret.clone()))
             .filter(|s| !s.trim().is_empty())
             .collect();
         all.sort();
@@ -239,8 +259,16 @@ impl Config {
 }
 
 /// Top-level keys chatrixcd knows; `plugins` and `_config_version` are ChatrixCD's.
-const TOP: &[&str] =
-    &["matrix", "semaphore", "semaphore_instances", "default_instance", "bot", "plugins", "_config_version"];
+const TOP: &[&str] = &[
+    "matrix",
+    "semaphore",
+    "semaphore_instances",
+    "default_instance",
+    "bot",
+    "webhooks",
+    "plugins",
+    "_config_version",
+];
 
 const SEMAPHORE_KEYS: &[&str] = &[
     "url",
@@ -252,11 +280,14 @@ const SEMAPHORE_KEYS: &[&str] = &[
     "ssl_client_key",
     "timeout_secs",
     "web_url",
+    "alert_secret",
+    "alert_secret_file",
 ];
 
 /// Keys chatrixcd knows, per section; others are reported as likely typos (not errors: old
 /// ChatrixCD files carry keys of its TUI and plugins).
 const KNOWN: &[(&str, &[&str])] = &[
+    ("webhooks", &["listen"]),
     (
         "matrix",
         &[
@@ -463,6 +494,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     section!("semaphore", semaphore);
     section!("default_instance", default_instance);
     section!("bot", bot);
+    section!("webhooks", webhooks);
     // Instance by instance, so a wrong type names the instance.
     match top.get("semaphore_instances") {
         None | Some(Value::Null) => {}
@@ -494,6 +526,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
     let access = crate::access_config::check(b, &names, &mut problems, &mut warnings);
     let ignored_users = crate::access_config::users("ignored_users", &b.ignored_users, &mut problems);
+    let webhooks = check_webhooks(&raw, &instances, &mut problems, &mut warnings);
     let mut allowed_rooms = Vec::new();
     for (i, r) in b.allowed_rooms.iter().enumerate() {
         match RoomId::parse(r.trim()) {
@@ -597,11 +630,48 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
                 policies,
                 messages_file,
                 aliases_file,
+                webhooks,
             },
             warnings,
         )),
         _ => Err(problems),
     }
+}
+
+/// `webhooks.listen`, and whether the alert secrets have an endpoint to be used at.
+fn check_webhooks(
+    raw: &RawConfig,
+    instances: &[InstanceConfig],
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Option<std::net::SocketAddr> {
+    let with_secret = instances.iter().filter(|i| i.alert_secret.is_some()).count();
+    let Some(section) = &raw.webhooks else {
+        if let Some(i) = instances.iter().find(|i| i.alert_secret.is_some()) {
+            warnings.push(problem(
+                &format!("{}.alert_secret", i.key),
+                "is set, but there is no `webhooks` section to receive alerts",
+            ));
+        }
+        return None;
+    };
+    let listen = match section.listen.trim().parse::<std::net::SocketAddr>() {
+        Ok(address) => Some(address),
+        Err(_) => {
+            problems.push(problem(
+                "webhooks.listen",
+                format!("`{}` is not an address and port, e.g. \"127.0.0.1:8088\"", section.listen),
+            ));
+            None
+        }
+    };
+    if with_secret == 0 {
+        warnings.push(problem(
+            "webhooks",
+            "no Semaphore instance has an `alert_secret`: the endpoint takes no alerts (see docs/webhooks.md)",
+        ));
+    }
+    listen
 }
 
 /// The Matrix section: required keys, and its secrets read from the environment or files.
@@ -736,7 +806,40 @@ fn check_instances(
                 "is false: the server's certificate is not checked (prefer ssl_ca_cert)",
             ));
         }
-        instances.push(InstanceConfig { id: name.unwrap_or_default(), key, section, token: token.unwrap_or_default() });
+        let alert_variable = variable.replace("_API_TOKEN", "_ALERT_SECRET");
+        let alert_secret = secret(
+            env,
+            &alert_variable,
+            section.alert_secret.as_ref(),
+            section.alert_secret_file.as_ref(),
+            &format!("{key}.alert_secret_file"),
+            problems,
+            warnings,
+        );
+        if let Some(short) = alert_secret.as_ref().filter(|s| s.chars().count() < chatrixcd_webhook::MIN_SECRET_CHARS) {
+            problems.push(problem(
+                &format!("{key}.alert_secret"),
+                format!(
+                    "is {} characters; it is all that guards the alert URL, so it must hold at least 128 bits: {} hex characters or more (e.g. `openssl rand -hex 16`)",
+                    short.chars().count(),
+                    chatrixcd_webhook::MIN_SECRET_CHARS
+                ),
+            ));
+        }
+        if alert_secret.as_ref().is_some_and(|s| !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            problems.push(problem(
+                &format!("{key}.alert_secret"),
+                "may hold only letters, digits, `-` and `_` (it is part of a URL)",
+            ));
+        }
+        instances.push(InstanceConfig {
+            id: name.unwrap_or_default(),
+            key,
+            section,
+            token: token.unwrap_or_default(),
+            alert_secret,
+        });
     }
     let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
     let default = match raw.default_instance.as_deref().map(str::trim) {
@@ -985,5 +1088,30 @@ mod tests {
                 .unwrap_err();
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["semaphore.url", "semaphore.api_token"], "{problems:?}");
+    }
+
+    #[test]
+    fn webhooks_and_alert_secrets_are_checked() {
+        let secret = "3f1c0a9e5b7d24681357924680abcdef";
+        let good = TWO
+            .replace(r#"api_token: "prod-token", "#, &format!(r#"api_token: "prod-token", alert_secret: "{secret}", "#))
+            .replace(
+                r#"default_instance: "production","#,
+                r#"default_instance: "production", webhooks: { listen: "127.0.0.1:8088" },"#,
+            );
+        let (config, warnings) = parse(&good).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.webhooks, Some("127.0.0.1:8088".parse().unwrap()));
+        assert_eq!(
+            config.instances.iter().find(|i| i.id.as_str() == "production").unwrap().alert_secret.as_deref(),
+            Some(secret)
+        );
+        assert!(config.secrets().iter().any(|s| s == secret), "the alert secret is redacted");
+        let problems = parse(&good.replace(secret, "short").replace("127.0.0.1:8088", "localhost")).unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["semaphore_instances.production.alert_secret", "webhooks.listen"], "{problems:?}");
+        assert!(problems[0].message.contains("at least 128 bits"), "{problems:?}");
+        let (_, warnings) = parse(&good.replace(r#"webhooks: { listen: "127.0.0.1:8088" },"#, "")).unwrap();
+        assert!(warnings.iter().any(|w| w.key == "semaphore_instances.production.alert_secret"), "{warnings:?}");
     }
 }

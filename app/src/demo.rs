@@ -149,6 +149,7 @@ async fn demo_config(
         greeting_rooms: Vec::new(),
         startup_message: None,
         shutdown_message: None,
+        webhooks: None,
     })
 }
 

@@ -128,6 +128,12 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
         greeting_rooms: config.raw.bot.greeting_rooms.iter().filter_map(|r| RoomId::parse(r.as_str()).ok()).collect(),
         startup_message: text(&config.raw.bot.startup_message),
         shutdown_message: text(&config.raw.bot.shutdown_message),
+        webhooks: config.webhooks.map(|listen| {
+            let mut webhooks = chatrixcd_webhook::WebhookConfig::new(listen);
+            webhooks.alert_secrets =
+                config.instances.iter().filter_map(|i| Some((i.id, i.alert_secret.clone()?))).collect();
+            webhooks
+        }),
     }
 }
 

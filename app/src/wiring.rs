@@ -16,6 +16,7 @@ use chatrixcd_ports::semaphore::TaskEvents;
 use chatrixcd_ports::{Clock, InstanceId, RoomId, Store, TaskEvent, UserId};
 use chatrixcd_semaphore::{HttpSemaphore, SemaphoreConfig};
 use chatrixcd_store_redb::RedbStore;
+use chatrixcd_webhook::{WebhookConfig, Webhooks};
 use tokio::sync::mpsc;
 
 /// Everything that makes the bot, whatever the mode.
@@ -39,12 +40,16 @@ pub struct BotConfig {
     pub greeting_rooms: Vec<RoomId>,
     pub startup_message: Option<String>,
     pub shutdown_message: Option<String>,
+    /// The webhook endpoint for Semaphore's alerts; `None`: off.
+    pub webhooks: Option<WebhookConfig>,
 }
 
-/// The bot, built, with the pushes of every instance's websocket.
+/// The bot, built, with the pushes of every instance's websocket and of the webhook endpoint.
 pub struct Wired {
     pub bot: Bot,
     pub pushes: mpsc::Receiver<(InstanceId, Option<TaskEvent>)>,
+    /// Where the webhook endpoint listens, when it is on.
+    pub webhook_address: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Wired {
@@ -86,6 +91,20 @@ pub async fn build(
         streams.push((*id, Box::new(client.events(chatrixcd_semaphore::Reconnect::default()))));
         list.push(Instance { id: *id, url: semaphore.url.clone(), semaphore: Arc::new(client) });
     }
+    let mut webhook_address = None;
+    if let Some(webhooks) = config.webhooks.clone() {
+        let (server, alerts) = Webhooks::bind(webhooks).await.context("starting the webhook endpoint")?;
+        webhook_address = server.local_addr();
+        tracing::info!(address = ?webhook_address, instances = alerts.len(), "webhook endpoint listening");
+        for (instance, stream) in alerts {
+            streams.push((instance, Box::new(stream)));
+        }
+        tokio::spawn(async move {
+            if let Err(e) = server.serve().await {
+                tracing::error!(error = %e, "the webhook endpoint stopped");
+            }
+        });
+    }
     let instances = Instances::new(list, config.default_instance)?;
     let mut settings = config.settings.clone();
     settings.bot_user = bot_user;
@@ -93,7 +112,7 @@ pub async fn build(
     let deps = Deps { chat, instances, store, clock };
     let bot = Bot::new(deps, settings, personality, redactor(&config));
     bot.resume().await;
-    Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams) })
+    Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams), webhook_address })
 }
 
 fn load_personality(path: Option<&Path>, seed: u64) -> anyhow::Result<Personality> {

@@ -239,6 +239,14 @@ impl Bot {
                     watch.soon(instance, now, self.core.settings.poll_interval);
                 }
             }
+            TaskEvent::Alert { project, task, status } => {
+                tracing::debug!(%instance, %task, %status, "Semaphore alerted; reading the task");
+                if let (Some(project), true) = (project, status.is_terminal()) {
+                    let task_ref = chatrixcd_ports::TaskRef { instance, project, task };
+                    lock(&self.core.tails).flush_soon(task_ref, now);
+                }
+                lock(&self.core.watch).now_if_watching(instance, now);
+            }
             // Output is read from the task's log, by `logs` and by live tails: it has every line,
             // the push channel does not (it drops lines across reconnects). A pushed line only
             // tells live tails that there is more to read.

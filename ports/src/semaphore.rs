@@ -371,6 +371,11 @@ pub enum TaskEvent {
     /// The push channel went down; it is being re-opened. Until it is back, only polling sees
     /// status changes.
     Disconnected,
+    /// Semaphore alerted a messenger (pointed at the bot's webhook endpoint) that a task reached
+    /// `status`. Only a hint, from a body Semaphore builds by text templating and nobody signs:
+    /// it wakes the instance's watcher, which reads the task for the truth. The project is known
+    /// only when the alert carries a link (Semaphore's `web_host` is set).
+    Alert { project: Option<ProjectId>, task: TaskId, status: TaskStatus },
 }
 
 /// A stream of task events. `None` means the stream has ended for good.

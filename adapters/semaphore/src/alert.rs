@@ -31,11 +31,25 @@ pub enum AlertError {
     NoStatus,
 }
 
-/// Reads an alert body of any of the four shapes.
+/// Reads an alert body of any of the four shapes (and DingTalk's, which is Slack's words in
+/// another envelope). A body that is not JSON, as Semaphore's templating makes of a name with a
+/// quote or a line break in it, is read as the texts between its quotes.
 pub fn parse_alert(body: &[u8]) -> Result<AlertNotice, AlertError> {
-    let json: Value = serde_json::from_slice(body).map_err(|e| AlertError::NotJson(e.to_string()))?;
-    let mut texts = Vec::new();
-    collect_strings(&json, &mut texts);
+    let (json, texts) = match serde_json::from_slice::<Value>(body) {
+        Ok(json) => {
+            let mut texts = Vec::new();
+            collect_strings(&json, &mut texts);
+            (json, texts)
+        }
+        Err(e) => {
+            let raw = String::from_utf8_lossy(body);
+            let texts: Vec<String> = raw.split('"').map(|t| t.replace("\\/", "/")).collect();
+            if !texts.iter().any(|t| t.contains("execution #") || t.contains("?t=")) {
+                return Err(AlertError::NotJson(e.to_string()));
+            }
+            (Value::Null, texts)
+        }
+    };
     let link = texts.iter().find(|t| t.contains("?t=") && t.contains("/project/")).cloned();
     let from_link = link.as_deref().and_then(ids_from_link);
     let task = from_link
@@ -127,6 +141,14 @@ mod tests {
     #[test]
     fn bad_alerts_say_what_is_wrong() {
         assert!(matches!(parse_alert(b"{not json"), Err(AlertError::NotJson(_))));
+        // A template named `say "hi"` breaks Semaphore's templated JSON; the alert still reads.
+        let broken = br#"{"attachments": [{"title": "Task: say "hi"", "title_link": "https://s.example/project/3/templates/7?t=42", "text": "execution #42, status: \u274cERROR!"}]}"#;
+        assert!(serde_json::from_slice::<Value>(broken).is_err());
+        let n = parse_alert(broken).unwrap();
+        assert_eq!(
+            (n.task, n.status.clone(), n.project),
+            (TaskId::new(42), TaskStatus::Error, Some(ProjectId::new(3)))
+        );
         assert_eq!(parse_alert(br#"{"text": "hello"}"#), Err(AlertError::NoTask));
         assert_eq!(parse_alert(br#"{"text": "execution #5, status: maybe"}"#), Err(AlertError::NoStatus));
         let n = parse_alert(br#"{"text": "execution #5, status: \u2705SUCCESS!"}"#).unwrap();

@@ -31,11 +31,14 @@ pub struct HttpConfig {
     pub ws_buffer: usize,
     /// How often the websocket relay looks for news.
     pub ws_poll: StdDuration,
+    /// Serve `/api/ws`. Off: it answers 404, as behind a proxy that does not pass websockets
+    /// (then only polling and alerts tell a client that a task moved).
+    pub websocket: bool,
 }
 
 impl HttpConfig {
     pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into(), ws_buffer: 256, ws_poll: StdDuration::from_millis(50) }
+        Self { token: token.into(), ws_buffer: 256, ws_poll: StdDuration::from_millis(50), websocket: true }
     }
 }
 
@@ -681,6 +684,9 @@ async fn confirm(State(s): State<AppState>, headers: HeaderMap, Path((p, k)): Pa
 }
 
 async fn websocket(State(s): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    if !s.config.websocket {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     guard!(s, headers);
     upgrade.on_upgrade(move |socket| relay(socket, s))
 }

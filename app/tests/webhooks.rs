@@ -1,0 +1,114 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
+
+//! Semaphore's alerts as pushes, through the bot's own wiring and event loop: a simulated 2.10
+//! Semaphore over HTTP whose websocket is off (as behind a proxy that drops it) posts its Slack
+//! alerts to the bot's webhook endpoint. Polling is slowed to once an hour, so only the alert
+//! can tell the bot that the run ended. Loopback only; every wait is bounded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatrixcd::runtime::{self, Input, Options};
+use chatrixcd::wiring::{self, BotConfig};
+use chatrixcd_clock::SystemClock;
+use chatrixcd_domain::Settings;
+use chatrixcd_ports::chat::{ChatEvent, EventId, Incoming};
+use chatrixcd_ports::{Clock, InstanceId, RoomId, UserId};
+use chatrixcd_semaphore::SemaphoreConfig;
+use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
+use chatrixcd_sim_semaphore::http::{self, HttpConfig};
+use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
+use chatrixcd_webhook::WebhookConfig;
+use tokio::sync::mpsc;
+
+#[path = "support/channel_chat.rs"]
+mod channel_chat;
+use channel_chat::ChannelChat;
+
+const TOKEN: &str = "webhooks-test-token-0123456789abcdef";
+const ALERT_SECRET: &str = "3f1c0a9e5b7d24681357924680abcdef";
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
+    let hook_port = free_port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let semaphore = format!("http://{}", listener.local_addr().unwrap());
+    let sim = SimSemaphore::demo(
+        SimConfig {
+            mode: Mode::V2_10,
+            queue_tick: chrono::Duration::milliseconds(100),
+            step: chrono::Duration::milliseconds(5),
+            web_host: Some(semaphore.clone()),
+            alerts: vec![AlertTarget {
+                kind: AlertKind::Slack,
+                url: format!("http://127.0.0.1:{hook_port}/hooks/semaphore/production/slack/{ALERT_SECRET}"),
+            }],
+        },
+        Arc::new(SystemClock),
+    );
+    let http_config = HttpConfig { websocket: false, ..HttpConfig::new(TOKEN) };
+    tokio::spawn(http::serve(listener, sim, http_config));
+
+    let admin = UserId::parse("@alice:test").unwrap();
+    let bot_user = UserId::parse("@bot:test").unwrap();
+    let mut settings = Settings::new(bot_user.clone());
+    settings.admins = vec![admin.clone()];
+    settings.greetings = false;
+    settings.poll_interval = chrono::Duration::hours(1);
+    settings.safety_poll_interval = chrono::Duration::hours(1);
+    let production = InstanceId::parse("production").unwrap();
+    let mut webhooks = WebhookConfig::new(format!("127.0.0.1:{hook_port}").parse().unwrap());
+    webhooks.alert_secrets = vec![(production, ALERT_SECRET.to_owned())];
+    let config = BotConfig {
+        settings,
+        instances: vec![(production, SemaphoreConfig::new(semaphore, TOKEN))],
+        default_instance: production,
+        secrets: vec![TOKEN.to_owned(), ALERT_SECRET.to_owned()],
+        data_dir: tempfile::tempdir().unwrap().keep(),
+        messages_file: None,
+        aliases_file: None,
+        keep_history_days: None,
+        greeting_rooms: Vec::new(),
+        startup_message: None,
+        shutdown_message: None,
+        webhooks: Some(webhooks),
+    };
+    let (chat, mut replies) = ChannelChat::new();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let wired = wiring::build(config, Arc::new(chat), bot_user, Arc::clone(&clock)).await.unwrap();
+    assert_eq!(wired.webhook_address.map(|a| a.port()), Some(hook_port));
+    let (inputs, rx) = mpsc::channel(64);
+    let options = Options { drain_on_close: None, finish_jobs: Duration::from_secs(1) };
+    tokio::spawn(async move {
+        runtime::serve(&wired.bot, &clock, rx, wired.pushes, std::future::pending(), options).await;
+    });
+
+    let meta = Incoming {
+        room: RoomId::parse("!ops:test").unwrap(),
+        sender: admin,
+        sender_name: None,
+        event_id: EventId("$run".into()),
+        timestamp: chrono::Utc::now(),
+    };
+    let body = "!cd run ops deploy-web --yes".to_owned();
+    inputs.send(Input::Event(ChatEvent::Message { meta, body, thread_root: None })).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let give_up = started + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(give_up, replies.recv()).await {
+            Ok(Some((_, body, _))) if body.contains("finished successfully") => break,
+            Ok(Some((_, body, _))) => seen.push(body),
+            Ok(None) => panic!("the bot stopped"),
+            Err(_) => panic!("the run's end never reached chat; saw {seen:?}"),
+        }
+    }
+    // The demo task takes about a second in the simulator; with polling at once an hour only
+    // the alert can have told the bot.
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
