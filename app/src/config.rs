@@ -152,15 +152,7 @@ pub(crate) struct RawConfig {
     pub default_instance: Option<String>,
     pub bot: BotSection,
     /// The webhook endpoint (new in chatrixcd; off when absent).
-    pub webhooks: Option<WebhooksSection>,
-}
-
-/// `webhooks`: where the bot listens for pushes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WebhooksSection {
-    /// `127.0.0.1:8088`; behind a reverse proxy that terminates TLS.
-    pub listen: String,
+    pub webhooks: Option<crate::webhook_config::WebhooksSection>,
 }
 
 /// A problem with one key.
@@ -237,8 +229,8 @@ pub(crate) struct Config {
     pub policies: Vec<PolicyRule>,
     pub messages_file: Option<PathBuf>,
     pub aliases_file: Option<PathBuf>,
-    /// Where the webhook endpoint listens, when `webhooks` is configured.
-    pub webhooks: Option<std::net::SocketAddr>,
+    /// The webhook endpoint, when `webhooks` is configured.
+    pub webhooks: Option<crate::webhook_config::Webhooks>,
 }
 
 impl Config {
@@ -250,6 +242,7 @@ impl Config {
             .flatten()
             .chain(self.instances.iter().map(|i| i.token.clone()))
             .chain(self.instances.iter().filter_map(|i| i.alert_secret.clone()))
+            .chain(self.webhooks.iter().flat_map(|w| w.hooks.iter().map(|h| h.secret.clone())))
             .filter(|s| !s.trim().is_empty())
             .collect();
         all.sort();
@@ -287,7 +280,7 @@ const SEMAPHORE_KEYS: &[&str] = &[
 /// Keys chatrixcd knows, per section; others are reported as likely typos (not errors: old
 /// ChatrixCD files carry keys of its TUI and plugins).
 const KNOWN: &[(&str, &[&str])] = &[
-    ("webhooks", &["listen"]),
+    ("webhooks", &["listen", "trusted_proxies", "hooks"]),
     (
         "matrix",
         &[
@@ -371,7 +364,7 @@ pub(crate) fn parse(text: &str) -> Result<(Config, Vec<Problem>), Vec<Problem>> 
 }
 
 /// A secret: the environment variable wins, then the file, then the value in config.json.
-fn secret(
+pub(crate) fn secret(
     env: Env<'_>,
     variable: &str,
     inline: Option<&String>,
@@ -526,7 +519,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     let names: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
     let access = crate::access_config::check(b, &names, &mut problems, &mut warnings);
     let ignored_users = crate::access_config::users("ignored_users", &b.ignored_users, &mut problems);
-    let webhooks = check_webhooks(&raw, &instances, &mut problems, &mut warnings);
+    let webhooks = crate::webhook_config::check(&raw, &instances, env, &mut problems, &mut warnings);
     let mut allowed_rooms = Vec::new();
     for (i, r) in b.allowed_rooms.iter().enumerate() {
         match RoomId::parse(r.trim()) {
@@ -636,42 +629,6 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
         )),
         _ => Err(problems),
     }
-}
-
-/// `webhooks.listen`, and whether the alert secrets have an endpoint to be used at.
-fn check_webhooks(
-    raw: &RawConfig,
-    instances: &[InstanceConfig],
-    problems: &mut Vec<Problem>,
-    warnings: &mut Vec<Problem>,
-) -> Option<std::net::SocketAddr> {
-    let with_secret = instances.iter().filter(|i| i.alert_secret.is_some()).count();
-    let Some(section) = &raw.webhooks else {
-        if let Some(i) = instances.iter().find(|i| i.alert_secret.is_some()) {
-            warnings.push(problem(
-                &format!("{}.alert_secret", i.key),
-                "is set, but there is no `webhooks` section to receive alerts",
-            ));
-        }
-        return None;
-    };
-    let listen = match section.listen.trim().parse::<std::net::SocketAddr>() {
-        Ok(address) => Some(address),
-        Err(_) => {
-            problems.push(problem(
-                "webhooks.listen",
-                format!("`{}` is not an address and port, e.g. \"127.0.0.1:8088\"", section.listen),
-            ));
-            None
-        }
-    };
-    if with_secret == 0 {
-        warnings.push(problem(
-            "webhooks",
-            "no Semaphore instance has an `alert_secret`: the endpoint takes no alerts (see docs/webhooks.md)",
-        ));
-    }
-    listen
 }
 
 /// The Matrix section: required keys, and its secrets read from the environment or files.
@@ -1101,7 +1058,7 @@ mod tests {
             );
         let (config, warnings) = parse(&good).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(config.webhooks, Some("127.0.0.1:8088".parse().unwrap()));
+        assert_eq!(config.webhooks.as_ref().map(|w| w.listen), Some("127.0.0.1:8088".parse().unwrap()));
         assert_eq!(
             config.instances.iter().find(|i| i.id.as_str() == "production").unwrap().alert_secret.as_deref(),
             Some(secret)

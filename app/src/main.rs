@@ -15,6 +15,7 @@ mod migrate_config;
 mod serve;
 mod sim;
 mod verify;
+mod webhook_config;
 
 use std::process::ExitCode;
 

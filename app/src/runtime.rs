@@ -31,6 +31,8 @@ pub enum Input {
         limit: StdDuration,
         done: oneshot::Sender<bool>,
     },
+    /// A webhook delivery to post.
+    Hook(chatrixcd_ports::HookEvent),
 }
 
 /// Why the loop ended.
@@ -179,6 +181,11 @@ pub async fn serve(
                 Some(Input::Drain { limit, done }) => {
                     drains.push((tokio::time::Instant::now() + limit, done));
                     settle_drains(bot, lanes.is_idle(), &mut drains, false).await;
+                }
+                Some(Input::Hook(event)) => {
+                    if let Some(job) = bot.hook(event) {
+                        lanes.submit(job);
+                    }
                 }
                 None => {
                     input_open = false;

@@ -64,6 +64,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         bot.announce(&greeting_rooms, text).await;
     }
     let (inputs_tx, inputs) = tokio::sync::mpsc::channel(256);
+    if let Some(deliveries) = wired.deliveries {
+        tokio::spawn(wiring::forward_deliveries(deliveries, inputs_tx.clone()));
+    }
     tokio::spawn(forward_events(events, inputs_tx));
     let terminate = signal_terminate()?;
     let options = runtime::Options { drain_on_close: None, finish_jobs: std::time::Duration::from_secs(30) };
@@ -128,10 +131,12 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
         greeting_rooms: config.raw.bot.greeting_rooms.iter().filter_map(|r| RoomId::parse(r.as_str()).ok()).collect(),
         startup_message: text(&config.raw.bot.startup_message),
         shutdown_message: text(&config.raw.bot.shutdown_message),
-        webhooks: config.webhooks.map(|listen| {
-            let mut webhooks = chatrixcd_webhook::WebhookConfig::new(listen);
+        webhooks: config.webhooks.as_ref().map(|w| {
+            let mut webhooks = chatrixcd_webhook::WebhookConfig::new(w.listen, Arc::new(SystemClock));
             webhooks.alert_secrets =
                 config.instances.iter().filter_map(|i| Some((i.id, i.alert_secret.clone()?))).collect();
+            webhooks.hooks = w.hooks.clone();
+            webhooks.trusted_proxies = w.trusted_proxies.clone();
             webhooks
         }),
     }

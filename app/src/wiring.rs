@@ -50,11 +50,25 @@ pub struct Wired {
     pub pushes: mpsc::Receiver<(InstanceId, Option<TaskEvent>)>,
     /// Where the webhook endpoint listens, when it is on.
     pub webhook_address: Option<std::net::SocketAddr>,
+    /// The named hooks' deliveries, to hand the event loop as `Input::Hook`.
+    pub deliveries: Option<mpsc::Receiver<chatrixcd_ports::HookEvent>>,
 }
 
 impl std::fmt::Debug for Wired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wired").finish_non_exhaustive()
+    }
+}
+
+/// Hands the named hooks' deliveries to the event loop.
+pub async fn forward_deliveries(
+    mut deliveries: mpsc::Receiver<chatrixcd_ports::HookEvent>,
+    inputs: mpsc::Sender<crate::runtime::Input>,
+) {
+    while let Some(delivery) = deliveries.recv().await {
+        if inputs.send(crate::runtime::Input::Hook(delivery)).await.is_err() {
+            break;
+        }
     }
 }
 
@@ -91,14 +105,17 @@ pub async fn build(
         streams.push((*id, Box::new(client.events(chatrixcd_semaphore::Reconnect::default()))));
         list.push(Instance { id: *id, url: semaphore.url.clone(), semaphore: Arc::new(client) });
     }
-    let mut webhook_address = None;
+    let (mut webhook_address, mut deliveries) = (None, None);
     if let Some(webhooks) = config.webhooks.clone() {
-        let (server, alerts) = Webhooks::bind(webhooks).await.context("starting the webhook endpoint")?;
-        webhook_address = server.local_addr();
-        tracing::info!(address = ?webhook_address, instances = alerts.len(), "webhook endpoint listening");
-        for (instance, stream) in alerts {
+        let hooks = webhooks.hooks.len();
+        let bound = Webhooks::bind(webhooks).await.context("starting the webhook endpoint")?;
+        webhook_address = bound.server.local_addr();
+        tracing::info!(address = ?webhook_address, instances = bound.alerts.len(), hooks, "webhook endpoint listening");
+        for (instance, stream) in bound.alerts {
             streams.push((instance, Box::new(stream)));
         }
+        deliveries = Some(bound.deliveries);
+        let server = bound.server;
         tokio::spawn(async move {
             if let Err(e) = server.serve().await {
                 tracing::error!(error = %e, "the webhook endpoint stopped");
@@ -112,7 +129,7 @@ pub async fn build(
     let deps = Deps { chat, instances, store, clock };
     let bot = Bot::new(deps, settings, personality, redactor(&config));
     bot.resume().await;
-    Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams), webhook_address })
+    Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams), webhook_address, deliveries })
 }
 
 fn load_personality(path: Option<&Path>, seed: u64) -> anyhow::Result<Personality> {

@@ -18,7 +18,7 @@ use chatrixcd_semaphore::SemaphoreConfig;
 use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
-use chatrixcd_webhook::WebhookConfig;
+use chatrixcd_webhook::{Cidr, HookConfig, Verify, WebhookConfig};
 use tokio::sync::mpsc;
 
 #[path = "support/channel_chat.rs"]
@@ -27,6 +27,7 @@ use channel_chat::ChannelChat;
 
 const TOKEN: &str = "webhooks-test-token-0123456789abcdef";
 const ALERT_SECRET: &str = "3f1c0a9e5b7d24681357924680abcdef";
+const GITEA_SECRET: &str = "9d8c7b6a5f4e3d2c1b0a99887766554433221100";
 
 /// A loopback port nobody listens on right now.
 fn free_port() -> u16 {
@@ -62,13 +63,21 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     settings.poll_interval = chrono::Duration::hours(1);
     settings.safety_poll_interval = chrono::Duration::hours(1);
     let production = InstanceId::parse("production").unwrap();
-    let mut webhooks = WebhookConfig::new(format!("127.0.0.1:{hook_port}").parse().unwrap());
+    let mut webhooks = WebhookConfig::new(format!("127.0.0.1:{hook_port}").parse().unwrap(), Arc::new(SystemClock));
     webhooks.alert_secrets = vec![(production, ALERT_SECRET.to_owned())];
+    webhooks.hooks = vec![HookConfig {
+        name: "gitea".into(),
+        secret: GITEA_SECRET.into(),
+        verify: Verify::Gitea,
+        rooms: vec![RoomId::parse("!dev:test").unwrap()],
+        template: None,
+        allow: vec![Cidr::parse("127.0.0.0/8").unwrap()],
+    }];
     let config = BotConfig {
         settings,
         instances: vec![(production, SemaphoreConfig::new(semaphore, TOKEN))],
         default_instance: production,
-        secrets: vec![TOKEN.to_owned(), ALERT_SECRET.to_owned()],
+        secrets: vec![TOKEN.to_owned(), ALERT_SECRET.to_owned(), GITEA_SECRET.to_owned()],
         data_dir: tempfile::tempdir().unwrap().keep(),
         messages_file: None,
         aliases_file: None,
@@ -83,6 +92,7 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     let wired = wiring::build(config, Arc::new(chat), bot_user, Arc::clone(&clock)).await.unwrap();
     assert_eq!(wired.webhook_address.map(|a| a.port()), Some(hook_port));
     let (inputs, rx) = mpsc::channel(64);
+    tokio::spawn(wiring::forward_deliveries(wired.deliveries.unwrap(), inputs.clone()));
     let options = Options { drain_on_close: None, finish_jobs: Duration::from_secs(1) };
     tokio::spawn(async move {
         runtime::serve(&wired.bot, &clock, rx, wired.pushes, std::future::pending(), options).await;
@@ -111,4 +121,31 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     // The demo task takes about a second in the simulator; with polling at once an hour only
     // the alert can have told the bot.
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+
+    // A Gitea push, signed, reaches its room; unsigned or forged, it is refused and posts nothing.
+    let push = r#"{"ref":"refs/heads/main","pusher":{"login":"dana"},"repository":{"full_name":"ops/site"},"commits":[{"message":"Fix the login page"}]}"#;
+    let url = format!("http://127.0.0.1:{hook_port}/hooks/gitea");
+    let client = reqwest::Client::new();
+    let send = |signature: Option<String>| {
+        let mut request = client.post(&url).header("X-Gitea-Event", "push").body(push);
+        if let Some(signature) = signature {
+            request = request.header("X-Gitea-Signature", signature);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(send(None).await, 401);
+    assert_eq!(send(Some("00".repeat(32))).await, 401);
+    let good = chatrixcd_webhook::verify::sign(GITEA_SECRET.as_bytes(), &[push.as_bytes()]);
+    assert_eq!(send(Some(good)).await, 202);
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (room, text) = loop {
+        match tokio::time::timeout_at(give_up, replies.recv()).await {
+            Ok(Some((room, body, _))) if body.contains("pushed") => break (room, body),
+            Ok(Some(_)) => {}
+            other => panic!("the push never reached chat: {other:?}"),
+        }
+    };
+    assert_eq!(room.as_str(), "!dev:test");
+    assert!(text.starts_with("📦 dana pushed 1 commit(s) to ops/site refs/heads/main"), "{text}");
+    assert!(text.contains("• Fix the login page"), "{text}");
 }

@@ -257,6 +257,29 @@ impl Bot {
         None
     }
 
+    /// A delivery from another system (a forge, CI) through the webhook endpoint, verified and
+    /// rendered there: posted to its rooms, through the outbox like every message (so redacted).
+    /// Rooms outside `allowed_rooms` are left out.
+    pub fn hook(&self, event: chatrixcd_ports::HookEvent) -> Option<Job> {
+        let allowed = &self.core.settings.allowed_rooms;
+        let rooms: Vec<RoomId> =
+            event.rooms.into_iter().filter(|r| allowed.is_empty() || allowed.contains(r)).collect();
+        if rooms.is_empty() {
+            return None;
+        }
+        let core = Arc::clone(&self.core);
+        // `@room` in a delivery (a commit message, say) must not ping everybody.
+        let text = event.text.replace("@room", "@\u{2060}room");
+        Some(Job::new(Lane::Bot, async move {
+            for room in &rooms {
+                let message = Reply::notice().push(&text).build();
+                if core.out.post(room, message).await.is_none() {
+                    tracing::warn!(hook = %event.hook, room = %room, "could not post a webhook delivery");
+                }
+            }
+        }))
+    }
+
     /// A push, handled at once (tests, benchmarks).
     pub async fn on_task_event(&self, instance: InstanceId, event: TaskEvent) -> Outcome {
         if let Some(job) = self.push(instance, event) {

@@ -460,3 +460,23 @@ async fn status_of_a_finished_task_the_bot_started_names_who_asked_for_it() {
     let other = chat.bodies().join("\n");
     assert!(other.contains("admin"), "a task started in Semaphore keeps Semaphore's user\n{other}");
 }
+
+#[tokio::test]
+async fn a_webhook_delivery_is_posted_to_its_rooms_without_pinging_everybody() {
+    let h = crate::testing::Harness::single().await;
+    let event = chatrixcd_ports::HookEvent {
+        hook: "gitea".into(),
+        rooms: vec![crate::testing::room()],
+        text: "📦 dana pushed to ops/site @room s3cr3t-token-value".into(),
+    };
+    h.bot.hook(event).unwrap().into_future().await;
+    let said = h.chat.bodies();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with("📦 dana pushed to ops/site @\u{2060}room"), "{said:?}");
+    assert!(!said[0].contains("s3cr3t"), "redacted: {said:?}");
+    let mut s = settings();
+    s.allowed_rooms = vec![chatrixcd_ports::RoomId::parse("!elsewhere:test").unwrap()];
+    let h = crate::testing::Harness::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], s).await;
+    let event = chatrixcd_ports::HookEvent { hook: "x".into(), rooms: vec![crate::testing::room()], text: "hi".into() };
+    assert!(h.bot.hook(event).is_none(), "rooms outside allowed_rooms are left out");
+}
