@@ -280,7 +280,19 @@ const SEMAPHORE_KEYS: &[&str] = &[
 /// Keys chatrixcd knows, per section; others are reported as likely typos (not errors: old
 /// ChatrixCD files carry keys of its TUI and plugins).
 const KNOWN: &[(&str, &[&str])] = &[
-    ("webhooks", &["listen", "trusted_proxies", "hooks"]),
+    (
+        "webhooks",
+        &[
+            "listen",
+            "tls_cert_file",
+            "tls_key_file",
+            "trusted_proxies",
+            "status_allow",
+            "per_client_per_second",
+            "per_hook_per_second",
+            "hooks",
+        ],
+    ),
     (
         "matrix",
         &[

@@ -132,12 +132,8 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
         startup_message: text(&config.raw.bot.startup_message),
         shutdown_message: text(&config.raw.bot.shutdown_message),
         webhooks: config.webhooks.as_ref().map(|w| {
-            let mut webhooks = chatrixcd_webhook::WebhookConfig::new(w.listen, Arc::new(SystemClock));
-            webhooks.alert_secrets =
-                config.instances.iter().filter_map(|i| Some((i.id, i.alert_secret.clone()?))).collect();
-            webhooks.hooks = w.hooks.clone();
-            webhooks.trusted_proxies = w.trusted_proxies.clone();
-            webhooks
+            let secrets = config.instances.iter().filter_map(|i| Some((i.id, i.alert_secret.clone()?))).collect();
+            w.endpoint(secrets, Arc::new(SystemClock))
         }),
     }
 }

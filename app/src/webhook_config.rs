@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::Path;
 
 use chatrixcd_ports::RoomId;
-use chatrixcd_webhook::{Cidr, HookConfig, MIN_SECRET_CHARS, Renderer, Verify};
+use chatrixcd_webhook::{Cidr, HookConfig, MIN_SECRET_CHARS, Renderer, Tls, Verify};
 use serde::Deserialize;
 
 use crate::config::{Env, InstanceConfig, Problem, RawConfig, problem, secret};
@@ -15,15 +17,21 @@ use crate::config::{Env, InstanceConfig, Problem, RawConfig, problem, secret};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct WebhooksSection {
-    /// `127.0.0.1:8088`; behind a reverse proxy that terminates TLS.
+    /// `127.0.0.1:8088`; behind a reverse proxy that terminates TLS, or with `tls_*_file`.
     pub listen: String,
+    pub tls_cert_file: Option<String>,
+    pub tls_key_file: Option<String>,
     pub trusted_proxies: Vec<String>,
+    /// Who may read `/readyz` and `/metrics`; absent: loopback only.
+    pub status_allow: Option<Vec<String>>,
+    pub per_client_per_second: Option<u32>,
+    pub per_hook_per_second: Option<u32>,
     pub hooks: BTreeMap<String, HookSection>,
 }
 
 /// `webhooks.hooks.<name>`, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub(crate) struct HookSection {
     pub secret: Option<String>,
     pub secret_file: Option<String>,
@@ -31,14 +39,76 @@ pub(crate) struct HookSection {
     pub rooms: Vec<String>,
     pub template: Option<String>,
     pub allow: Vec<String>,
+    /// Keys not listed above: each is a problem, not a warning, since a misspelt `allow` would
+    /// leave the hook open to everybody.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
+
+const HOOK_KEYS: [&str; 6] = ["secret", "secret_file", "verify", "rooms", "template", "allow"];
 
 /// The endpoint, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Webhooks {
     pub listen: SocketAddr,
+    /// Certificate and key, read and matched at load.
+    pub tls: Option<Tls>,
     pub trusted_proxies: Vec<Cidr>,
+    pub status_allow: Option<Vec<Cidr>>,
+    pub per_client: Option<NonZeroU32>,
+    pub per_hook: Option<NonZeroU32>,
     pub hooks: Vec<HookConfig>,
+}
+
+impl Webhooks {
+    /// The endpoint's settings, with the instances that take alerts.
+    pub(crate) fn endpoint(
+        &self,
+        alert_secrets: Vec<(chatrixcd_ports::InstanceId, String)>,
+        clock: std::sync::Arc<dyn chatrixcd_ports::Clock>,
+    ) -> chatrixcd_webhook::WebhookConfig {
+        let mut endpoint = chatrixcd_webhook::WebhookConfig::new(self.listen, clock);
+        endpoint.alert_secrets = alert_secrets;
+        endpoint.hooks = self.hooks.clone();
+        endpoint.trusted_proxies = self.trusted_proxies.clone();
+        endpoint.tls = self.tls.clone();
+        if let Some(allow) = &self.status_allow {
+            endpoint.status_allow = allow.clone();
+        }
+        endpoint.per_client = self.per_client.unwrap_or(endpoint.per_client);
+        endpoint.per_hook = self.per_hook.unwrap_or(endpoint.per_hook);
+        endpoint
+    }
+}
+
+fn rate(key: &str, value: Option<u32>, problems: &mut Vec<Problem>) -> Option<NonZeroU32> {
+    let value = value?;
+    let rate = NonZeroU32::new(value);
+    if rate.is_none() {
+        problems.push(problem(key, "must be 1 or more (requests per second)"));
+    }
+    rate
+}
+
+fn tls(section: &WebhooksSection, problems: &mut Vec<Problem>) -> Option<Tls> {
+    match (&section.tls_cert_file, &section.tls_key_file) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => match Tls::from_pem_files(Path::new(cert), Path::new(key)) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                problems.push(problem("webhooks.tls_cert_file", e.to_string()));
+                None
+            }
+        },
+        (Some(_), None) => {
+            problems.push(problem("webhooks.tls_key_file", "is required with tls_cert_file"));
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(problem("webhooks.tls_cert_file", "is required with tls_key_file"));
+            None
+        }
+    }
 }
 
 /// `CHATRIXCD_HOOK_<NAME>_SECRET`.
@@ -85,7 +155,20 @@ pub(crate) fn check(
         }
     };
     let trusted_proxies = ranges("webhooks.trusted_proxies", &section.trusted_proxies, problems);
+    let status_allow = section.status_allow.as_ref().map(|list| ranges("webhooks.status_allow", list, problems));
+    let tls = tls(section, problems);
+    let per_client = rate("webhooks.per_client_per_second", section.per_client_per_second, problems);
+    let per_hook = rate("webhooks.per_hook_per_second", section.per_hook_per_second, problems);
     let mut hooks = Vec::new();
+    let mut variables: BTreeMap<String, &str> = BTreeMap::new();
+    for name in section.hooks.keys() {
+        if let Some(other) = variables.insert(secret_variable(name), name) {
+            problems.push(problem(
+                &format!("webhooks.hooks.{name}"),
+                format!("and `{other}` would both take their secret from {}: rename one", secret_variable(name)),
+            ));
+        }
+    }
     for (name, h) in &section.hooks {
         let key = format!("webhooks.hooks.{name}");
         if let Some(hook) = check_hook(&key, name, h, env, problems, warnings) {
@@ -98,7 +181,7 @@ pub(crate) fn check(
             "no Semaphore instance has an `alert_secret` and no hook is configured: the endpoint takes nothing (see docs/webhooks.md)",
         ));
     }
-    Some(Webhooks { listen: listen?, trusted_proxies, hooks })
+    Some(Webhooks { listen: listen?, tls, trusted_proxies, status_allow, per_client, per_hook, hooks })
 }
 
 fn check_hook(
@@ -110,6 +193,11 @@ fn check_hook(
     warnings: &mut Vec<Problem>,
 ) -> Option<HookConfig> {
     let before = problems.len();
+    for unknown in h.unknown.keys() {
+        let known = HOOK_KEYS.join(", ");
+        let hint = chatrixcd_domain::grammar::suggest(unknown, HOOK_KEYS).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
+        problems.push(problem(&format!("{key}.{unknown}"), format!("is not a hook setting ({hint}known: {known})")));
+    }
     if name.is_empty()
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         || name == "semaphore"
@@ -165,4 +253,90 @@ fn check_hook(
         template: h.template.clone(),
         allow,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+
+    const SECRET: &str = "9b2f6c1d4e8a0b3c5d7e9f1a2b4c6d8e";
+
+    fn with_webhooks(webhooks: &str) -> String {
+        format!(
+            r#"{{
+                matrix: {{ homeserver: "https://m.example", user_id: "@bot:m.example", password: "pw" }},
+                semaphore: {{ url: "https://s.example", api_token: "t", alert_secret: "{SECRET}" }},
+                bot: {{ admin_users: ["@a:m.example"] }},
+                webhooks: {webhooks},
+            }}"#
+        )
+    }
+
+    /// Every problem's key and a piece of its message.
+    fn problems(webhooks: &str) -> Vec<(String, String)> {
+        match parse(&with_webhooks(webhooks)) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.into_iter().map(|p| (p.key, p.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_whole_section_reaches_the_endpoint() {
+        let text = with_webhooks(&format!(
+            r#"{{ listen: "127.0.0.1:8088", trusted_proxies: ["10.0.0.0/8"], status_allow: ["192.0.2.0/24"],
+                 per_client_per_second: 5, per_hook_per_second: 7,
+                 hooks: {{ gitea: {{ secret: "{SECRET}", verify: "forgejo", rooms: ["!dev:m.example"], allow: ["10.1.0.0/16"] }} }} }}"#
+        ));
+        let (config, warnings) = parse(&text).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let webhooks = config.webhooks.as_ref().unwrap();
+        let default = config.instances[0].id;
+        let clock = std::sync::Arc::new(chatrixcd_clock::SystemClock);
+        let endpoint = webhooks.endpoint(vec![(default, SECRET.to_owned())], clock);
+        assert_eq!(endpoint.listen.port(), 8088);
+        assert_eq!((endpoint.per_client.get(), endpoint.per_hook.get()), (5, 7));
+        assert_eq!(endpoint.status_allow.len(), 1);
+        assert_eq!(endpoint.trusted_proxies.len(), 1);
+        let hook = &endpoint.hooks[0];
+        assert_eq!((hook.name.as_str(), hook.verify, hook.allow.len()), ("gitea", chatrixcd_webhook::Verify::Gitea, 1));
+        assert!(config.secrets().iter().any(|s| s == SECRET), "hook secrets are redacted");
+    }
+
+    #[test]
+    fn each_mistake_is_named_where_it_is() {
+        let hook = |body: &str| format!(r#"{{ listen: "127.0.0.1:8088", hooks: {{ ci: {body} }} }}"#);
+        let good = format!(r#"secret: "{SECRET}", verify: "github", rooms: ["!r:m.example"]"#);
+        let cases: Vec<(String, &str, &str)> = vec![
+            (hook(&format!("{{ {good}, alow: [\"10.0.0.0/8\"] }}")), "webhooks.hooks.ci.alow", "did you mean `allow`"),
+            (hook(r#"{ secret: "short", verify: "github", rooms: ["!r:m.example"] }"#), "webhooks.hooks.ci.secret", "128 bits"),
+            (hook(&format!(r#"{{ secret: "{SECRET}", verify: "md5", rooms: ["!r:m.example"] }}"#)), "webhooks.hooks.ci.verify", "hmac-sha256"),
+            (hook(&format!(r##"{{ secret: "{SECRET}", verify: "github", rooms: ["#r:m.example"] }}"##)), "webhooks.hooks.ci.rooms[0]", "room id"),
+            (hook(&format!(r#"{{ secret: "{SECRET}", verify: "github", rooms: [] }}"#)), "webhooks.hooks.ci.rooms", "no room"),
+            (hook(&format!("{{ {good}, allow: [\"10.0.0.0/33\"] }}")), "webhooks.hooks.ci.allow[0]", ""),
+            (hook(&format!("{{ {good}, template: \"{{{{ unclosed\" }}")), "webhooks.hooks.ci.template", ""),
+            (hook(r#"{ verify: "github", rooms: ["!r:m.example"] }"#), "webhooks.hooks.ci.secret", "is required"),
+            (
+                format!(r#"{{ listen: "127.0.0.1:8088", hooks: {{ "a-b": {{ {good} }}, a_b: {{ {good} }} }} }}"#),
+                "webhooks.hooks.a_b",
+                "CHATRIXCD_HOOK_A_B_SECRET",
+            ),
+            (r#"{ listen: "127.0.0.1:8088", tls_cert_file: "/nonexistent/cert.pem" }"#.into(), "webhooks.tls_key_file", "required"),
+            (
+                r#"{ listen: "127.0.0.1:8088", tls_cert_file: "/nonexistent/c.pem", tls_key_file: "/nonexistent/k.pem" }"#.into(),
+                "webhooks.tls_cert_file",
+                "/nonexistent/c.pem",
+            ),
+            (r#"{ listen: "127.0.0.1:8088", per_client_per_second: 0 }"#.into(), "webhooks.per_client_per_second", "1 or more"),
+            (r#"{ listen: "127.0.0.1:8088", status_allow: ["everyone"] }"#.into(), "webhooks.status_allow[0]", ""),
+            (r#"{ listen: "8088" }"#.into(), "webhooks.listen", "address and port"),
+        ];
+        for (webhooks, key, says) in cases {
+            let found = problems(&webhooks);
+            assert!(
+                found.iter().any(|(k, m)| k == key && m.contains(says)),
+                "{webhooks}\nwanted {key}: …{says}…\ngot {found:#?}"
+            );
+        }
+        assert!(problems(&hook(&format!("{{ {good} }}"))).is_empty());
+    }
 }

@@ -106,8 +106,16 @@ pub async fn build(
         list.push(Instance { id: *id, url: semaphore.url.clone(), semaphore: Arc::new(client) });
     }
     let (mut webhook_address, mut deliveries) = (None, None);
-    if let Some(webhooks) = config.webhooks.clone() {
+    if let Some(mut webhooks) = config.webhooks.clone() {
         let hooks = webhooks.hooks.len();
+        let mut registry = prometheus_client::registry::Registry::with_prefix("chatrixcd");
+        webhooks.metrics = chatrixcd_webhook::Metrics::register(&mut registry);
+        webhooks.exposition = Some(Arc::new(registry));
+        webhooks.readiness = Some(Arc::new(crate::readiness::BotReadiness {
+            chat: Arc::clone(&chat),
+            store: store.clone(),
+            instances: list.iter().map(|i| (i.id, Arc::clone(&i.semaphore))).collect(),
+        }));
         let bound = Webhooks::bind(webhooks).await.context("starting the webhook endpoint")?;
         webhook_address = bound.server.local_addr();
         tracing::info!(address = ?webhook_address, instances = bound.alerts.len(), hooks, "webhook endpoint listening");
@@ -116,11 +124,7 @@ pub async fn build(
         }
         deliveries = Some(bound.deliveries);
         let server = bound.server;
-        tokio::spawn(async move {
-            if let Err(e) = server.serve().await {
-                tracing::error!(error = %e, "the webhook endpoint stopped");
-            }
-        });
+        tokio::spawn(server.serve());
     }
     let instances = Instances::new(list, config.default_instance)?;
     let mut settings = config.settings.clone();

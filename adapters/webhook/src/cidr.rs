@@ -10,6 +10,9 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// Loopback, both families: who may read `/readyz` and `/metrics` unless configured.
+    pub const LOOPBACK: [&'static str; 2] = ["127.0.0.0/8", "::1/128"];
+
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let (address, bits) = match text.split_once('/') {

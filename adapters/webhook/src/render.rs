@@ -33,6 +33,10 @@ const DEFAULTS: &[(&str, &str)] = &[
         "🏷️ Release {{ body.release.tag_name }} {{ body.action }} in {{ body.repository.full_name }} {{ body.release.html_url }}",
     ),
     (
+        "gitlab_release",
+        "🏷️ Release {{ body.tag }} {{ body.action }} in {{ body.project.path_with_namespace }} {{ body.url }}",
+    ),
+    (
         "pipeline",
         "🛠️ Pipeline {{ body.object_attributes.id }} {{ body.object_attributes.status }} for {{ body.object_attributes.ref }} \
          in {{ body.project.path_with_namespace }}",
@@ -46,7 +50,8 @@ fn default_key(event: &str) -> Option<&'static str> {
         "push" | "push hook" => "push",
         "pull_request" => "pull_request",
         "merge request hook" => "merge_request",
-        "release" | "release hook" => "release",
+        "release" => "release",
+        "release hook" => "gitlab_release",
         "pipeline hook" => "pipeline",
         _ => return None,
     };
@@ -67,6 +72,10 @@ impl Renderer {
         let mut env = Environment::new();
         // `body.a.b` on a delivery without `a` is empty, not an error: senders vary.
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        // A JSON `null` or a missing header prints as nothing, not as `none`.
+        env.set_formatter(|out, state, value| {
+            if value.is_none() || value.is_undefined() { Ok(()) } else { minijinja::escape_formatter(out, state, value) }
+        });
         // A commit message's subject: its first line, at most 100 characters.
         env.add_filter("firstline", |text: String| -> String {
             let line = text.trim().lines().next().unwrap_or_default();
@@ -134,6 +143,9 @@ mod tests {
         assert!(text.starts_with("📦 eve pushed 0 commit(s) to g/p refs/heads/x"), "{text}");
         assert_eq!(r.render("ci", Verify::HmacSha256, Some("deploy"), &json!({})), "📬 ci: deploy");
         assert_eq!(r.render("ci", Verify::HmacSha256, None, &json!({})), "📬 ci: a delivery");
+        let release = json!({"tag": "v1.2", "action": "create", "project": {"path_with_namespace": "g/p"}, "url": "https://g/r"});
+        let text = r.render("gl", Verify::GitlabToken, Some("Release Hook"), &release);
+        assert_eq!(text, "🏷️ Release v1.2 create in g/p https://g/r");
     }
 
     #[test]
@@ -144,6 +156,8 @@ mod tests {
             "ci deployed 1.2"
         );
         assert_eq!(r.render("x", Verify::Bearer, None, &json!({})), "deployed", "missing fields are empty");
+        let event = Renderer::new(Some("[{{ event }}] {{ body.who }}")).unwrap();
+        assert_eq!(event.render("x", Verify::Bearer, None, &json!({"who": null})), "[]", "null and no event are empty");
         assert!(Renderer::new(Some("{{ unclosed")).is_err());
         let failing = Renderer::new(Some("{{ body.n + 'text' }}")).unwrap();
         assert_eq!(failing.render("x", Verify::Bearer, None, &json!({"n": 1})), "📬 x: a delivery");

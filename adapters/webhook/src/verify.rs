@@ -91,6 +91,105 @@ pub fn sign(secret: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Signatures seen within the replay window, oldest first: each delivery is accepted once.
+#[derive(Debug, Default)]
+pub struct Replays {
+    seen: std::sync::Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    order: std::collections::VecDeque<(i64, String)>,
+    set: std::collections::HashSet<String>,
+}
+
+/// The most signatures remembered; past it the oldest are forgotten (the rate limits keep a
+/// window's worth far below it).
+const SEEN_MAX: usize = 100_000;
+
+impl Replays {
+    /// Remembers `signature` (seen at `at`, now `now`); false if it was already seen within
+    /// `window` seconds.
+    fn first_time(&self, signature: &str, at: i64, now: i64, window: i64) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let oldest = now.saturating_sub(window);
+        while seen.order.front().is_some_and(|(t, _)| *t < oldest) || seen.order.len() >= SEEN_MAX {
+            if let Some((_, old)) = seen.order.pop_front() {
+                seen.set.remove(&old);
+            }
+        }
+        let key = signature.trim().to_ascii_lowercase();
+        if !seen.set.insert(key.clone()) {
+            return false;
+        }
+        seen.order.push_back((at.max(oldest), key));
+        true
+    }
+}
+
+/// What checking a delivery needs besides its headers and body.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub secret: &'a [u8],
+    /// Unix seconds, from the clock port.
+    pub now: i64,
+    /// How far a timestamped delivery may be from `now`, in seconds.
+    pub window: i64,
+    pub replays: &'a Replays,
+}
+
+/// Checks a delivery's proof by `scheme`; `header` looks a request header up by its lower-case
+/// name. Nothing here allocates for a refused delivery except the replay cache's key.
+pub fn check<'h>(
+    scheme: Verify,
+    context: Context<'_>,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+) -> Result<(), Refusal> {
+    let secret = context.secret;
+    let ok = match scheme {
+        Verify::Github => {
+            let given = header("x-hub-signature-256").ok_or(Refusal::Unsigned)?;
+            given.strip_prefix("sha256=").is_some_and(|hex| hmac_matches(secret, &[body], hex))
+        }
+        Verify::Gitea => {
+            let given = header("x-gitea-signature").or_else(|| header("x-forgejo-signature")).ok_or(Refusal::Unsigned)?;
+            hmac_matches(secret, &[body], given)
+        }
+        Verify::GitlabToken => token_matches(secret, header("x-gitlab-token").ok_or(Refusal::Unsigned)?),
+        Verify::Bearer => {
+            let given = header("authorization").ok_or(Refusal::Unsigned)?;
+            // The scheme's name is case-insensitive (RFC 9110 §11.1).
+            let token = given.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+            token.is_some_and(|(_, token)| token_matches(secret, token))
+        }
+        Verify::HmacSha256 => return check_timestamped(context, &header, body),
+    };
+    if ok { Ok(()) } else { Err(Refusal::BadSignature) }
+}
+
+/// The generic scheme: a signature of `<timestamp>.<body>`, fresh, and new.
+fn check_timestamped<'h>(
+    context: Context<'_>,
+    header: &impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+) -> Result<(), Refusal> {
+    let stamp = header("x-timestamp").ok_or(Refusal::Unsigned)?.trim();
+    let signature = header("x-signature-256").ok_or(Refusal::Unsigned)?;
+    let hex = signature.strip_prefix("sha256=").ok_or(Refusal::BadSignature)?;
+    let at: i64 = stamp.parse().map_err(|_| Refusal::BadSignature)?;
+    if context.now.saturating_sub(at).saturating_abs() > context.window {
+        return Err(Refusal::Stale);
+    }
+    if !hmac_matches(context.secret, &[stamp.as_bytes(), b".", body], hex) {
+        return Err(Refusal::BadSignature);
+    }
+    if !context.replays.first_time(hex, at, context.now, context.window) {
+        return Err(Refusal::Replayed);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +207,42 @@ mod tests {
         for name in Verify::NAMES {
             assert!(Verify::parse(name).is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_timestamped_delivery_is_taken_once_and_only_while_fresh() {
+        let replays = Replays::default();
+        let context = Context { secret: b"s3cret", now: 1_700_000_000, window: 300, replays: &replays };
+        let signed = |at: i64| format!("sha256={}", sign(b"s3cret", &[at.to_string().as_bytes(), b".", b"{}"]));
+        let deliver = |at: i64, signature: &str, context: Context<'_>| {
+            let stamp = at.to_string();
+            check(
+                Verify::HmacSha256,
+                context,
+                |name| match name {
+                    "x-timestamp" => Some(stamp.as_str()),
+                    "x-signature-256" => Some(signature),
+                    _ => None,
+                },
+                b"{}",
+            )
+            .map_err(|r| r.as_str())
+        };
+        let now = context.now;
+        assert_eq!(deliver(now - 10, &signed(now - 10), context), Ok(()));
+        assert_eq!(deliver(now - 10, &signed(now - 10), context), Err("replayed"));
+        assert_eq!(deliver(now - 301, &signed(now - 301), context), Err("timestamp outside the window"));
+        assert_eq!(deliver(now + 301, &signed(now + 301), context), Err("timestamp outside the window"));
+        assert_eq!(deliver(now, &signed(now - 1), context), Err("bad signature"));
+        assert_eq!(deliver(i64::MIN, "sha256=00", context), Err("timestamp outside the window"));
+        // Long after, the remembered signature is forgotten with its window; by then its
+        // timestamp is stale anyway.
+        let later = Context { now: now + 10_000, ..context };
+        assert_eq!(deliver(now - 10, &signed(now - 10), later), Err("timestamp outside the window"));
+        let fresh = later.now - 1;
+        assert_eq!(deliver(fresh, &signed(fresh), later), Ok(()));
+        assert_eq!(replays.seen.lock().unwrap().order.len(), 1, "the old signature was forgotten");
+        let unsigned = check(Verify::Github, context, |_| None, b"{}");
+        assert_eq!(unsigned, Err(Refusal::Unsigned));
     }
 }
