@@ -114,6 +114,18 @@ pub(crate) struct BotSection {
     pub grants: Vec<crate::access_config::GrantSection>,
     /// Instances a `developer` grant without a scope leaves out.
     pub production_instances: Vec<String>,
+    /// Rooms following tasks the bot did not start (docs/webhooks.md).
+    pub notify: Vec<NotifySection>,
+}
+
+/// One entry of `bot.notify`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NotifySection {
+    pub room: String,
+    pub scope: String,
+    /// `failures` (the default), `finished` or `all`.
+    pub on: Option<String>,
 }
 
 impl Default for BotSection {
@@ -137,6 +149,7 @@ impl Default for BotSection {
             roles: BTreeMap::new(),
             grants: Vec::new(),
             production_instances: Vec::new(),
+            notify: Vec::new(),
         }
     }
 }
@@ -220,6 +233,8 @@ pub(crate) struct Config {
     pub roles: Vec<chatrixcd_domain::permissions::Role>,
     pub grants: Vec<chatrixcd_domain::permissions::Grant>,
     pub protected_instances: Vec<InstanceId>,
+    /// `bot.notify`, checked.
+    pub follows: Vec<chatrixcd_domain::notify::Follow>,
     pub ignored_users: Vec<UserId>,
     pub allowed_rooms: Vec<RoomId>,
     /// The default instance first, then the others by name.
@@ -333,6 +348,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "roles",
             "grants",
             "production_instances",
+            "notify",
             "log_file",
             "mouse_enabled",
             "color_enabled",
@@ -532,6 +548,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     let access = crate::access_config::check(b, &names, &mut problems, &mut warnings);
     let ignored_users = crate::access_config::users("ignored_users", &b.ignored_users, &mut problems);
     let webhooks = crate::webhook_config::check(&raw, &instances, env, &mut problems, &mut warnings);
+    let follows = check_notify(&b.notify, &names, &mut problems);
     let mut allowed_rooms = Vec::new();
     for (i, r) in b.allowed_rooms.iter().enumerate() {
         match RoomId::parse(r.trim()) {
@@ -627,6 +644,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
                 roles: access.roles,
                 grants: access.grants,
                 protected_instances: access.protected,
+                follows,
                 ignored_users,
                 allowed_rooms,
                 instances,
@@ -851,6 +869,49 @@ fn check_instances(
         problems.push(problem("semaphore_instances", "names no instance"));
     }
     (instances, default)
+}
+
+/// `bot.notify`: each entry's room, scope (naming a configured instance) and kind.
+fn check_notify(
+    list: &[NotifySection],
+    instances: &[&str],
+    problems: &mut Vec<Problem>,
+) -> Vec<chatrixcd_domain::notify::Follow> {
+    use chatrixcd_domain::notify::{Follow, On};
+    use chatrixcd_domain::permissions::Scope;
+    let mut out = Vec::new();
+    for (i, n) in list.iter().enumerate() {
+        let key = format!("bot.notify[{i}]");
+        let room = RoomId::parse(n.room.trim())
+            .map_err(|e| problems.push(problem(&format!("{key}.room"), format!("{e} (use the room id, `!…`)"))))
+            .ok();
+        let scope = match Scope::parse(&n.scope) {
+            Ok(scope) if !instances.iter().any(|i| scope.instance.matches(i)) => {
+                problems.push(problem(
+                    &format!("{key}.scope"),
+                    format!("`{}` names no configured instance ({})", n.scope, instances.join(", ")),
+                ));
+                None
+            }
+            Ok(scope) => Some(scope),
+            Err(e) => {
+                problems.push(problem(&format!("{key}.scope"), format!("the scope {e}")));
+                None
+            }
+        };
+        let on = match n.on.as_deref() {
+            None => Some(On::Failures),
+            Some(word) => On::parse(word).or_else(|| {
+                problems
+                    .push(problem(&format!("{key}.on"), format!("`{word}` is not one of: {}", On::NAMES.join(", "))));
+                None
+            }),
+        };
+        if let (Some(room), Some(scope), Some(on)) = (room, scope, on) {
+            out.push(Follow::new(room, scope, on));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use chatrixcd_domain::Settings;
 use chatrixcd_domain::permissions::Grant;
 use chatrixcd_ports::{Clock, InstanceId, UserId};
 use chatrixcd_semaphore::SemaphoreConfig;
+use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::{mpsc, oneshot};
@@ -58,6 +59,10 @@ pub(crate) struct DemoArgs {
     /// Start replies with a random greeting, as ChatrixCD does.
     #[arg(long)]
     greetings: bool,
+    /// How the simulated servers tell the bot that tasks moved, besides polling: their
+    /// websocket, their Slack-format alerts to the bot's webhook endpoint, or both.
+    #[arg(long, default_value = "both", value_parser = ["both", "alerts", "websocket"])]
+    push: String,
 }
 
 impl Default for DemoArgs {
@@ -73,6 +78,7 @@ impl Default for DemoArgs {
             keep_history_days: None,
             drain_secs: 900,
             greetings: false,
+            push: "both".into(),
         }
     }
 }
@@ -95,11 +101,19 @@ async fn simulated_instance(
     mode: &str,
     clock: Arc<dyn Clock>,
     token: &str,
+    alert_url: String,
 ) -> anyhow::Result<SemaphoreConfig> {
-    let spec = SimSpec { mode, tick_ms: args.tick_ms, step_ms: args.step_ms, alerts: Vec::new() };
+    // Semaphore's Slack alerts, pointed at the bot's webhook endpoint: status changes reach the
+    // bot as pushes, as they would from a real server set up as docs/webhooks.md says.
+    let alerts = match args.push.as_str() {
+        "websocket" => Vec::new(),
+        _ => vec![AlertTarget { kind: AlertKind::Slack, url: alert_url }],
+    };
+    let spec = SimSpec { mode, tick_ms: args.tick_ms, step_ms: args.step_ms, alerts };
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let (listener, address, sim) = bind_simulator(loopback, spec, clock).await?;
-    let http_config = HttpConfig::new(token);
+    let mut http_config = HttpConfig::new(token);
+    http_config.websocket = args.push != "alerts";
     tokio::spawn(async move {
         if let Err(e) = http::serve(listener, sim, http_config).await {
             tracing::error!(error = %e, "a simulated Semaphore stopped");
@@ -123,9 +137,27 @@ async fn demo_config(
 ) -> anyhow::Result<BotConfig> {
     let other = if args.mode == "current" { "2.10" } else { "current" };
     let (production_token, staging_token) = (token(), token());
-    let production = simulated_instance(args, &args.mode, Arc::clone(clock), &production_token).await?;
-    let staging = simulated_instance(args, other, Arc::clone(clock), &staging_token).await?;
     let instance = |name: &str| InstanceId::parse(name).context("instance name");
+    let endpoint = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let alert_secret = || -> String {
+        (0..32).map(|_| fastrand::choice(b"0123456789abcdef").map_or('0', |b| char::from(*b))).collect()
+    };
+    let (production_secret, staging_secret) = (alert_secret(), alert_secret());
+    let alert_url = |name: &str, secret: &str| format!("http://{endpoint}/hooks/semaphore/{name}/slack/{secret}");
+    let production = simulated_instance(
+        args,
+        &args.mode,
+        Arc::clone(clock),
+        &production_token,
+        alert_url("production", &production_secret),
+    )
+    .await?;
+    let staging =
+        simulated_instance(args, other, Arc::clone(clock), &staging_token, alert_url("staging", &staging_secret))
+            .await?;
+    let mut webhooks = chatrixcd_webhook::WebhookConfig::new(endpoint, Arc::clone(clock));
+    webhooks.alert_secrets =
+        vec![(instance("production")?, production_secret.clone()), (instance("staging")?, staging_secret.clone())];
     // The console names the bot; the wiring puts the chat's own user in.
     let mut settings = Settings::new(you.clone());
     settings.admins = vec![you.clone()];
@@ -141,7 +173,7 @@ async fn demo_config(
         settings,
         instances: vec![(instance("production")?, production), (instance("staging")?, staging)],
         default_instance: instance("production")?,
-        secrets: vec![production_token, staging_token],
+        secrets: vec![production_token, staging_token, production_secret, staging_secret],
         data_dir,
         messages_file: args.messages.clone(),
         aliases_file: args.aliases.clone(),
@@ -149,8 +181,16 @@ async fn demo_config(
         greeting_rooms: Vec::new(),
         startup_message: None,
         shutdown_message: None,
-        webhooks: None,
+        webhooks: (args.push != "websocket").then_some(webhooks),
     })
+}
+
+/// A loopback port free a moment ago, for the webhook endpoint: the simulators need its address
+/// before the wiring binds it.
+fn free_port() -> anyhow::Result<u16> {
+    let probe =
+        std::net::TcpListener::bind(("127.0.0.1", 0)).context("no free loopback port for the webhook endpoint")?;
+    Ok(probe.local_addr().context("the probe's address")?.port())
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -181,11 +221,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     console.say(&format!(
         "chatrixcd {} demo — two simulated Semaphore instances, `production` (the default) and `staging`, \
          each with projects `ops` and `web`. You are {you}, an admin; {dev} is a developer \
-         (`/as {dev}` to be them: they may run on staging, not on production, until you `!cd grant` it).\n\
+         (`/as {dev}` to be them: they may run on staging, not on production, until you `!cd grant` it). \
+         Both instances send their Slack-format alerts to the bot's webhook endpoint at {hooks}.\n\
          Try: !cd projects · !cd templates 1 · !cd run 1 1 · yes · !cd status · !cd logs · !cd instances · \
          !cd run staging:ops:deploy-web   (/help for console directives)",
         env!("CARGO_PKG_VERSION"),
         dev = demo_developer(),
+        hooks = wired.webhook_address.map_or_else(|| "(off)".to_owned(), |a| format!("http://{a}")),
     ));
 
     let (inputs_tx, inputs) = mpsc::channel::<Input>(64);

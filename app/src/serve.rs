@@ -111,6 +111,7 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
     settings.roles = config.roles.clone();
     settings.grants = config.grants.clone();
     settings.protected_instances = config.protected_instances.clone();
+    settings.follows = config.follows.clone();
     settings.ignored_users = config.ignored_users.clone();
     settings.allowed_rooms = config.allowed_rooms.clone();
     settings.default_policy = config.default_policy;

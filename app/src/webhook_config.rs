@@ -195,7 +195,9 @@ fn check_hook(
     let before = problems.len();
     for unknown in h.unknown.keys() {
         let known = HOOK_KEYS.join(", ");
-        let hint = chatrixcd_domain::grammar::suggest(unknown, HOOK_KEYS).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
+        let hint = chatrixcd_domain::grammar::suggest(unknown, HOOK_KEYS)
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
         problems.push(problem(&format!("{key}.{unknown}"), format!("is not a hook setting ({hint}known: {known})")));
     }
     if name.is_empty()

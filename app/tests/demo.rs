@@ -238,3 +238,14 @@ fn a_grant_made_in_chat_survives_a_restart_in_redb() {
     assert!(audit.contains("grant.add,@dev:chatrixcd.local operator on staging:ops"), "{audit}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_demo_simulators_alerts_reach_the_bots_webhook_endpoint() {
+    // No websocket and polling once an hour: only an alert can tell the bot that the run ended.
+    let (ok, out, err) = demo("!cd run 1 1 --yes\n/wait\n!cd info\n", &["--push", "alerts", "--poll-ms", "3600000"]);
+    assert!(ok, "stderr: {err}");
+    assert!(out.contains("send their Slack-format alerts to the bot's webhook endpoint at http://127.0.0.1:"), "{out}");
+    assert!(out.contains("✅ [production] deploy-web · task #2147483646 · success"), "{out}");
+    assert!(out.contains("finished successfully"), "{out}");
+    assert!(out.contains("websocket closed · alerts received: 1 (all instances)"), "{out}");
+}

@@ -123,6 +123,7 @@ impl Bot {
     pub async fn resume(&self) {
         // Grants made in chat apply from the first event on (invites included).
         grants::ensure_loaded(&self.core).await;
+        crate::notify::ensure_loaded(&self.core).await;
         match self.core.store().tracked_tasks().await {
             Ok(tracked) => {
                 let now = self.core.now();
@@ -224,6 +225,8 @@ impl Bot {
                 let core = Arc::clone(&self.core);
                 let pushed = watch::Pushed { project, task, template, status, start, end };
                 return Some(Job::new(Lane::Watch(instance), async move {
+                    // Before the watcher, which forgets a run of the bot's that ended.
+                    crate::notify::on_push(&core, instance, Some(pushed.project), pushed.task, &pushed.status).await;
                     watch::on_status(&core, instance, pushed).await;
                 }));
             }
@@ -241,11 +244,18 @@ impl Bot {
             }
             TaskEvent::Alert { project, task, status } => {
                 tracing::debug!(%instance, %task, %status, "Semaphore alerted; reading the task");
+                crate::outbox::Counters::bump(&self.core.out.counters.alerts);
                 if let (Some(project), true) = (project, status.is_terminal()) {
                     let task_ref = chatrixcd_ports::TaskRef { instance, project, task };
                     lock(&self.core.tails).flush_soon(task_ref, now);
                 }
                 lock(&self.core.watch).now_if_watching(instance, now);
+                if crate::notify::Phase::of(&status).is_some_and(|p| self.core.followers.any_wants(instance, p)) {
+                    let core = Arc::clone(&self.core);
+                    return Some(Job::new(Lane::Watch(instance), async move {
+                        crate::notify::on_push(&core, instance, project, task, &status).await;
+                    }));
+                }
             }
             // Output is read from the task's log, by `logs` and by live tails: it has every line,
             // the push channel does not (it drops lines across reconnects). A pushed line only
@@ -267,6 +277,7 @@ impl Bot {
         if rooms.is_empty() {
             return None;
         }
+        crate::outbox::Counters::bump(&self.core.out.counters.hook_deliveries);
         let core = Arc::clone(&self.core);
         // `@room` in a delivery (a commit message, say) must not ping everybody.
         let text = event.text.replace("@room", "@\u{2060}room");

@@ -80,6 +80,8 @@ pub(crate) struct Core {
     pub settings: Settings,
     /// Who may do what: config's grants and those made in chat.
     pub access: Access,
+    /// Rooms following tasks the bot did not start.
+    pub followers: crate::notify::Followers,
     pub personality: Personality,
     pub out: Outbox,
     pub questions: Questions,
@@ -102,10 +104,12 @@ impl Core {
         let out = Outbox::new(Arc::clone(&deps.chat), Arc::clone(&deps.store), Arc::clone(&deps.clock), redactor);
         let watch = Watchers::new(deps.instances.iter().map(|i| i.id));
         let access = Access::new(settings.policy());
+        let followers = crate::notify::Followers::new(settings.follows.clone());
         Self {
             deps,
             settings,
             access,
+            followers,
             personality,
             out,
             questions: Mutex::new(Confirmations::default()),

@@ -13,6 +13,7 @@ mod error;
 pub mod grammar;
 mod grants;
 pub mod instances;
+pub mod notify;
 mod outbox;
 pub mod permissions;
 pub mod personality;

@@ -18,6 +18,10 @@ pub struct Stats {
     pub errors: u64,
     /// Encrypted events the bot could not decrypt.
     pub undecryptable: u64,
+    /// Semaphore's alerts received through the webhook endpoint.
+    pub alerts: u64,
+    /// Other systems' deliveries posted from named hooks.
+    pub hook_deliveries: u64,
 }
 
 /// Live counters, shared by every job.
@@ -27,6 +31,8 @@ pub(crate) struct Counters {
     pub messages_sent: AtomicU64,
     pub errors: AtomicU64,
     pub undecryptable: AtomicU64,
+    pub alerts: AtomicU64,
+    pub hook_deliveries: AtomicU64,
 }
 
 impl Counters {
@@ -40,6 +46,8 @@ impl Counters {
             messages_sent: self.messages_sent.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             undecryptable: self.undecryptable.load(Ordering::Relaxed),
+            alerts: self.alerts.load(Ordering::Relaxed),
+            hook_deliveries: self.hook_deliveries.load(Ordering::Relaxed),
         }
     }
 }

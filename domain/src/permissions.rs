@@ -241,7 +241,8 @@ impl Scope {
         !self.instance.0.contains(['*', '?']) && self.instance.matches(instance)
     }
 
-    fn covers(&self, target: &Target<'_>) -> bool {
+    /// Whether `target` is within this scope.
+    pub fn covers(&self, target: &Target<'_>) -> bool {
         // What belongs to no instance (joining rooms, shutting down, changing grants) is only in
         // a scope that is everywhere.
         let Some(instance) = target.instance else { return self.is_everywhere() };

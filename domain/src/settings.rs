@@ -60,6 +60,8 @@ pub struct Settings {
     pub grants: Vec<Grant>,
     /// Instances a `developer` grant without a scope leaves out (`production_instances`).
     pub protected_instances: Vec<InstanceId>,
+    /// Rooms following tasks the bot did not start, from config (`bot.notify`).
+    pub follows: Vec<crate::notify::Follow>,
     /// Commands are answered only here; empty means every room the bot is in.
     pub allowed_rooms: Vec<RoomId>,
     /// Other bots: their messages are ignored to prevent loops.
@@ -109,6 +111,7 @@ impl Settings {
             roles: Vec::new(),
             grants: Vec::new(),
             protected_instances: Vec::new(),
+            follows: Vec::new(),
             allowed_rooms: Vec::new(),
             ignored_users: Vec::new(),
             greetings: true,

@@ -318,6 +318,7 @@ async fn update(core: &Core, mut tracked: TrackedTask, task: &Task) {
     message.reply_to = tracked.status_event.clone();
     message.idempotency_key = Some(format!("done:{}:{}", tracked.room, idem(&tracked)));
     core.out.post(&tracked.room, message).await;
+    core.followers.mark_own(task_ref);
     if let Err(e) = core.store().untrack(task_ref, &tracked.room).await {
         tracing::warn!(error = %e, "could not stop watching a finished task");
     }

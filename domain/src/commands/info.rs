@@ -37,8 +37,13 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
         semaphore.insert(0, vec!["Instance".to_owned(), format!("{} ({how})", instance.id)]);
         semaphore.push(vec!["Instances".to_owned(), ctx.instances().len().to_string()]);
     }
-    let tracked = ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
+    let websocket = if crate::core::lock(&ctx.core().watch).push_open(instance.id) { "open" } else { "closed" };
     let stats = ctx.core().out.counters.snapshot();
+    semaphore.push(vec![
+        "Pushes".to_owned(),
+        format!("websocket {websocket} · alerts received: {} (all instances)", stats.alerts),
+    ]);
+    let tracked = ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
     let bot_rows = vec![
         vec!["Version".to_owned(), ctx.settings().version.clone()],
         vec!["Uptime".to_owned(), human(now - ctx.core().started_at)],
@@ -46,6 +51,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
         vec!["Messages sent".to_owned(), stats.messages_sent.to_string()],
         vec!["Errors".to_owned(), stats.errors.to_string()],
         vec!["Undecryptable messages".to_owned(), stats.undecryptable.to_string()],
+        vec!["Webhook deliveries".to_owned(), stats.hook_deliveries.to_string()],
         vec!["Tasks watched".to_owned(), tracked],
         vec!["Open questions".to_owned(), ctx.open_questions().to_string()],
     ];

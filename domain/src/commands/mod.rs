@@ -95,6 +95,7 @@ registry! {
     stop,
     approve,
     reject,
+    notify,
     instances,
     r#use,
     ping,
