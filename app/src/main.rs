@@ -16,6 +16,7 @@ mod serve;
 mod sim;
 mod verify;
 mod webhook_config;
+mod webhook_test;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,9 @@ enum Command {
     /// End-to-end encryption from the terminal: status, emoji verification, recovery key. The bot
     /// must be stopped meanwhile.
     Verify(verify::VerifyArgs),
+    /// The webhook endpoint: send a signed test delivery to the running bot.
+    #[command(subcommand)]
+    Webhook(webhook_test::WebhookCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             Some(Command::Export(args)) => export::run(args).await,
             Some(Command::Login(args)) => login::run(args).await,
             Some(Command::Verify(args)) => verify::run(args).await,
+            Some(Command::Webhook(command)) => webhook_test::run(command).await,
             Some(Command::Config(ConfigCommand::Migrate(args))) => migrate_config::run(&args),
             Some(Command::Check(args)) => match check::run(args).await {
                 Ok(true) => Ok(()),

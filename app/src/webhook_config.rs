@@ -39,13 +39,73 @@ pub(crate) struct HookSection {
     pub rooms: Vec<String>,
     pub template: Option<String>,
     pub allow: Vec<String>,
+    pub run: Option<RunSection>,
     /// Keys not listed above: each is a problem, not a warning, since a misspelt `allow` would
     /// leave the hook open to everybody.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
-const HOOK_KEYS: [&str; 6] = ["secret", "secret_file", "verify", "rooms", "template", "allow"];
+const HOOK_KEYS: [&str; 7] = ["secret", "secret_file", "verify", "rooms", "template", "allow", "run"];
+
+/// `webhooks.hooks.<name>.run`, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RunSection {
+    /// Who the hook acts as (its grants decide); default `@hook-<name>:webhooks.invalid`.
+    #[serde(rename = "as")]
+    pub principal: Option<String>,
+    /// `instance:project:template`, as `run` takes it.
+    pub template: String,
+    pub vars: BTreeMap<String, String>,
+    /// A minijinja expression over `body`, `hook` and `event`.
+    pub when: Option<String>,
+}
+
+/// The user a hook acts as unless `run.as` says: on the reserved `.invalid` domain, so no real
+/// account can ever be it.
+fn default_principal(name: &str) -> String {
+    let local: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    format!("@hook-{local}:webhooks.invalid")
+}
+
+fn check_run(
+    key: &str,
+    name: &str,
+    run: &RunSection,
+    problems: &mut Vec<Problem>,
+) -> Option<chatrixcd_webhook::RunConfig> {
+    let principal_text = run.principal.clone().unwrap_or_else(|| default_principal(name));
+    let principal = match crate::access_config::user_id(&principal_text) {
+        Ok(user) => Some(user),
+        Err(e) => {
+            problems.push(problem(&format!("{key}.run.as"), e));
+            None
+        }
+    };
+    if run.template.trim().is_empty() {
+        problems.push(problem(
+            &format!("{key}.run.template"),
+            "is required: the template to run, e.g. \"staging:ops:deploy-web\"",
+        ));
+        return None;
+    }
+    let config = chatrixcd_webhook::RunConfig {
+        principal: principal?,
+        target: run.template.trim().to_owned(),
+        vars: run.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        when: run.when.clone(),
+    };
+    if let Err(e) = chatrixcd_webhook::run::RunTemplates::new(config.clone()) {
+        problems.push(problem(&format!("{key}.run"), e));
+        return None;
+    }
+    Some(config)
+}
 
 /// The endpoint, checked.
 #[derive(Debug, Clone)]
@@ -53,6 +113,8 @@ pub(crate) struct Webhooks {
     pub listen: SocketAddr,
     /// Certificate and key, read and matched at load.
     pub tls: Option<Tls>,
+    /// The certificate's file (`chatrixcd webhook test` trusts it).
+    pub tls_cert_file: Option<std::path::PathBuf>,
     pub trusted_proxies: Vec<Cidr>,
     pub status_allow: Option<Vec<Cidr>>,
     pub per_client: Option<NonZeroU32>,
@@ -181,7 +243,8 @@ pub(crate) fn check(
             "no Semaphore instance has an `alert_secret` and no hook is configured: the endpoint takes nothing (see docs/webhooks.md)",
         ));
     }
-    Some(Webhooks { listen: listen?, tls, trusted_proxies, status_allow, per_client, per_hook, hooks })
+    let tls_cert_file = tls.as_ref().and(section.tls_cert_file.as_ref()).map(std::path::PathBuf::from);
+    Some(Webhooks { listen: listen?, tls, tls_cert_file, trusted_proxies, status_allow, per_client, per_hook, hooks })
 }
 
 fn check_hook(
@@ -244,6 +307,7 @@ fn check_hook(
         problems.push(problem(&format!("{key}.template"), e));
     }
     let allow = ranges(&format!("{key}.allow"), &h.allow, problems);
+    let run = h.run.as_ref().and_then(|r| check_run(key, name, r, problems));
     if problems.len() > before {
         return None;
     }
@@ -254,6 +318,7 @@ fn check_hook(
         rooms,
         template: h.template.clone(),
         allow,
+        run,
     })
 }
 
@@ -331,6 +396,9 @@ mod tests {
             (r#"{ listen: "127.0.0.1:8088", per_client_per_second: 0 }"#.into(), "webhooks.per_client_per_second", "1 or more"),
             (r#"{ listen: "127.0.0.1:8088", status_allow: ["everyone"] }"#.into(), "webhooks.status_allow[0]", ""),
             (r#"{ listen: "8088" }"#.into(), "webhooks.listen", "address and port"),
+            (hook(&format!("{{ {good}, run: {{ template: \"\" }} }}")), "webhooks.hooks.ci.run.template", "is required"),
+            (hook(&format!("{{ {good}, run: {{ template: \"s:o:t\", when: \"a ===\" }} }}")), "webhooks.hooks.ci.run", "run.when"),
+            (hook(&format!("{{ {good}, run: {{ template: \"s:o:t\", as: \"nobody\" }} }}")), "webhooks.hooks.ci.run.as", ""),
         ];
         for (webhooks, key, says) in cases {
             let found = problems(&webhooks);

@@ -62,6 +62,14 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     settings.greetings = false;
     settings.poll_interval = chrono::Duration::hours(1);
     settings.safety_poll_interval = chrono::Duration::hours(1);
+    // The hook's runs start without a question (a person would confirm under `confirm`).
+    settings.default_policy = chatrixcd_domain::ConfirmPolicy::None;
+    let principal = UserId::parse("@hook-gitea:webhooks.invalid").unwrap();
+    settings.grants = vec![chatrixcd_domain::permissions::Grant::new(
+        principal.clone(),
+        "operator",
+        Some(chatrixcd_domain::permissions::Scope::parse("production:ops:deploy-*").unwrap()),
+    )];
     let production = InstanceId::parse("production").unwrap();
     let mut webhooks = WebhookConfig::new(format!("127.0.0.1:{hook_port}").parse().unwrap(), Arc::new(SystemClock));
     webhooks.alert_secrets = vec![(production, ALERT_SECRET.to_owned())];
@@ -72,6 +80,12 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
         rooms: vec![RoomId::parse("!dev:test").unwrap()],
         template: None,
         allow: vec![Cidr::parse("127.0.0.0/8").unwrap()],
+        run: Some(chatrixcd_webhook::RunConfig {
+            principal,
+            target: "production:ops:deploy-web".into(),
+            vars: Vec::new(),
+            when: Some(r#"event == "push" and body.ref == "refs/heads/main""#.into()),
+        }),
     }];
     let config = BotConfig {
         settings,
@@ -148,4 +162,19 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     assert_eq!(room.as_str(), "!dev:test");
     assert!(text.starts_with("📦 dana pushed 1 commit(s) to ops/site refs/heads/main"), "{text}");
     assert!(text.contains("• Fix the login page"), "{text}");
+    // The push to main starts the hook's run, as its principal, in the hook's room.
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(give_up, replies.recv()).await {
+            Ok(Some((room, body, _))) if body.contains("finished successfully") => {
+                assert_eq!(room.as_str(), "!dev:test");
+                assert!(body.contains("@hook-gitea:webhooks.invalid"), "{body}");
+                break;
+            }
+            Ok(Some((_, body, _))) => seen.push(body),
+            other => panic!("the hook's run never ended in chat: {other:?}; saw {seen:?}"),
+        }
+    }
+    assert!(seen.iter().any(|b| b.contains("started by @hook-gitea:webhooks.invalid")), "{seen:?}");
 }

@@ -282,11 +282,19 @@ impl Bot {
         // `@room` in a delivery (a commit message, say) must not ping everybody.
         let text = event.text.replace("@room", "@\u{2060}room");
         Some(Job::new(Lane::Bot, async move {
+            let mut first = None;
             for room in &rooms {
                 let message = Reply::notice().push(&text).build();
-                if core.out.post(room, message).await.is_none() {
-                    tracing::warn!(hook = %event.hook, room = %room, "could not post a webhook delivery");
+                match core.out.post(room, message).await {
+                    Some(id) => {
+                        first.get_or_insert((room.clone(), id));
+                    }
+                    None => tracing::warn!(hook = %event.hook, room = %room, "could not post a webhook delivery"),
                 }
+            }
+            // The run it asks for answers the delivery's message in the first room.
+            if let (Some(run), Some((room, event_id))) = (event.run, first) {
+                hook_run(&core, &event.hook, run, room, event_id).await;
             }
         }))
     }
@@ -598,6 +606,36 @@ async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command
     tail::save_if_changed(core).await;
 }
 
+/// A hook's run: the `run` command as its principal would type it, in the room of its
+/// delivery, built as parsed (the delivery's values are never split into words), through the
+/// same permission gate, confirmation policy and watch as a person's.
+async fn hook_run(core: &Core, hook: &str, run: chatrixcd_ports::HookRun, room: RoomId, event_id: EventId) {
+    tracing::info!(%hook, target = %run.target, principal = %run.principal, "a webhook asks for a run");
+    let req = Request {
+        room,
+        sender: run.principal,
+        sender_name: Some(format!("hook {hook}")),
+        event_id,
+        via_hook: Some(hook.to_owned()),
+    };
+    let mut parsed = Parsed { path: vec!["run"], ..Default::default() };
+    parsed.args.insert("project", run.target);
+    let vars: Vec<String> = run.vars.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !vars.is_empty() {
+        parsed.flags.insert("var", vars);
+    }
+    let command = commands::find(&parsed);
+    let on = match command.map(|c| (c.needs)(&parsed)) {
+        Some(Needs::Instance(named)) => match resolve_instance(core, &req.room, named.as_deref()).await {
+            Ok(instance) => On::Instance(instance.id),
+            Err(_) => On::Local,
+        },
+        _ => On::Local,
+    };
+    Counters::bump(&core.out.counters.commands);
+    run_parsed(core, &req, command, parsed, on).await;
+}
+
 /// The question asked before a command runs: may the requester do `action` here at all? On an
 /// instance, "to something of it"; a command that names a project or task asks again about it.
 /// What belongs to no instance (rooms, grants, the process) needs a grant everywhere.
@@ -666,19 +704,24 @@ async fn usage_error(core: &Core, req: &Request, error: &GrammarError) {
 
 pub(crate) async fn report_error(core: &Core, req: &Request, path: &[&'static str], error: CommandError) {
     Counters::bump(&core.out.counters.errors);
+    // A hook's run failed: say whose, since nobody typed it.
+    let opening = match &req.via_hook {
+        Some(hook) => Reply::notice().push(&format!("🪝 The hook `{hook}`'s run (as {}): ", req.sender)),
+        None => Reply::notice(),
+    };
     let reply = match error {
         CommandError::Usage(message) => {
-            let mut reply = Reply::notice().push("🤔 ").push(&message);
+            let mut reply = opening.clone().push("🤔 ").push(&message);
             if let Some(spec) = commands::spec_at(path) {
                 reply = reply.usage(&spec.usage(&core.settings.prefix, path));
             }
             reply
         }
-        CommandError::Refused(message) => Reply::notice().push("🚫 ").push(&message),
-        CommandError::Denied(message) => Reply::notice().push("🔒 ").push(&message),
+        CommandError::Refused(message) => opening.clone().push("🚫 ").push(&message),
+        CommandError::Denied(message) => opening.clone().push("🔒 ").push(&message),
         CommandError::Semaphore { instance, error } => {
             let instances = core.instances();
-            let mut reply = Reply::notice().push("⚠️ ");
+            let mut reply = opening.clone().push("⚠️ ");
             match instance.filter(|_| instances.is_multi()) {
                 Some(instance) => {
                     reply = reply.push(&tag(instances, instance)).push(&error.to_string()).push(&format!(
@@ -689,9 +732,9 @@ pub(crate) async fn report_error(core: &Core, req: &Request, path: &[&'static st
             }
             reply
         }
-        CommandError::Chat(e) => Reply::notice().push("⚠️ ").push(&e.to_string()),
-        CommandError::Store(e) => Reply::notice().push("⚠️ ").push(&e.to_string()),
-        CommandError::Encryption(e) => Reply::notice().push("🔐 ").push(&e.to_string()),
+        CommandError::Chat(e) => opening.clone().push("⚠️ ").push(&e.to_string()),
+        CommandError::Store(e) => opening.clone().push("⚠️ ").push(&e.to_string()),
+        CommandError::Encryption(e) => opening.clone().push("🔐 ").push(&e.to_string()),
     };
     core.reply(req, reply).await;
 }
@@ -725,6 +768,7 @@ async fn on_answer(core: &Core, meta: &Incoming, pending: Pending<PendingAction>
         sender: pending.requester.clone(),
         sender_name: None,
         event_id: meta.event_id.clone(),
+        via_hook: None,
     };
     match answer {
         Answer::No => {

@@ -468,6 +468,7 @@ async fn a_webhook_delivery_is_posted_to_its_rooms_without_pinging_everybody() {
         hook: "gitea".into(),
         rooms: vec![crate::testing::room()],
         text: "📦 dana pushed to ops/site @room s3cr3t-token-value".into(),
+        run: None,
     };
     h.bot.hook(event).unwrap().into_future().await;
     let said = h.chat.bodies();
@@ -477,6 +478,47 @@ async fn a_webhook_delivery_is_posted_to_its_rooms_without_pinging_everybody() {
     let mut s = settings();
     s.allowed_rooms = vec![chatrixcd_ports::RoomId::parse("!elsewhere:test").unwrap()];
     let h = crate::testing::Harness::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], s).await;
-    let event = chatrixcd_ports::HookEvent { hook: "x".into(), rooms: vec![crate::testing::room()], text: "hi".into() };
+    let event = chatrixcd_ports::HookEvent {
+        hook: "x".into(),
+        rooms: vec![crate::testing::room()],
+        text: "hi".into(),
+        run: None,
+    };
     assert!(h.bot.hook(event).is_none(), "rooms outside allowed_rooms are left out");
+}
+
+#[tokio::test]
+async fn a_hooks_run_goes_through_its_principals_grants_and_a_persons_confirmation() {
+    use chatrixcd_ports::{HookEvent, HookRun, UserId};
+    let principal = UserId::parse("@hook-gitea:webhooks.invalid").unwrap();
+    let delivery = |vars: Vec<(String, String)>| HookEvent {
+        hook: "gitea".into(),
+        rooms: vec![crate::testing::room()],
+        text: "📦 dana pushed to ops/site main".into(),
+        run: Some(HookRun { principal: principal.clone(), target: "default:ops:deploy-web".into(), vars }),
+    };
+    // No grant: the delivery is posted, the run refused, and why.
+    let h = crate::testing::Harness::single().await;
+    h.bot.hook(delivery(Vec::new())).unwrap().into_future().await;
+    let said = h.chat.bodies().join("\n");
+    assert!(said.starts_with("📦 dana pushed"), "{said}");
+    assert!(said.contains("@hook-gitea:webhooks.invalid") && said.contains("run"), "{said}");
+    assert!(!said.contains("Ready to run"), "{said}");
+
+    let mut s = settings();
+    s.grants = vec![crate::permissions::Grant::new(principal.clone(), "operator", None)];
+    let h = crate::testing::Harness::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], s).await;
+    // A value from the body stays one value, whatever it holds.
+    h.bot.hook(delivery(vec![("ref".into(), "main --yes".into())])).unwrap().into_future().await;
+    let said = h.chat.bodies().join("\n");
+    assert!(said.contains("ref"), "the variable is refused by name, not read as words: {said}");
+    assert!(!said.contains("Off we go"), "{said}");
+    h.bot.hook(delivery(Vec::new())).unwrap().into_future().await;
+    let said = h.chat.bodies().join("\n");
+    assert!(said.contains("🪝 The hook `gitea` asks for this run"), "{said}");
+    h.say(&admin(), "yes").await;
+    h.advance(chrono::Duration::minutes(5)).await;
+    let said = h.chat.bodies().join("\n");
+    assert!(said.contains("deploy-web") && said.contains("started by @hook-gitea:webhooks.invalid"), "{said}");
+    assert!(said.contains("success"), "{said}");
 }

@@ -54,6 +54,8 @@ pub(crate) struct Request {
     pub sender: UserId,
     pub sender_name: Option<String>,
     pub event_id: EventId,
+    /// The named hook this request came from (its run), when not from a person.
+    pub via_hook: Option<String>,
 }
 
 impl Request {
@@ -63,6 +65,7 @@ impl Request {
             sender: meta.sender.clone(),
             sender_name: meta.sender_name.clone(),
             event_id: meta.event_id.clone(),
+            via_hook: None,
         }
     }
 

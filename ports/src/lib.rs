@@ -17,7 +17,7 @@ pub mod task_log;
 pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
 pub use clock::Clock;
 pub use encryption::{EncryptionError, EncryptionPort, Verification, VerificationStage};
-pub use hook::HookEvent;
+pub use hook::{HookEvent, HookRun};
 pub use ids::{IdError, InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
 pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};

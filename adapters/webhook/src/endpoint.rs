@@ -26,7 +26,6 @@ use crate::{Cidr, Readiness, Renderer, Verify, health, server, verify};
 /// The formats Semaphore alerts in, as the path names them.
 pub const FORMATS: [&str; 5] = ["slack", "rocketchat", "teams", "dingtalk", "gotify"];
 
-
 /// One named hook for another system's deliveries.
 #[derive(Clone)]
 pub struct HookConfig {
@@ -38,6 +37,8 @@ pub struct HookConfig {
     pub template: Option<String>,
     /// Client addresses allowed to post; empty: any.
     pub allow: Vec<Cidr>,
+    /// A template run the hook may ask for; `None`: it only posts.
+    pub run: Option<crate::RunConfig>,
 }
 
 impl std::fmt::Debug for HookConfig {
@@ -152,6 +153,7 @@ impl TaskEvents for AlertStream {
 struct Generic {
     config: HookConfig,
     renderer: Renderer,
+    run: Option<crate::run::RunTemplates>,
     limiter: DefaultDirectRateLimiter,
 }
 
@@ -196,8 +198,14 @@ impl Webhooks {
         for hook in config.hooks {
             let renderer = Renderer::new(hook.template.as_deref())
                 .map_err(|message| WebhookError::Template { hook: hook.name.clone(), message })?;
+            let run = hook
+                .run
+                .clone()
+                .map(crate::run::RunTemplates::new)
+                .transpose()
+                .map_err(|message| WebhookError::Template { hook: hook.name.clone(), message })?;
             let limiter = RateLimiter::direct(Quota::per_second(config.per_hook).allow_burst(twice(config.per_hook)));
-            generic.insert(hook.name.clone(), Generic { config: hook, renderer, limiter });
+            generic.insert(hook.name.clone(), Generic { config: hook, renderer, run, limiter });
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -383,7 +391,8 @@ async fn deliver(hooks: &Hooks, peer: IpAddr, name: &str, request: Request<Body>
     };
     let event = hook.config.verify.event_header().iter().find_map(|h| header(&parts.headers, h));
     let text = hook.renderer.render(name, hook.config.verify, event, &json);
-    let delivery = HookEvent { hook: name.to_owned(), rooms: hook.config.rooms.clone(), text };
+    let run = hook.run.as_ref().and_then(|r| r.run_for(name, event, &json));
+    let delivery = HookEvent { hook: name.to_owned(), rooms: hook.config.rooms.clone(), text, run };
     match hooks.deliveries.try_send(delivery) {
         Ok(()) => Outcome::Accepted,
         Err(_) => Outcome::Busy,
@@ -404,7 +413,12 @@ async fn semaphore_alert(
     if outcome == Outcome::Accepted { StatusCode::OK } else { status(outcome) }
 }
 
-async fn alert(hooks: &Hooks, peer: IpAddr, (instance, format, secret): (&str, &str, &str), request: Request<Body>) -> Outcome {
+async fn alert(
+    hooks: &Hooks,
+    peer: IpAddr,
+    (instance, format, secret): (&str, &str, &str),
+    request: Request<Body>,
+) -> Outcome {
     let client = client_address(&hooks.trusted, peer, request.headers());
     if hooks.limiter.check_key(&client).is_err() {
         return Outcome::RateLimited;
@@ -441,7 +455,11 @@ async fn alert(hooks: &Hooks, peer: IpAddr, (instance, format, secret): (&str, &
     }
 }
 
-async fn readyz(State(hooks): State<Arc<Hooks>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request_headers: HeaderMap) -> Response {
+async fn readyz(
+    State(hooks): State<Arc<Hooks>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request_headers: HeaderMap,
+) -> Response {
     if !hooks.may_see_status(peer.ip(), &request_headers) {
         return StatusCode::NOT_FOUND.into_response();
     }

@@ -28,6 +28,8 @@ pub mod health;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+pub mod run;
+#[cfg(feature = "server")]
 pub mod server;
 
 pub use cidr::Cidr;
@@ -38,6 +40,8 @@ pub use health::{Check, Readiness};
 #[cfg(feature = "server")]
 pub use metrics::{Kind, Metrics, Outcome};
 pub use render::Renderer;
+#[cfg(feature = "server")]
+pub use run::RunConfig;
 #[cfg(feature = "server")]
 pub use server::{Limits, Tls};
 pub use verify::Verify;

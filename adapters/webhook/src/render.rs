@@ -58,6 +58,27 @@ fn default_key(event: &str) -> Option<&'static str> {
     Some(key)
 }
 
+/// An environment as every hook template sees it: lenient about missing fields, `null` printed
+/// as nothing, and the `firstline` filter.
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // `body.a.b` on a delivery without `a` is empty, not an error: senders vary.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // A JSON `null` or a missing header prints as nothing, not as `none`.
+    env.set_formatter(|out, state, value| {
+        if value.is_none() || value.is_undefined() { Ok(()) } else { minijinja::escape_formatter(out, state, value) }
+    });
+    // A commit message's subject: its first line, at most 100 characters.
+    env.add_filter("firstline", |text: String| -> String {
+        let line = text.trim().lines().next().unwrap_or_default();
+        match line.char_indices().nth(100) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => line.to_owned(),
+        }
+    });
+    env
+}
+
 /// A hook's templates, compiled once.
 #[derive(Debug)]
 pub struct Renderer {
@@ -69,21 +90,7 @@ impl Renderer {
     /// `template`: the hook's own; `None`: the defaults. A template that does not compile is an
     /// error naming where.
     pub fn new(template: Option<&str>) -> Result<Self, String> {
-        let mut env = Environment::new();
-        // `body.a.b` on a delivery without `a` is empty, not an error: senders vary.
-        env.set_undefined_behavior(UndefinedBehavior::Chainable);
-        // A JSON `null` or a missing header prints as nothing, not as `none`.
-        env.set_formatter(|out, state, value| {
-            if value.is_none() || value.is_undefined() { Ok(()) } else { minijinja::escape_formatter(out, state, value) }
-        });
-        // A commit message's subject: its first line, at most 100 characters.
-        env.add_filter("firstline", |text: String| -> String {
-            let line = text.trim().lines().next().unwrap_or_default();
-            match line.char_indices().nth(100) {
-                Some((at, _)) => format!("{}…", &line[..at]),
-                None => line.to_owned(),
-            }
-        });
+        let mut env = environment();
         for (name, text) in DEFAULTS {
             env.add_template_owned((*name).to_owned(), (*text).to_owned()).map_err(|e| e.to_string())?;
         }
@@ -143,7 +150,8 @@ mod tests {
         assert!(text.starts_with("📦 eve pushed 0 commit(s) to g/p refs/heads/x"), "{text}");
         assert_eq!(r.render("ci", Verify::HmacSha256, Some("deploy"), &json!({})), "📬 ci: deploy");
         assert_eq!(r.render("ci", Verify::HmacSha256, None, &json!({})), "📬 ci: a delivery");
-        let release = json!({"tag": "v1.2", "action": "create", "project": {"path_with_namespace": "g/p"}, "url": "https://g/r"});
+        let release =
+            json!({"tag": "v1.2", "action": "create", "project": {"path_with_namespace": "g/p"}, "url": "https://g/r"});
         let text = r.render("gl", Verify::GitlabToken, Some("Release Hook"), &release);
         assert_eq!(text, "🏷️ Release v1.2 create in g/p https://g/r");
     }

@@ -113,7 +113,8 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, tls: Option<Tls
         let (router, tls) = (router.clone(), tls.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let served = tokio::time::timeout(limits.connection_lifetime, connection(stream, peer, router, tls, limits));
+            let served =
+                tokio::time::timeout(limits.connection_lifetime, connection(stream, peer, router, tls, limits));
             if let Ok(Err(e)) = served.await {
                 tracing::debug!(%peer, error = %e, "a webhook connection ended badly");
             }

@@ -153,7 +153,8 @@ pub fn check<'h>(
             given.strip_prefix("sha256=").is_some_and(|hex| hmac_matches(secret, &[body], hex))
         }
         Verify::Gitea => {
-            let given = header("x-gitea-signature").or_else(|| header("x-forgejo-signature")).ok_or(Refusal::Unsigned)?;
+            let given =
+                header("x-gitea-signature").or_else(|| header("x-forgejo-signature")).ok_or(Refusal::Unsigned)?;
             hmac_matches(secret, &[body], given)
         }
         Verify::GitlabToken => token_matches(secret, header("x-gitlab-token").ok_or(Refusal::Unsigned)?),

@@ -201,6 +201,16 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let plan = RunPlan { instance: instance.id, project, template, request };
     match policy {
         ConfirmPolicy::None => launch(ctx, req, plan, &req.sender.clone()).await,
+        // A hook cannot answer a question: a person who may run it here confirms for it.
+        ConfirmPolicy::Confirm if req.via_hook.is_some() => {
+            let hook = req.via_hook.as_deref().unwrap_or_default();
+            let question = describe(ctx, Reply::notice(), &plan).line().push(&format!(
+                "🪝 The hook `{hook}` asks for this run: somebody who may run it here confirms (👍 or \"yes\") or declines (👎 or \"no\")."
+            ));
+            let timeout = ctx.settings().run_confirm_timeout;
+            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
+            Ok(())
+        }
         ConfirmPolicy::Confirm if args.yes => launch(ctx, req, plan, &req.sender.clone()).await,
         ConfirmPolicy::Confirm => {
             let question = describe(ctx, ctx.greeting(req), &plan);
