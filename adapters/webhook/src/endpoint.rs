@@ -546,4 +546,51 @@ mod tests {
         let health = client.get(format!("{url}/healthz")).send().await.unwrap();
         assert_eq!(health.status().as_u16(), 200);
     }
+
+    struct Half;
+
+    #[async_trait::async_trait]
+    impl Readiness for Half {
+        async fn checks(&self) -> Vec<crate::Check> {
+            let check = |name: &str, ok| crate::Check { name: name.into(), ok, detail: "d".into() };
+            vec![check("matrix", true), check("semaphore:prod", false)]
+        }
+    }
+
+    #[tokio::test]
+    async fn status_routes_answer_only_the_allowed_and_count_refusals() {
+        let mut config = WebhookConfig::new("127.0.0.1:0".parse().unwrap(), Arc::new(chatrixcd_clock::SystemClock));
+        config.alert_secrets = vec![(InstanceId::parse("prod").unwrap(), SECRET.to_owned())];
+        config.trusted_proxies = vec![Cidr::parse("127.0.0.1/32").unwrap()];
+        config.readiness = Some(Arc::new(Half));
+        let mut registry = prometheus_client::registry::Registry::with_prefix("chatrixcd");
+        config.metrics = Metrics::register(&mut registry);
+        config.exposition = Some(Arc::new(registry));
+        let bound = Webhooks::bind(config).await.unwrap();
+        let url = format!("http://{}", bound.server.local_addr().unwrap());
+        tokio::spawn(bound.server.serve());
+        let client = reqwest::Client::new();
+        let get = |path: &str, from: Option<&str>| {
+            let mut request = client.get(format!("{url}{path}"));
+            if let Some(address) = from {
+                request = request.header("X-Forwarded-For", address);
+            }
+            async move {
+                let answer = request.send().await.unwrap();
+                (answer.status().as_u16(), answer.text().await.unwrap())
+            }
+        };
+        let (status, body) = get("/readyz", None).await;
+        assert_eq!(status, 503, "one check failed: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((json["ready"].clone(), json["checks"]["matrix"]["ok"].clone()), (false.into(), true.into()));
+        assert_eq!(get("/readyz", Some("192.0.2.7")).await.0, 404, "not from outside status_allow");
+        assert_eq!(get("/metrics", Some("192.0.2.7")).await.0, 404);
+        let wrong = client.post(format!("{url}/hooks/semaphore/prod/slack/{}", "0".repeat(32))).body("{}");
+        assert_eq!(wrong.send().await.unwrap().status().as_u16(), 404);
+        let (status, text) = get("/metrics", None).await;
+        assert_eq!(status, 200);
+        assert!(text.contains(r#"chatrixcd_webhook_requests_total{kind="alert",outcome="not_found"} 1"#), "{text}");
+        assert!(text.contains("chatrixcd_webhook_request_duration_seconds_bucket"), "{text}");
+    }
 }

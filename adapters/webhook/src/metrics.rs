@@ -2,14 +2,16 @@
 //! refused), and how long answering took. Labels are closed sets: a hook's name or an instance
 //! in a path is chosen by whoever sends the request, so it never becomes a label.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// Which route a request took.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Kind {
     /// `/hooks/semaphore/...`
     Alert,
@@ -18,7 +20,7 @@ pub enum Kind {
 }
 
 /// What became of a request.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
     Accepted,
     /// Unknown hook, instance or format, or a wrong alert secret (all answered 404).
@@ -39,7 +41,34 @@ pub enum Outcome {
     Busy,
 }
 
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alert => "alert",
+            Self::Hook => "hook",
+        }
+    }
+}
+
 impl Outcome {
+    /// The label value, in Prometheus' snake case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::TooLarge => "too_large",
+            Self::Timeout => "timeout",
+            Self::Unsigned => "unsigned",
+            Self::BadSignature => "bad_signature",
+            Self::Stale => "stale",
+            Self::Replayed => "replayed",
+            Self::BadBody => "bad_body",
+            Self::Busy => "busy",
+        }
+    }
+
     pub const ALL: [Self; 12] = [
         Self::Accepted,
         Self::NotFound,
@@ -54,6 +83,18 @@ impl Outcome {
         Self::BadBody,
         Self::Busy,
     ];
+}
+
+impl EncodeLabelValue for Kind {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
