@@ -317,6 +317,13 @@ pub(crate) async fn on_push(
     }
     let project_name =
         semaphore.projects().await.ok().and_then(|ps| ps.into_iter().find(|p| p.id == project)).map(|p| p.name);
+    // A 2.10 server's task carries no template name: the project's templates have it.
+    let mut read = read;
+    if read.template_name.is_none()
+        && let Ok(templates) = semaphore.templates(project).await
+    {
+        read.template_name = templates.into_iter().find(|t| t.id == read.template_id).map(|t| t.name);
+    }
     let target = Target {
         instance: Some(instance),
         project_id: Some(project.get()),
@@ -381,8 +388,10 @@ fn announcement(
     if let (Some(start), Some(end)) = (task.start, task.end) {
         reply = reply.push(&format!(" · took {}", human(end - start)));
     }
-    let who = task.user_name.as_deref().filter(|u| !u.is_empty());
-    reply = reply.push(&format!(" · started by {} in Semaphore", who.unwrap_or("someone")));
+    match task.user_name.as_deref().filter(|u| !u.is_empty()) {
+        Some(who) => reply = reply.push(&format!(" · started by {who} in Semaphore")),
+        None => reply = reply.push(" · started in Semaphore"),
+    }
     if phase == Phase::Approval {
         let arg = task_arg(instances, instance, task.id);
         let prefix = &core.settings.prefix;
