@@ -57,7 +57,18 @@ pub fn parse_alert(body: &[u8]) -> Result<AlertNotice, AlertError> {
         .or_else(|| texts.iter().find_map(|t| number_after(t, &["execution #", "Execution #: "])))
         .or_else(|| teams_fact(&json, "Task ID:").and_then(|v| v.parse().ok()))
         .ok_or(AlertError::NoTask)?;
-    let status = texts.iter().find_map(|t| status_word(t)).ok_or(AlertError::NoStatus)?;
+    // Where the status is labelled, it is read there first: a template named "ERROR report"
+    // comes before the status in Teams' card.
+    let labelled = texts
+        .iter()
+        .position(|t| t.trim() == "Status:")
+        .and_then(|at| texts.iter().skip(at + 1).take(4).find_map(|t| status_word(t)));
+    let status = labelled
+        .or_else(|| {
+            texts.iter().filter(|t| t.contains("status: ") || t.contains("Status: ")).find_map(|t| status_word(t))
+        })
+        .or_else(|| texts.iter().find_map(|t| status_word(t)))
+        .ok_or(AlertError::NoStatus)?;
     let template_name =
         texts.iter().find_map(|t| t.strip_prefix("Task: ").map(str::to_owned)).or_else(|| teams_fact(&json, "Task:"));
     Ok(AlertNotice {
@@ -153,5 +164,13 @@ mod tests {
         assert_eq!(parse_alert(br#"{"text": "execution #5, status: maybe"}"#), Err(AlertError::NoStatus));
         let n = parse_alert(br#"{"text": "execution #5, status: \u2705SUCCESS!"}"#).unwrap();
         assert_eq!((n.task, n.status), (TaskId::new(5), TaskStatus::Success));
+        // A template whose name holds a status word is not taken for the status, in Teams' card
+        // whole or broken by a quote.
+        let teams = r#"{"attachments":[{"content":{"body":[{"facts":[{"title":"Task:","value":"ERROR report"},{"title":"Status:","value":"✅SUCCESS"},{"title":"Task ID:","value":"77"}]}],"actions":[{"url":"https://s.example/project/2/templates/4?t=77"}]}}]}"#;
+        assert_eq!(parse_alert(teams.as_bytes()).unwrap().status, TaskStatus::Success);
+        let broken = teams.replace("ERROR report", "ERROR \"report\"").replace('\\', "");
+        assert!(serde_json::from_str::<Value>(&broken).is_err());
+        let n = parse_alert(broken.as_bytes()).unwrap();
+        assert_eq!((n.task, n.status), (TaskId::new(77), TaskStatus::Success));
     }
 }
