@@ -62,6 +62,31 @@ pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<bool> {
         let instances: Vec<String> = config.instances.iter().map(|i| i.id.to_string()).collect();
         println!("  Semaphore instances: {} (default: {})", instances.join(", "), config.default_instance);
     }
+    if let Some(w) = &config.webhooks {
+        let alerting: Vec<String> =
+            config.instances.iter().filter(|i| i.alert_secret.is_some()).map(|i| i.id.to_string()).collect();
+        let hooks: Vec<String> = w
+            .hooks
+            .iter()
+            .map(|h| {
+                if h.run.is_some() {
+                    format!("{} (runs {})", h.name, h.run.as_ref().map_or("", |r| r.target.as_str()))
+                } else {
+                    h.name.clone()
+                }
+            })
+            .collect();
+        println!(
+            "  webhooks: {}://{}; alerts from: {}; hooks: {}",
+            if w.tls.is_some() { "https" } else { "http" },
+            w.listen,
+            if alerting.is_empty() { "none".to_owned() } else { alerting.join(", ") },
+            if hooks.is_empty() { "none".to_owned() } else { hooks.join(", ") }
+        );
+    }
+    if !config.follows.is_empty() {
+        println!("  follows: {} from bot.notify", config.follows.len());
+    }
     for w in &warnings {
         println!("  ⚠ {w}");
     }
