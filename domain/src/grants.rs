@@ -117,30 +117,13 @@ pub(crate) async fn ensure_loaded(core: &Core) {
             return;
         }
     };
-    let entries: Vec<serde_json::Value> = match text.as_deref().map(serde_json::from_str).transpose() {
-        Ok(entries) => entries.unwrap_or_default(),
-        Err(e) => {
-            tracing::error!(error = %e, "the stored grants are not a JSON list; they are kept as they are and not applied");
-            if let Some(text) = text {
-                lock(&core.access.unreadable).push(serde_json::Value::String(text));
-            }
-            core.access.loaded.store(true, Ordering::Release);
-            return;
-        }
-    };
-    let mut grants = Vec::new();
-    for entry in entries {
-        match serde_json::from_value::<Stored>(entry.clone()).map_err(|e| e.to_string()).and_then(Stored::read) {
-            Ok(grant) => grants.push(grant),
-            Err(e) => {
-                tracing::error!(error = %e, "a stored grant cannot be read; it is kept and not applied");
-                lock(&core.access.unreadable).push(entry);
-            }
-        }
-    }
+    let loaded = crate::stored_list::read(text, "grants", |entry| {
+        serde_json::from_value::<Stored>(entry).map_err(|e| e.to_string()).and_then(Stored::read)
+    });
+    lock(&core.access.unreadable).extend(loaded.unreadable);
     {
         let mut policy = core.access.policy();
-        for grant in grants {
+        for grant in loaded.entries {
             policy.add(grant);
         }
     }

@@ -22,6 +22,7 @@ pub mod redact;
 pub mod render;
 pub mod resolve;
 pub mod settings;
+mod stored_list;
 mod tail;
 mod watch;
 mod watcher;

@@ -214,24 +214,12 @@ pub(crate) async fn ensure_loaded(core: &Core) {
             return;
         }
     };
+    let loaded = crate::stored_list::read(text, "follows", |entry| {
+        serde_json::from_value::<Stored>(entry).map_err(|e| e.to_string()).and_then(Stored::read)
+    });
+    lock(&core.followers.unreadable).extend(loaded.unreadable);
     let mut follows = core.followers.baseline.clone();
-    let entries: Vec<serde_json::Value> = match text.as_deref().map(serde_json::from_str).transpose() {
-        Ok(entries) => entries.unwrap_or_default(),
-        Err(e) => {
-            tracing::error!(error = %e, "the stored follows are not a JSON list; they are kept and not applied");
-            lock(&core.followers.unreadable).extend(text.map(serde_json::Value::String));
-            Vec::new()
-        }
-    };
-    for entry in entries {
-        match serde_json::from_value::<Stored>(entry.clone()).map_err(|e| e.to_string()).and_then(Stored::read) {
-            Ok(follow) => follows.push(follow),
-            Err(e) => {
-                tracing::error!(error = %e, "a stored follow cannot be read; it is kept and not applied");
-                lock(&core.followers.unreadable).push(entry);
-            }
-        }
-    }
+    follows.extend(loaded.entries);
     *lock(&core.followers.follows) = Some(follows);
 }
 
