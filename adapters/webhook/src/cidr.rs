@@ -30,6 +30,14 @@ impl Cidr {
                 .filter(|b| *b <= max)
                 .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
         };
+        // A range written in IPv4-mapped form (`::ffff:10.0.0.0/104`) is that IPv4 range: clients
+        // are compared as IPv4 too (see `contains`), so it would otherwise match nothing.
+        if let IpAddr::V6(v6) = base
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && bits >= 96
+        {
+            return Ok(Self { base: IpAddr::V4(v4), bits: bits - 96 });
+        }
         Ok(Self { base, bits })
     }
 
@@ -42,7 +50,12 @@ impl Cidr {
         match (self.base, ip) {
             (IpAddr::V4(base), IpAddr::V4(ip)) => prefix_equal(&base.octets(), &ip.octets(), self.bits),
             (IpAddr::V6(base), IpAddr::V6(ip)) => prefix_equal(&base.octets(), &ip.octets(), self.bits),
-            _ => false,
+            // An IPv6 range shorter than the mapped block (`::/0`, `::ffff:0:0/80`) holds IPv4
+            // clients in their mapped form.
+            (IpAddr::V6(base), IpAddr::V4(ip)) => {
+                prefix_equal(&base.octets(), &ip.to_ipv6_mapped().octets(), self.bits)
+            }
+            (IpAddr::V4(_), IpAddr::V6(_)) => false,
         }
     }
 }
@@ -82,6 +95,17 @@ mod tests {
         let one = Cidr::parse("::1").unwrap();
         assert!(one.contains("::1".parse().unwrap()) && !one.contains("::2".parse().unwrap()));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        // Written in IPv4-mapped form, a range is the IPv4 range it maps.
+        let mapped = Cidr::parse("::ffff:10.0.0.0/104").unwrap();
+        assert!(mapped.contains("10.1.2.3".parse().unwrap()) && mapped.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!mapped.contains("11.0.0.1".parse().unwrap()));
+        assert!(Cidr::parse("::ffff:10.0.0.1").unwrap().contains("10.0.0.1".parse().unwrap()));
+        // Found by fuzzing: a short IPv6 range around a mapped base holds that base.
+        for found in ["::ffff:f:30/1", "::ffff:1.0.0.52/1"] {
+            let range = Cidr::parse(found).unwrap();
+            let (base, _) = found.split_once('/').unwrap();
+            assert!(range.contains(base.parse().unwrap()), "{found}");
+        }
         for bad in ["10.0.0.0/33", "nope", "10.0.0/8", "::/129", ""] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }

@@ -325,6 +325,7 @@ impl From<verify::Refusal> for Outcome {
             verify::Refusal::BadSignature => Self::BadSignature,
             verify::Refusal::Stale => Self::Stale,
             verify::Refusal::Replayed => Self::Replayed,
+            verify::Refusal::Busy => Self::Busy,
         }
     }
 }
@@ -381,13 +382,22 @@ async fn deliver(hooks: &Hooks, peer: IpAddr, name: &str, request: Request<Body>
         tracing::warn!(hook = %name, %client, reason = refusal.as_str(), "a webhook delivery was refused");
         return refusal.into();
     }
+    // Refused after its signature was taken: the sender's retry must not read as a replay.
+    let not_taken = |outcome: Outcome| {
+        if hook.config.verify == Verify::HmacSha256
+            && let Some(signature) = header(&parts.headers, "x-signature-256").and_then(|s| s.strip_prefix("sha256="))
+        {
+            hooks.replays.forget(signature);
+        }
+        outcome
+    };
     if hook.limiter.check().is_err() {
         tracing::warn!(hook = %name, "a hook's deliveries arrive faster than its limit; one was refused");
-        return Outcome::RateLimited;
+        return not_taken(Outcome::RateLimited);
     }
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
         tracing::debug!(hook = %name, "a signed delivery was not JSON");
-        return Outcome::BadBody;
+        return not_taken(Outcome::BadBody);
     };
     let event = hook.config.verify.event_header().iter().find_map(|h| header(&parts.headers, h));
     let text = hook.renderer.render(name, hook.config.verify, event, &json);
@@ -395,7 +405,7 @@ async fn deliver(hooks: &Hooks, peer: IpAddr, name: &str, request: Request<Body>
     let delivery = HookEvent { hook: name.to_owned(), rooms: hook.config.rooms.clone(), text, run };
     match hooks.deliveries.try_send(delivery) {
         Ok(()) => Outcome::Accepted,
-        Err(_) => Outcome::Busy,
+        Err(_) => not_taken(Outcome::Busy),
     }
 }
 

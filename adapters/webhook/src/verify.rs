@@ -53,6 +53,9 @@ pub enum Refusal {
     BadSignature,
     Stale,
     Replayed,
+    /// The replay cache is full of signatures still in their window: nothing new is taken
+    /// until some leave it (answered 503, not 401).
+    Busy,
 }
 
 impl Refusal {
@@ -62,6 +65,7 @@ impl Refusal {
             Self::BadSignature => "bad signature",
             Self::Stale => "timestamp outside the window",
             Self::Replayed => "replayed",
+            Self::Busy => "too many recent signatures",
         }
     }
 }
@@ -103,27 +107,53 @@ struct Seen {
     set: std::collections::HashSet<String>,
 }
 
-/// The most signatures remembered; past it the oldest are forgotten (the rate limits keep a
-/// window's worth far below it).
-const SEEN_MAX: usize = 100_000;
+/// The most signatures remembered at once (about 40 MB at most). A signature is kept while its
+/// timestamp is within the window, up to twice the window; at the cap, new deliveries are
+/// refused as busy rather than a remembered one forgotten early (which would let it be
+/// replayed). Two hooks at the default limit (100/s) stay below it.
+const SEEN_MAX: usize = 250_000;
+
+/// Whether a signature was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Novelty {
+    New,
+    Replayed,
+    Full,
+}
 
 impl Replays {
-    /// Remembers `signature` (seen at `at`, now `now`); false if it was already seen within
-    /// `window` seconds.
-    fn first_time(&self, signature: &str, at: i64, now: i64, window: i64) -> bool {
+    /// Remembers `signature` (seen at `at`, now `now`), unless it was already seen within
+    /// `window` seconds or the cache is full of signatures still in their window.
+    fn first_time(&self, signature: &str, at: i64, now: i64, window: i64) -> Novelty {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let oldest = now.saturating_sub(window);
-        while seen.order.front().is_some_and(|(t, _)| *t < oldest) || seen.order.len() >= SEEN_MAX {
+        while seen.order.front().is_some_and(|(t, _)| *t < oldest) {
             if let Some((_, old)) = seen.order.pop_front() {
                 seen.set.remove(&old);
             }
         }
         let key = signature.trim().to_ascii_lowercase();
-        if !seen.set.insert(key.clone()) {
-            return false;
+        if seen.set.contains(&key) {
+            return Novelty::Replayed;
         }
+        if seen.order.len() >= SEEN_MAX {
+            return Novelty::Full;
+        }
+        seen.set.insert(key.clone());
+        // Kept until its timestamp leaves the window: a delivery dated ahead is kept longer.
         seen.order.push_back((at.max(oldest), key));
-        true
+        Novelty::New
+    }
+
+    /// Forgets a signature accepted by `check` whose delivery was then refused for another
+    /// reason (the hook's limit, a full queue, a body that is not JSON), so that the sender's
+    /// retry of the same request is not taken for a replay.
+    pub fn forget(&self, signature: &str) {
+        let key = signature.trim().to_ascii_lowercase();
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.set.remove(&key) {
+            seen.order.retain(|(_, k)| *k != key);
+        }
     }
 }
 
@@ -185,10 +215,11 @@ fn check_timestamped<'h>(
     if !hmac_matches(context.secret, &[stamp.as_bytes(), b".", body], hex) {
         return Err(Refusal::BadSignature);
     }
-    if !context.replays.first_time(hex, at, context.now, context.window) {
-        return Err(Refusal::Replayed);
+    match context.replays.first_time(hex, at, context.now, context.window) {
+        Novelty::New => Ok(()),
+        Novelty::Replayed => Err(Refusal::Replayed),
+        Novelty::Full => Err(Refusal::Busy),
     }
-    Ok(())
 }
 
 #[cfg(test)]
