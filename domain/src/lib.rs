@@ -9,6 +9,7 @@ pub mod bot;
 pub mod commands;
 pub mod confirm;
 mod core;
+pub mod cron;
 mod error;
 pub mod grammar;
 mod grants;

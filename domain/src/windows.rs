@@ -341,7 +341,7 @@ fn parse_clock(text: &str) -> Option<u16> {
     }
 }
 
-fn find_zone(word: &str) -> Option<Tz> {
+pub(crate) fn find_zone(word: &str) -> Option<Tz> {
     word.parse::<Tz>().ok().or_else(|| TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(word)))
 }
 
@@ -352,7 +352,7 @@ fn parse_zone(word: &str) -> Result<Tz, WindowError> {
 /// Near a full name (`Europe/Berln`), else, for a word with no `/`, near a city (`Berlin`,
 /// `new_yrok`): people remember zones by their city. (A word with a `/` that is near no full
 /// name is too mangled to guess from one part.)
-fn suggest_zone(word: &str) -> Option<&'static str> {
+pub(crate) fn suggest_zone(word: &str) -> Option<&'static str> {
     if word.len() > SUGGEST_MAX_LEN {
         return None;
     }
