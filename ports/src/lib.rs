@@ -10,6 +10,7 @@ pub mod clock;
 pub mod encryption;
 pub mod hook;
 pub mod ids;
+pub mod schedule;
 pub mod semaphore;
 pub mod store;
 pub mod task_log;

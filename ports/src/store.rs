@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::EventId;
 use crate::ids::{InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
+use crate::schedule::{Schedule, SlotRun};
 use crate::semaphore::TaskStatus;
 
 /// A task the bot reports on in a room: one it started, or one a user asked it to watch.
@@ -153,4 +154,18 @@ pub trait Store: Send + Sync {
     /// Small named values (e.g. that aliases.json was imported).
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Every schedule, by id.
+    async fn schedules(&self) -> Result<Vec<Schedule>, StoreError>;
+    /// Saves a schedule (`id` 0: a new one, given the next id); returns its id.
+    async fn put_schedule(&self, schedule: Schedule) -> Result<u64, StoreError>;
+    /// Removes a schedule and its slots; returns whether it existed.
+    async fn remove_schedule(&self, id: u64) -> Result<bool, StoreError>;
+    /// Claims a slot, in one transaction with the schedule's `last_slot` moving to it: `false`
+    /// when that slot was claimed before (nothing changes then).
+    async fn claim_slot(&self, run: SlotRun) -> Result<bool, StoreError>;
+    /// Updates a claimed slot (its task, its result).
+    async fn update_slot(&self, run: SlotRun) -> Result<(), StoreError>;
+    /// A schedule's slots, newest first, at most `limit`.
+    async fn slots(&self, schedule: u64, limit: usize) -> Result<Vec<SlotRun>, StoreError>;
 }

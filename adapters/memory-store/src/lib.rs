@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use chatrixcd_ports::schedule::{Schedule, SlotRun};
 use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
 use chatrixcd_ports::{RoomId, TaskStatus};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,9 @@ struct State {
     next_run: u64,
     audit: Vec<AuditEntry>,
     settings: BTreeMap<String, String>,
+    schedules: BTreeMap<u64, Schedule>,
+    next_schedule: u64,
+    slots: BTreeMap<(u64, DateTime<Utc>), SlotRun>,
 }
 
 /// Newest first, below `page.before`, at most `page.limit`: the listing rule every store follows.
@@ -161,6 +165,56 @@ impl Store for MemoryStore {
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.state().settings.insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>, StoreError> {
+        Ok(self.state().schedules.values().cloned().collect())
+    }
+
+    async fn put_schedule(&self, mut schedule: Schedule) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        if schedule.id == 0 {
+            state.next_schedule += 1;
+            schedule.id = state.next_schedule;
+        }
+        let id = schedule.id;
+        state.schedules.insert(id, schedule);
+        Ok(id)
+    }
+
+    async fn remove_schedule(&self, id: u64) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        state.slots.retain(|(s, _), _| *s != id);
+        Ok(state.schedules.remove(&id).is_some())
+    }
+
+    async fn claim_slot(&self, run: SlotRun) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let key = (run.schedule, run.slot);
+        if state.slots.contains_key(&key) {
+            return Ok(false);
+        }
+        if let Some(schedule) = state.schedules.get_mut(&run.schedule) {
+            schedule.last_slot = Some(schedule.last_slot.map_or(run.slot, |last| last.max(run.slot)));
+        }
+        state.slots.insert(key, run);
+        Ok(true)
+    }
+
+    async fn update_slot(&self, run: SlotRun) -> Result<(), StoreError> {
+        self.state().slots.insert((run.schedule, run.slot), run);
+        Ok(())
+    }
+
+    async fn slots(&self, schedule: u64, limit: usize) -> Result<Vec<SlotRun>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .slots
+            .range((schedule, DateTime::<Utc>::MIN_UTC)..=(schedule, DateTime::<Utc>::MAX_UTC))
+            .rev()
+            .take(limit)
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 }
 

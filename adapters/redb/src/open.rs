@@ -16,6 +16,9 @@ pub(crate) const ROOMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new(
 pub(crate) const RUNS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("runs");
 pub(crate) const RUN_BY_TASK: TableDefinition<'_, &str, u64> = TableDefinition::new("run_by_task");
 pub(crate) const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
+pub(crate) const SCHEDULES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("schedules");
+/// `{schedule:020}/{slot unix seconds:020}`: a schedule's slots in time order.
+pub(crate) const SLOTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("schedule_slots");
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]

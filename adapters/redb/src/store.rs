@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chatrixcd_ports::schedule::{Schedule, SlotRun};
 use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
 use chatrixcd_ports::{RoomId, TaskStatus};
 use chrono::{DateTime, Utc};
@@ -13,7 +14,15 @@ use redb::{Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMet
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::open::{ALIASES, AUDIT, LAST_TASK, META, OpenError, ROOMS, RUN_BY_TASK, RUNS, TRACKED, open_database};
+use crate::open::{
+    ALIASES, AUDIT, LAST_TASK, META, OpenError, ROOMS, RUN_BY_TASK, RUNS, SCHEDULES, SLOTS, TRACKED, open_database,
+};
+
+/// A slot's key: its schedule, then its time, both zero-padded so keys sort in time order.
+fn slot_key(schedule: u64, slot: DateTime<Utc>) -> String {
+    // Slots are after 1970 (a schedule is made now and fires later).
+    format!("{schedule:020}/{:020}", slot.timestamp().max(0))
+}
 
 /// The store in `<data dir>/chatrixcd.redb`. Clones share the open database.
 #[derive(Clone)]
@@ -375,6 +384,102 @@ impl Store for RedbStore {
         self.write(move |txn| {
             txn.open_table(META).map_err(unavailable)?.insert(key.as_str(), value.as_str()).map_err(unavailable)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>, StoreError> {
+        self.read(|txn| {
+            let table = match txn.open_table(SCHEDULES) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(unavailable(e)),
+            };
+            let mut out = Vec::new();
+            for item in table.iter().map_err(unavailable)? {
+                let (_, value) = item.map_err(unavailable)?;
+                out.push(decode(value.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_schedule(&self, mut schedule: Schedule) -> Result<u64, StoreError> {
+        self.write(move |txn| {
+            if schedule.id == 0 {
+                let mut meta = txn.open_table(META).map_err(unavailable)?;
+                let last = meta
+                    .get("last_schedule_id")
+                    .map_err(unavailable)?
+                    .map_or(Ok(0), |v| v.value().parse::<u64>().map_err(|e| StoreError::Corrupt(e.to_string())))?;
+                schedule.id = last + 1;
+                meta.insert("last_schedule_id", schedule.id.to_string().as_str()).map_err(unavailable)?;
+            }
+            let mut table = txn.open_table(SCHEDULES).map_err(unavailable)?;
+            table.insert(schedule.id, encode(&schedule)?.as_slice()).map_err(unavailable)?;
+            Ok(schedule.id)
+        })
+        .await
+    }
+
+    async fn remove_schedule(&self, id: u64) -> Result<bool, StoreError> {
+        self.write(move |txn| {
+            let existed = txn.open_table(SCHEDULES).map_err(unavailable)?.remove(id).map_err(unavailable)?.is_some();
+            let mut slots = txn.open_table(SLOTS).map_err(unavailable)?;
+            let (from, to) = (format!("{id:020}/"), format!("{id:020}0"));
+            slots.retain_in(from.as_str()..to.as_str(), |_, _| false).map_err(unavailable)?;
+            Ok(existed)
+        })
+        .await
+    }
+
+    async fn claim_slot(&self, run: SlotRun) -> Result<bool, StoreError> {
+        self.write(move |txn| {
+            let key = slot_key(run.schedule, run.slot);
+            let mut slots = txn.open_table(SLOTS).map_err(unavailable)?;
+            if slots.get(key.as_str()).map_err(unavailable)?.is_some() {
+                return Ok(false);
+            }
+            slots.insert(key.as_str(), encode(&run)?.as_slice()).map_err(unavailable)?;
+            let mut schedules = txn.open_table(SCHEDULES).map_err(unavailable)?;
+            let stored = schedules.get(run.schedule).map_err(unavailable)?.map(|v| v.value().to_vec());
+            if let Some(bytes) = stored {
+                let mut schedule: Schedule = decode(&bytes)?;
+                schedule.last_slot = Some(schedule.last_slot.map_or(run.slot, |last| last.max(run.slot)));
+                schedules.insert(run.schedule, encode(&schedule)?.as_slice()).map_err(unavailable)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn update_slot(&self, run: SlotRun) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            let key = slot_key(run.schedule, run.slot);
+            txn.open_table(SLOTS)
+                .map_err(unavailable)?
+                .insert(key.as_str(), encode(&run)?.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn slots(&self, schedule: u64, limit: usize) -> Result<Vec<SlotRun>, StoreError> {
+        self.read(move |txn| {
+            let table = match txn.open_table(SLOTS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(unavailable(e)),
+            };
+            let (from, to) = (format!("{schedule:020}/"), format!("{schedule:020}0"));
+            let mut out = Vec::new();
+            for item in table.range(from.as_str()..to.as_str()).map_err(unavailable)?.rev().take(limit) {
+                let (_, value) = item.map_err(unavailable)?;
+                out.push(decode(value.value())?);
+            }
+            Ok(out)
         })
         .await
     }

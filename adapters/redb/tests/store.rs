@@ -276,3 +276,74 @@ proptest! {
         })?;
     }
 }
+
+fn schedule(name: &str) -> chatrixcd_ports::schedule::Schedule {
+    chatrixcd_ports::schedule::Schedule {
+        id: 0,
+        room: room(1),
+        owner: user(),
+        name: name.into(),
+        cron: "0 2 * * *".into(),
+        zone: "Europe/Berlin".into(),
+        instance: InstanceId::default(),
+        project: ProjectId::new(1),
+        project_name: "ops".into(),
+        template: TemplateId::new(5),
+        template_name: "deploy".into(),
+        vars: vec![("env".into(), "prod".into())],
+        missed: chatrixcd_ports::schedule::Missed::Once,
+        paused: None,
+        created_at: t(0),
+        last_slot: None,
+    }
+}
+
+fn slot(schedule: u64, at: i64) -> chatrixcd_ports::schedule::SlotRun {
+    chatrixcd_ports::schedule::SlotRun {
+        schedule,
+        slot: t(at),
+        claimed_at: t(at),
+        task: None,
+        result: None,
+        skipped: None,
+    }
+}
+
+/// Both stores: a slot is claimed once, in one transaction with the schedule's last slot; slots
+/// list newest first; removing a schedule removes its slots; and redb keeps it all on reopening.
+#[tokio::test]
+async fn schedules_and_their_slots_are_claimed_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(dir.path()).unwrap();
+    let memory = MemoryStore::new();
+    let stores: [&dyn Store; 2] = [&redb, &memory];
+    for store in stores {
+        assert!(store.schedules().await.unwrap().is_empty());
+        let a = store.put_schedule(schedule("nightly")).await.unwrap();
+        let b = store.put_schedule(schedule("weekly")).await.unwrap();
+        assert_eq!((a, b), (1, 2));
+        assert!(store.claim_slot(slot(a, 60)).await.unwrap());
+        assert!(!store.claim_slot(slot(a, 60)).await.unwrap(), "a slot is claimed once");
+        assert!(store.claim_slot(slot(a, 120)).await.unwrap());
+        assert!(store.claim_slot(slot(b, 60)).await.unwrap());
+        let stored = store.schedules().await.unwrap();
+        assert_eq!(stored[0].last_slot, Some(t(120)));
+        let mut started = slot(a, 120);
+        started.task = Some(TaskId::new(42));
+        store.update_slot(started).await.unwrap();
+        let slots = store.slots(a, 10).await.unwrap();
+        assert_eq!(slots.iter().map(|s| s.slot).collect::<Vec<_>>(), [t(120), t(60)]);
+        assert_eq!(slots[0].task, Some(TaskId::new(42)));
+        assert!(store.remove_schedule(a).await.unwrap());
+        assert!(store.slots(a, 10).await.unwrap().is_empty(), "its slots go with it");
+        assert_eq!(store.slots(b, 10).await.unwrap().len(), 1, "the other's stay");
+        assert!(!store.remove_schedule(a).await.unwrap());
+        let c = store.put_schedule(schedule("again")).await.unwrap();
+        assert_eq!(c, 3, "ids are not reused");
+    }
+    drop(redb);
+    let reopened = RedbStore::open(dir.path()).unwrap();
+    let names: Vec<String> = reopened.schedules().await.unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["weekly", "again"]);
+    assert!(!reopened.claim_slot(slot(2, 60)).await.unwrap(), "a claim survives reopening");
+}
