@@ -116,6 +116,10 @@ pub(crate) struct BotSection {
     pub production_instances: Vec<String>,
     /// Rooms following tasks the bot did not start (docs/webhooks.md).
     pub notify: Vec<NotifySection>,
+    /// The zone schedules are read in unless they name one (IANA, e.g. `Europe/Berlin`).
+    pub timezone: Option<String>,
+    /// The most schedules one room may have.
+    pub max_schedules_per_room: Option<usize>,
 }
 
 /// One entry of `bot.notify`.
@@ -150,6 +154,8 @@ impl Default for BotSection {
             grants: Vec::new(),
             production_instances: Vec::new(),
             notify: Vec::new(),
+            timezone: None,
+            max_schedules_per_room: None,
         }
     }
 }
@@ -235,6 +241,8 @@ pub(crate) struct Config {
     pub protected_instances: Vec<InstanceId>,
     /// `bot.notify`, checked.
     pub follows: Vec<chatrixcd_domain::notify::Follow>,
+    /// `bot.timezone`, checked (UTC when absent).
+    pub schedule_zone: String,
     pub ignored_users: Vec<UserId>,
     pub allowed_rooms: Vec<RoomId>,
     /// The default instance first, then the others by name.
@@ -349,6 +357,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "grants",
             "production_instances",
             "notify",
+            "timezone",
+            "max_schedules_per_room",
             "log_file",
             "mouse_enabled",
             "color_enabled",
@@ -549,6 +559,14 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     let ignored_users = crate::access_config::users("ignored_users", &b.ignored_users, &mut problems);
     let webhooks = crate::webhook_config::check(&raw, &instances, env, &mut problems, &mut warnings);
     let follows = check_notify(&b.notify, &names, &mut problems);
+    let schedule_zone = match b.timezone.as_deref().map(chatrixcd_domain::cron::zone) {
+        None => "UTC".to_owned(),
+        Some(Ok(zone)) => zone.name().to_owned(),
+        Some(Err(e)) => {
+            problems.push(problem("bot.timezone", e.to_string()));
+            "UTC".to_owned()
+        }
+    };
     let mut allowed_rooms = Vec::new();
     for (i, r) in b.allowed_rooms.iter().enumerate() {
         match RoomId::parse(r.trim()) {
@@ -645,6 +663,7 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
                 grants: access.grants,
                 protected_instances: access.protected,
                 follows,
+                schedule_zone,
                 ignored_users,
                 allowed_rooms,
                 instances,

@@ -112,6 +112,10 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
     settings.grants = config.grants.clone();
     settings.protected_instances = config.protected_instances.clone();
     settings.follows = config.follows.clone();
+    settings.schedule_zone = config.schedule_zone.clone();
+    if let Some(max) = config.raw.bot.max_schedules_per_room {
+        settings.max_schedules_per_room = max;
+    }
     settings.ignored_users = config.ignored_users.clone();
     settings.allowed_rooms = config.allowed_rooms.clone();
     settings.default_policy = config.default_policy;

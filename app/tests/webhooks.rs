@@ -89,7 +89,7 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     }];
     let config = BotConfig {
         settings,
-        instances: vec![(production, SemaphoreConfig::new(semaphore, TOKEN))],
+        instances: vec![(production, SemaphoreConfig::new(semaphore.clone(), TOKEN))],
         default_instance: production,
         secrets: vec![TOKEN.to_owned(), ALERT_SECRET.to_owned(), GITEA_SECRET.to_owned()],
         data_dir: tempfile::tempdir().unwrap().keep(),
@@ -124,17 +124,31 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     let started = tokio::time::Instant::now();
     let give_up = started + Duration::from_secs(30);
     let mut seen = Vec::new();
-    loop {
+    let (done, arrived) = loop {
         match tokio::time::timeout_at(give_up, replies.recv()).await {
-            Ok(Some((_, body, _))) if body.contains("finished successfully") => break,
+            Ok(Some((_, body, _))) if body.contains("finished successfully") => break (body, chrono::Utc::now()),
             Ok(Some((_, body, _))) => seen.push(body),
             Ok(None) => panic!("the bot stopped"),
             Err(_) => panic!("the run's end never reached chat; saw {seen:?}"),
         }
-    }
-    // The demo task takes about a second in the simulator; with polling at once an hour only
-    // the alert can have told the bot.
+    };
+    // With polling at once an hour only the alert can have told the bot; the end reached chat
+    // within a second of the task's end in Semaphore.
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let task: u64 =
+        done.split("(task #").nth(1).and_then(|t| t.split(')').next()).and_then(|t| t.parse().ok()).unwrap();
+    let read: serde_json::Value = reqwest::Client::new()
+        .get(format!("{semaphore}/api/project/1/tasks/{task}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ended: chrono::DateTime<chrono::Utc> = read["end"].as_str().unwrap().parse().unwrap();
+    let lag = arrived - ended;
+    assert!(lag < chrono::Duration::seconds(1), "the end reached chat {lag} after the task ended");
 
     // A Gitea push, signed, reaches its room; unsigned or forged, it is refused and posts nothing.
     let push = r#"{"ref":"refs/heads/main","pusher":{"login":"dana"},"repository":{"full_name":"ops/site"},"commits":[{"message":"Fix the login page"}]}"#;

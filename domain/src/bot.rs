@@ -124,6 +124,7 @@ impl Bot {
         // Grants made in chat apply from the first event on (invites included).
         grants::ensure_loaded(&self.core).await;
         crate::notify::ensure_loaded(&self.core).await;
+        crate::schedules::resume(&self.core).await;
         match self.core.store().tracked_tasks().await {
             Ok(tracked) => {
                 let now = self.core.now();
@@ -148,7 +149,8 @@ impl Bot {
         let questions = lock(&self.core.questions).next_deadline();
         let polls = lock(&self.core.watch).next_deadline();
         let tails = lock(&self.core.tails).next_deadline();
-        [questions, polls, tails].into_iter().flatten().min()
+        let schedules = self.core.schedules.next_deadline();
+        [questions, polls, tails, schedules].into_iter().flatten().min()
     }
 
     /// True while tasks are being watched or questions are open.
@@ -192,6 +194,11 @@ impl Bot {
         for instance in lock(&self.core.watch).take_due(now) {
             let core = Arc::clone(&self.core);
             jobs.push(Job::new(Lane::Watch(instance), async move { poll(&core, instance).await }));
+        }
+        for (schedule, slot) in self.core.schedules.take_due(now) {
+            let core = Arc::clone(&self.core);
+            let lane = Lane::Room { room: schedule.room.clone(), on: On::Instance(schedule.instance) };
+            jobs.push(Job::new(lane, async move { crate::schedules::fire(&core, schedule, slot).await }));
         }
         for (room, task) in lock(&self.core.tails).take_due(now) {
             let core = Arc::clone(&self.core);
@@ -686,6 +693,7 @@ fn may_answer(
         ),
         PendingAction::Exit => (Permission::Exit, Target::bot()),
         PendingAction::Grant(_) => (Permission::Grant, Target::bot()),
+        PendingAction::Schedule(change) => (Permission::Schedule, crate::commands::schedule::target(change.schedule())),
     };
     policy.authorize(&meta.sender, &meta.room, permission, &target, now).is_allowed()
 }
@@ -812,6 +820,10 @@ async fn still_allowed(core: &Core, req: &Request, action: &PendingAction) -> Re
         }
         PendingAction::Exit => ctx.authorize(req, Permission::Exit, &Target::bot()).await.map(drop),
         PendingAction::Grant(_) => ctx.authorize(req, Permission::Grant, &Target::bot()).await.map(drop),
+        PendingAction::Schedule(change) => ctx
+            .authorize(req, Permission::Schedule, &crate::commands::schedule::target(change.schedule()))
+            .await
+            .map(drop),
     }
 }
 

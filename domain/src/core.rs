@@ -85,6 +85,8 @@ pub(crate) struct Core {
     pub access: Access,
     /// Rooms following tasks the bot did not start.
     pub followers: crate::notify::Followers,
+    /// Recurring runs.
+    pub schedules: crate::schedules::Schedules,
     pub personality: Personality,
     pub out: Outbox,
     pub questions: Questions,
@@ -113,6 +115,7 @@ impl Core {
             settings,
             access,
             followers,
+            schedules: crate::schedules::Schedules::default(),
             personality,
             out,
             questions: Mutex::new(Confirmations::default()),

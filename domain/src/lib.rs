@@ -22,6 +22,7 @@ pub mod plans;
 pub mod redact;
 pub mod render;
 pub mod resolve;
+mod schedules;
 pub mod settings;
 mod stored_list;
 mod tail;

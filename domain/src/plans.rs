@@ -58,6 +58,23 @@ pub enum PendingAction {
     Exit,
     // Boxed: a grant carries its window and origin.
     Grant(Box<GrantChange>),
+    // Boxed: a schedule carries its target's names and variables.
+    Schedule(Box<ScheduleChange>),
+}
+
+/// A schedule to add or remove, as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleChange {
+    Add(chatrixcd_ports::schedule::Schedule),
+    Remove(chatrixcd_ports::schedule::Schedule),
+}
+
+impl ScheduleChange {
+    pub fn schedule(&self) -> &chatrixcd_ports::schedule::Schedule {
+        match self {
+            Self::Add(s) | Self::Remove(s) => s,
+        }
+    }
 }
 
 impl PendingAction {
@@ -74,6 +91,13 @@ impl PendingAction {
                     None => format!("revoke {role} from {user}"),
                 },
             },
+            Self::Schedule(change) => match change.as_ref() {
+                ScheduleChange::Add(s) => format!(
+                    "schedule {} “{}” at `{}` ({}) in project {}",
+                    s.template_name, s.name, s.cron, s.zone, s.project_name
+                ),
+                ScheduleChange::Remove(s) => format!("remove schedule #{} “{}”", s.id, s.name),
+            },
         }
     }
 
@@ -87,6 +111,10 @@ impl PendingAction {
                 GrantChange::Add(_) => &["grant"],
                 GrantChange::Revoke { .. } => &["revoke"],
             },
+            Self::Schedule(change) => match change.as_ref() {
+                ScheduleChange::Add(_) => &["schedule", "add"],
+                ScheduleChange::Remove(_) => &["schedule", "remove"],
+            },
         }
     }
 
@@ -95,6 +123,7 @@ impl PendingAction {
         match self {
             Self::Run(plan) => Some(plan.instance),
             Self::Stop(plan) => Some(plan.task.instance),
+            Self::Schedule(change) => Some(change.schedule().instance),
             Self::Exit | Self::Grant(_) => None,
         }
     }

@@ -62,6 +62,12 @@ pub struct Settings {
     pub protected_instances: Vec<InstanceId>,
     /// Rooms following tasks the bot did not start, from config (`bot.notify`).
     pub follows: Vec<crate::notify::Follow>,
+    /// The zone schedules are read in unless they name one (`bot.timezone`).
+    pub schedule_zone: String,
+    /// The most schedules one room may have.
+    pub max_schedules_per_room: usize,
+    /// `--missed all` runs at most this many missed slots.
+    pub schedule_missed_at_most: u32,
     /// Commands are answered only here; empty means every room the bot is in.
     pub allowed_rooms: Vec<RoomId>,
     /// Other bots: their messages are ignored to prevent loops.
@@ -112,6 +118,9 @@ impl Settings {
             grants: Vec::new(),
             protected_instances: Vec::new(),
             follows: Vec::new(),
+            schedule_zone: "UTC".to_owned(),
+            max_schedules_per_room: 20,
+            schedule_missed_at_most: 3,
             allowed_rooms: Vec::new(),
             ignored_users: Vec::new(),
             greetings: true,

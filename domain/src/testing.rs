@@ -296,7 +296,17 @@ impl Harness {
         settings: Settings,
         store: Arc<chatrixcd_store_memory::MemoryStore>,
     ) -> Self {
-        let clock = chatrixcd_clock::ManualClock::at_epoch();
+        Self::restarted(instances, settings, store, chatrixcd_clock::ManualClock::at_epoch().now()).await
+    }
+
+    /// A start over `store` at `at` (a restart after a downtime). The simulators are new.
+    pub(crate) async fn restarted(
+        instances: &[(&str, chatrixcd_sim_semaphore::Mode)],
+        settings: Settings,
+        store: Arc<chatrixcd_store_memory::MemoryStore>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let clock = chatrixcd_clock::ManualClock::new(at);
         let mut sims = Vec::new();
         let mut list = Vec::new();
         for (name, mode) in instances {

@@ -96,6 +96,7 @@ registry! {
     approve,
     reject,
     notify,
+    schedule,
     instances,
     r#use,
     ping,
@@ -155,10 +156,11 @@ pub(crate) async fn perform(
     approved_by: &UserId,
 ) -> Result<(), CommandError> {
     match action {
-        PendingAction::Run(plan) => run::launch(ctx, req, *plan, approved_by).await,
+        PendingAction::Run(plan) => run::launch(ctx, req, *plan, approved_by).await.map(drop),
         PendingAction::Stop(plan) => stop::perform(ctx, req, plan).await,
         PendingAction::Exit => exit::perform(ctx, req).await,
         PendingAction::Grant(change) => grant::perform(ctx, req, *change).await,
+        PendingAction::Schedule(change) => schedule::perform(ctx, req, *change).await,
     }
 }
 

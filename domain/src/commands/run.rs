@@ -101,6 +101,21 @@ pub(crate) struct Args {
     yes: bool,
 }
 
+impl Args {
+    /// A schedule's run: its target (`instance:project:template` by ids), its variables, and
+    /// the message that names its slot; no question is asked (the schedule was confirmed).
+    pub(crate) fn scheduled(
+        reference: &str,
+        template: Option<&str>,
+        vars: &[(String, String)],
+        message: String,
+    ) -> Result<Self, CommandError> {
+        let project = ProjectRef::parse(reference).map_err(|e| CommandError::Usage(e.to_string()))?;
+        let template = project.template.clone().or_else(|| template.map(str::to_owned));
+        Ok(Self { project: Some(project), template, message: Some(message), vars: vars.to_vec(), yes: true, ..Self::default() })
+    }
+}
+
 fn comma_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
@@ -163,6 +178,45 @@ pub(crate) static COMMAND: Command =
 
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
+    let (plan, policy) = prepare(ctx, req, &args).await?;
+    match policy {
+        ConfirmPolicy::None => launch(ctx, req, plan, &req.sender.clone()).await.map(drop),
+        // A hook cannot answer a question: a person who may run it here confirms for it.
+        ConfirmPolicy::Confirm if req.via_hook.is_some() => {
+            let hook = req.via_hook.as_deref().unwrap_or_default();
+            let question = describe(ctx, Reply::notice(), &plan).line().push(&format!(
+                "🪝 The hook `{hook}` asks for this run: somebody who may run it here confirms (👍 or \"yes\") or declines (👎 or \"no\")."
+            ));
+            let timeout = ctx.settings().run_confirm_timeout;
+            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
+            Ok(())
+        }
+        ConfirmPolicy::Confirm if args.yes => launch(ctx, req, plan, &req.sender.clone()).await.map(drop),
+        ConfirmPolicy::Confirm => {
+            let question = describe(ctx, ctx.greeting(req), &plan);
+            let timeout = ctx.settings().run_confirm_timeout;
+            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::Requester, timeout, question).await;
+            Ok(())
+        }
+        ConfirmPolicy::TwoPerson => {
+            let mut question = describe(ctx, ctx.greeting(req), &plan)
+                .line()
+                .push("🔐 This run needs a second person's approval.");
+            if args.yes {
+                question = question.push(" (--yes cannot skip that.)");
+            }
+            let timeout = ctx.settings().run_confirm_timeout;
+            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
+            Ok(())
+        }
+    }
+}
+
+
+/// Resolves what a run would start (instance, project, template, the request) and checks the
+/// requester may run it; returns the plan and the confirmation it needs. Used by `run`, and by
+/// schedules at each slot (as the schedule's owner).
+pub(crate) async fn prepare(ctx: Ctx<'_>, req: &Request, args: &Args) -> Result<(RunPlan, ConfirmPolicy), CommandError> {
     let (instance, project) = pick_project(ctx, req, args.project.as_ref()).await?;
     let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
     let tag = tag(ctx.instances(), instance.id);
@@ -193,43 +247,13 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     // A grant that wants a second person makes the run two-person, whatever the template's
     // own policy says.
     let second_person = ctx.authorize(req, Permission::Run, &target).await?;
-    let request = build_request(&template, &args)?;
+    let request = build_request(&template, args)?;
     let policy = match ctx.settings().policy_for(instance.id, &project, &template) {
         _ if second_person => ConfirmPolicy::TwoPerson,
         policy => policy,
     };
     let plan = RunPlan { instance: instance.id, project, template, request };
-    match policy {
-        ConfirmPolicy::None => launch(ctx, req, plan, &req.sender.clone()).await,
-        // A hook cannot answer a question: a person who may run it here confirms for it.
-        ConfirmPolicy::Confirm if req.via_hook.is_some() => {
-            let hook = req.via_hook.as_deref().unwrap_or_default();
-            let question = describe(ctx, Reply::notice(), &plan).line().push(&format!(
-                "🪝 The hook `{hook}` asks for this run: somebody who may run it here confirms (👍 or \"yes\") or declines (👎 or \"no\")."
-            ));
-            let timeout = ctx.settings().run_confirm_timeout;
-            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
-            Ok(())
-        }
-        ConfirmPolicy::Confirm if args.yes => launch(ctx, req, plan, &req.sender.clone()).await,
-        ConfirmPolicy::Confirm => {
-            let question = describe(ctx, ctx.greeting(req), &plan);
-            let timeout = ctx.settings().run_confirm_timeout;
-            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::Requester, timeout, question).await;
-            Ok(())
-        }
-        ConfirmPolicy::TwoPerson => {
-            let mut question = describe(ctx, ctx.greeting(req), &plan)
-                .line()
-                .push("🔐 This run needs a second person's approval.");
-            if args.yes {
-                question = question.push(" (--yes cannot skip that.)");
-            }
-            let timeout = ctx.settings().run_confirm_timeout;
-            ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
-            Ok(())
-        }
-    }
+    Ok((plan, policy))
 }
 
 /// Where tags are switched on differs between server versions.
@@ -445,7 +469,7 @@ pub(crate) async fn launch(
     req: &Request,
     plan: RunPlan,
     approved_by: &UserId,
-) -> Result<(), CommandError> {
+) -> Result<chatrixcd_ports::TaskRef, CommandError> {
     let instance = ctx
         .instances()
         .get(plan.instance)
@@ -504,7 +528,7 @@ pub(crate) async fn launch(
     }
     ctx.store().track(tracked).await?;
     crate::watch::watch_soon(ctx.core(), instance.id);
-    Ok(())
+    Ok(task_ref)
 }
 
 #[cfg(test)]
