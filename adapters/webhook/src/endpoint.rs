@@ -303,6 +303,14 @@ async fn read_body(hooks: &Hooks, body: Body) -> Result<axum::body::Bytes, Outco
     }
 }
 
+/// Whether a delivery's `Content-Type` (if any) says JSON: GitHub sends a form unless told
+/// otherwise, and a form's body would be refused later as not JSON, less clearly.
+fn declares_json(request_headers: &HeaderMap) -> bool {
+    let Some(declared) = header(request_headers, "content-type") else { return true };
+    let media = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    media == "application/json" || media.ends_with("+json") || media == "text/plain" || media.is_empty()
+}
+
 /// The bare status an outcome is answered with.
 fn status(outcome: Outcome) -> StatusCode {
     match outcome {
@@ -314,6 +322,7 @@ fn status(outcome: Outcome) -> StatusCode {
         Outcome::Timeout => StatusCode::REQUEST_TIMEOUT,
         Outcome::Unsigned | Outcome::BadSignature | Outcome::Stale | Outcome::Replayed => StatusCode::UNAUTHORIZED,
         Outcome::BadBody => StatusCode::BAD_REQUEST,
+        Outcome::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Outcome::Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -372,6 +381,9 @@ async fn deliver(hooks: &Hooks, peer: IpAddr, name: &str, request: Request<Body>
     }
     if hooks.limiter.check_key(&client).is_err() {
         return Outcome::RateLimited;
+    }
+    if !declares_json(request.headers()) {
+        return Outcome::UnsupportedType;
     }
     let (parts, body) = request.into_parts();
     let body = match read_body(hooks, body).await {

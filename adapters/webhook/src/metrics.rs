@@ -37,6 +37,8 @@ pub enum Outcome {
     Replayed,
     /// Not JSON, or not an alert.
     BadBody,
+    /// A hook's delivery declared as something other than JSON (a form, say).
+    UnsupportedType,
     /// The bot is behind: its queue is full.
     Busy,
 }
@@ -65,11 +67,12 @@ impl Outcome {
             Self::Stale => "stale",
             Self::Replayed => "replayed",
             Self::BadBody => "bad_body",
+            Self::UnsupportedType => "unsupported_type",
             Self::Busy => "busy",
         }
     }
 
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Accepted,
         Self::NotFound,
         Self::Forbidden,
@@ -81,6 +84,7 @@ impl Outcome {
         Self::Stale,
         Self::Replayed,
         Self::BadBody,
+        Self::UnsupportedType,
         Self::Busy,
     ];
 }

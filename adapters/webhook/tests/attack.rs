@@ -599,6 +599,31 @@ async fn signed_non_json_is_a_bad_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_declared_as_a_form_is_refused_as_such() {
+    bounded(async {
+        let h = start(|_| {}).await;
+        let http = reqwest::Client::new();
+        let url = format!("{}/hooks/gitea", h.url);
+        for kind in ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html"] {
+            let body = "payload=%7B%7D";
+            let signature = sign(SECRET.as_bytes(), &[body.as_bytes()]);
+            let answer = http
+                .post(&url)
+                .header("content-type", kind)
+                .header("x-gitea-signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_u16(), 415, "{kind}");
+        }
+        assert_eq!(h.count(Outcome::UnsupportedType), 3);
+        assert_eq!(h.accepted(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_from_one_client_is_rate_limited() {
     bounded(async {
         // 5 requests a second, bursts of 10.
