@@ -78,10 +78,27 @@ impl Schedules {
         let Some(all) = live.as_mut() else { return Vec::new() };
         let mut due = Vec::new();
         for l in all.values_mut().filter(|l| !l.firing && l.schedule.paused.is_none()) {
-            let Some(slot) = l.due_slot().filter(|s| *s <= now) else { continue };
+            let Some(mut slot) = l.due_slot().filter(|s| *s <= now) else { continue };
             if l.backlog.front() == Some(&slot) {
                 l.backlog.pop_front();
             } else {
+                // Several slots due at once (the machine slept, the bot was stalled): the
+                // latest runs, as if the others had been missed under `once`; no burst.
+                let mut skipped = 0_usize;
+                while let Some(later) = l.cron.next_after(l.zone, slot).filter(|s| *s <= now) {
+                    slot = later;
+                    skipped += 1;
+                    if skipped >= MISSED_LOOK {
+                        break;
+                    }
+                }
+                if skipped > 0 {
+                    tracing::info!(
+                        schedule = l.schedule.id,
+                        skipped,
+                        "slots passed while the bot was stalled; running the latest"
+                    );
+                }
                 l.plan_after(slot);
             }
             l.firing = true;

@@ -507,4 +507,18 @@ mod tests {
         h.advance(Duration::seconds(30)).await;
         assert!(!h.chat.bodies().join("\n").contains("⏰ Schedule #1"));
     }
+
+    #[tokio::test]
+    async fn a_stalled_bot_runs_the_latest_due_slot_not_a_burst() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd schedule add \"* * * * *\" default:ops:deploy-web \"Minutely\" --yes").await;
+        // An hour passes with no tick (the machine slept): one run, not sixty.
+        h.clock.advance(Duration::hours(1));
+        for _ in 0..10 {
+            h.advance(Duration::seconds(5)).await;
+        }
+        let said = h.chat.bodies().join("\n");
+        assert_eq!(said.matches("“Minutely” (* * * * * UTC): slot").count(), 1, "{said}");
+        assert!(said.contains("slot 2026-01-01 01:00 UTC"), "the latest due slot: {said}");
+    }
 }
