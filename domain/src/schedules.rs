@@ -8,7 +8,7 @@
 //! schedule and the slot) before anything is started again: found, it is the slot's task;
 //! not found, the start never happened and the slot is run now.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chatrixcd_ports::schedule::{Missed, Schedule, SlotRun, slot_marker};
 use chatrixcd_ports::{ChatError, EventId};
@@ -36,6 +36,8 @@ pub(crate) struct Live {
     pub backlog: VecDeque<DateTime<Utc>>,
     /// A slot of it is being fired: no second one starts until it is done.
     pub firing: bool,
+    /// Where it is in the queue of due slots.
+    queued: Option<DateTime<Utc>>,
 }
 
 impl Live {
@@ -43,7 +45,7 @@ impl Live {
     pub(crate) fn new(schedule: Schedule) -> Option<Self> {
         let zone = crate::cron::zone(&schedule.zone).ok()?;
         let cron = CronExpr::parse(&schedule.cron, zone, schedule.created_at).ok()?;
-        let mut live = Self { schedule, cron, zone, next: None, backlog: VecDeque::new(), firing: false };
+        let mut live = Self { schedule, cron, zone, next: None, backlog: VecDeque::new(), firing: false, queued: None };
         live.plan_after(live.schedule.last_slot.unwrap_or(live.schedule.created_at));
         Some(live)
     }
@@ -60,25 +62,63 @@ impl Live {
     }
 }
 
+/// The schedules, and the due slots of those that may fire, in time order: the event loop asks
+/// for the next deadline after every event, so it is the first entry, not a scan.
+#[derive(Debug, Default)]
+struct Loaded {
+    all: BTreeMap<u64, Live>,
+    queue: BTreeSet<(DateTime<Utc>, u64)>,
+}
+
+impl Loaded {
+    /// Puts `id`'s entry in the queue where its due slot now is (or takes it out).
+    fn reindex(&mut self, id: u64) {
+        let Some(l) = self.all.get_mut(&id) else { return };
+        if let Some(at) = l.queued.take() {
+            self.queue.remove(&(at, id));
+        }
+        if !l.firing
+            && l.schedule.paused.is_none()
+            && let Some(at) = l.due_slot()
+        {
+            self.queue.insert((at, id));
+            l.queued = Some(at);
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(l) = self.all.remove(&id)
+            && let Some(at) = l.queued
+        {
+            self.queue.remove(&(at, id));
+        }
+    }
+}
+
 /// Every schedule, loaded once.
 #[derive(Debug, Default)]
 pub(crate) struct Schedules {
-    live: std::sync::Mutex<Option<BTreeMap<u64, Live>>>,
+    live: std::sync::Mutex<Option<Loaded>>,
 }
 
 impl Schedules {
     pub(crate) fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        let live = lock(&self.live);
-        live.as_ref()?.values().filter(|l| !l.firing).filter_map(Live::due_slot).min()
+        lock(&self.live).as_ref()?.queue.first().map(|(at, _)| *at)
     }
 
     /// The slots whose time has come, each schedule's at most once, marked as firing.
     pub(crate) fn take_due(&self, now: DateTime<Utc>) -> Vec<(Schedule, DateTime<Utc>)> {
         let mut live = lock(&self.live);
-        let Some(all) = live.as_mut() else { return Vec::new() };
+        let Some(loaded) = live.as_mut() else { return Vec::new() };
         let mut due = Vec::new();
-        for l in all.values_mut().filter(|l| !l.firing && l.schedule.paused.is_none()) {
-            let Some(mut slot) = l.due_slot().filter(|s| *s <= now) else { continue };
+        while let Some(&(at, id)) = loaded.queue.first() {
+            if at > now {
+                break;
+            }
+            loaded.queue.remove(&(at, id));
+            let Some(l) = loaded.all.get_mut(&id) else { continue };
+            l.queued = None;
+            let Some(mut slot) = l.due_slot() else { continue };
             if l.backlog.front() == Some(&slot) {
                 l.backlog.pop_front();
             } else {
@@ -108,20 +148,23 @@ impl Schedules {
     }
 
     fn done(&self, id: u64) {
-        if let Some(l) = lock(&self.live).as_mut().and_then(|all| all.get_mut(&id)) {
-            l.firing = false;
+        if let Some(loaded) = lock(&self.live).as_mut() {
+            if let Some(l) = loaded.all.get_mut(&id) {
+                l.firing = false;
+            }
+            loaded.reindex(id);
         }
     }
 
     /// The live schedules (a copy), for the commands.
     pub(crate) fn list(&self) -> Vec<Schedule> {
-        lock(&self.live).as_ref().map(|all| all.values().map(|l| l.schedule.clone()).collect()).unwrap_or_default()
+        lock(&self.live).as_ref().map(|l| l.all.values().map(|l| l.schedule.clone()).collect()).unwrap_or_default()
     }
 
     /// A schedule's next slots.
     pub(crate) fn upcoming(&self, id: u64, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         let live = lock(&self.live);
-        let Some(l) = live.as_ref().and_then(|all| all.get(&id)) else { return Vec::new() };
+        let Some(l) = live.as_ref().and_then(|loaded| loaded.all.get(&id)) else { return Vec::new() };
         if l.schedule.paused.is_some() {
             return Vec::new();
         }
@@ -140,16 +183,18 @@ impl Schedules {
         let id = schedule.id;
         let Some(mut fresh) = Live::new(schedule) else { return };
         let mut live = lock(&self.live);
-        let all = live.get_or_insert_with(BTreeMap::new);
-        if let Some(old) = all.get(&id) {
+        let loaded = live.get_or_insert_with(Loaded::default);
+        if let Some(old) = loaded.all.get(&id) {
             fresh.firing = old.firing;
         }
-        all.insert(id, fresh);
+        loaded.remove(id);
+        loaded.all.insert(id, fresh);
+        loaded.reindex(id);
     }
 
     pub(crate) fn remove(&self, id: u64) {
-        if let Some(all) = lock(&self.live).as_mut() {
-            all.remove(&id);
+        if let Some(loaded) = lock(&self.live).as_mut() {
+            loaded.remove(id);
         }
     }
 }
@@ -165,7 +210,7 @@ pub(crate) async fn resume(core: &Core) {
         }
     };
     let now = core.now();
-    let mut all = BTreeMap::new();
+    let mut loaded = Loaded::default();
     for schedule in stored {
         reconcile(core, &schedule).await;
         let id = schedule.id;
@@ -174,12 +219,13 @@ pub(crate) async fn resume(core: &Core) {
             continue;
         };
         catch_up(core, &mut live, now).await;
-        all.insert(id, live);
+        loaded.all.insert(id, live);
+        loaded.reindex(id);
     }
-    if !all.is_empty() {
-        tracing::info!(schedules = all.len(), "schedules loaded");
+    if !loaded.all.is_empty() {
+        tracing::info!(schedules = loaded.all.len(), "schedules loaded");
     }
-    *lock(&core.schedules.live) = Some(all);
+    *lock(&core.schedules.live) = Some(loaded);
 }
 
 /// The slots between the last handled one and now, by the schedule's policy.
