@@ -337,6 +337,29 @@ impl Harness {
         Self { bot, chat, clock, store, sims }
     }
 
+    /// The bot started again over the same store, simulators and clock (a process restart
+    /// with Semaphore still up): a new chat, a new bot, `resume` done.
+    pub(crate) async fn restart(&self, settings: Settings) -> Self {
+        let list: Vec<Instance> = self
+            .bot
+            .core
+            .instances()
+            .iter()
+            .map(|i| Instance { id: i.id, url: i.url.clone(), semaphore: Arc::clone(&i.semaphore) })
+            .collect();
+        let default = self.bot.core.instances().default_instance().id;
+        let chat = Arc::new(RecordingChat::default());
+        let deps = Deps {
+            chat: chat.clone(),
+            instances: Instances::new(list, default).unwrap(),
+            store: self.store.clone(),
+            clock: Arc::new(self.clock.clone()),
+        };
+        let bot = Bot::new(deps, settings, Personality::with_seed(7), Redactor::new(["s3cr3t-token-value".to_owned()]));
+        bot.resume().await;
+        Self { bot, chat, clock: self.clock.clone(), store: self.store.clone(), sims: self.sims.clone() }
+    }
+
     /// `who` says `text` in the test room; everything it leads to is done when this returns.
     pub(crate) async fn say(&self, who: &UserId, text: &str) {
         self.bot.handle(message_from(who, text, self.clock.now())).await;

@@ -521,4 +521,47 @@ mod tests {
         assert_eq!(said.matches("“Minutely” (* * * * * UTC): slot").count(), 1, "{said}");
         assert!(said.contains("slot 2026-01-01 01:00 UTC"), "the latest due slot: {said}");
     }
+
+    #[tokio::test]
+    async fn a_schedule_whose_template_is_gone_is_paused_with_a_notice_not_retried() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd schedule add \"* * * * *\" default:ops:deploy-web \"Minutely\" --yes").await;
+        // The template was deleted in Semaphore (here: the schedule names one that is not there).
+        let mut stored = h.store.schedules().await.unwrap().remove(0);
+        stored.template = chatrixcd_ports::TemplateId::new(99);
+        h.store.put_schedule(stored.clone()).await.unwrap();
+        h.bot.core.schedules.put(stored);
+        h.advance(Duration::minutes(1)).await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("99"), "the run's refusal names what is missing: {said}");
+        assert!(said.contains("⏸️ Schedule #1 “Minutely” is paused: its run cannot start"), "{said}");
+        assert!(h.store.schedules().await.unwrap()[0].paused.is_some(), "kept paused in the store");
+        h.advance(Duration::minutes(3)).await;
+        assert!(!h.chat.bodies().join("\n").contains("): slot"), "not tried again");
+        assert!(h.store.slots(1, 5).await.unwrap()[0].skipped.is_some(), "the slot says why it did not run");
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_task_was_started_is_found_in_semaphore_and_not_run_again() {
+        use chatrixcd_ports::schedule::{SlotRun, slot_marker};
+        use chatrixcd_ports::semaphore::{SemaphorePort as _, StartTask};
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd schedule add \"0 * * * *\" default:ops:deploy-web \"Hourly\" --yes").await;
+        let slot = h.clock.now() + Duration::hours(1);
+        h.clock.advance(Duration::hours(1));
+        // The process died after the start, before the task's id was written.
+        let claim = SlotRun { schedule: 1, slot, claimed_at: slot, task: None, result: None, skipped: None };
+        assert!(h.store.claim_slot(claim).await.unwrap());
+        let request = StartTask {
+            template_id: chatrixcd_ports::TemplateId::new(1),
+            message: Some(slot_marker(1, slot)),
+            ..StartTask::default()
+        };
+        let started = h.sims[0].start_task(chatrixcd_ports::ProjectId::new(1), request).await.unwrap();
+        let h = h.restart(crate::testing::settings()).await;
+        h.advance(Duration::seconds(30)).await;
+        assert!(!h.chat.bodies().join("\n").contains("): slot"), "not started again");
+        let slots = h.store.slots(1, 5).await.unwrap();
+        assert_eq!(slots[0].task, Some(started.id), "the claim has the task found by its message");
+    }
 }
