@@ -80,13 +80,16 @@ fn alerts_hooks_and_follows_reach_an_encrypted_room_through_chatrixcd_run() {
     // first start makes it, the second runs with it in the hook's rooms.
     std::fs::write(&setup.config, config(&setup, &semaphore, hook_port, "!placeholder:localhost")).unwrap();
     let child = setup.start_bot();
-    let (mut alice, room) =
+    let (alice, room) =
         setup.runtime.block_on(async { within("alice's room", Box::pin(setup.alice_with_the_bot())).await });
     stop_bot(child);
     std::fs::write(&setup.config, config(&setup, &semaphore, hook_port, room.room_id().as_str())).unwrap();
     let child = setup.start_bot();
     let endpoint = format!("http://127.0.0.1:{hook_port}");
-    setup.runtime.block_on(async {
+    // Alice is moved into the last block and dropped there: her client needs the runtime to
+    // shut down.
+    setup.runtime.block_on(async move {
+        let mut alice = alice;
         let client = reqwest::Client::new();
 
         // A run ends in chat: with no websocket, the alert (or the 5 s poll) tells the bot.
