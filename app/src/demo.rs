@@ -63,6 +63,16 @@ pub(crate) struct DemoArgs {
     /// websocket, their Slack-format alerts to the bot's webhook endpoint, or both.
     #[arg(long, default_value = "both", value_parser = ["both", "alerts", "websocket"])]
     push: String,
+    /// Use this Semaphore (a real one, or `chatrixcd sim-semaphore`) as `production` instead of
+    /// a simulated one; `staging` stays simulated. Needs `--semaphore-token`.
+    #[arg(long, requires = "semaphore_token")]
+    semaphore: Option<String>,
+    /// The API token for `--semaphore`.
+    #[arg(long)]
+    semaphore_token: Option<String>,
+    /// Test mode: schedules may have six fields, seconds first (the crash test's slot a second).
+    #[arg(long, hide = true)]
+    schedule_seconds: bool,
 }
 
 impl Default for DemoArgs {
@@ -79,6 +89,9 @@ impl Default for DemoArgs {
             drain_secs: 900,
             greetings: false,
             push: "both".into(),
+            semaphore: None,
+            semaphore_token: None,
+            schedule_seconds: false,
         }
     }
 }
@@ -144,14 +157,19 @@ async fn demo_config(
     };
     let (production_secret, staging_secret) = (alert_secret(), alert_secret());
     let alert_url = |name: &str, secret: &str| format!("http://{endpoint}/hooks/semaphore/{name}/slack/{secret}");
-    let production = simulated_instance(
-        args,
-        &args.mode,
-        Arc::clone(clock),
-        &production_token,
-        alert_url("production", &production_secret),
-    )
-    .await?;
+    let production = match (&args.semaphore, &args.semaphore_token) {
+        (Some(url), Some(token)) => SemaphoreConfig::new(url.clone(), token.clone()),
+        _ => {
+            simulated_instance(
+                args,
+                &args.mode,
+                Arc::clone(clock),
+                &production_token,
+                alert_url("production", &production_secret),
+            )
+            .await?
+        }
+    };
     let staging =
         simulated_instance(args, other, Arc::clone(clock), &staging_token, alert_url("staging", &staging_secret))
             .await?;
@@ -169,11 +187,15 @@ async fn demo_config(
     // The demo shows tasks moving at once, websocket or not.
     settings.poll_interval = millis(args.poll_ms.max(10));
     settings.safety_poll_interval = settings.poll_interval;
+    settings.schedule_seconds = args.schedule_seconds;
     Ok(BotConfig {
         settings,
         instances: vec![(instance("production")?, production), (instance("staging")?, staging)],
         default_instance: instance("production")?,
-        secrets: vec![production_token, staging_token, production_secret, staging_secret],
+        secrets: [production_token, staging_token, production_secret, staging_secret]
+            .into_iter()
+            .chain(args.semaphore_token.clone())
+            .collect(),
         data_dir,
         messages_file: args.messages.clone(),
         aliases_file: args.aliases.clone(),

@@ -110,12 +110,13 @@ impl Core {
         let watch = Watchers::new(deps.instances.iter().map(|i| i.id));
         let access = Access::new(settings.policy());
         let followers = crate::notify::Followers::new(settings.follows.clone());
+        let schedules = crate::schedules::Schedules::new(settings.schedule_seconds);
         Self {
             deps,
             settings,
             access,
             followers,
-            schedules: crate::schedules::Schedules::default(),
+            schedules,
             personality,
             out,
             questions: Mutex::new(Confirmations::default()),

@@ -42,9 +42,9 @@ pub(crate) struct Live {
 
 impl Live {
     /// `None` when the stored expression or zone no longer reads (kept, not fired).
-    pub(crate) fn new(schedule: Schedule) -> Option<Self> {
+    pub(crate) fn new(schedule: Schedule, seconds: bool) -> Option<Self> {
         let zone = crate::cron::zone(&schedule.zone).ok()?;
-        let cron = CronExpr::parse(&schedule.cron, zone, schedule.created_at).ok()?;
+        let cron = CronExpr::parse_with(&schedule.cron, zone, schedule.created_at, seconds).ok()?;
         let mut live = Self { schedule, cron, zone, next: None, backlog: VecDeque::new(), firing: false, queued: None };
         live.plan_after(live.schedule.last_slot.unwrap_or(live.schedule.created_at));
         Some(live)
@@ -96,12 +96,18 @@ impl Loaded {
 }
 
 /// Every schedule, loaded once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Schedules {
     live: std::sync::Mutex<Option<Loaded>>,
+    /// Six-field expressions (seconds) are read: the test mode of `Settings::schedule_seconds`.
+    seconds: bool,
 }
 
 impl Schedules {
+    pub(crate) fn new(seconds: bool) -> Self {
+        Self { live: std::sync::Mutex::new(None), seconds }
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<DateTime<Utc>> {
         lock(&self.live).as_ref()?.queue.first().map(|(at, _)| *at)
     }
@@ -181,7 +187,7 @@ impl Schedules {
     /// Puts (or replaces) a schedule as stored.
     pub(crate) fn put(&self, schedule: Schedule) {
         let id = schedule.id;
-        let Some(mut fresh) = Live::new(schedule) else { return };
+        let Some(mut fresh) = Live::new(schedule, self.seconds) else { return };
         let mut live = lock(&self.live);
         let loaded = live.get_or_insert_with(Loaded::default);
         if let Some(old) = loaded.all.get(&id) {
@@ -214,7 +220,7 @@ pub(crate) async fn resume(core: &Core) {
     for schedule in stored {
         reconcile(core, &schedule).await;
         let id = schedule.id;
-        let Some(mut live) = Live::new(schedule) else {
+        let Some(mut live) = Live::new(schedule, core.schedules.seconds) else {
             tracing::error!(schedule = id, "a stored schedule's expression or zone cannot be read; it is not fired");
             continue;
         };

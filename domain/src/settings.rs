@@ -68,6 +68,8 @@ pub struct Settings {
     pub max_schedules_per_room: usize,
     /// `--missed all` runs at most this many missed slots.
     pub schedule_missed_at_most: u32,
+    /// Test mode: schedules may have six fields, seconds first (the crash test's slot a second).
+    pub schedule_seconds: bool,
     /// Commands are answered only here; empty means every room the bot is in.
     pub allowed_rooms: Vec<RoomId>,
     /// Other bots: their messages are ignored to prevent loops.
@@ -121,6 +123,7 @@ impl Settings {
             schedule_zone: "UTC".to_owned(),
             max_schedules_per_room: 20,
             schedule_missed_at_most: 3,
+            schedule_seconds: false,
             allowed_rooms: Vec::new(),
             ignored_users: Vec::new(),
             greetings: true,

@@ -132,7 +132,9 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     let now = ctx.now();
     let zone_name = p.flag("tz").map(str::to_owned).unwrap_or_else(|| ctx.settings().schedule_zone.clone());
     let zone = crate::cron::zone(&zone_name).map_err(|e| CommandError::Usage(format!("{e}.")))?;
-    let cron = CronExpr::parse(p.arg("cron").unwrap_or_default(), zone, now).map_err(|e| CommandError::Usage(format!("{e}.")))?;
+    let seconds = ctx.settings().schedule_seconds;
+    let cron = CronExpr::parse_with(p.arg("cron").unwrap_or_default(), zone, now, seconds)
+        .map_err(|e| CommandError::Usage(format!("{e}.")))?;
     let missed = match p.flag("missed").map(str::to_ascii_lowercase).as_deref() {
         None | Some("once") => Missed::Once,
         Some("skip") => Missed::Skip,
@@ -226,7 +228,7 @@ pub(crate) async fn perform(ctx: Ctx<'_>, req: &Request, change: ScheduleChange)
         ScheduleChange::Add(mut schedule) => {
             schedule.id = ctx.store().put_schedule(schedule.clone()).await?;
             let zone = zone_of(&schedule);
-            let next = CronExpr::parse(&schedule.cron, zone, ctx.now())
+            let next = CronExpr::parse_with(&schedule.cron, zone, ctx.now(), ctx.settings().schedule_seconds)
                 .ok()
                 .and_then(|c| c.next_after(zone, ctx.now()))
                 .map_or_else(|| "never".to_owned(), |t| local(t, zone));
