@@ -152,7 +152,7 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     let in_room = ctx.core().schedules.list().iter().filter(|s| s.room == room).count();
     let max = ctx.settings().max_schedules_per_room;
     if in_room >= max {
-        return Err(CommandError::Refused(format!("{room} has {in_room} schedules, the most a room may have ({max}); remove one first.")));
+        return Err(CommandError::Refused(format!("{room} already has {in_room} schedule(s), the most a room may have ({max}); remove one first.")));
     }
     let vars: Vec<(String, String)> = p
         .flag_all("var")
@@ -565,5 +565,17 @@ mod tests {
         assert!(!h.chat.bodies().join("\n").contains("): slot"), "not started again");
         let slots = h.store.slots(1, 5).await.unwrap();
         assert_eq!(slots[0].task, Some(started.id), "the claim has the task found by its message");
+    }
+
+    #[tokio::test]
+    async fn a_room_holds_at_most_the_configured_number_of_schedules() {
+        let mut settings = crate::testing::settings();
+        settings.max_schedules_per_room = 1;
+        let h = Harness::with(&[("default", chatrixcd_sim_semaphore::Mode::V2_10)], settings).await;
+        h.say(&admin(), "!cd schedule add \"@daily\" 1 1 \"one\" --yes").await;
+        h.say(&admin(), "!cd schedule add \"@hourly\" 1 1 \"two\" --yes").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("already has 1 schedule(s), the most a room may have (1); remove one first"), "{said}");
+        assert_eq!(h.store.schedules().await.unwrap().len(), 1);
     }
 }
