@@ -7,7 +7,6 @@
 //! once, and no slot between the first and the last is lost (`--missed all`). Bounded in time:
 //! about a minute.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,9 @@ use std::time::{Duration, Instant};
 use chatrixcd_clock::SystemClock;
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
+
+#[path = "support/semaphore_tasks.rs"]
+mod semaphore_tasks;
 
 const TOKEN: &str = "crash-test-token";
 const KILLS: usize = 50;
@@ -94,23 +96,7 @@ fn fifty_kills_leave_each_slot_run_exactly_once() {
     let status = bot.child.wait().unwrap();
     assert!(status.success(), "the last run ended badly");
 
-    let tasks: serde_json::Value = runtime.block_on(async {
-        reqwest::Client::new()
-            .get(format!("{url}/api/project/1/tasks"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    let mut per_slot: BTreeMap<String, usize> = BTreeMap::new();
-    for task in tasks.as_array().unwrap() {
-        if let Some(slot) = task["message"].as_str().and_then(|m| m.strip_prefix("chatrixcd schedule #1 slot ")) {
-            *per_slot.entry(slot.to_owned()).or_default() += 1;
-        }
-    }
+    let per_slot = runtime.block_on(semaphore_tasks::tasks_per_slot(&url, TOKEN, 1));
     let twice: Vec<_> = per_slot.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "slots run more than once: {twice:?}");
     let slots: Vec<chrono::DateTime<chrono::Utc>> = per_slot.keys().map(|s| s.parse().unwrap()).collect();

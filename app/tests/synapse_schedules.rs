@@ -6,9 +6,10 @@
 //! in chat; `schedule show` lists the run; after a restart the next slot runs and no slot runs
 //! twice (the simulator's tasks carry each slot's marker once). Real time: about two minutes.
 
+#[path = "support/semaphore_tasks.rs"]
+mod semaphore_tasks;
 mod support;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -50,23 +51,7 @@ fn an_every_minute_schedule_fires_in_an_encrypted_room_and_not_twice_across_a_re
         slot
     });
     assert_ne!(first, second, "the slot after the restart is a new one");
-    let tasks: serde_json::Value = setup.runtime.block_on(async {
-        reqwest::Client::new()
-            .get(format!("{}/api/project/1/tasks", setup.semaphore_url()))
-            .bearer_auth("sim-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    let mut per_slot: BTreeMap<String, usize> = BTreeMap::new();
-    for task in tasks.as_array().unwrap() {
-        if let Some(slot) = task["message"].as_str().and_then(|m| m.strip_prefix("chatrixcd schedule #1 slot ")) {
-            *per_slot.entry(slot.to_owned()).or_default() += 1;
-        }
-    }
+    let per_slot = setup.runtime.block_on(semaphore_tasks::tasks_per_slot(setup.semaphore_url(), "sim-token", 1));
     assert!(per_slot.len() >= 2, "{per_slot:?}");
     assert!(per_slot.values().all(|n| *n == 1), "a slot ran twice: {per_slot:?}");
     stop_bot(child);

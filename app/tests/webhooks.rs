@@ -21,6 +21,9 @@ use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
 use chatrixcd_webhook::{Cidr, HookConfig, Verify, WebhookConfig};
 use tokio::sync::mpsc;
 
+#[path = "support/semaphore_tasks.rs"]
+mod semaphore_tasks;
+
 #[path = "support/channel_chat.rs"]
 mod channel_chat;
 use channel_chat::ChannelChat;
@@ -140,15 +143,7 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     // A 2.10 server sets `end` a moment after the status (the first terminal update has none).
     let mut ended = None;
     for _ in 0..100 {
-        let read: serde_json::Value = reqwest::Client::new()
-            .get(format!("{semaphore}/api/project/1/tasks/{task}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let read = semaphore_tasks::get_json(&semaphore, TOKEN, &format!("/api/project/1/tasks/{task}")).await;
         if let Some(end) = read["end"].as_str() {
             ended = Some(end.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
             break;
