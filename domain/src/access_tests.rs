@@ -171,18 +171,8 @@ fn semaphore(instance: &'static str, log: &Log, next_task: &Arc<AtomicU64>) -> M
             project: project.get(),
             template: request.template_id.get(),
         });
-        Ok(Task {
-            id: TaskId::new(next.fetch_add(1, Ordering::Relaxed)),
-            project_id: project,
-            template_id: request.template_id,
-            status: TaskStatus::Waiting,
-            created: None,
-            start: None,
-            end: None,
-            message: None,
-            template_name: None,
-            user_name: None,
-        })
+        let id = TaskId::new(next.fetch_add(1, Ordering::Relaxed));
+        Ok(Task { template_id: request.template_id, ..crate::testing::bare_task(project, id, TaskStatus::Waiting) })
     });
     let log_stop = Arc::clone(log);
     sem.expect_stop_task().returning(move |project, task, mode| {

@@ -68,6 +68,17 @@ impl CronExpr {
     /// The same; with `seconds`, six fields (a seconds field first) are read too: a test mode,
     /// for crash tests that need a slot every second.
     pub fn parse_with(text: &str, zone: Tz, now: DateTime<Utc>, seconds: bool) -> Result<Self, CronError> {
+        let expr = Self::stored(text, seconds)?;
+        let horizon = now + chrono::Duration::days(366 * HORIZON_YEARS);
+        match expr.next_after(zone, now) {
+            Some(next) if next <= horizon => Ok(expr),
+            _ => Err(CronError::NeverFires { text: expr.text }),
+        }
+    }
+
+    /// An expression checked when it was made (a stored schedule's): read, without looking
+    /// years ahead again for whether it fires.
+    pub fn stored(text: &str, seconds: bool) -> Result<Self, CronError> {
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         if seconds && text.split(' ').count() == 6 {
             let parser = croner::parser::CronParser::builder()
@@ -78,12 +89,7 @@ impl CronExpr {
                 parser.parse(&text).map_err(|e| CronError::Other { text: text.clone(), reason: e.to_string() })?;
             return Ok(Self { text, cron });
         }
-        let expr = Self::read(&text)?;
-        let horizon = now + chrono::Duration::days(366 * HORIZON_YEARS);
-        match expr.next_after(zone, now) {
-            Some(next) if next <= horizon => Ok(expr),
-            _ => Err(CronError::NeverFires { text }),
-        }
+        Self::read(&text)
     }
 
     fn read(text: &str) -> Result<Self, CronError> {

@@ -44,7 +44,7 @@ impl Live {
     /// `None` when the stored expression or zone no longer reads (kept, not fired).
     pub(crate) fn new(schedule: Schedule, seconds: bool) -> Option<Self> {
         let zone = crate::cron::zone(&schedule.zone).ok()?;
-        let cron = CronExpr::parse_with(&schedule.cron, zone, schedule.created_at, seconds).ok()?;
+        let cron = CronExpr::stored(&schedule.cron, seconds).ok()?;
         let mut live = Self { schedule, cron, zone, next: None, backlog: VecDeque::new(), firing: false, queued: None };
         live.plan_after(live.schedule.last_slot.unwrap_or(live.schedule.created_at));
         Some(live)

@@ -116,6 +116,17 @@ impl Args {
     }
 }
 
+/// The `--var name=value` flags, in order (for `run` and `schedule add`).
+pub(crate) fn vars(p: &Parsed) -> Result<Vec<(String, String)>, CommandError> {
+    p.flag_all("var")
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), val.to_owned())),
+            _ => Err(CommandError::Usage(format!("`--var {v}` needs the form name=value."))),
+        })
+        .collect()
+}
+
 fn comma_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
@@ -147,14 +158,7 @@ impl Args {
             })?,
             Some(a) => split_words(a),
         };
-        let vars = p
-            .flag_all("var")
-            .iter()
-            .map(|v| match v.split_once('=') {
-                Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), val.to_owned())),
-                _ => Err(CommandError::Usage(format!("`--var {v}` needs the form name=value."))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let vars = vars(p)?;
         Ok(Self {
             project,
             template,

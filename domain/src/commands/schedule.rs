@@ -8,6 +8,7 @@ use chatrixcd_ports::schedule::{Missed, Schedule};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::commands::grant::capitalised;
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::confirm::Approver;
 use crate::core::{Ctx, Request};
@@ -154,14 +155,7 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     if in_room >= max {
         return Err(CommandError::Refused(format!("{room} already has {in_room} schedule(s), the most a room may have ({max}); remove one first.")));
     }
-    let vars: Vec<(String, String)> = p
-        .flag_all("var")
-        .iter()
-        .map(|v| match v.split_once('=') {
-            Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), val.to_owned())),
-            _ => Err(CommandError::Usage(format!("`--var {v}` needs the form name=value."))),
-        })
-        .collect::<Result<_, _>>()?;
+    let vars = crate::commands::run::vars(p)?;
     // Resolved and checked as a run would be (names, variables, the run permission), now.
     // `prod:1:5 "Nightly"` names the template in the reference; `1 5 "Nightly"` in the next word.
     let reference = p.arg("target").unwrap_or_default().to_owned();
@@ -217,10 +211,6 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     Ok(())
 }
 
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
-}
 
 /// Adds or removes, once confirmed.
 pub(crate) async fn perform(ctx: Ctx<'_>, req: &Request, change: ScheduleChange) -> Result<(), CommandError> {
@@ -228,7 +218,7 @@ pub(crate) async fn perform(ctx: Ctx<'_>, req: &Request, change: ScheduleChange)
         ScheduleChange::Add(mut schedule) => {
             schedule.id = ctx.store().put_schedule(schedule.clone()).await?;
             let zone = zone_of(&schedule);
-            let next = CronExpr::parse_with(&schedule.cron, zone, ctx.now(), ctx.settings().schedule_seconds)
+            let next = CronExpr::stored(&schedule.cron, ctx.settings().schedule_seconds)
                 .ok()
                 .and_then(|c| c.next_after(zone, ctx.now()))
                 .map_or_else(|| "never".to_owned(), |t| local(t, zone));
