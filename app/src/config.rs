@@ -120,6 +120,8 @@ pub(crate) struct BotSection {
     pub timezone: Option<String>,
     /// The most schedules one room may have.
     pub max_schedules_per_room: Option<usize>,
+    /// `--missed all` runs at most this many missed slots.
+    pub schedule_missed_at_most: Option<u32>,
 }
 
 /// One entry of `bot.notify`.
@@ -156,6 +158,7 @@ impl Default for BotSection {
             notify: Vec::new(),
             timezone: None,
             max_schedules_per_room: None,
+            schedule_missed_at_most: None,
         }
     }
 }
@@ -313,6 +316,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "status_allow",
             "per_client_per_second",
             "per_hook_per_second",
+            "max_body_bytes",
+            "header_timeout_secs",
+            "max_connections",
             "hooks",
         ],
     ),
@@ -359,6 +365,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "notify",
             "timezone",
             "max_schedules_per_room",
+            "schedule_missed_at_most",
             "log_file",
             "mouse_enabled",
             "color_enabled",

@@ -116,6 +116,9 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
     if let Some(max) = config.raw.bot.max_schedules_per_room {
         settings.max_schedules_per_room = max;
     }
+    if let Some(at_most) = config.raw.bot.schedule_missed_at_most {
+        settings.schedule_missed_at_most = at_most;
+    }
     settings.ignored_users = config.ignored_users.clone();
     settings.allowed_rooms = config.allowed_rooms.clone();
     settings.default_policy = config.default_policy;

@@ -26,6 +26,12 @@ pub(crate) struct WebhooksSection {
     pub status_allow: Option<Vec<String>>,
     pub per_client_per_second: Option<u32>,
     pub per_hook_per_second: Option<u32>,
+    /// Bodies larger are refused (413); default 1 MiB.
+    pub max_body_bytes: Option<usize>,
+    /// A request's headers (and the TLS handshake) must arrive within this; default 10.
+    pub header_timeout_secs: Option<u64>,
+    /// Connections open at once; default 512.
+    pub max_connections: Option<usize>,
     pub hooks: BTreeMap<String, HookSection>,
 }
 
@@ -119,6 +125,9 @@ pub(crate) struct Webhooks {
     pub status_allow: Option<Vec<Cidr>>,
     pub per_client: Option<NonZeroU32>,
     pub per_hook: Option<NonZeroU32>,
+    pub max_body: Option<usize>,
+    pub header_timeout: Option<std::time::Duration>,
+    pub max_connections: Option<usize>,
     pub hooks: Vec<HookConfig>,
 }
 
@@ -139,6 +148,9 @@ impl Webhooks {
         }
         endpoint.per_client = self.per_client.unwrap_or(endpoint.per_client);
         endpoint.per_hook = self.per_hook.unwrap_or(endpoint.per_hook);
+        endpoint.max_body = self.max_body.unwrap_or(endpoint.max_body);
+        endpoint.limits.header_timeout = self.header_timeout.unwrap_or(endpoint.limits.header_timeout);
+        endpoint.limits.max_connections = self.max_connections.unwrap_or(endpoint.limits.max_connections);
         endpoint
     }
 }
@@ -221,6 +233,19 @@ pub(crate) fn check(
     let tls = tls(section, problems);
     let per_client = rate("webhooks.per_client_per_second", section.per_client_per_second, problems);
     let per_hook = rate("webhooks.per_hook_per_second", section.per_hook_per_second, problems);
+    let positive = |key: &str, value: Option<u64>, problems: &mut Vec<Problem>| match value {
+        Some(0) => {
+            problems.push(problem(key, "must be 1 or more"));
+            None
+        }
+        other => other,
+    };
+    let max_body = positive("webhooks.max_body_bytes", section.max_body_bytes.map(|b| b as u64), problems)
+        .and_then(|b| usize::try_from(b).ok());
+    let header_timeout = positive("webhooks.header_timeout_secs", section.header_timeout_secs, problems)
+        .map(std::time::Duration::from_secs);
+    let max_connections = positive("webhooks.max_connections", section.max_connections.map(|c| c as u64), problems)
+        .and_then(|c| usize::try_from(c).ok());
     let mut hooks = Vec::new();
     let mut variables: BTreeMap<String, &str> = BTreeMap::new();
     for name in section.hooks.keys() {
@@ -244,7 +269,19 @@ pub(crate) fn check(
         ));
     }
     let tls_cert_file = tls.as_ref().and(section.tls_cert_file.as_ref()).map(std::path::PathBuf::from);
-    Some(Webhooks { listen: listen?, tls, tls_cert_file, trusted_proxies, status_allow, per_client, per_hook, hooks })
+    Some(Webhooks {
+        listen: listen?,
+        tls,
+        tls_cert_file,
+        trusted_proxies,
+        status_allow,
+        per_client,
+        per_hook,
+        max_body,
+        header_timeout,
+        max_connections,
+        hooks,
+    })
 }
 
 fn check_hook(
@@ -351,7 +388,7 @@ mod tests {
     fn a_whole_section_reaches_the_endpoint() {
         let text = with_webhooks(&format!(
             r#"{{ listen: "127.0.0.1:8088", trusted_proxies: ["10.0.0.0/8"], status_allow: ["192.0.2.0/24"],
-                 per_client_per_second: 5, per_hook_per_second: 7,
+                 per_client_per_second: 5, per_hook_per_second: 7, max_body_bytes: 4096, header_timeout_secs: 3, max_connections: 9,
                  hooks: {{ gitea: {{ secret: "{SECRET}", verify: "forgejo", rooms: ["!dev:m.example"], allow: ["10.1.0.0/16"] }} }} }}"#
         ));
         let (config, warnings) = parse(&text).unwrap();
@@ -362,6 +399,8 @@ mod tests {
         let endpoint = webhooks.endpoint(vec![(default, SECRET.to_owned())], clock);
         assert_eq!(endpoint.listen.port(), 8088);
         assert_eq!((endpoint.per_client.get(), endpoint.per_hook.get()), (5, 7));
+        assert_eq!(endpoint.max_body, 4096);
+        assert_eq!((endpoint.limits.header_timeout.as_secs(), endpoint.limits.max_connections), (3, 9));
         assert_eq!(endpoint.status_allow.len(), 1);
         assert_eq!(endpoint.trusted_proxies.len(), 1);
         let hook = &endpoint.hooks[0];
