@@ -64,6 +64,9 @@ impl SemaphorePort for Slow {
     async fn inventories(&self, p: ProjectId) -> Result<Vec<Inventory>, SemaphoreError> {
         self.inner.inventories(p).await
     }
+    async fn schedules(&self, p: ProjectId) -> Result<Vec<chatrixcd_ports::semaphore::ServerSchedule>, SemaphoreError> {
+        self.inner.schedules(p).await
+    }
     async fn recent_events(&self, p: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {
         self.inner.recent_events(p).await
     }

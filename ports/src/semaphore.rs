@@ -281,6 +281,24 @@ pub struct Inventory {
     pub kind: String,
 }
 
+/// A schedule kept by Semaphore itself (made in its UI). The bot only reads these, to show them
+/// beside its own; they post nothing in chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSchedule {
+    pub id: u64,
+    pub template_id: TemplateId,
+    /// The template's name, which the list endpoint adds (`tpl_name`).
+    pub template_name: Option<String>,
+    /// Five-field cron, or a robfig descriptor such as `@every 1h`; read in the server's zone.
+    pub cron: String,
+    pub name: String,
+    pub active: bool,
+    /// Set when the schedule runs only after a new commit in that repository.
+    pub repository_id: Option<u64>,
+    /// Newer servers' one-off schedules (`type: "run_at"`): when it runs.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
 /// An entry of Semaphore's activity feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityEvent {
@@ -396,6 +414,8 @@ pub trait SemaphorePort: Send + Sync {
     async fn templates(&self, project: ProjectId) -> Result<Vec<Template>, SemaphoreError>;
     async fn environments(&self, project: ProjectId) -> Result<Vec<Environment>, SemaphoreError>;
     async fn inventories(&self, project: ProjectId) -> Result<Vec<Inventory>, SemaphoreError>;
+    /// Semaphore's own schedules of a project (`GET /api/project/{p}/schedules`).
+    async fn schedules(&self, project: ProjectId) -> Result<Vec<ServerSchedule>, SemaphoreError>;
     /// The newest entries of a project's activity feed (at most 200), newest first.
     async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError>;
     /// Starts a task. Never retried by adapters: a retry could start it twice.

@@ -141,6 +141,9 @@ pub trait Store: Send + Sync {
     async fn record_run(&self, run: RunRecord) -> Result<u64, StoreError>;
     /// Notes how the run of `task` ended. Unknown tasks are ignored (not every task is the bot's).
     async fn finish_run(&self, task: TaskRef, ended_at: DateTime<Utc>, result: TaskStatus) -> Result<(), StoreError>;
+    /// The run that started `task`, if the bot started it and it is still kept (by the task index,
+    /// not a scan).
+    async fn run_of(&self, task: TaskRef) -> Result<Option<RunRecord>, StoreError>;
     /// Runs, newest first.
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError>;
     /// Removes runs that started before `cutoff`; returns how many.

@@ -76,6 +76,10 @@ impl SemaphorePort for Counting {
         self.count("inventories");
         self.inner.inventories(p).await
     }
+    async fn schedules(&self, p: ProjectId) -> Result<Vec<chatrixcd_ports::semaphore::ServerSchedule>, SemaphoreError> {
+        self.count("schedules");
+        self.inner.schedules(p).await
+    }
     async fn recent_events(&self, p: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {
         self.count("events");
         self.inner.recent_events(p).await

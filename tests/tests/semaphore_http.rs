@@ -328,3 +328,36 @@ async fn management_routes_answer_like_2_10() {
     let out = c.task_output(ProjectId::new(p), task.id).await.unwrap();
     assert!(out.to_text().lines().any(|l| l.starts_with("PLAY RECAP")));
 }
+
+#[tokio::test]
+async fn semaphores_own_schedules_are_made_and_read_like_2_10() {
+    let s = server(Mode::V2_10, 256).await;
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(format!("{}/api/project/1/schedules", s.url)).bearer_auth(TOKEN).body(body.to_string()).send()
+    };
+    let c = client(&s.url);
+    assert!(c.schedules(OPS).await.unwrap().is_empty(), "a new project has none, as recorded");
+    let made =
+        post(serde_json::json!({"project_id": 1, "template_id": 1, "cron_format": "0 2 * * *", "name": "nightly"}))
+            .await
+            .unwrap();
+    assert_eq!(made.status(), 201);
+    let made: serde_json::Value = made.json().await.unwrap();
+    assert_eq!((made["id"].as_u64(), made["active"].as_bool()), (Some(1), Some(true)));
+    let bad = post(serde_json::json!({"project_id": 1, "template_id": 1, "cron_format": "nightly"})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"error": "Cron: expected exactly 5 fields, found 1: [nightly]"})
+    );
+    let list = c.schedules(OPS).await.unwrap();
+    assert_eq!(list.len(), 1);
+    let one = &list[0];
+    assert_eq!(
+        (one.id, one.template_id, one.cron.as_str(), one.name.as_str()),
+        (1, TemplateId::new(1), "0 2 * * *", "nightly")
+    );
+    assert_eq!((one.template_name.as_deref(), one.active, one.repository_id), (Some("deploy-web"), true, None));
+    assert!(matches!(c.schedules(ProjectId::new(9)).await, Err(SemaphoreError::NotFound(_))));
+}

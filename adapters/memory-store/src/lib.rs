@@ -133,6 +133,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn run_of(&self, task: TaskRef) -> Result<Option<RunRecord>, StoreError> {
+        let state = self.state();
+        let run = state
+            .runs
+            .values()
+            .rev()
+            .find(|r| r.instance == task.instance && r.project == task.project && r.task == task.task);
+        Ok(run.cloned())
+    }
+
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {
         let state = self.state();
         Ok(page_of(state.runs.iter().map(|(id, r)| (*id, r.clone())), page))

@@ -327,6 +327,18 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn run_of(&self, task: TaskRef) -> Result<Option<RunRecord>, StoreError> {
+        let key = task_key(task);
+        self.read(move |txn| {
+            let index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let Some(id) = index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) else { return Ok(None) };
+            let runs = txn.open_table(RUNS).map_err(unavailable)?;
+            let run = runs.get(id).map_err(unavailable)?.map(|v| decode::<RunRecord>(v.value())).transpose()?;
+            Ok(run.filter(|r| run_ref(r) == task))
+        })
+        .await
+    }
+
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {
         self.read(move |txn| page_rev(&txn.open_table(RUNS).map_err(unavailable)?, page)).await
     }

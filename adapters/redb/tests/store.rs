@@ -102,6 +102,14 @@ async fn everything_survives_reopening() {
     let runs = store.runs(ALL).await.unwrap();
     assert_eq!(runs[0].result, Some(TaskStatus::Success));
     assert_eq!(runs[0].ended_at, Some(t(60)));
+    let seven = TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(7));
+    assert_eq!(
+        store.run_of(seven).await.unwrap().map(|r| r.result),
+        Some(Some(TaskStatus::Success)),
+        "found by the index"
+    );
+    let other = TaskRef::new(InstanceId::default(), ProjectId::new(2), TaskId::new(7));
+    assert_eq!(store.run_of(other).await.unwrap(), None, "same task id in another project is another task");
     assert_eq!(store.audit(ALL).await.unwrap()[0].action, "run.start");
     assert_eq!(store.setting("aliases_imported").await.unwrap().as_deref(), Some("yes"));
 }

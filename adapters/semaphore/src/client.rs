@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, Environment, Inventory, LogTooLarge, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask,
-    StopMode, Task, TaskLog, Template,
+    ActivityEvent, Environment, Inventory, LogTooLarge, Project, SemaphoreError, SemaphorePort, ServerInfo,
+    ServerSchedule, StartTask, StopMode, Task, TaskLog, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
 use reqwest::{Method, StatusCode};
@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::config::{ConfigError, SemaphoreConfig};
 use crate::list::{ListError, ListSplitter};
-use crate::wire::{self, WireEvent, WireInfo, WireNamed, WireOutput, WireProject, WireTask, WireTemplate};
+use crate::wire::{
+    self, WireEvent, WireInfo, WireNamed, WireOutput, WireProject, WireSchedule, WireTask, WireTemplate,
+};
 
 /// A Semaphore server reached over HTTP(S). Clones share connections.
 #[derive(Clone)]
@@ -320,6 +322,12 @@ impl SemaphorePort for HttpSemaphore {
         let list: Vec<WireNamed> =
             self.get(&format!("/project/{project}/inventory"), &format!("project {project}")).await?;
         Ok(list.into_iter().map(WireNamed::into_inventory).collect())
+    }
+
+    async fn schedules(&self, project: ProjectId) -> Result<Vec<ServerSchedule>, SemaphoreError> {
+        let list: Vec<WireSchedule> =
+            self.get(&format!("/project/{project}/schedules"), &format!("project {project}")).await?;
+        Ok(list.into_iter().map(WireSchedule::into_port).collect())
     }
 
     async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, App, Environment, Inventory, Project, ServerInfo, StartTask, SurveyEnumValue, SurveyVar,
-    SurveyVarType, Task, TaskParamsPolicy, TaskStatus, Template,
+    ActivityEvent, App, Environment, Inventory, Project, ServerInfo, ServerSchedule, StartTask, SurveyEnumValue,
+    SurveyVar, SurveyVarType, Task, TaskParamsPolicy, TaskStatus, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
 use chrono::{DateTime, Utc};
@@ -250,6 +250,46 @@ impl WireNamed {
     }
 }
 
+/// A schedule of Semaphore's own. 2.10 sends id, project_id, template_id, cron_format, name,
+/// active and repository_id, plus `tpl_name` in lists; newer servers add `type` and `run_at`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireSchedule {
+    pub id: u64,
+    #[serde(default)]
+    pub template_id: Option<u64>,
+    #[serde(default)]
+    pub tpl_name: Option<String>,
+    #[serde(default)]
+    pub cron_format: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub repository_id: Option<u64>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+impl WireSchedule {
+    pub(crate) fn into_port(self) -> ServerSchedule {
+        let one_off = self.kind.as_deref() == Some("run_at");
+        ServerSchedule {
+            id: self.id,
+            template_id: TemplateId::new(self.template_id.unwrap_or_default()),
+            template_name: self.tpl_name.filter(|n| !n.is_empty()),
+            cron: self.cron_format.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            // 2.10 has no `active: false` schedules older than the field; absent means on.
+            active: self.active.unwrap_or(true),
+            repository_id: self.repository_id.filter(|r| *r != 0),
+            run_at: if one_off { real_time(self.run_at) } else { None },
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct WireEvent {
@@ -457,6 +497,8 @@ mod recorded {
                     "GET /api/project/{n}/environment" | "GET /api/project/{n}/inventory" => {
                         serde_json::from_value::<Vec<WireNamed>>(body).map(|_| ())
                     }
+                    "GET /api/project/{n}/schedules" => serde_json::from_value::<Vec<WireSchedule>>(body)
+                        .map(|l| l.into_iter().for_each(|s| drop(s.into_port()))),
                     "GET /api/project/{n}/events/last" | "GET /api/events/last" => {
                         serde_json::from_value::<Vec<WireEvent>>(body).map(|_| ())
                     }

@@ -127,7 +127,7 @@ pub fn router(sim: SimSemaphore, config: HttpConfig) -> Router {
         .route("/api/project/{p}/repositories", get(list_repositories).post(add_repository))
         .route("/api/project/{p}/keys", get(list_keys).post(add_key))
         .route("/api/project/{p}/views", get(empty_list))
-        .route("/api/project/{p}/schedules", get(empty_list))
+        .route("/api/project/{p}/schedules", get(list_schedules).post(add_schedule))
         .route("/api/project/{p}/templates/{t}/tasks/last", get(template_tasks))
         .route("/api/ws", get(websocket))
         .route("/api/projects", get(projects).post(create_project))
@@ -425,6 +425,30 @@ resource_routes!(list_keys, add_key, Kind::Key);
 resource_routes!(list_environments, add_environment, Kind::Environment);
 resource_routes!(list_repositories, add_repository, Kind::Repository);
 resource_routes!(list_inventories, add_inventory, Kind::Inventory);
+
+async fn list_schedules(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let listed = s.sim.model().schedules(p);
+    match listed {
+        Ok(items) => ok(Value::Array(items)),
+        Err(e) => failure(e),
+    }
+}
+
+/// 2.10 answers a new schedule with 201 and the object (unlike keys and repositories).
+async fn add_schedule(State(s): State<AppState>, headers: HeaderMap, Path(p): Path<String>, body: Bytes) -> Response {
+    guard!(s, headers);
+    let p = ProjectId::new(try_answer!(id(&p, 404).map_err(failure)));
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return failure(SimError::status(400));
+    };
+    let added = s.sim.model().add_schedule(p, body);
+    match added {
+        Ok(object) => answer(StatusCode::CREATED, Some(object)),
+        Err(e) => failure(e),
+    }
+}
 
 async fn create_template(
     State(s): State<AppState>,

@@ -309,6 +309,40 @@ impl SimModel {
         Ok(self.resources.add(kind, project, object))
     }
 
+    /// `POST /api/project/{p}/schedules`: checked as 2.10 does (its template must be in the
+    /// project, its cron must have five fields or be a descriptor).
+    pub fn add_schedule(
+        &mut self,
+        project: ProjectId,
+        object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, SimError> {
+        self.project_exists(project)?;
+        let template = object.get("template_id").and_then(serde_json::Value::as_u64).map(TemplateId::new);
+        if !template
+            .is_some_and(|t| self.templates.iter().any(|s| s.template.id == t && s.template.project_id == project))
+        {
+            return Err(SimError { status: 400, message: Some("template_id is invalid".into()) });
+        }
+        let cron = object.get("cron_format").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        if !(fields.len() == 5 || cron.starts_with('@')) {
+            let message = format!("Cron: expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" "));
+            return Err(SimError { status: 400, message: Some(message) });
+        }
+        self.add_resource(crate::resources::Kind::Schedule, project, object)
+    }
+
+    /// `GET /api/project/{p}/schedules`: each with its template's name (`tpl_name`).
+    pub fn schedules(&self, project: ProjectId) -> Result<Vec<serde_json::Value>, SimError> {
+        let mut list = self.resources(crate::resources::Kind::Schedule, project)?;
+        for schedule in &mut list {
+            let template = schedule["template_id"].as_u64().map(TemplateId::new);
+            let name = self.templates.iter().find(|t| Some(t.template.id) == template).map(|t| t.template.name.clone());
+            schedule["tpl_name"] = serde_json::Value::from(name.unwrap_or_default());
+        }
+        Ok(list)
+    }
+
     pub fn resources(
         &self,
         kind: crate::resources::Kind,

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, Environment, Inventory, Project, SemaphoreError, SemaphorePort, ServerInfo, StartTask, StopMode,
-    Task, TaskLog, Template,
+    ActivityEvent, Environment, Inventory, Project, SemaphoreError, SemaphorePort, ServerInfo, ServerSchedule,
+    StartTask, StopMode, Task, TaskLog, Template,
 };
 use chatrixcd_ports::{Clock, ProjectId, TaskId, TemplateId};
 
@@ -117,6 +117,24 @@ impl SemaphorePort for SimSemaphore {
         self.injected()?;
         self.model().templates(project).map_err(|e| port_error(e, format!("project {project}")))?;
         Ok(vec![Inventory { id: 1, name: "localhost".into(), kind: "static".into() }])
+    }
+
+    async fn schedules(&self, project: ProjectId) -> Result<Vec<ServerSchedule>, SemaphoreError> {
+        self.injected()?;
+        let list = self.model().schedules(project).map_err(|e| port_error(e, format!("project {project}")))?;
+        Ok(list
+            .iter()
+            .map(|s| ServerSchedule {
+                id: s["id"].as_u64().unwrap_or_default(),
+                template_id: TemplateId::new(s["template_id"].as_u64().unwrap_or_default()),
+                template_name: s["tpl_name"].as_str().filter(|n| !n.is_empty()).map(str::to_owned),
+                cron: s["cron_format"].as_str().unwrap_or_default().to_owned(),
+                name: s["name"].as_str().unwrap_or_default().to_owned(),
+                active: s["active"].as_bool().unwrap_or(true),
+                repository_id: s["repository_id"].as_u64(),
+                run_at: None,
+            })
+            .collect())
     }
 
     async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {

@@ -1,5 +1,5 @@
 //! The project resources a bot reads but never changes (keys, variable groups, repositories,
-//! inventories), kept as the JSON objects the API returns, and project settings.
+//! inventories, schedules), kept as the JSON objects the API returns, and project settings.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,8 @@ pub enum Kind {
     Environment,
     Repository,
     Inventory,
+    /// Semaphore's own cron schedules.
+    Schedule,
 }
 
 impl Kind {
@@ -36,6 +38,12 @@ impl Kind {
                 ("become_key_id", Value::Null),
                 ("type", json!("static")),
                 ("holder_id", Value::Null),
+                ("repository_id", Value::Null),
+            ],
+            Kind::Schedule => &[
+                ("template_id", json!(0)),
+                ("cron_format", json!("")),
+                ("active", json!(true)),
                 ("repository_id", Value::Null),
             ],
         };

@@ -52,7 +52,10 @@ static ID_ARG: [ArgSpec; 1] = [ArgSpec { name: "id", kind: ValueKind::Number, re
 
 static YES: [FlagSpec; 1] = [FlagSpec { name: "yes", aliases: &["y"], value: None, repeatable: false, help: "do not ask for confirmation" }];
 
-static ALL: [FlagSpec; 1] = [FlagSpec { name: "all", aliases: &[], value: None, repeatable: false, help: "every room's, not only this room's" }];
+static LIST_FLAGS: [FlagSpec; 2] = [
+    FlagSpec { name: "all", aliases: &[], value: None, repeatable: false, help: "every room's, not only this room's (with --semaphore: every instance's)" },
+    FlagSpec { name: "semaphore", aliases: &["server"], value: None, repeatable: false, help: "also Semaphore's own schedules (read-only), of this room's instance" },
+];
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "schedule",
@@ -61,7 +64,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     args: &[],
     flags: &[],
     subcommands: &[
-        CommandSpec { name: "list", aliases: &["ls"], summary: "This room's schedules", flags: &ALL, ..CommandSpec::BASE },
+        CommandSpec { name: "list", aliases: &["ls"], summary: "This room's schedules", flags: &LIST_FLAGS, ..CommandSpec::BASE },
         CommandSpec {
             name: "add",
             summary: "Run a template on a cron schedule (asks first)",
@@ -113,7 +116,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         Some("pause") => set_paused(ctx, req, p, true).await,
         Some("resume") => set_paused(ctx, req, p, false).await,
         Some("next") => next(ctx, req).await,
-        _ => list(ctx, req, p.switch("all")).await,
+        _ => list(ctx, req, p.switch("all"), p.switch("semaphore")).await,
     }
 }
 
@@ -250,7 +253,7 @@ fn find(ctx: &Ctx<'_>, req: &Request, p: &Parsed) -> Result<Schedule, CommandErr
         .ok_or_else(|| CommandError::Refused(format!("There is no schedule #{id} (`{} schedule list` shows them).", ctx.settings().prefix)))
 }
 
-async fn list(ctx: Ctx<'_>, req: &Request, all: bool) -> Result<(), CommandError> {
+async fn list(ctx: Ctx<'_>, req: &Request, all: bool, semaphore: bool) -> Result<(), CommandError> {
     let now = ctx.now();
     let schedules: Vec<Schedule> = ctx.core().schedules.list().into_iter().filter(|s| (all || s.room == req.room) && visible(&ctx, req, s)).collect();
     let prefix = &ctx.settings().prefix;
@@ -270,8 +273,75 @@ async fn list(ctx: Ctx<'_>, req: &Request, all: bool) -> Result<(), CommandError
             .collect();
         Reply::notice().bold("Schedules").table(&["", "Name", "When", "Template", "Next"], &rows)
     };
+    let reply = if semaphore { server_schedules(ctx, req, all, reply.line()).await? } else { reply };
     ctx.reply(req, reply).await;
     Ok(())
+}
+
+/// Semaphore's own schedules, read-only: of the room's instance, or of every instance with
+/// `--all`; only projects and templates the caller may read. An instance that cannot be read
+/// is named, the others are still shown.
+async fn server_schedules(ctx: Ctx<'_>, req: &Request, all: bool, mut reply: Reply) -> Result<Reply, CommandError> {
+    let instances: Vec<&crate::instances::Instance> =
+        if all { ctx.instances().iter().collect() } else { vec![ctx.instance_for(&req.room, None).await?] };
+    let multi = ctx.instances().is_multi();
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for instance in instances {
+        let projects = match instance.semaphore.projects().await {
+            Ok(projects) => ctx.readable_projects(req, instance.id, projects),
+            Err(e) => {
+                failures.push(format!("{}: {e}", instance.id));
+                continue;
+            }
+        };
+        for project in projects {
+            let schedules = match instance.semaphore.schedules(project.id).await {
+                Ok(list) => list,
+                Err(e) => {
+                    failures.push(format!("{} / {}: {e}", instance.id, project.name));
+                    continue;
+                }
+            };
+            for s in schedules {
+                let template = s.template_name.clone().unwrap_or_else(|| format!("template {}", s.template_id));
+                let readable = Target {
+                    instance: Some(instance.id),
+                    project_id: Some(project.id.get()),
+                    project: Some(&project.name),
+                    template_id: Some(s.template_id.get()),
+                    template: Some(&template),
+                    some_of: false,
+                };
+                if !ctx.may(req, Permission::Read, &readable) {
+                    continue;
+                }
+                let when = match s.run_at {
+                    Some(at) => format!("once, {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    None => s.cron.clone(),
+                };
+                let mut state = if s.active { "active".to_owned() } else { "inactive".to_owned() };
+                if s.repository_id.is_some() {
+                    state.push_str(", on new commits only");
+                }
+                let place = if multi { format!("{}:{}", instance.id, project.name) } else { project.name.clone() };
+                let name = if s.name.is_empty() { "—".to_owned() } else { s.name.clone() };
+                rows.push(vec![format!("{}", s.id), name, when, format!("{template} ({})", s.template_id), place, state]);
+            }
+        }
+    }
+    reply = reply.bold("Semaphore's own schedules");
+    reply = if rows.is_empty() {
+        reply.push(": none.")
+    } else {
+        reply
+            .push(" (read-only; in the server's time zone, and they post nothing here)")
+            .table(&["ID", "Name", "When", "Template", "Project", "State"], &rows)
+    };
+    for failure in failures {
+        reply = reply.line().push(&format!("⚠️ Could not read {failure}."));
+    }
+    Ok(reply)
 }
 
 async fn show(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
@@ -304,17 +374,26 @@ async fn show(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErro
     if runs.is_empty() {
         reply = reply.line().push("No runs yet.");
     } else {
-        let rows: Vec<Vec<String>> = runs
-            .iter()
-            .map(|r| {
-                let what = match (&r.task, &r.skipped) {
-                    (Some(task), _) => format!("task #{task}"),
-                    (None, Some(why)) => format!("not run: {why}"),
-                    (None, None) => "starting".to_owned(),
-                };
-                vec![local(r.slot, zone), what]
-            })
-            .collect();
+        let mut rows = Vec::with_capacity(runs.len());
+        for r in &runs {
+            let what = match (&r.task, &r.skipped) {
+                (Some(task), _) => {
+                    let task_ref = chatrixcd_ports::TaskRef { instance: s.instance, project: s.project, task: *task };
+                    // How it ended, from the history (kept by the task index; pruned runs show none).
+                    let result = match ctx.store().run_of(task_ref).await {
+                        Ok(Some(run)) => match run.result {
+                            Some(status) => format!("{} {status}", crate::render::reply::status_style(&status).0),
+                            None => "running".to_owned(),
+                        },
+                        _ => String::new(),
+                    };
+                    if result.is_empty() { format!("task #{task}") } else { format!("task #{task} · {result}") }
+                }
+                (None, Some(why)) => format!("not run: {why}"),
+                (None, None) => "starting".to_owned(),
+            };
+            rows.push(vec![local(r.slot, zone), what]);
+        }
         reply = reply.line().table(&["Slot", "Run"], &rows);
     }
     ctx.reply(req, reply).await;
@@ -412,6 +491,7 @@ mod tests {
         h.say(&admin(), "!cd schedule show 1").await;
         let shown = h.chat.bodies().join("\n");
         assert!(shown.contains("Next:") && shown.matches("task #").count() == 2, "{shown}");
+        assert_eq!(shown.matches("· ✅ success").count(), 2, "each run's result, from the history\n{shown}");
 
         // Down for 22 minutes (from 13:20 past the start): five slots missed; the policy (once)
         // runs the latest only.
@@ -567,5 +647,30 @@ mod tests {
         let said = h.chat.bodies().join("\n");
         assert!(said.contains("already has 1 schedule(s), the most a room may have (1); remove one first"), "{said}");
         assert_eq!(h.store.schedules().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn semaphores_own_schedules_are_listed_read_only_for_what_the_caller_may_read() {
+        use chatrixcd_ports::ProjectId;
+        let h = Harness::two_instances().await;
+        for (name, template, cron, active) in [("nightly", 1, "0 2 * * *", true), ("weekly", 2, "@weekly", false)] {
+            let body = serde_json::json!({"template_id": template, "cron_format": cron, "name": name, "active": active});
+            let serde_json::Value::Object(body) = body else { unreachable!() };
+            h.sims[1].model().add_schedule(ProjectId::new(1), body).unwrap();
+        }
+        let bad = serde_json::json!({"template_id": 1, "cron_format": "0 2 * *"});
+        let serde_json::Value::Object(bad) = bad else { unreachable!() };
+        let refused = h.sims[1].model().add_schedule(ProjectId::new(1), bad).unwrap_err();
+        assert_eq!(refused.message.as_deref(), Some("Cron: expected exactly 5 fields, found 4: [0 2 * *]"));
+
+        h.say(&admin(), "!cd schedule list --semaphore").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("This room has no schedules.") && said.contains("Semaphore's own schedules: none."), "the room's instance (production) has none\n{said}");
+        h.say(&admin(), "!cd schedule list --semaphore --all").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("Semaphore's own schedules (read-only"), "{said}");
+        assert!(said.contains("nightly") && said.contains("0 2 * * *") && said.contains("deploy-web (1)") && said.contains("staging:ops"), "{said}");
+        assert!(said.contains("weekly") && said.contains("@weekly") && said.contains("inactive"), "{said}");
+        assert!(!h.sims[1].model().recent_tasks(ProjectId::new(1), 10).unwrap().iter().any(|_| true), "listing starts nothing");
     }
 }
