@@ -62,6 +62,7 @@ async fn run() {
                 template: TemplateId::new(1),
                 template_name: "deploy-web".into(),
                 vars: Vec::new(),
+                preset: None,
                 missed: Missed::Skip,
                 paused: None,
                 created_at: clock.now(),

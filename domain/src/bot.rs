@@ -147,15 +147,19 @@ impl Bot {
     /// The next moment `due` has work.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         let questions = lock(&self.core.questions).next_deadline();
+        let dialogs = lock(&self.core.dialogs).next_deadline();
         let polls = lock(&self.core.watch).next_deadline();
         let tails = lock(&self.core.tails).next_deadline();
         let schedules = self.core.schedules.next_deadline();
-        [questions, polls, tails, schedules].into_iter().flatten().min()
+        [questions, dialogs, polls, tails, schedules].into_iter().flatten().min()
     }
 
     /// True while tasks are being watched or questions are open.
     pub fn has_in_flight_work(&self) -> bool {
-        self.is_watching() || !lock(&self.core.questions).is_empty() || !lock(&self.core.tails).is_empty()
+        self.is_watching()
+            || !lock(&self.core.questions).is_empty()
+            || !lock(&self.core.dialogs).is_empty()
+            || !lock(&self.core.tails).is_empty()
     }
 
     /// True while tasks are being watched.
@@ -190,6 +194,11 @@ impl Bot {
         if !expired.is_empty() {
             let core = Arc::clone(&self.core);
             jobs.push(Job::new(Lane::Bot, async move { announce_expired(&core, expired).await }));
+        }
+        let expired = lock(&self.core.dialogs).expire(now);
+        if !expired.is_empty() {
+            let core = Arc::clone(&self.core);
+            jobs.push(Job::new(Lane::Bot, async move { crate::dialog::announce_expired(&core, expired).await }));
         }
         for instance in lock(&self.core.watch).take_due(now) {
             let core = Arc::clone(&self.core);
@@ -339,6 +348,11 @@ impl Bot {
                 Reply::notice().push(&format!("❎ Cancelled the request to {}: {why}.", pending.action.describe()));
             self.core.out.post(&pending.room, reply.build()).await;
         }
+        let dialogs = lock(&self.core.dialogs).take_all();
+        for dialog in dialogs {
+            let reply = Reply::notice().push(&format!("❎ Cancelled the questions for {}: {why}.", dialog.template_name()));
+            self.core.out.post(&dialog.req.room, reply.build()).await;
+        }
     }
 
     /// An event, handled at once with everything it leads to (tests, benchmarks, the console).
@@ -366,7 +380,7 @@ impl Bot {
                     commands::verify::on_progress(core.ctx(), verification).await;
                 }))
             }
-            ChatEvent::Message { meta, body, .. } => self.accept_message(meta, body).await,
+            ChatEvent::Message { meta, body, thread_root } => self.accept_message(meta, body, thread_root).await,
             ChatEvent::Reaction { meta, relates_to, key } => self.accept_reaction(meta, relates_to, key).await,
             ChatEvent::Undecryptable { meta } => {
                 let lane = Lane::Room { room: meta.room.clone(), on: On::Local };
@@ -394,9 +408,27 @@ impl Bot {
         resolution_job(core, meta, resolution)
     }
 
-    async fn accept_message(&self, meta: Incoming, body: String) -> Option<Job> {
+    async fn accept_message(&self, meta: Incoming, body: String, thread: Option<EventId>) -> Option<Job> {
         grants::ensure_loaded(&self.core).await;
         let now = self.core.now();
+        // A dialog's answers come first: its requester's words (even "yes") are for it, and a
+        // secret answered in a direct room must reach it, wherever that room is.
+        let is_command = strip_prefix(&body, &self.core.settings.prefix).is_some();
+        let route = lock(&self.core.dialogs).route(&meta.room, &meta.sender, thread.as_ref(), is_command, now);
+        match route {
+            crate::dialog::Route::Elsewhere => {}
+            crate::dialog::Route::Answer(id) => {
+                let on = lock(&self.core.dialogs).instance_of(id).map_or(On::Local, On::Instance);
+                let lane = Lane::Room { room: meta.room.clone(), on };
+                let core = Arc::clone(&self.core);
+                return Some(Job::new(lane, async move { crate::dialog::on_message(&core, meta, body, id).await }));
+            }
+            crate::dialog::Route::NotYours { requester } => {
+                let lane = Lane::Room { room: meta.room.clone(), on: On::Local };
+                let core = Arc::clone(&self.core);
+                return Some(Job::new(lane, async move { crate::dialog::not_yours(&core, &meta, &requester).await }));
+            }
+        }
         let resolution = {
             let may_approve = |action: &PendingAction| may_answer(&self.core.access.policy(), &meta, action, now);
             lock(&self.core.questions).answer_text(&meta.room, &meta.sender, &body, now, may_approve)
@@ -411,7 +443,8 @@ impl Bot {
             tracing::debug!(room = %meta.room, "command in a room outside allowed_rooms ignored");
             return None;
         }
-        let req = Request::from_incoming(&meta);
+        let mut req = Request::from_incoming(&meta);
+        req.thread = thread;
         let local = Lane::Room { room: meta.room.clone(), on: On::Local };
         if now - meta.timestamp > core.settings.max_command_age {
             let age = now - meta.timestamp;
@@ -624,6 +657,7 @@ async fn hook_run(core: &Core, hook: &str, run: chatrixcd_ports::HookRun, room: 
         sender_name: Some(format!("hook {hook}")),
         event_id,
         via_hook: Some(hook.to_owned()),
+        thread: None,
     };
     let mut parsed = Parsed { path: vec!["run"], ..Default::default() };
     parsed.args.insert("project", run.target);
@@ -777,6 +811,7 @@ async fn on_answer(core: &Core, meta: &Incoming, pending: Pending<PendingAction>
         sender_name: None,
         event_id: meta.event_id.clone(),
         via_hook: None,
+        thread: None,
     };
     match answer {
         Answer::No => {

@@ -102,8 +102,16 @@ async fn a_missing_required_variable_is_named() {
     let (bot, chat, clock) = run_bot(sem, settings());
     bot.handle(message_from(&admin(), "!cd run ops deploy-web", clock.now())).await;
     let bodies = chat.bodies();
-    assert!(bodies[0].contains("Template deploy-web needs: --var version=… (Version)"), "{bodies:?}");
-    assert!(bodies[0].contains("Usage: `!cd run"), "{bodies:?}");
+    assert!(bodies[0].contains("deploy-web needs a few answers first (1 question)"), "{bodies:?}");
+    assert!(bodies[1].contains("❓ 1/1 · Version (`version`, text, required)\nAnswer, or `cancel`."), "{bodies:?}");
+    // A hook or a schedule cannot answer: there, the variable is named.
+    let template = chatrixcd_ports::semaphore::Template {
+        name: "deploy-web".into(),
+        survey_vars: vec![chatrixcd_ports::semaphore::SurveyVar { name: "version".into(), title: "Version".into(), required: true, ..Default::default() }],
+        ..Default::default()
+    };
+    let missing = crate::commands::run::build_request(&template, &crate::commands::run::Args::default(), false).unwrap_err();
+    assert_eq!(missing.to_string(), "Template deploy-web needs: --var version=… (Version).");
 }
 
 #[tokio::test]

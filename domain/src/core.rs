@@ -56,6 +56,8 @@ pub(crate) struct Request {
     pub event_id: EventId,
     /// The named hook this request came from (its run), when not from a person.
     pub via_hook: Option<String>,
+    /// The thread the command was typed in, if any (replies that thread stay in it).
+    pub thread: Option<EventId>,
 }
 
 impl Request {
@@ -66,6 +68,7 @@ impl Request {
             sender_name: meta.sender_name.clone(),
             event_id: meta.event_id.clone(),
             via_hook: None,
+            thread: None,
         }
     }
 
@@ -90,6 +93,8 @@ pub(crate) struct Core {
     pub personality: Personality,
     pub out: Outbox,
     pub questions: Questions,
+    /// Runs asking their requester for variables.
+    pub dialogs: Mutex<crate::dialog::Dialogs>,
     pub watch: Mutex<Watchers>,
     pub tails: Mutex<Tails>,
     pub started_at: DateTime<Utc>,
@@ -120,6 +125,7 @@ impl Core {
             personality,
             out,
             questions: Mutex::new(Confirmations::default()),
+            dialogs: Mutex::new(crate::dialog::Dialogs::default()),
             watch: Mutex::new(watch),
             tails: Mutex::new(Tails::default()),
             started_at,
@@ -260,9 +266,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// How many questions are open.
+    /// Closes the requester's open dialog in `room` (a new run replaces it).
+    pub(crate) fn close_dialog(&self, room: &RoomId, requester: &UserId) -> Option<crate::dialog::Dialog> {
+        lock(&self.core.dialogs).close(room, requester)
+    }
+
+    /// How many questions are open (confirmations, and dialogs asking for variables).
     pub(crate) fn open_questions(&self) -> usize {
-        lock(&self.core.questions).len()
+        lock(&self.core.questions).len() + lock(&self.core.dialogs).len()
     }
 
     pub(crate) fn request_shutdown(&self) {

@@ -362,6 +362,7 @@ async fn start(core: &Core, schedule: &Schedule, mut claim: SlotRun) {
         sender_name: Some(format!("schedule #{}", schedule.id)),
         event_id,
         via_hook: None,
+        thread: None,
     };
     let reference = format!("{}:{}:{}", schedule.instance, schedule.project, schedule.template);
     let outcome = match run::Args::scheduled(&reference, None, &schedule.vars, slot_marker(schedule.id, claim.slot)) {

@@ -33,6 +33,19 @@ pub(crate) struct RecordingChat {
     next: Mutex<u64>,
     /// Set to give the connection end-to-end encryption.
     pub(crate) encryption: Mutex<Option<Arc<dyn EncryptionPort>>>,
+    /// Every message sent, with its room and thread, in order (not drained by `take`).
+    pub(crate) sent: Mutex<Vec<(RoomId, Option<EventId>, String)>>,
+    /// Events redacted, with their room.
+    pub(crate) redacted: Mutex<Vec<(RoomId, EventId)>>,
+    /// Direct rooms opened, by user.
+    pub(crate) directs: Mutex<Vec<UserId>>,
+    /// Set to make `direct_room` fail.
+    pub(crate) no_direct_rooms: std::sync::atomic::AtomicBool,
+}
+
+/// The direct room the recording chat opens with `user`.
+pub(crate) fn direct_room_of(user: &UserId) -> RoomId {
+    RoomId::parse(&format!("!dm-{}:test", user.localpart())).unwrap()
 }
 
 impl std::fmt::Debug for RecordingChat {
@@ -66,8 +79,9 @@ impl RecordingChat {
 
 #[async_trait]
 impl ChatPort for RecordingChat {
-    async fn send(&self, _room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
+    async fn send(&self, room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
         let id = self.id();
+        self.sent.lock().unwrap().push((room.clone(), message.thread_root.clone(), message.body.clone()));
         self.posted.lock().unwrap().push(Posted::Message(id.clone(), message));
         Ok(id)
     }
@@ -79,8 +93,20 @@ impl ChatPort for RecordingChat {
         self.posted.lock().unwrap().push(Posted::Reaction(event.clone(), key.to_owned()));
         Ok(self.id())
     }
-    async fn redact(&self, _room: &RoomId, _event: &EventId, _reason: Option<String>) -> Result<(), ChatError> {
+    async fn redact(&self, room: &RoomId, event: &EventId, _reason: Option<String>) -> Result<(), ChatError> {
+        self.redacted.lock().unwrap().push((room.clone(), event.clone()));
         Ok(())
+    }
+    async fn direct_room(&self, user: &UserId) -> Result<chatrixcd_ports::DirectRoom, ChatError> {
+        if self.no_direct_rooms.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ChatError::Refused("direct rooms are off in this test".into()));
+        }
+        let mut directs = self.directs.lock().unwrap();
+        let created = !directs.contains(user);
+        if created {
+            directs.push(user.clone());
+        }
+        Ok(chatrixcd_ports::DirectRoom { room: direct_room_of(user), created })
     }
     async fn upload(&self, _room: &RoomId, file: FileUpload) -> Result<EventId, ChatError> {
         self.posted.lock().unwrap().push(Posted::Upload(file));

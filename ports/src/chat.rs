@@ -118,6 +118,14 @@ pub struct RoomInfo {
     pub encrypted: bool,
 }
 
+/// A room where only one person and the bot are, for what must not be said in a shared room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectRoom {
+    pub room: RoomId,
+    /// Made just now: the person has an invite to accept before they see it.
+    pub created: bool,
+}
+
 /// What went wrong talking to the chat network.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChatError {
@@ -144,7 +152,8 @@ pub trait ChatPort: Send + Sync {
     async fn edit(&self, room: &RoomId, event: &EventId, message: OutgoingMessage) -> Result<EventId, ChatError>;
     /// Reacts to an event with `key` (usually one emoji).
     async fn react(&self, room: &RoomId, event: &EventId, key: &str) -> Result<EventId, ChatError>;
-    /// Removes an event of the bot (e.g. a reaction that no longer applies).
+    /// Removes an event: the bot's own (e.g. a reaction that no longer applies), or another's
+    /// where the bot's power level allows (a secret answered in a direct room).
     async fn redact(&self, room: &RoomId, event: &EventId, reason: Option<String>) -> Result<(), ChatError>;
     /// Uploads a file into a room.
     async fn upload(&self, room: &RoomId, file: FileUpload) -> Result<EventId, ChatError>;
@@ -154,6 +163,12 @@ pub trait ChatPort: Send + Sync {
     async fn join(&self, room_or_alias: &str) -> Result<RoomId, ChatError>;
     /// Leaves a room.
     async fn leave(&self, room: &RoomId) -> Result<(), ChatError>;
+    /// A direct room with `user`: one where only they and the bot are, end-to-end encrypted on
+    /// networks that have encryption; an existing one, else a new one they are invited to.
+    async fn direct_room(&self, user: &UserId) -> Result<DirectRoom, ChatError> {
+        let _ = user;
+        Err(ChatError::Unsupported("open a direct room"))
+    }
     /// Facts about the connection, for `info`.
     fn connection_info(&self) -> ConnectionInfo;
     /// End-to-end encryption operations, on connections that have them.

@@ -10,15 +10,17 @@ pub mod clock;
 pub mod encryption;
 pub mod hook;
 pub mod ids;
+pub mod preset;
 pub mod schedule;
 pub mod semaphore;
 pub mod store;
 pub mod task_log;
 
-pub use chat::{ChatError, ChatEvent, ChatPort, EventId, Incoming, OutgoingMessage};
+pub use chat::{ChatError, ChatEvent, ChatPort, DirectRoom, EventId, Incoming, OutgoingMessage};
 pub use clock::Clock;
 pub use encryption::{EncryptionError, EncryptionPort, Verification, VerificationStage};
 pub use hook::{HookEvent, HookRun};
+pub use preset::{Preset, PresetScope, SealError, Sealer};
 pub use ids::{IdError, InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
 pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};

@@ -40,6 +40,10 @@ pub struct Schedule {
     pub template_name: String,
     /// Survey variables, `name=value`.
     pub vars: Vec<(String, String)>,
+    /// A preset whose options and variables each run starts from (`vars` override it), looked
+    /// up by name when the slot fires. Older schedules have none.
+    #[serde(default)]
+    pub preset: Option<String>,
     pub missed: Missed,
     /// Why it is paused (by a person, or because its target failed); `None`: active.
     pub paused: Option<String>,

@@ -313,8 +313,9 @@ pub struct ActivityEvent {
 pub use crate::task_log::{LogTooLarge, TaskLog};
 
 /// What the bot asks Semaphore to run. The adapter maps it onto the body the server version in
-/// front of it understands (2.10 top-level fields, newer `params`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// front of it understands (2.10 top-level fields, newer `params`). Its `Debug` names secret
+/// variables but never shows their values.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct StartTask {
     pub template_id: TemplateId,
     pub message: Option<String>,
@@ -330,6 +331,25 @@ pub struct StartTask {
     pub environment: BTreeMap<String, String>,
     /// Secret survey variables (sent as the task's `secret` JSON string, never echoed).
     pub secrets: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for StartTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartTask")
+            .field("template_id", &self.template_id)
+            .field("message", &self.message)
+            .field("debug", &self.debug)
+            .field("dry_run", &self.dry_run)
+            .field("diff", &self.diff)
+            .field("limit", &self.limit)
+            .field("tags", &self.tags)
+            .field("skip_tags", &self.skip_tags)
+            .field("arguments", &self.arguments)
+            .field("git_branch", &self.git_branch)
+            .field("environment", &self.environment)
+            .field("secrets", &self.secrets.keys().map(|k| (k.as_str(), "••••••")).collect::<BTreeMap<_, _>>())
+            .finish()
+    }
 }
 
 /// How to stop a task. Graceful on a running task usually ends in `error`; forced ends `stopped`

@@ -158,6 +158,13 @@ pub trait Store: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
 
+    /// Every preset, in no particular order.
+    async fn presets(&self) -> Result<Vec<crate::preset::Preset>, StoreError>;
+    /// Saves a preset, replacing the one of the same name in the same scope.
+    async fn put_preset(&self, preset: crate::preset::Preset) -> Result<(), StoreError>;
+    /// Removes the preset `name` of `scope`; whether there was one.
+    async fn remove_preset(&self, scope: &crate::preset::PresetScope, name: &str) -> Result<bool, StoreError>;
+
     /// Every schedule, by id.
     async fn schedules(&self) -> Result<Vec<Schedule>, StoreError>;
     /// Saves a schedule (`id` 0: a new one, given the next id); returns its id.

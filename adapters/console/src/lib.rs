@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chatrixcd_ports::chat::{
-    ChatError, ChatEvent, ChatPort, ConnectionInfo, EventId, FileUpload, Incoming, MessageKind, OutgoingMessage,
-    RoomInfo,
+    ChatError, ChatEvent, ChatPort, ConnectionInfo, DirectRoom, EventId, FileUpload, Incoming, MessageKind,
+    OutgoingMessage, RoomInfo,
 };
 use chatrixcd_ports::{Clock, RoomId, UserId};
 
 /// The console's one room.
 pub const DEMO_ROOM: &str = "!demo:chatrixcd.local";
+/// The console's direct room with the person at the keyboard, for secrets (`/dm`).
+pub const DEMO_DIRECT_ROOM: &str = "!direct:chatrixcd.local";
 /// The person at the keyboard.
 pub const DEMO_USER: &str = "@you:chatrixcd.local";
 /// The bot itself.
@@ -46,6 +48,7 @@ pub const CONSOLE_HELP: &str = "\
 Console directives:
   /react KEY [EVENT]  react with KEY (e.g. 👍, 👎, yes, no) to EVENT, default: the bot's last message
   /as @user:server    send the next lines as another user (try access control, two-person approval)
+  /dm TEXT            say TEXT in your direct room with the bot (where it asks for secrets)
   /wait               wait until every watched task has finished
   /help               this help
   /quit               leave (Ctrl-D works too)
@@ -61,6 +64,8 @@ struct Inner {
     out: Mutex<Box<dyn Write + Send>>,
     clock: Arc<dyn Clock>,
     room: RoomId,
+    /// The direct room, shown as `(direct)`.
+    direct: RoomId,
     bot: UserId,
     sender: Mutex<UserId>,
     next_event: AtomicU64,
@@ -87,6 +92,7 @@ impl ConsoleChat {
                 out: Mutex::new(out),
                 clock,
                 room: fixed_id(RoomId::parse(DEMO_ROOM)),
+                direct: fixed_id(RoomId::parse(DEMO_DIRECT_ROOM)),
                 bot: fixed_id(UserId::parse(DEMO_BOT)),
                 sender: Mutex::new(fixed_id(UserId::parse(DEMO_USER))),
                 next_event: AtomicU64::new(1),
@@ -144,6 +150,18 @@ impl ConsoleChat {
             self.write(&format!("[{}] {}: {}", meta.event_id.0.trim_start_matches('$'), meta.sender, trimmed));
             return ConsoleLine::Event(ChatEvent::Message { meta, body: trimmed.to_owned(), thread_root: None });
         };
+        if let Some(text) = directive.strip_prefix("dm ").map(str::trim).filter(|t| !t.is_empty()) {
+            let mut meta = self.meta();
+            meta.room = self.inner.direct.clone();
+            // What is said there may be a secret: the console does not print it back.
+            self.write(&format!(
+                "[{}] (direct) {}: ({} characters)",
+                meta.event_id.0.trim_start_matches('$'),
+                meta.sender,
+                text.chars().count()
+            ));
+            return ConsoleLine::Event(ChatEvent::Message { meta, body: text.to_owned(), thread_root: None });
+        }
         let mut words = directive.split_whitespace();
         match (words.next(), words.next(), words.next(), words.next()) {
             (Some("react"), Some(key), event, None) => {
@@ -173,10 +191,19 @@ impl ConsoleChat {
                 Err(e) => ConsoleLine::Invalid(e.to_string()),
             },
             (Some("as"), ..) => ConsoleLine::Invalid("usage: /as @user:server".into()),
+            (Some("dm"), ..) => ConsoleLine::Invalid("usage: /dm TEXT".into()),
             (Some("wait"), None, ..) => ConsoleLine::Wait,
             (Some("help"), None, ..) => ConsoleLine::Help,
             (Some("quit" | "exit"), None, ..) => ConsoleLine::Quit,
             _ => ConsoleLine::Invalid(format!("unknown directive `/{directive}`; /help lists them")),
+        }
+    }
+
+    fn known(&self, room: &RoomId) -> Result<(), ChatError> {
+        if room == &self.inner.room || room == &self.inner.direct {
+            Ok(())
+        } else {
+            Err(ChatError::UnknownRoom(room.to_string()))
         }
     }
 
@@ -199,11 +226,10 @@ impl ConsoleChat {
 #[async_trait]
 impl ChatPort for ConsoleChat {
     async fn send(&self, room: &RoomId, message: OutgoingMessage) -> Result<EventId, ChatError> {
-        if room != &self.inner.room {
-            return Err(ChatError::UnknownRoom(room.to_string()));
-        }
+        self.known(room)?;
         let id = self.next_event_id();
-        self.print_message(&id, "", &message);
+        let label = if room == &self.inner.direct { " (direct)" } else { "" };
+        self.print_message(&id, label, &message);
         *self.inner.last_bot_event.lock().unwrap_or_else(PoisonError::into_inner) = Some(id.clone());
         Ok(id)
     }
@@ -226,9 +252,7 @@ impl ChatPort for ConsoleChat {
     }
 
     async fn redact(&self, room: &RoomId, event: &EventId, _reason: Option<String>) -> Result<(), ChatError> {
-        if room != &self.inner.room {
-            return Err(ChatError::UnknownRoom(room.to_string()));
-        }
+        self.known(room)?;
         self.write(&format!("chatrixcd removed [{}]", event.0.trim_start_matches('$')));
         Ok(())
     }
@@ -265,6 +289,11 @@ impl ChatPort for ConsoleChat {
 
     async fn leave(&self, _room: &RoomId) -> Result<(), ChatError> {
         Err(ChatError::Unsupported("leave its only room"))
+    }
+
+    async fn direct_room(&self, user: &UserId) -> Result<DirectRoom, ChatError> {
+        let _ = user;
+        Ok(DirectRoom { room: self.inner.direct.clone(), created: false })
     }
 
     fn connection_info(&self) -> ConnectionInfo {

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chatrixcd_ports::schedule::{Schedule, SlotRun};
 use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
-use chatrixcd_ports::{RoomId, TaskStatus};
+use chatrixcd_ports::{Preset, PresetScope, RoomId, TaskStatus};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
@@ -23,6 +23,7 @@ struct State {
     schedules: BTreeMap<u64, Schedule>,
     next_schedule: u64,
     slots: BTreeMap<(u64, DateTime<Utc>), SlotRun>,
+    presets: BTreeMap<(String, String), Preset>,
 }
 
 /// Newest first, below `page.before`, at most `page.limit`: the listing rule every store follows.
@@ -175,6 +176,19 @@ impl Store for MemoryStore {
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.state().settings.insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    async fn presets(&self) -> Result<Vec<Preset>, StoreError> {
+        Ok(self.state().presets.values().cloned().collect())
+    }
+
+    async fn put_preset(&self, preset: Preset) -> Result<(), StoreError> {
+        self.state().presets.insert((preset.scope.key(), preset.name.clone()), preset);
+        Ok(())
+    }
+
+    async fn remove_preset(&self, scope: &PresetScope, name: &str) -> Result<bool, StoreError> {
+        Ok(self.state().presets.remove(&(scope.key(), name.to_owned())).is_some())
     }
 
     async fn schedules(&self) -> Result<Vec<Schedule>, StoreError> {

@@ -19,6 +19,8 @@ pub(crate) const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("
 pub(crate) const SCHEDULES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("schedules");
 /// `{schedule:020}/{slot unix seconds:020}`: a schedule's slots in time order.
 pub(crate) const SLOTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("schedule_slots");
+/// `{scope key}\0{name}`: names are unique within a scope; a scope key never holds a NUL.
+pub(crate) const PRESETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("presets");
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,8 @@ fn prepare(db: &Database, path: &Path) -> Result<(), OpenError> {
         write.open_table(RUNS).map_err(|e| corrupt(&e))?;
         write.open_table(RUN_BY_TASK).map_err(|e| corrupt(&e))?;
         write.open_table(AUDIT).map_err(|e| corrupt(&e))?;
+        // A table added within schema 2: created empty here, so no migration is needed.
+        write.open_table(PRESETS).map_err(|e| corrupt(&e))?;
         let mut meta = write.open_table(META).map_err(|e| corrupt(&e))?;
         // Migrations run in order, in this transaction, so the file is either all old or all new.
         if found == Some(1) {

@@ -8,20 +8,27 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chatrixcd_ports::schedule::{Schedule, SlotRun};
 use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
-use chatrixcd_ports::{RoomId, TaskStatus};
+use chatrixcd_ports::{Preset, PresetScope, RoomId, TaskStatus};
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::open::{
-    ALIASES, AUDIT, LAST_TASK, META, OpenError, ROOMS, RUN_BY_TASK, RUNS, SCHEDULES, SLOTS, TRACKED, open_database,
+    ALIASES, AUDIT, LAST_TASK, META, OpenError, PRESETS, ROOMS, RUN_BY_TASK, RUNS, SCHEDULES, SLOTS, TRACKED,
+    open_database,
 };
 
 /// A slot's key: its schedule, then its time, both zero-padded so keys sort in time order.
 fn slot_key(schedule: u64, slot: DateTime<Utc>) -> String {
     // Slots are after 1970 (a schedule is made now and fires later).
     format!("{schedule:020}/{:020}", slot.timestamp().max(0))
+}
+
+/// A preset's key: its scope's stable key, a NUL, its name. No scope key holds a NUL, so the
+/// first one ends the scope, and keys sort by scope, then name, as `(scope key, name)` pairs do.
+fn preset_key(scope: &PresetScope, name: &str) -> String {
+    format!("{}\u{0}{name}", scope.key())
 }
 
 /// The store in `<data dir>/chatrixcd.redb`. Clones share the open database.
@@ -396,6 +403,45 @@ impl Store for RedbStore {
         self.write(move |txn| {
             txn.open_table(META).map_err(unavailable)?.insert(key.as_str(), value.as_str()).map_err(unavailable)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn presets(&self) -> Result<Vec<Preset>, StoreError> {
+        self.read(|txn| {
+            let table = match txn.open_table(PRESETS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(unavailable(e)),
+            };
+            let mut out = Vec::new();
+            for item in table.iter().map_err(unavailable)? {
+                let (_, value) = item.map_err(unavailable)?;
+                out.push(decode(value.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_preset(&self, preset: Preset) -> Result<(), StoreError> {
+        let (key, bytes) = (preset_key(&preset.scope, &preset.name), encode(&preset)?);
+        self.write(move |txn| {
+            txn.open_table(PRESETS)
+                .map_err(unavailable)?
+                .insert(key.as_str(), bytes.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_preset(&self, scope: &PresetScope, name: &str) -> Result<bool, StoreError> {
+        let key = preset_key(scope, name);
+        self.write(move |txn| {
+            let existed =
+                txn.open_table(PRESETS).map_err(unavailable)?.remove(key.as_str()).map_err(unavailable)?.is_some();
+            Ok(existed)
         })
         .await
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, TaskRef, TrackedTask};
-use chatrixcd_ports::{InstanceId, ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
+use chatrixcd_ports::{InstanceId, Preset, PresetScope, ProjectId, RoomId, TaskId, TaskStatus, TemplateId, UserId};
 use chatrixcd_store_memory::MemoryStore;
 use chatrixcd_store_redb::{OpenError, RedbStore};
 use chrono::{DateTime, Utc};
@@ -189,6 +189,8 @@ enum Op {
     Prune(i16),
     Audit(u8),
     Setting(u8, u8),
+    PutPreset(u8, u8, u8),
+    RemovePreset(u8, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -204,6 +206,8 @@ fn op() -> impl Strategy<Value = Op> {
         (-100..100i16).prop_map(Op::Prune),
         (0..3u8).prop_map(Op::Audit),
         (0..3u8, 0..3u8).prop_map(|(k, v)| Op::Setting(k, v)),
+        (0..4u8, 0..3u8, 0..3u8).prop_map(|(s, n, v)| Op::PutPreset(s, n, v)),
+        (0..4u8, 0..3u8).prop_map(|(s, n)| Op::RemovePreset(s, n)),
     ]
 }
 
@@ -240,14 +244,22 @@ async fn apply(store: &dyn Store, op: &Op) -> String {
         Op::Prune(at) => format!("{:?}", store.prune_runs(t(i64::from(*at) * 60)).await),
         Op::Audit(a) => format!("{:?}", store.append_audit(audit(&format!("action{a}"))).await),
         Op::Setting(k, v) => format!("{:?}", store.set_setting(&format!("k{k}"), &format!("v{v}")).await),
+        Op::PutPreset(s, n, v) => {
+            let mut p = preset(&format!("p{n}"), scope(*s));
+            p.vars = vec![("v".into(), v.to_string())];
+            p.dry_run = *v == 1;
+            format!("{:?}", store.put_preset(p).await)
+        }
+        Op::RemovePreset(s, n) => format!("{:?}", store.remove_preset(&scope(*s), &format!("p{n}")).await),
     };
     let mut rooms = Vec::new();
     for r in 0..3 {
         rooms.push(format!("{:?} {:?}", store.last_task(&room(r)).await, store.room_settings(&room(r)).await));
     }
     let settings: Vec<_> = futures_settings(store).await;
+    let presets = presets_text(store).await;
     format!(
-        "{answer}\n{:?}\n{:?}\n{rooms:?}\n{:?}\n{:?}\n{:?}\n{settings:?}",
+        "{answer}\n{:?}\n{:?}\n{rooms:?}\n{:?}\n{:?}\n{:?}\n{settings:?}\n{presets}",
         store.aliases().await,
         store.tracked_tasks().await,
         store.runs(ALL).await,
@@ -262,6 +274,17 @@ async fn futures_settings(store: &dyn Store) -> Vec<Option<String>> {
         out.push(store.setting(&format!("k{k}")).await.unwrap());
     }
     out
+}
+
+/// Every preset, whole (their `Debug` leaves fields out), in one order: the port promises none.
+async fn presets_text(store: &dyn Store) -> String {
+    match store.presets().await {
+        Ok(mut presets) => {
+            presets.sort_by_key(|p| (p.scope.key(), p.name.clone()));
+            serde_json::to_string(&presets).unwrap()
+        }
+        Err(e) => format!("{e:?}"),
+    }
 }
 
 proptest! {
@@ -299,6 +322,7 @@ fn schedule(name: &str) -> chatrixcd_ports::schedule::Schedule {
         template: TemplateId::new(5),
         template_name: "deploy".into(),
         vars: vec![("env".into(), "prod".into())],
+        preset: None,
         missed: chatrixcd_ports::schedule::Missed::Once,
         paused: None,
         created_at: t(0),
@@ -354,4 +378,117 @@ async fn schedules_and_their_slots_are_claimed_once_and_kept() {
     let names: Vec<String> = reopened.schedules().await.unwrap().into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["weekly", "again"]);
     assert!(!reopened.claim_slot(slot(2, 60)).await.unwrap(), "a claim survives reopening");
+}
+
+/// The scopes the preset tests use: two rooms, a person, everybody.
+fn scope(n: u8) -> PresetScope {
+    match n {
+        0 => PresetScope::Room(room(0)),
+        1 => PresetScope::Room(room(1)),
+        2 => PresetScope::User(user()),
+        _ => PresetScope::All,
+    }
+}
+
+fn preset(name: &str, scope: PresetScope) -> Preset {
+    Preset {
+        name: name.into(),
+        scope,
+        owner: user(),
+        instance: InstanceId::default(),
+        project: ProjectId::new(1),
+        project_name: "ops".into(),
+        template: TemplateId::new(5),
+        template_name: "deploy".into(),
+        vars: vec![("env".into(), "prod".into())],
+        sealed: vec![("token".into(), "v1:c2VhbGVk".into())],
+        tags: vec!["web".into()],
+        skip_tags: vec!["slow".into()],
+        limit: vec!["web1".into()],
+        arguments: vec!["--check".into()],
+        branch: Some("main".into()),
+        dry_run: true,
+        diff: true,
+        debug: false,
+        created_at: t(0),
+    }
+}
+
+fn sorted(mut presets: Vec<Preset>) -> Vec<Preset> {
+    presets.sort_by_key(|p| (p.scope.key(), p.name.clone()));
+    presets
+}
+
+/// Both stores: a name is unique within a scope only, a put replaces, a remove says whether
+/// there was one; and redb keeps every field on reopening.
+#[tokio::test]
+async fn presets_are_kept_per_scope_and_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(dir.path()).unwrap();
+    let memory = MemoryStore::new();
+    let stores: [&dyn Store; 2] = [&redb, &memory];
+    for store in stores {
+        assert!(store.presets().await.unwrap().is_empty());
+        for n in 0..4 {
+            store.put_preset(preset("nightly", scope(n))).await.unwrap();
+        }
+        assert_eq!(store.presets().await.unwrap().len(), 4, "the same name in four scopes is four presets");
+        let mut changed = preset("nightly", scope(1));
+        changed.vars = vec![("env".into(), "staging".into())];
+        changed.dry_run = false;
+        store.put_preset(changed.clone()).await.unwrap();
+        let stored = store.presets().await.unwrap();
+        assert_eq!(stored.len(), 4, "a put replaces the one of the same scope and name");
+        assert!(stored.contains(&changed));
+        assert!(stored.contains(&preset("nightly", scope(0))), "the other scopes' are untouched");
+        assert!(store.remove_preset(&scope(2), "nightly").await.unwrap());
+        assert!(!store.remove_preset(&scope(2), "nightly").await.unwrap(), "removed once");
+        assert!(!store.remove_preset(&scope(3), "weekly").await.unwrap(), "never there");
+        store.put_preset(preset("weekly", scope(3))).await.unwrap();
+    }
+    let want = sorted(memory.presets().await.unwrap());
+    assert_eq!(sorted(redb.presets().await.unwrap()), want);
+    drop(redb);
+    let reopened = RedbStore::open(dir.path()).unwrap();
+    assert_eq!(sorted(reopened.presets().await.unwrap()), want, "every field survives reopening");
+    assert_eq!(want.len(), 4);
+}
+
+/// A preset written before the options with `#[serde(default)]` existed still reads, with their
+/// defaults, and is found under the key the store uses.
+#[tokio::test]
+async fn a_preset_without_the_later_fields_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(RedbStore::open(dir.path()).unwrap());
+    let bare = Preset {
+        sealed: Vec::new(),
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        limit: Vec::new(),
+        arguments: Vec::new(),
+        branch: None,
+        dry_run: false,
+        diff: false,
+        debug: false,
+        ..preset("old", PresetScope::Room(room(1)))
+    };
+    let mut json = serde_json::to_value(&bare).unwrap();
+    let fields = json.as_object_mut().unwrap();
+    for later in ["sealed", "tags", "skip_tags", "limit", "arguments", "branch", "dry_run", "diff", "debug"] {
+        assert!(fields.remove(later).is_some(), "{later}");
+    }
+    {
+        let db = redb::Database::create(dir.path().join("chatrixcd.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("presets")).unwrap();
+            let key = format!("{}\u{0}old", PresetScope::Room(room(1)).key());
+            table.insert(key.as_str(), serde_json::to_vec(&json).unwrap().as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = RedbStore::open(dir.path()).unwrap();
+    assert_eq!(store.presets().await.unwrap(), [bare]);
+    assert!(store.remove_preset(&PresetScope::Room(room(1)), "old").await.unwrap());
+    assert!(store.presets().await.unwrap().is_empty());
 }

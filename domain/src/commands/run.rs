@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::UserId;
-use chatrixcd_ports::semaphore::{App, StartTask, SurveyVarType, Template};
+use chatrixcd_ports::semaphore::{App, Project, StartTask, SurveyVar, SurveyVarType, Template};
+use chatrixcd_ports::InstanceId;
 use chatrixcd_ports::store::{RunRecord, TrackedTask};
 
 use crate::permissions::{Permission, Target};
@@ -83,22 +84,33 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     permission: Some(Permission::Run),
 };
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Args {
     /// The project, maybe with its instance and template (`prod:1:5`).
-    project: Option<ProjectRef>,
-    template: Option<String>,
-    tags: Vec<String>,
-    skip_tags: Vec<String>,
-    limit: Vec<String>,
-    arguments: Vec<String>,
-    branch: Option<String>,
-    message: Option<String>,
-    vars: Vec<(String, String)>,
-    dry_run: bool,
-    diff: bool,
-    debug: bool,
-    yes: bool,
+    pub(crate) project: Option<ProjectRef>,
+    pub(crate) template: Option<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) skip_tags: Vec<String>,
+    pub(crate) limit: Vec<String>,
+    pub(crate) arguments: Vec<String>,
+    pub(crate) branch: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) vars: Vec<(String, String)>,
+    pub(crate) dry_run: bool,
+    pub(crate) diff: bool,
+    pub(crate) debug: bool,
+    pub(crate) yes: bool,
+}
+
+impl std::fmt::Debug for Args {
+    // Variables may hold secrets (a dialog's answers): names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("project", &self.project)
+            .field("template", &self.template)
+            .field("vars", &self.vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Args {
@@ -182,7 +194,34 @@ pub(crate) static COMMAND: Command =
 
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
-    let (plan, policy) = prepare(ctx, req, &args).await?;
+    // A new run replaces the requester's open questions about another one in this room.
+    let replaced = ctx.close_dialog(&req.room, &req.sender);
+    let resolved = resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
+    let interactive = req.via_hook.is_none();
+    if interactive && !missing_required(&resolved.template, &args.vars).is_empty() {
+        // What was typed is checked first: a wrong value or override is refused before any question.
+        build_request(&resolved.template, &args, true)?;
+        crate::dialog::start(ctx, req, resolved, args, replaced).await;
+        return Ok(());
+    }
+    let (plan, policy) = plan(ctx, resolved, &args)?;
+    let note = replaced.map(|d| format!("(This replaces your open questions for {}.)", d.template_name()));
+    confirm_or_launch(ctx, req, plan, policy, args.yes, note).await
+}
+
+/// Asks for the confirmation a plan needs (or starts it at once where none is needed).
+pub(crate) async fn confirm_or_launch(
+    ctx: Ctx<'_>,
+    req: &Request,
+    plan: RunPlan,
+    policy: ConfirmPolicy,
+    yes: bool,
+    note: Option<String>,
+) -> Result<(), CommandError> {
+    let with_note = |question: Reply| match &note {
+        Some(note) => question.line().push(note),
+        None => question,
+    };
     match policy {
         ConfirmPolicy::None => launch(ctx, req, plan, &req.sender.clone()).await.map(drop),
         // A hook cannot answer a question: a person who may run it here confirms for it.
@@ -195,9 +234,9 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
             ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
             Ok(())
         }
-        ConfirmPolicy::Confirm if args.yes => launch(ctx, req, plan, &req.sender.clone()).await.map(drop),
+        ConfirmPolicy::Confirm if yes => launch(ctx, req, plan, &req.sender.clone()).await.map(drop),
         ConfirmPolicy::Confirm => {
-            let question = describe(ctx, ctx.greeting(req), &plan);
+            let question = with_note(describe(ctx, ctx.greeting(req), &plan));
             let timeout = ctx.settings().run_confirm_timeout;
             ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::Requester, timeout, question).await;
             Ok(())
@@ -206,9 +245,10 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
             let mut question = describe(ctx, ctx.greeting(req), &plan)
                 .line()
                 .push("🔐 This run needs a second person's approval.");
-            if args.yes {
+            if yes {
                 question = question.push(" (--yes cannot skip that.)");
             }
+            let question = with_note(question);
             let timeout = ctx.settings().run_confirm_timeout;
             ctx.ask(req, PendingAction::Run(Box::new(plan)), Approver::OtherAdmin, timeout, question).await;
             Ok(())
@@ -217,14 +257,29 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
 }
 
 
-/// Resolves what a run would start (instance, project, template, the request) and checks the
-/// requester may run it; returns the plan and the confirmation it needs. Used by `run`, and by
-/// schedules at each slot (as the schedule's owner).
-pub(crate) async fn prepare(ctx: Ctx<'_>, req: &Request, args: &Args) -> Result<(RunPlan, ConfirmPolicy), CommandError> {
-    let (instance, project) = pick_project(ctx, req, args.project.as_ref()).await?;
+/// What a run is about, found and allowed: the instance, project and template, and whether a
+/// grant wants a second person to approve.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub instance: InstanceId,
+    pub project: Project,
+    pub template: Template,
+    pub second_person: bool,
+}
+
+/// Finds the project and template a reference names (by id or name, the only one when left
+/// out) and checks the requester may do `action` on it.
+pub(crate) async fn resolve(
+    ctx: Ctx<'_>,
+    req: &Request,
+    project: Option<&ProjectRef>,
+    template: Option<&str>,
+    action: Permission,
+) -> Result<Resolved, CommandError> {
+    let (instance, project) = pick_project(ctx, req, project).await?;
     let templates = instance.semaphore.templates(project.id).await.on(instance.id)?;
     let tag = tag(ctx.instances(), instance.id);
-    let template = match (&args.template, templates.as_slice()) {
+    let template = match (template, templates.as_slice()) {
         (Some(given), _) => resolve::find("template", &templates, given)
             .map_err(|e| CommandError::Usage(format!("{tag}{}", e.describe())))?
             .clone(),
@@ -250,21 +305,35 @@ pub(crate) async fn prepare(ctx: Ctx<'_>, req: &Request, args: &Args) -> Result<
     };
     // A grant that wants a second person makes the run two-person, whatever the template's
     // own policy says.
-    let second_person = ctx.authorize(req, Permission::Run, &target).await?;
-    let request = build_request(&template, args)?;
-    let policy = match ctx.settings().policy_for(instance.id, &project, &template) {
-        _ if second_person => ConfirmPolicy::TwoPerson,
+    let second_person = ctx.authorize(req, action, &target).await?;
+    Ok(Resolved { instance: instance.id, project, template, second_person })
+}
+
+/// The plan of a resolved run with these options, and the confirmation it needs.
+pub(crate) fn plan(ctx: Ctx<'_>, resolved: Resolved, args: &Args) -> Result<(RunPlan, ConfirmPolicy), CommandError> {
+    let request = build_request(&resolved.template, args, false)?;
+    let policy = match ctx.settings().policy_for(resolved.instance, &resolved.project, &resolved.template) {
+        _ if resolved.second_person => ConfirmPolicy::TwoPerson,
         policy => policy,
     };
-    let plan = RunPlan { instance: instance.id, project, template, request };
+    let plan = RunPlan { instance: resolved.instance, project: resolved.project, template: resolved.template, request };
     Ok((plan, policy))
+}
+
+/// Resolves what a run would start (instance, project, template, the request) and checks the
+/// requester may run it; returns the plan and the confirmation it needs. Used by `run`, and by
+/// schedules at each slot (as the schedule's owner).
+pub(crate) async fn prepare(ctx: Ctx<'_>, req: &Request, args: &Args) -> Result<(RunPlan, ConfirmPolicy), CommandError> {
+    let resolved = resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
+    plan(ctx, resolved, args)
 }
 
 /// Where tags are switched on differs between server versions.
 const TAGS_HOW: &str = "turn on its \"Tags\" prompt in Semaphore (2.13 and newer), or on 2.10 \"Allow CLI args in task\", as tags then travel as arguments";
 
 /// Maps the user's options onto a start request, refusing what the template would ignore.
-pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTask, CommandError> {
+/// With `allow_missing`, required variables may still be missing (a dialog will ask).
+pub(crate) fn build_request(template: &Template, args: &Args, allow_missing: bool) -> Result<StartTask, CommandError> {
     let refuse = |what: &str, why: &str| {
         Err(CommandError::Refused(format!(
             "Template {} does not allow {what}: {why}. Semaphore would silently ignore it, so I won't start the run.",
@@ -303,7 +372,7 @@ pub(crate) fn build_request(template: &Template, args: &Args) -> Result<StartTas
             return refuse(what, why);
         }
     }
-    let (environment, secrets) = survey_values(template, &args.vars)?;
+    let (environment, secrets) = survey_values(template, &args.vars, allow_missing)?;
     Ok(StartTask {
         template_id: template.id,
         message: args.message.clone(),
@@ -324,7 +393,12 @@ type Values = BTreeMap<String, String>;
 
 /// Checks `--var` values against the template's survey: types, enum choices, required ones (the
 /// server does not enforce `required`), defaults (newer servers do not apply them over the API).
-fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Values, Values), CommandError> {
+/// With `allow_missing`, required variables left out are not an error (a dialog asks for them).
+fn survey_values(
+    template: &Template,
+    given: &[(String, String)],
+    allow_missing: bool,
+) -> Result<(Values, Values), CommandError> {
     let mut environment = BTreeMap::new();
     let mut secrets = BTreeMap::new();
     for (name, value) in given {
@@ -333,42 +407,16 @@ fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Val
                 environment.insert(name.clone(), value.clone());
                 continue;
             }
-            let known: Vec<&str> = template.survey_vars.iter().map(|v| v.name.as_str()).collect();
-            let hint = crate::grammar::suggest(name, known.iter().copied())
-                .map(|s| format!(" Did you mean `{s}`?"))
-                .unwrap_or_default();
-            return Err(CommandError::Usage(format!(
-                "Template {} has no variable `{name}`.{hint} It asks for: {}.",
-                template.name,
-                known.join(", ")
-            )));
+            return Err(CommandError::Usage(unknown_variable(template, name)));
         };
-        let value = match var.var_type {
-            SurveyVarType::Int => {
-                value
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| CommandError::Usage(format!("`{name}` must be a whole number, not `{value}`.")))?;
-                value.trim().to_owned()
-            }
-            SurveyVarType::Enum => var
-                .values
-                .iter()
-                .find(|choice| choice.name.eq_ignore_ascii_case(value) || choice.value.eq_ignore_ascii_case(value))
-                .map(|choice| choice.value.clone())
-                .ok_or_else(|| {
-                    let choices: Vec<&str> = var.values.iter().map(|c| c.name.as_str()).collect();
-                    CommandError::Usage(format!("`{name}` must be one of: {} (not `{value}`).", choices.join(", ")))
-                })?,
-            SurveyVarType::String | SurveyVarType::Secret | SurveyVarType::Text => value.clone(),
-        };
+        let value = crate::survey::check(var, value, crate::survey::Given::Flag).map_err(CommandError::Usage)?;
         if var.var_type == SurveyVarType::Secret {
             secrets.insert(name.clone(), value);
         } else {
             environment.insert(name.clone(), value);
         }
     }
-    let mut missing = Vec::new();
+    let missing = missing_required(template, given);
     for var in &template.survey_vars {
         if environment.contains_key(&var.name) || secrets.contains_key(&var.name) {
             continue;
@@ -380,21 +428,41 @@ fn survey_values(template: &Template, given: &[(String, String)]) -> Result<(Val
             Some(default) => {
                 environment.insert(var.name.clone(), default.clone());
             }
-            None if var.required => {
-                let title = if var.title.is_empty() { String::new() } else { format!(" ({})", var.title) };
-                missing.push(format!("--var {}=…{title}", var.name));
-            }
             None => {}
         }
     }
-    if !missing.is_empty() {
-        return Err(CommandError::Usage(format!("Template {} needs: {}.", template.name, missing.join(", "))));
+    if !missing.is_empty() && !allow_missing {
+        let wanted: Vec<String> = missing
+            .iter()
+            .map(|var| {
+                let title = if var.title.is_empty() { String::new() } else { format!(" ({})", var.title) };
+                format!("--var {}=…{title}", var.name)
+            })
+            .collect();
+        return Err(CommandError::Usage(format!("Template {} needs: {}.", template.name, wanted.join(", "))));
     }
     Ok((environment, secrets))
 }
 
+/// "Template X has no variable `y`", with a suggestion and the ones it has.
+pub(crate) fn unknown_variable(template: &Template, name: &str) -> String {
+    let known: Vec<&str> = template.survey_vars.iter().map(|v| v.name.as_str()).collect();
+    let hint =
+        crate::grammar::suggest(name, known.iter().copied()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+    format!("Template {} has no variable `{name}`.{hint} It asks for: {}.", template.name, known.join(", "))
+}
+
+/// The required variables that have no value given and no default.
+pub(crate) fn missing_required<'t>(template: &'t Template, given: &[(String, String)]) -> Vec<&'t SurveyVar> {
+    template
+        .survey_vars
+        .iter()
+        .filter(|v| v.required && v.default_value.is_none() && !given.iter().any(|(k, _)| k == &v.name))
+        .collect()
+}
+
 /// The confirmation question: everything that will be sent, secrets masked.
-fn describe(ctx: Ctx<'_>, greeting: Reply, plan: &RunPlan) -> Reply {
+pub(crate) fn describe(ctx: Ctx<'_>, greeting: Reply, plan: &RunPlan) -> Reply {
     let t = &plan.template;
     let r = &plan.request;
     let mut rows = Vec::new();
@@ -440,7 +508,12 @@ fn describe(ctx: Ctx<'_>, greeting: Reply, plan: &RunPlan) -> Reply {
         rows.push(vec!["Message".to_owned(), m.clone()]);
     }
     let tag = tag(ctx.instances(), plan.instance);
-    greeting.bold(&format!("🚀 {tag}Ready to run {}?", t.name)).table(&["", ""], &rows)
+    let question = greeting.bold(&format!("🚀 {tag}Ready to run {}?", t.name)).table(&["", ""], &rows);
+    let secret_names: Vec<&str> = r.secrets.keys().map(String::as_str).collect();
+    match crate::survey::secrets_warning(t, &secret_names) {
+        Some(warning) => question.line().push(&warning),
+        None => question,
+    }
 }
 
 /// What the history keeps of a run's request: every option and variable, never a secret value.

@@ -187,6 +187,7 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
         template: plan.template.id,
         template_name: plan.template.name.clone(),
         vars,
+        preset: None,
         missed,
         paused: None,
         created_at: now,
