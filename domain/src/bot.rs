@@ -350,7 +350,8 @@ impl Bot {
         }
         let dialogs = lock(&self.core.dialogs).take_all();
         for dialog in dialogs {
-            let reply = Reply::notice().push(&format!("❎ Cancelled the questions for {}: {why}.", dialog.template_name()));
+            let reply =
+                Reply::notice().push(&format!("❎ Cancelled the questions for {}: {why}.", dialog.template_name()));
             self.core.out.post(&dialog.req.room, reply.build()).await;
         }
     }

@@ -107,10 +107,16 @@ async fn a_missing_required_variable_is_named() {
     // A hook or a schedule cannot answer: there, the variable is named.
     let template = chatrixcd_ports::semaphore::Template {
         name: "deploy-web".into(),
-        survey_vars: vec![chatrixcd_ports::semaphore::SurveyVar { name: "version".into(), title: "Version".into(), required: true, ..Default::default() }],
+        survey_vars: vec![chatrixcd_ports::semaphore::SurveyVar {
+            name: "version".into(),
+            title: "Version".into(),
+            required: true,
+            ..Default::default()
+        }],
         ..Default::default()
     };
-    let missing = crate::commands::run::build_request(&template, &crate::commands::run::Args::default(), false).unwrap_err();
+    let missing =
+        crate::commands::run::build_request(&template, &crate::commands::run::Args::default(), false).unwrap_err();
     assert_eq!(missing.to_string(), "Template deploy-web needs: --var version=… (Version).");
 }
 

@@ -67,7 +67,14 @@ pub(crate) enum Step {
 }
 
 impl Dialog {
-    fn new(id: u64, req: Request, thread_root: EventId, deadline: DateTime<Utc>, resolved: Resolved, args: Args) -> Self {
+    fn new(
+        id: u64,
+        req: Request,
+        thread_root: EventId,
+        deadline: DateTime<Utc>,
+        resolved: Resolved,
+        args: Args,
+    ) -> Self {
         let questions: Vec<SurveyVar> = resolved
             .template
             .survey_vars
@@ -277,7 +284,10 @@ pub(crate) async fn start(ctx: Ctx<'_>, req: &Request, resolved: Resolved, args:
         dialog.template_name(),
         if count == 1 { "" } else { "s" }
     ));
-    intro = intro.line().push("Answer here; `skip` leaves out an optional one, `back` goes back, `cancel` stops. Nothing runs before you confirm.");
+    intro = backticked(
+        intro.line(),
+        "Answer here; `skip` leaves out an optional one, `back` goes back, `cancel` stops. Nothing runs before you confirm.",
+    );
     if let Some(old) = replaced {
         intro = intro.line().push(&format!("(This replaces your open questions for {}.)", old.template_name()));
     }
@@ -318,13 +328,21 @@ fn question(var: &SurveyVar, n: usize, of: usize) -> Reply {
             .values
             .iter()
             .enumerate()
-            .map(|(i, c)| if c.name == c.value { format!("{}. {}", i + 1, c.name) } else { format!("{}. {} ({})", i + 1, c.name, c.value) })
+            .map(|(i, c)| {
+                if c.name == c.value {
+                    format!("{}. {}", i + 1, c.name)
+                } else {
+                    format!("{}. {} ({})", i + 1, c.name, c.value)
+                }
+            })
             .collect();
         reply = reply.line().push(&choices.join("   "));
     }
     let mut words = Vec::new();
     match &var.default_value {
-        Some(default) if var.var_type != SurveyVarType::Secret => words.push(format!("`skip` keeps the default, {default}")),
+        Some(default) if var.var_type != SurveyVarType::Secret => {
+            words.push(format!("`skip` keeps the default, {default}"))
+        }
         Some(_) => words.push("`skip` keeps the default".to_owned()),
         None if !var.required => words.push("`skip` leaves it out".to_owned()),
         None => {}
@@ -333,7 +351,18 @@ fn question(var: &SurveyVar, n: usize, of: usize) -> Reply {
         words.push("`back`".to_owned());
     }
     words.push("`cancel`".to_owned());
-    reply.line().push(&format!("Answer, or {}.", words.join(", ")))
+    backticked(reply.line(), &format!("Answer, or {}.", words.join(", ")))
+}
+
+/// Pushes `text`, its `backticked` words as code (plain text keeps the backticks).
+fn backticked(mut reply: Reply, text: &str) -> Reply {
+    for (i, part) in text.split('`').enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        reply = if i % 2 == 1 { reply.code(part) } else { reply.push(part) };
+    }
+    reply
 }
 
 /// Posts the question standing: in the thread, or for a secret in the direct room.
@@ -366,7 +395,7 @@ async fn ask(core: &Core, id: u64) {
                 let pointer = Reply::notice()
                     .push(&format!("🔒 {}/{of} · ", dialog.step + 1))
                     .bold(survey::title(&var))
-                    .push(" is secret: I asked you in a direct message (")
+                    .push(" is a secret, so I asked you in a direct message (")
                     .push(room.as_str())
                     .push("). Accept my invite there if you have not yet; `back` and `cancel` still work here.");
                 post_in_thread(core, &dialog, pointer).await;
@@ -413,7 +442,7 @@ pub(crate) async fn on_message(core: &Core, meta: Incoming, body: String, id: u6
     }
     let Some(step) = step else {
         let reply = Reply::notice().push(
-            "🔒 That question is secret: answer it in our direct room, not here. I deleted your message if this room lets me.",
+            "🔒 That question is a secret one; answer it in our direct room, not here. I deleted your message if this room lets me.",
         );
         say(core, &dialog, &meta.room, reply).await;
         return;
@@ -461,7 +490,8 @@ async fn finish(core: &Core, dialog: Dialog) {
 
 /// Someone other than the requester wrote in a dialog's thread.
 pub(crate) async fn not_yours(core: &Core, meta: &Incoming, requester: &UserId) {
-    let mut message = Reply::notice().push(&format!("✋ These questions are for {requester}; start your own with `run`.")).build();
+    let mut message =
+        Reply::notice().push(&format!("✋ These questions are for {requester}; start your own with `run`.")).build();
     message.reply_to = Some(meta.event_id.clone());
     core.out.post(&meta.room, message).await;
 }
@@ -469,10 +499,8 @@ pub(crate) async fn not_yours(core: &Core, meta: &Incoming, requester: &UserId) 
 /// Says in each expired dialog's thread that nothing ran.
 pub(crate) async fn announce_expired(core: &Core, expired: Vec<Dialog>) {
     for dialog in expired {
-        let mut text = format!(
-            "⌛ The questions for {} expired without an answer; nothing was run.",
-            dialog.template_name()
-        );
+        let mut text =
+            format!("⌛ The questions for {} expired without an answer; nothing was run.", dialog.template_name());
         if dialog.asks_secret() && dialog.direct.as_ref().is_some_and(|d| d != &dialog.req.room) {
             text.push_str(" (The last one waited in our direct room: accept my invite there next time.)");
         }

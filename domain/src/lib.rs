@@ -25,8 +25,8 @@ pub mod render;
 pub mod resolve;
 mod schedules;
 pub mod settings;
-mod survey;
 mod stored_list;
+mod survey;
 mod tail;
 mod watch;
 mod watcher;
@@ -41,5 +41,7 @@ pub use settings::{ConfirmPolicy, PolicyRule, Settings};
 mod access_tests;
 #[cfg(test)]
 mod bot_tests;
+#[cfg(test)]
+mod dialog_tests;
 #[cfg(test)]
 mod testing;

@@ -26,12 +26,16 @@ pub(crate) fn check(var: &SurveyVar, text: &str, given: Given) -> Result<String,
         SurveyVarType::Enum => {
             let trimmed = text.trim();
             let by_number = match given {
-                Given::Answer => trimmed.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| var.values.get(i)),
+                Given::Answer => {
+                    trimmed.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| var.values.get(i))
+                }
                 Given::Flag => None,
             };
             by_number
                 .or_else(|| {
-                    var.values.iter().find(|c| c.name.eq_ignore_ascii_case(trimmed) || c.value.eq_ignore_ascii_case(trimmed))
+                    var.values
+                        .iter()
+                        .find(|c| c.name.eq_ignore_ascii_case(trimmed) || c.value.eq_ignore_ascii_case(trimmed))
                 })
                 .map(|c| c.value.clone())
                 .ok_or_else(|| {
@@ -112,8 +116,18 @@ mod tests {
             (SurveyVarType::Enum, "PROD", Given::Flag, Ok("prod")),
             (SurveyVarType::Enum, "2", Given::Answer, Ok("stage")),
             (SurveyVarType::Enum, "2", Given::Flag, Err("`env` must be one of: Production, Staging, not `2`.")),
-            (SurveyVarType::Enum, "3", Given::Answer, Err("`env` must be one of: Production, Staging (or its number), not `3`.")),
-            (SurveyVarType::Enum, "0", Given::Answer, Err("`env` must be one of: Production, Staging (or its number), not `0`.")),
+            (
+                SurveyVarType::Enum,
+                "3",
+                Given::Answer,
+                Err("`env` must be one of: Production, Staging (or its number), not `3`."),
+            ),
+            (
+                SurveyVarType::Enum,
+                "0",
+                Given::Answer,
+                Err("`env` must be one of: Production, Staging (or its number), not `0`."),
+            ),
             (SurveyVarType::String, " spaced ", Given::Flag, Ok(" spaced ")),
             (SurveyVarType::Secret, "hunter2", Given::Answer, Ok("hunter2")),
         ];

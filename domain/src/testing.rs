@@ -391,6 +391,22 @@ impl Harness {
         self.bot.handle(message_from(who, text, self.clock.now())).await;
     }
 
+    /// `who` says `text` in `room`, in the thread under `thread` if given; returns the event's id.
+    pub(crate) async fn say_in(&self, room: &RoomId, who: &UserId, text: &str, thread: Option<&EventId>) -> EventId {
+        let ChatEvent::Message { mut meta, body, .. } = message_from(who, text, self.clock.now()) else {
+            unreachable!()
+        };
+        meta.room = room.clone();
+        let id = meta.event_id.clone();
+        self.bot.handle(ChatEvent::Message { meta, body, thread_root: thread.cloned() }).await;
+        id
+    }
+
+    /// Everything sent so far, in every room (kept, unlike `chat.bodies`).
+    pub(crate) fn sent(&self) -> Vec<(RoomId, Option<EventId>, String)> {
+        self.chat.sent.lock().unwrap().clone()
+    }
+
     /// Moves time on by `by` and runs what came due, simulators included.
     pub(crate) async fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by);

@@ -20,7 +20,7 @@ pub use chat::{ChatError, ChatEvent, ChatPort, DirectRoom, EventId, Incoming, Ou
 pub use clock::Clock;
 pub use encryption::{EncryptionError, EncryptionPort, Verification, VerificationStage};
 pub use hook::{HookEvent, HookRun};
-pub use preset::{Preset, PresetScope, SealError, Sealer};
 pub use ids::{IdError, InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
+pub use preset::{Preset, PresetScope, SealError, Sealer};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
 pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};

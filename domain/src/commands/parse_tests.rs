@@ -139,7 +139,11 @@ fn run_maps_chatrixcd_syntax_onto_typed_options() {
     assert_eq!(args.tags, ["update", "molecule", "extra"]);
     assert_eq!(args.arguments, ["--check", "-v"]);
     assert_eq!(args.vars, [("who".to_owned(), "me".to_owned())]);
-    assert_eq!(format!("{args:?}"), r#"Args { project: Some(ProjectRef { instance: None, project: "4", template: None }), template: Some("5"), vars: ["who"], .. }"#, "values never in Debug");
+    assert_eq!(
+        format!("{args:?}"),
+        r#"Args { project: Some(ProjectRef { instance: None, project: "4", template: None }), template: Some("5"), vars: ["who"], .. }"#,
+        "values never in Debug"
+    );
     let parsed = parse_line(r#"run 1 8 --args='["--a","b c"]'"#).unwrap();
     let args = super::run::Args::from_parsed(&parsed).unwrap();
     assert_eq!(args.arguments, ["--a", "b c"]);
