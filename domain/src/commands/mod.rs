@@ -88,6 +88,7 @@ registry! {
     help,
     projects,
     templates,
+    params,
     run,
     tasks,
     status,

@@ -119,6 +119,7 @@ fn every_command_parses_in_its_documented_forms() {
         ("exit", &["exit"]),
         ("exit --yes", &["exit"]),
         ("pet", &["pet"]),
+        ("params ops hello-args", &["params"]),
         ("scold", &["scold"]),
     ];
     for (line, path) in cases {
