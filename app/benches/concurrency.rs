@@ -124,8 +124,13 @@ impl Loop {
         settings.greetings = false;
         let (chat, sent) = ChannelChat::new();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let deps =
-            Deps { chat: Arc::new(chat), instances, store: Arc::new(MemoryStore::new()), clock: Arc::clone(&clock) };
+        let deps = Deps {
+            chat: Arc::new(chat),
+            instances,
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::clone(&clock),
+            sealer: None,
+        };
         let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
         let (inputs, rx) = mpsc::channel(1024);
         let (_push_tx, pushes) = mpsc::channel(1);

@@ -130,7 +130,7 @@ pub async fn build(
     let mut settings = config.settings.clone();
     settings.bot_user = bot_user;
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
-    let deps = Deps { chat, instances, store, clock };
+    let deps = Deps { chat, instances, store, clock, sealer: None };
     let bot = Bot::new(deps, settings, personality, redactor(&config));
     bot.resume().await;
     Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams), webhook_address, deliveries })

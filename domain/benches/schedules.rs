@@ -81,7 +81,7 @@ async fn run() {
     let chat = chatrixcd_ports::chat::MockChatPort::new();
     let mut settings = Settings::new(UserId::parse("@bot:test").unwrap());
     settings.admins = vec![UserId::parse("@alice:test").unwrap()];
-    let deps = Deps { chat: Arc::new(chat), instances, store, clock: Arc::new(clock.clone()) };
+    let deps = Deps { chat: Arc::new(chat), instances, store, clock: Arc::new(clock.clone()), sealer: None };
     let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::new()));
     let started = Instant::now();
     bot.resume().await;

@@ -272,6 +272,7 @@ impl World {
             instances: Instances::new(list, InstanceId::default()).unwrap(),
             store,
             clock: Arc::new(clock.clone()),
+            sealer: None,
         };
         let settings = world_settings(grants);
         let policy = settings.policy();

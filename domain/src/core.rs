@@ -39,6 +39,8 @@ pub struct Deps {
     pub instances: Instances,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Seals secret values kept in presets; without one, presets cannot hold secrets.
+    pub sealer: Option<Arc<dyn chatrixcd_ports::Sealer>>,
 }
 
 impl std::fmt::Debug for Deps {
@@ -264,6 +266,11 @@ impl<'a> Ctx<'a> {
         if let Some(event) = self.reply(req, question).await {
             lock(&self.core.questions).attach_event(id, event);
         }
+    }
+
+    /// The key presets' secrets are sealed with, when the bot has one.
+    pub(crate) fn sealer(&self) -> Option<&dyn chatrixcd_ports::Sealer> {
+        self.core.deps.sealer.as_deref()
     }
 
     /// Closes the requester's open dialog in `room` (a new run replaces it).

@@ -27,7 +27,7 @@ pub struct ArgSpec {
     pub help: &'static str,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct FlagSpec {
     pub name: &'static str,
     /// Other spellings accepted for compatibility (e.g. ChatrixCD's `--arg`).

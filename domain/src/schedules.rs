@@ -365,13 +365,7 @@ async fn start(core: &Core, schedule: &Schedule, mut claim: SlotRun) {
         thread: None,
     };
     let reference = format!("{}:{}:{}", schedule.instance, schedule.project, schedule.template);
-    let outcome = match run::Args::scheduled(&reference, None, &schedule.vars, slot_marker(schedule.id, claim.slot)) {
-        Ok(args) => match run::prepare(ctx, &req, &args).await {
-            Ok((plan, _)) => run::launch(ctx, &req, plan, &schedule.owner).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let outcome = scheduled_run(ctx, &req, schedule, &reference, claim.slot).await;
     match outcome {
         Ok(task) => {
             claim.task = Some(task.task);
@@ -389,6 +383,34 @@ async fn start(core: &Core, schedule: &Schedule, mut claim: SlotRun) {
             }
         }
     }
+}
+
+/// A slot's run: the schedule's target and variables, on top of its preset if it has one
+/// (looked up now, as its owner in its room, and checked against the template as it is now).
+async fn scheduled_run(
+    ctx: crate::core::Ctx<'_>,
+    req: &Request,
+    schedule: &Schedule,
+    reference: &str,
+    slot: DateTime<Utc>,
+) -> Result<chatrixcd_ports::TaskRef, CommandError> {
+    let args = run::Args::scheduled(reference, None, &schedule.vars, slot_marker(schedule.id, slot))?;
+    let (args, preset) = match &schedule.preset {
+        Some(name) => {
+            let (args, preset) =
+                crate::commands::preset::apply(ctx, &schedule.owner, &schedule.room, name, args).await?;
+            (args, Some(preset))
+        }
+        None => (args, None),
+    };
+    let resolved =
+        run::resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), crate::permissions::Permission::Run)
+            .await?;
+    if let Some(preset) = &preset {
+        crate::commands::preset::check(preset, &resolved)?;
+    }
+    let (plan, _) = run::plan(ctx, resolved, &args)?;
+    run::launch(ctx, req, plan, &schedule.owner).await
 }
 
 /// Errors no retry will mend: the target is gone, or the owner may no longer run it.

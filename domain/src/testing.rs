@@ -232,7 +232,13 @@ pub(crate) fn bot_with(
 ) -> (Bot, Arc<RecordingChat>) {
     let chat = Arc::new(RecordingChat::default());
     let instances = Instances::single("https://semaphore.test", semaphore);
-    let deps = Deps { chat: chat.clone(), instances, store, clock };
+    let deps = Deps {
+        chat: chat.clone(),
+        instances,
+        store,
+        clock,
+        sealer: Some(Arc::new(chatrixcd_sealer::KeySealer::from_bytes([7; 32]))),
+    };
     let redactor = Redactor::new(["s3cr3t-token-value".to_owned()]);
     (Bot::new(deps, settings, Personality::with_seed(7), redactor), chat)
 }
@@ -356,6 +362,7 @@ impl Harness {
             instances: Instances::new(list, default).unwrap(),
             store: store.clone(),
             clock: Arc::new(clock.clone()),
+            sealer: Some(Arc::new(chatrixcd_sealer::KeySealer::from_bytes([7; 32]))),
         };
         let redactor = Redactor::new(["s3cr3t-token-value".to_owned()]);
         let bot = Bot::new(deps, settings, Personality::with_seed(7), redactor);
@@ -380,6 +387,7 @@ impl Harness {
             instances: Instances::new(list, default).unwrap(),
             store: self.store.clone(),
             clock: Arc::new(self.clock.clone()),
+            sealer: Some(Arc::new(chatrixcd_sealer::KeySealer::from_bytes([7; 32]))),
         };
         let bot = Bot::new(deps, settings, Personality::with_seed(7), Redactor::new(["s3cr3t-token-value".to_owned()]));
         bot.resume().await;

@@ -41,6 +41,7 @@ fn main() {
             instances: chatrixcd_domain::Instances::single("https://semaphore.test", Arc::new(semaphore)),
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(clock.clone()),
+            sealer: None,
         };
         let bot =
             Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["a-secret-token-value".to_owned()]));

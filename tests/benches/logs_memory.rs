@@ -95,6 +95,7 @@ async fn measure(url: &str, task: &str, step: &str) {
         instances: chatrixcd_domain::Instances::single("https://semaphore.test", semaphore.clone()),
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(clock.clone()),
+        sealer: None,
     };
     let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["a-secret-token-value".to_owned()]));
     // Warm up: the connection, the store, the allocator's first arenas.

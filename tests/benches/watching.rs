@@ -206,6 +206,7 @@ async fn measure(scenario: &Scenario) {
         instances: chatrixcd_domain::Instances::single("https://semaphore.test", semaphore.clone()),
         store,
         clock: Arc::new(clock.clone()),
+        sealer: None,
     };
     let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(Vec::<String>::new()));
     bot.resume().await;

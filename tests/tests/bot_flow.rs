@@ -70,6 +70,7 @@ impl World {
             instances: chatrixcd_domain::Instances::single("https://semaphore.test", Arc::new(semaphore.clone())),
             store: store.clone(),
             clock: Arc::new(clock.clone()),
+            sealer: None,
         };
         let bot = Bot::new(deps, settings, Personality::with_seed(1), Redactor::new(["sekrit-value".to_owned()]));
         Self { bot, console, screen, clock, store, semaphore }

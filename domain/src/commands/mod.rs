@@ -98,6 +98,7 @@ registry! {
     reject,
     notify,
     schedule,
+    preset,
     instances,
     r#use,
     ping,

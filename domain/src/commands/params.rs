@@ -10,7 +10,6 @@ use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
 use crate::instances::{ProjectRef, tag};
 use crate::permissions::Permission;
-use crate::render::Reply;
 use crate::survey;
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {

@@ -120,6 +120,8 @@ fn every_command_parses_in_its_documented_forms() {
         ("exit --yes", &["exit"]),
         ("pet", &["pet"]),
         ("params ops hello-args", &["params"]),
+        ("preset save web 1 1 --limit web --scope room", &["preset", "save"]),
+        ("preset list", &["preset", "list"]),
         ("scold", &["scold"]),
     ];
     for (line, path) in cases {

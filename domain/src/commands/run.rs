@@ -32,6 +32,29 @@ const fn switch(name: &'static str, aliases: &'static [&'static str], help: &'st
     FlagSpec { name, aliases, value: None, repeatable: false, help }
 }
 
+/// `run`'s options; `preset save` takes the same (but `--preset` and `--yes`), so a preset
+/// holds exactly what a run can be given.
+pub(crate) const FLAGS: [FlagSpec; 12] = [
+value_flag("tags", &["tag"], "Ansible tags to run, comma-separated"),
+        value_flag("skip-tags", &["skip-tag"], "Ansible tags to skip, comma-separated"),
+        value_flag("limit", &[], "Ansible hosts or groups to limit the run to, comma-separated"),
+        value_flag("args", &["arg", "arguments"], "extra command-line arguments, quoted: --args=\"--check -v\""),
+        value_flag("branch", &["git-branch"], "git branch to run from"),
+        value_flag("message", &["msg", "m"], "a note shown with the task in Semaphore"),
+        FlagSpec {
+            name: "var",
+            aliases: &["v", "extra-var"],
+            value: Some(ValueKind::Word),
+            repeatable: true,
+            help: "a template variable: --var name=value (repeat for more)",
+        },
+        switch("dry-run", &["check"], "Ansible check mode: show what would change"),
+        switch("diff", &[], "Ansible diff mode: show file changes"),
+        switch("debug", &[], "verbose Ansible output (-vvvv)"),
+        value_flag("preset", &[], "start from a saved preset (`preset list`); --var and other options override it"),
+        switch("yes", &["y"], "do not ask for confirmation (where the template's policy allows)"),
+];
+
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "run",
     aliases: &["start", "deploy"],
@@ -51,25 +74,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
             help: "Ansible tags, comma-separated (same as --tags)",
         },
     ],
-    flags: &[
-        value_flag("tags", &["tag"], "Ansible tags to run, comma-separated"),
-        value_flag("skip-tags", &["skip-tag"], "Ansible tags to skip, comma-separated"),
-        value_flag("limit", &[], "Ansible hosts or groups to limit the run to, comma-separated"),
-        value_flag("args", &["arg", "arguments"], "extra command-line arguments, quoted: --args=\"--check -v\""),
-        value_flag("branch", &["git-branch"], "git branch to run from"),
-        value_flag("message", &["msg", "m"], "a note shown with the task in Semaphore"),
-        FlagSpec {
-            name: "var",
-            aliases: &["v", "extra-var"],
-            value: Some(ValueKind::Word),
-            repeatable: true,
-            help: "a template variable: --var name=value (repeat for more)",
-        },
-        switch("dry-run", &["check"], "Ansible check mode: show what would change"),
-        switch("diff", &[], "Ansible diff mode: show file changes"),
-        switch("debug", &[], "verbose Ansible output (-vvvv)"),
-        switch("yes", &["y"], "do not ask for confirmation (where the template's policy allows)"),
-    ],
+    flags: &FLAGS,
     subcommands: &[],
     examples: &[
         "run 1 1",
@@ -79,6 +84,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         "run staging:ops:deploy-web web,db",
         "run ops hello --var who=world",
         "run 1 8 --args=\"--verbose\" --yes",
+        "run 1 8 --preset nightly --var who=ann",
     ],
     hidden: false,
     permission: Some(Permission::Run),
@@ -100,6 +106,8 @@ pub(crate) struct Args {
     pub(crate) diff: bool,
     pub(crate) debug: bool,
     pub(crate) yes: bool,
+    /// `--preset`: the saved options this run starts from.
+    pub(crate) preset: Option<String>,
 }
 
 impl std::fmt::Debug for Args {
@@ -185,6 +193,7 @@ impl Args {
             diff: p.switch("diff"),
             debug: p.switch("debug"),
             yes: p.switch("yes"),
+            preset: p.flag("preset").map(str::to_owned),
         })
     }
 }
@@ -196,7 +205,17 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let args = Args::from_parsed(p)?;
     // A new run replaces the requester's open questions about another one in this room.
     let replaced = ctx.close_dialog(&req.room, &req.sender);
+    let (args, preset) = match args.preset.clone() {
+        Some(name) => {
+            let (args, preset) = crate::commands::preset::apply(ctx, &req.sender, &req.room, &name, args).await?;
+            (args, Some(preset))
+        }
+        None => (args, None),
+    };
     let resolved = resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
+    if let Some(preset) = &preset {
+        crate::commands::preset::check(preset, &resolved)?;
+    }
     let interactive = req.via_hook.is_none();
     if interactive && !missing_required(&resolved.template, &args.vars).is_empty() {
         // What was typed is checked first: a wrong value or override is refused before any question.

@@ -40,9 +40,10 @@ static ADD_ARGS: [ArgSpec; 4] = [
     ArgSpec { name: "name", kind: ValueKind::Word, required: false, help: "what it is, for people, in quotes" },
 ];
 
-static ADD_FLAGS: [FlagSpec; 5] = [
+static ADD_FLAGS: [FlagSpec; 6] = [
     FlagSpec { name: "tz", aliases: &["zone"], value: Some(ValueKind::Word), repeatable: false, help: "the time zone the expression is read in (default: the bot's)" },
     FlagSpec { name: "var", aliases: &[], value: Some(ValueKind::Word), repeatable: true, help: "a survey variable, name=value" },
+    FlagSpec { name: "preset", aliases: &[], value: Some(ValueKind::Word), repeatable: false, help: "start each run from this preset (looked up at each slot); --var overrides it" },
     FlagSpec { name: "missed", aliases: &[], value: Some(ValueKind::Word), repeatable: false, help: "slots missed while the bot is down: skip, once (default) or all" },
     FlagSpec { name: "room", aliases: &[], value: Some(ValueKind::Word), repeatable: false, help: "the room it posts in (its id, !…; default: here)" },
     FlagSpec { name: "yes", aliases: &["y"], value: None, repeatable: false, help: "do not ask for confirmation" },
@@ -169,7 +170,22 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
         (p.arg("template"), p.arg("name").map(str::to_owned))
     };
     let args = crate::commands::run::Args::scheduled(&reference, template, &vars, String::new())?;
+    let preset_name = p.flag("preset").map(str::to_owned);
+    let args = match &preset_name {
+        Some(name) => crate::commands::preset::apply(ctx, &req.sender, &room, name, args).await?.0,
+        None => args,
+    };
     let (plan, policy) = crate::commands::run::prepare(ctx, req, &args).await?;
+    if let Some(name) = &preset_name {
+        let preset = crate::commands::preset::find(ctx, &req.sender, &room, name).await?;
+        let resolved = crate::commands::run::Resolved {
+            instance: plan.instance,
+            project: plan.project.clone(),
+            template: plan.template.clone(),
+            second_person: false,
+        };
+        crate::commands::preset::check(&preset, &resolved)?;
+    }
     let name = name_given
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
@@ -187,7 +203,7 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
         template: plan.template.id,
         template_name: plan.template.name.clone(),
         vars,
-        preset: None,
+        preset: preset_name,
         missed,
         paused: None,
         created_at: now,
@@ -367,6 +383,9 @@ async fn show(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErro
                 Missed::All { at_most } => format!("run each, at most {at_most}"),
             }
         ));
+    if let Some(preset) = &s.preset {
+        reply = reply.line().push(&format!("Starts from preset `{preset}` (looked up at each slot)."));
+    }
     if let Some(why) = &s.paused {
         reply = reply.line().push(&format!("⏸️ Paused: {why}."));
     } else {
@@ -673,5 +692,33 @@ mod tests {
         assert!(said.contains("nightly") && said.contains("0 2 * * *") && said.contains("deploy-web (1)") && said.contains("staging:ops"), "{said}");
         assert!(said.contains("weekly") && said.contains("@weekly") && said.contains("inactive"), "{said}");
         assert!(!h.sims[1].model().recent_tasks(ProjectId::new(1), 10).unwrap().iter().any(|_| true), "listing starts nothing");
+    }
+
+    #[tokio::test]
+    async fn a_schedule_runs_from_its_preset_looked_up_at_each_slot() {
+        use chatrixcd_ports::ProjectId;
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd preset save greet ops hello --var who=preset").await;
+        h.say(&admin(), "!cd schedule add \"*/5 * * * *\" default:ops:hello \"Greeting\" --preset greet --yes").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("⏰ Schedule #1 “Greeting” added"), "{said}");
+        assert_eq!(h.store.schedules().await.unwrap()[0].preset.as_deref(), Some("greet"));
+        h.advance(Duration::minutes(5)).await;
+        let tasks = h.sims[0].model().recent_tasks(ProjectId::new(1), 10).unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].environment.get("who").map(String::as_str), Some("preset"));
+        // The preset changed: the next slot uses it as it is then.
+        h.say(&admin(), "!cd preset save greet ops hello --var who=changed").await;
+        h.advance(Duration::minutes(5)).await;
+        let tasks = h.sims[0].model().recent_tasks(ProjectId::new(1), 10).unwrap();
+        assert_eq!(tasks[0].environment.get("who").map(String::as_str), Some("changed"));
+        // Gone: the slot is not run, the room is told and the schedule pauses.
+        h.say(&admin(), "!cd preset remove greet").await;
+        h.chat.bodies();
+        h.advance(Duration::minutes(5)).await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("There is no preset `greet` here.") && said.contains("is paused"), "{said}");
+        h.say(&admin(), "!cd schedule add \"0 2 * * *\" default:ops:hello --preset nope --yes").await;
+        assert!(h.chat.bodies().join("\n").contains("There is no preset `nope` here."));
     }
 }
