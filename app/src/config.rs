@@ -122,6 +122,9 @@ pub(crate) struct BotSection {
     pub max_schedules_per_room: Option<usize>,
     /// `--missed all` runs at most this many missed slots.
     pub schedule_missed_at_most: Option<u32>,
+    /// The key presets' secret values are sealed with (32 bytes, mode 0600); default
+    /// `secrets.key` in the data directory, made at the first start.
+    pub secrets_key_file: Option<String>,
 }
 
 /// One entry of `bot.notify`.
@@ -159,6 +162,7 @@ impl Default for BotSection {
             timezone: None,
             max_schedules_per_room: None,
             schedule_missed_at_most: None,
+            secrets_key_file: None,
         }
     }
 }
@@ -366,6 +370,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "timezone",
             "max_schedules_per_room",
             "schedule_missed_at_most",
+            "secrets_key_file",
             "log_file",
             "mouse_enabled",
             "color_enabled",

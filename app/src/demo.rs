@@ -204,6 +204,7 @@ async fn demo_config(
         startup_message: None,
         shutdown_message: None,
         webhooks: (args.push != "websocket").then_some(webhooks),
+        secrets_key_file: None,
     })
 }
 

@@ -139,6 +139,14 @@ pub(crate) fn bot_config(config: &config::Config, data_dir: PathBuf) -> wiring::
         greeting_rooms: config.raw.bot.greeting_rooms.iter().filter_map(|r| RoomId::parse(r.as_str()).ok()).collect(),
         startup_message: text(&config.raw.bot.startup_message),
         shutdown_message: text(&config.raw.bot.shutdown_message),
+        secrets_key_file: config
+            .raw
+            .bot
+            .secrets_key_file
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from),
         webhooks: config.webhooks.as_ref().map(|w| {
             let secrets = config.instances.iter().filter_map(|i| Some((i.id, i.alert_secret.clone()?))).collect();
             w.endpoint(secrets, Arc::new(SystemClock))

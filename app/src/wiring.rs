@@ -42,6 +42,8 @@ pub struct BotConfig {
     pub shutdown_message: Option<String>,
     /// The webhook endpoint for Semaphore's alerts; `None`: off.
     pub webhooks: Option<WebhookConfig>,
+    /// The key presets' secrets are sealed with; default `secrets.key` in `data_dir`.
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// The bot, built, with the pushes of every instance's websocket and of the webhook endpoint.
@@ -130,7 +132,10 @@ pub async fn build(
     let mut settings = config.settings.clone();
     settings.bot_user = bot_user;
     settings.version = env!("CARGO_PKG_VERSION").to_owned();
-    let deps = Deps { chat, instances, store, clock, sealer: None };
+    let key_file = config.secrets_key_file.clone().unwrap_or_else(|| config.data_dir.join("secrets.key"));
+    let sealer =
+        chatrixcd_sealer::KeySealer::from_key_file(&key_file).context("the key presets' secrets are sealed with")?;
+    let deps = Deps { chat, instances, store, clock, sealer: Some(Arc::new(sealer)) };
     let bot = Bot::new(deps, settings, personality, redactor(&config));
     bot.resume().await;
     Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams), webhook_address, deliveries })

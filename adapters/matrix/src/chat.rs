@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use chatrixcd_ports::RoomId;
 use chatrixcd_ports::chat::{
-    ChatError, ChatPort, ConnectionInfo, EventId, FileUpload, MessageKind, OutgoingMessage, RoomInfo,
+    ChatError, ChatPort, ConnectionInfo, DirectRoom, EventId, FileUpload, MessageKind, OutgoingMessage, RoomInfo,
 };
 use matrix_sdk::Client;
 
@@ -174,6 +174,29 @@ impl ChatPort for MatrixChat {
 
     async fn leave(&self, room: &RoomId) -> Result<(), ChatError> {
         self.room(room)?.leave().await.map_err(refused)
+    }
+
+    /// An encrypted direct room the person is still in (joined, or invited), else a new one
+    /// (`create_dm`: trusted private chat, encrypted, the person invited). The bot made it, so
+    /// its power level lets it delete what is answered there.
+    async fn direct_room(&self, user: &chatrixcd_ports::UserId) -> Result<DirectRoom, ChatError> {
+        use matrix_sdk::ruma::events::room::member::MembershipState;
+        let user_id = <&matrix_sdk::ruma::UserId>::try_from(user.as_str()).map_err(refused)?;
+        for room in self.client.get_dm_rooms(user_id) {
+            let encrypted = room.latest_encryption_state().await.map(|s| s.is_encrypted()).unwrap_or(false);
+            let present = match room.get_member_no_sync(user_id).await {
+                Ok(Some(member)) => matches!(member.membership(), MembershipState::Join | MembershipState::Invite),
+                _ => false,
+            };
+            if encrypted && present {
+                let id = RoomId::parse(room.room_id().as_str()).map_err(refused)?;
+                return Ok(DirectRoom { room: id, created: false });
+            }
+        }
+        let room = self.client.create_dm(user_id).await.map_err(refused)?;
+        tracing::info!(room = %room.room_id(), %user, "opened a direct room");
+        let id = RoomId::parse(room.room_id().as_str()).map_err(refused)?;
+        Ok(DirectRoom { room: id, created: true })
     }
 
     fn connection_info(&self) -> ConnectionInfo {

@@ -347,10 +347,15 @@ impl Person {
 
     /// Creates an encrypted direct-message room, invites the bot and waits until it joined.
     pub async fn encrypted_room_with(&self, bot: &str) -> Room {
+        self.encrypted_room(bot, true).await
+    }
+
+    /// Creates an encrypted room (a direct one or not), invites the bot and waits until it joined.
+    pub async fn encrypted_room(&self, bot: &str, direct: bool) -> Room {
         let bot_id: OwnedUserId = bot.try_into().unwrap();
         let mut request = CreateRoom::new();
         request.preset = Some(RoomPreset::PrivateChat);
-        request.is_direct = true;
+        request.is_direct = direct;
         request.invite = vec![bot_id.clone()];
         request.initial_state = vec![
             InitialStateEvent::with_empty_state_key(RoomEncryptionEventContent::with_recommended_defaults())
@@ -371,6 +376,19 @@ impl Person {
 
     pub async fn say(&self, room: &Room, text: &str) {
         room.send(RoomMessageEventContent::text_plain(text)).await.unwrap();
+    }
+
+    /// Waits for an invite to a room (the bot opening a direct room), joins it and returns it.
+    pub async fn accept_next_invite(&self) -> Room {
+        for _ in 0..600 {
+            if let Some(invited) = self.client.invited_rooms().into_iter().next() {
+                let id = invited.room_id().to_owned();
+                self.client.join_room_by_id(&id).await.unwrap();
+                return self.client.get_room(&id).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no invite arrived");
     }
 
     /// The bot's next message (and whether it was encrypted).
