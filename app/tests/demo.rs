@@ -249,3 +249,29 @@ fn the_demo_simulators_alerts_reach_the_bots_webhook_endpoint() {
     assert!(out.contains("finished successfully"), "{out}");
     assert!(out.contains("websocket closed · alerts received: 1 (all instances)"), "{out}");
 }
+
+#[test]
+fn the_demo_walks_through_every_variable_of_hello_args_and_presets_work() {
+    let script = "!cd params 1 8\n!cd run 1 8\nann\nmany\n3\n2\n/dm hunter2\nyes\n/wait\n!cd logs\n\
+                  !cd preset save greet 1 8 --var who=bea --var env=Production --var api_key=s3cret-value\n\
+                  !cd preset list\n!cd run --preset greet --var count=5 --yes\n/wait\n!cd logs\n";
+    let (ok, out, err) = demo(script, &[]);
+    assert!(ok, "stderr: {err}");
+    assert!(out.contains("Run it: `!cd run production:1:8 --var who=… --var env=…`"), "{out}");
+    assert!(out.contains("❓ 1/4 · Who (`who`, text, required): whom to greet"), "{out}");
+    assert!(out.contains("🤔 `count` must be a whole number, not `many`."), "{out}");
+    assert!(out.contains("1. Production (prod)   2. Staging (stage)"), "{out}");
+    assert!(out.contains("chatrixcd (direct):") && out.contains("this one is secret"), "asked in the direct room\n{out}");
+    assert!(out.contains("(direct) @you:chatrixcd.local: (7 characters)"), "{out}");
+    assert!(out.contains("chatrixcd removed ["), "the answer is deleted\n{out}");
+    assert!(out.contains("Variable api_key  •••••• (secret)"), "{out}");
+    // hello.sh prints its arguments: the survey values, sorted, never the secret (2.10 passes
+    // secrets to Ansible only, as the preview said).
+    assert!(out.contains("will not reach it"), "{out}");
+    assert!(out.contains("count=3 env=stage who=ann"), "{out}");
+    assert!(out.contains("💾 Preset `greet` saved"), "{out}");
+    assert!(out.contains("count=5 env=prod who=bea"), "the preset, with --var over it\n{out}");
+    // Only the console's echo of what was typed shows the --var secret: the bot never says it.
+    let bot_said: Vec<&str> = out.lines().filter(|l| !l.contains("@you:chatrixcd.local: ")).collect();
+    assert!(bot_said.iter().all(|l| !l.contains("hunter2") && !l.contains("s3cret-value")), "{out}");
+}
