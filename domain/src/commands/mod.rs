@@ -227,6 +227,13 @@ pub fn reference_markdown(prefix: &str) -> String {
          reply naming what was wrong and the right form; `{prefix} help <command>` shows the details of \
          any command in chat.\n"
     );
+    let _ = writeln!(
+        out,
+        "`run` with a required variable left out asks for the missing ones, one question at a time, in a \
+         thread under the request, and secrets in a direct room; `params` shows what a template asks for, \
+         and presets keep a template's options under a name. [parameters.md](parameters.md) tells the \
+         whole story.\n"
+    );
     for spec in REGISTRY {
         section(&mut out, spec, prefix, &[spec.name], 2);
     }
