@@ -650,6 +650,19 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
         // ChatrixCD reads `messages.json` from the working directory when it is there.
         None => Some(PathBuf::from("messages.json")).filter(|p| p.exists()),
     };
+    if let Some(f) = b.secrets_key_file.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let path = Path::new(f);
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if path.exists() {
+            // Read, never made here: a key that would not open stops the start later anyway.
+            if let Err(e) = chatrixcd_sealer::KeySealer::from_key_file(path) {
+                problems.push(problem("bot.secrets_key_file", e.to_string()));
+            }
+        } else if parent.is_some_and(|p| !p.is_dir()) {
+            let dir = parent.map(|p| p.display().to_string()).unwrap_or_default();
+            problems.push(problem("bot.secrets_key_file", format!("its directory `{dir}` does not exist")));
+        }
+    }
     let chatrixcd_aliases = top
         .get("plugins")
         .and_then(|p| p.get("aliases"))
@@ -988,6 +1001,38 @@ mod tests {
             ],
             "{problems:?}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secrets_key_file_that_would_not_open_is_a_problem() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open.key");
+        std::fs::write(&open, [7u8; 32]).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, [7u8; 5]).unwrap();
+        std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let fine = dir.path().join("new.key");
+        let nowhere = dir.path().join("missing/dir/new.key");
+        for (path, wanted) in
+            [(&open, Some("chmod 600")), (&short, Some("5")), (&fine, None), (&nowhere, Some("does not exist"))]
+        {
+            let text =
+                GOOD.replace("mouse_enabled: false,", &format!("secrets_key_file: {:?},", path.display().to_string()));
+            match (parse(&text), wanted) {
+                (Ok(_), None) => {}
+                (Err(problems), Some(wanted)) => {
+                    assert!(
+                        problems.iter().any(|p| p.key == "bot.secrets_key_file" && p.message.contains(wanted)),
+                        "{path:?}: {problems:?}"
+                    );
+                }
+                (other, _) => panic!("{path:?}: {:?}", other.map(|_| ())),
+            }
+        }
+        assert!(!fine.exists(), "checking never makes the key");
     }
 
     #[test]

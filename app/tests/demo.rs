@@ -261,7 +261,10 @@ fn the_demo_walks_through_every_variable_of_hello_args_and_presets_work() {
     assert!(out.contains("❓ 1/4 · Who (`who`, text, required): whom to greet"), "{out}");
     assert!(out.contains("🤔 `count` must be a whole number, not `many`."), "{out}");
     assert!(out.contains("1. Production (prod)   2. Staging (stage)"), "{out}");
-    assert!(out.contains("chatrixcd (direct):") && out.contains("this one is secret"), "asked in the direct room\n{out}");
+    assert!(
+        out.contains("chatrixcd (direct):") && out.contains("this one is secret"),
+        "asked in the direct room\n{out}"
+    );
     assert!(out.contains("(direct) @you:chatrixcd.local: (7 characters)"), "{out}");
     assert!(out.contains("chatrixcd removed ["), "the answer is deleted\n{out}");
     assert!(out.contains("Variable api_key  •••••• (secret)"), "{out}");

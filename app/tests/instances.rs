@@ -90,6 +90,7 @@ impl World {
             greeting_rooms: Vec::new(),
             startup_message: None,
             shutdown_message: None,
+            secrets_key_file: None,
             webhooks: None,
         };
         let (chat, replies) = ChannelChat::new();

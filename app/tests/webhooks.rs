@@ -102,6 +102,7 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
         greeting_rooms: Vec::new(),
         startup_message: None,
         shutdown_message: None,
+        secrets_key_file: None,
         webhooks: Some(webhooks),
     };
     let (chat, mut replies) = ChannelChat::new();

@@ -341,7 +341,7 @@ fn question(var: &SurveyVar, n: usize, of: usize) -> Reply {
     let mut words = Vec::new();
     match &var.default_value {
         Some(default) if var.var_type != SurveyVarType::Secret => {
-            words.push(format!("`skip` keeps the default, {default}"))
+            words.push(format!("`skip` keeps the default, {default}"));
         }
         Some(_) => words.push("`skip` keeps the default".to_owned()),
         None if !var.required => words.push("`skip` leaves it out".to_owned()),

@@ -45,7 +45,7 @@ pub(crate) struct RecordingChat {
 
 /// The direct room the recording chat opens with `user`.
 pub(crate) fn direct_room_of(user: &UserId) -> RoomId {
-    RoomId::parse(&format!("!dm-{}:test", user.localpart())).unwrap()
+    RoomId::parse(format!("!dm-{}:test", user.localpart())).unwrap()
 }
 
 impl std::fmt::Debug for RecordingChat {
