@@ -19,10 +19,20 @@ use crate::core::{Core, Ctx, Request};
 use crate::render::Reply;
 use crate::survey::{self, Given};
 
+/// What the answers are for.
+#[derive(Debug, Clone)]
+pub(crate) enum Purpose {
+    Run,
+    /// A schedule being added: its answers become its variables (secrets are never asked: a
+    /// schedule keeps its variables as they are, so secrets go in presets).
+    Schedule(Box<crate::commands::schedule::Draft>),
+}
+
 /// One open dialog.
 #[derive(Clone)]
 pub(crate) struct Dialog {
     pub id: u64,
+    pub purpose: Purpose,
     /// The run's request: its room, requester and event (questions thread under it).
     pub req: Request,
     /// The thread the questions are posted in.
@@ -69,21 +79,33 @@ pub(crate) enum Step {
 impl Dialog {
     fn new(
         id: u64,
+        purpose: Purpose,
         req: Request,
         thread_root: EventId,
         deadline: DateTime<Utc>,
         resolved: Resolved,
         args: Args,
     ) -> Self {
+        let for_schedule = matches!(purpose, Purpose::Schedule(_));
         let questions: Vec<SurveyVar> = resolved
             .template
             .survey_vars
             .iter()
             .filter(|v| !args.vars.iter().any(|(k, _)| k == &v.name))
+            .filter(|v| !(for_schedule && v.var_type == SurveyVarType::Secret))
             .cloned()
             .collect();
         let answers = vec![None; questions.len()];
-        Self { id, req, thread_root, deadline, resolved, args, questions, step: 0, answers, direct: None }
+        Self { id, purpose, req, thread_root, deadline, resolved, args, questions, step: 0, answers, direct: None }
+    }
+
+    /// The answers given, as variables (skipped ones left out, so their defaults apply).
+    pub(crate) fn answered_vars(&self) -> Vec<(String, String)> {
+        self.questions
+            .iter()
+            .zip(&self.answers)
+            .filter_map(|(var, answer)| answer.clone().flatten().map(|value| (var.name.clone(), value)))
+            .collect()
     }
 
     pub(crate) fn template_name(&self) -> &str {
@@ -150,11 +172,7 @@ impl Dialog {
     /// defaults apply).
     pub(crate) fn completed_args(&self) -> Args {
         let mut args = self.args.clone();
-        for (var, answer) in self.questions.iter().zip(&self.answers) {
-            if let Some(Some(value)) = answer {
-                args.vars.push((var.name.clone(), value.clone()));
-            }
-        }
+        args.vars.extend(self.answered_vars());
         args
     }
 }
@@ -181,6 +199,7 @@ impl Dialogs {
     /// Opens a dialog; one of the same requester in the same room is replaced (and returned).
     fn open(
         &mut self,
+        purpose: Purpose,
         req: Request,
         thread_root: EventId,
         deadline: DateTime<Utc>,
@@ -189,7 +208,7 @@ impl Dialogs {
     ) -> (Dialog, Option<Dialog>) {
         let replaced = self.close(&req.room, &req.sender);
         self.next_id += 1;
-        let dialog = Dialog::new(self.next_id, req, thread_root, deadline, resolved, args);
+        let dialog = Dialog::new(self.next_id, purpose, req, thread_root, deadline, resolved, args);
         self.open.push(dialog.clone());
         (dialog, replaced)
     }
@@ -274,19 +293,42 @@ impl Dialogs {
 
 /// Opens a dialog for a run that lacks variables, and asks its first question.
 pub(crate) async fn start(ctx: Ctx<'_>, req: &Request, resolved: Resolved, args: Args, replaced: Option<Dialog>) {
+    open(ctx, req, Purpose::Run, resolved, args, replaced).await;
+}
+
+/// Opens a dialog for a schedule whose template lacks variables.
+pub(crate) async fn start_schedule(
+    ctx: Ctx<'_>,
+    req: &Request,
+    resolved: Resolved,
+    args: Args,
+    draft: crate::commands::schedule::Draft,
+) {
+    let replaced = ctx.close_dialog(&req.room, &req.sender);
+    open(ctx, req, Purpose::Schedule(Box::new(draft)), resolved, args, replaced).await;
+}
+
+async fn open(ctx: Ctx<'_>, req: &Request, purpose: Purpose, resolved: Resolved, args: Args, replaced: Option<Dialog>) {
     let core = ctx.core();
     let thread_root = req.thread.clone().unwrap_or_else(|| req.event_id.clone());
     let deadline = core.now() + core.settings.run_confirm_timeout;
-    let (dialog, _) = crate::core::lock(&core.dialogs).open(req.clone(), thread_root, deadline, resolved, args);
+    let (dialog, _) =
+        crate::core::lock(&core.dialogs).open(purpose, req.clone(), thread_root, deadline, resolved, args);
     let count = dialog.questions.len();
-    let mut intro = ctx.greeting(req).bold(&format!(
-        "📝 {} needs a few answers first ({count} question{}).",
-        dialog.template_name(),
-        if count == 1 { "" } else { "s" }
-    ));
+    let what = match dialog.purpose {
+        Purpose::Run => dialog.template_name().to_owned(),
+        Purpose::Schedule(_) => format!("The schedule of {}", dialog.template_name()),
+    };
+    let mut intro = ctx
+        .greeting(req)
+        .bold(&format!("📝 {what} needs a few answers first ({count} question{}).", if count == 1 { "" } else { "s" }));
+    let nothing = match dialog.purpose {
+        Purpose::Run => "Nothing runs before you confirm.",
+        Purpose::Schedule(_) => "Nothing is scheduled before you confirm.",
+    };
     intro = backticked(
         intro.line(),
-        "Answer here; `skip` leaves out an optional one, `back` goes back, `cancel` stops. Nothing runs before you confirm.",
+        &format!("Answer here; `skip` leaves out an optional one, `back` goes back, `cancel` stops. {nothing}"),
     );
     if let Some(old) = replaced {
         intro = intro.line().push(&format!("(This replaces your open questions for {}.)", old.template_name()));
@@ -479,12 +521,24 @@ async fn finish(core: &Core, dialog: Dialog) {
     let ctx = core.ctx();
     let args = dialog.completed_args();
     let req = dialog.req.clone();
-    let result = match crate::commands::run::plan(ctx, dialog.resolved.clone(), &args) {
-        Ok((plan, policy)) => crate::commands::run::confirm_or_launch(ctx, &req, plan, policy, args.yes, None).await,
-        Err(e) => Err(e),
+    let (result, path): (_, &[&'static str]) = match dialog.purpose.clone() {
+        Purpose::Run => {
+            let result = match crate::commands::run::plan(ctx, dialog.resolved.clone(), &args) {
+                Ok((plan, policy)) => {
+                    crate::commands::run::confirm_or_launch(ctx, &req, plan, policy, args.yes, None).await
+                }
+                Err(e) => Err(e),
+            };
+            (result, &["run"])
+        }
+        Purpose::Schedule(mut draft) => {
+            draft.vars.extend(dialog.answered_vars());
+            let result = crate::commands::schedule::finish_add(ctx, &req, *draft, dialog.resolved.clone(), &args).await;
+            (result, &["schedule", "add"])
+        }
     };
     if let Err(e) = result {
-        crate::bot::report_error(core, &req, &["run"], e).await;
+        crate::bot::report_error(core, &req, path, e).await;
     }
 }
 

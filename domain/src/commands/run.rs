@@ -339,14 +339,6 @@ pub(crate) fn plan(ctx: Ctx<'_>, resolved: Resolved, args: &Args) -> Result<(Run
     Ok((plan, policy))
 }
 
-/// Resolves what a run would start (instance, project, template, the request) and checks the
-/// requester may run it; returns the plan and the confirmation it needs. Used by `run`, and by
-/// schedules at each slot (as the schedule's owner).
-pub(crate) async fn prepare(ctx: Ctx<'_>, req: &Request, args: &Args) -> Result<(RunPlan, ConfirmPolicy), CommandError> {
-    let resolved = resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
-    plan(ctx, resolved, args)
-}
-
 /// Where tags are switched on differs between server versions.
 const TAGS_HOW: &str = "turn on its \"Tags\" prompt in Semaphore (2.13 and newer), or on 2.10 \"Allow CLI args in task\", as tags then travel as arguments";
 

@@ -7,6 +7,7 @@ use chatrixcd_ports::RoomId;
 use chatrixcd_ports::schedule::{Missed, Schedule};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use chatrixcd_ports::semaphore::SurveyVarType;
 
 use crate::commands::grant::capitalised;
 use crate::commands::{Command, CommandError, needs_nothing};
@@ -133,6 +134,20 @@ fn visible(ctx: &Ctx<'_>, req: &Request, s: &Schedule) -> bool {
     ctx.may(req, Permission::Read, &target(s))
 }
 
+/// A schedule being added, as typed: everything but the values a dialog may still ask for.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    cron: String,
+    zone: Tz,
+    missed: Missed,
+    room: RoomId,
+    name: Option<String>,
+    preset: Option<String>,
+    /// The schedule's own variables (a preset's stay in the preset).
+    pub(crate) vars: Vec<(String, String)>,
+    yes: bool,
+}
+
 async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let now = ctx.now();
     let zone_name = p.flag("tz").map(str::to_owned).unwrap_or_else(|| ctx.settings().schedule_zone.clone());
@@ -169,42 +184,80 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     } else {
         (p.arg("template"), p.arg("name").map(str::to_owned))
     };
-    let args = crate::commands::run::Args::scheduled(&reference, template, &vars, String::new())?;
-    let preset_name = p.flag("preset").map(str::to_owned);
-    let args = match &preset_name {
-        Some(name) => crate::commands::preset::apply(ctx, &req.sender, &room, name, args).await?.0,
-        None => args,
+    let draft = Draft {
+        cron: cron.as_str().to_owned(),
+        zone,
+        missed,
+        room,
+        name: name_given,
+        preset: p.flag("preset").map(str::to_owned),
+        vars,
+        yes: p.switch("yes"),
     };
-    let (plan, policy) = crate::commands::run::prepare(ctx, req, &args).await?;
-    if let Some(name) = &preset_name {
-        let preset = crate::commands::preset::find(ctx, &req.sender, &room, name).await?;
-        let resolved = crate::commands::run::Resolved {
-            instance: plan.instance,
-            project: plan.project.clone(),
-            template: plan.template.clone(),
-            second_person: false,
-        };
-        crate::commands::preset::check(&preset, &resolved)?;
+    let args = crate::commands::run::Args::scheduled(&reference, template, &draft.vars, String::new())?;
+    let (args, preset) = match &draft.preset {
+        Some(name) => {
+            let (args, preset) = crate::commands::preset::apply(ctx, &req.sender, &draft.room, name, args).await?;
+            (args, Some(preset))
+        }
+        None => (args, None),
+    };
+    let resolved = crate::commands::run::resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
+    if let Some(preset) = &preset {
+        crate::commands::preset::check(preset, &resolved)?;
     }
-    let name = name_given
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| plan.template.name.clone());
+    // A schedule keeps its own variables in the store as they are: secrets belong in a preset,
+    // where they are sealed.
+    let is_secret = |name: &str| resolved.template.survey_vars.iter().any(|v| v.name == name && v.var_type == SurveyVarType::Secret);
+    if let Some((name, _)) = draft.vars.iter().find(|(k, _)| is_secret(k)) {
+        return Err(CommandError::Refused(format!(
+            "`{name}` is secret, and a schedule keeps its variables as they are; save it in a preset (its secrets are sealed) and use --preset."
+        )));
+    }
+    let missing = crate::commands::run::missing_required(&resolved.template, &args.vars);
+    if let Some(secret) = missing.iter().find(|v| v.var_type == SurveyVarType::Secret) {
+        return Err(CommandError::Refused(format!(
+            "{} needs the secret `{}`, which a schedule cannot keep; save it in a preset and use --preset.",
+            resolved.template.name, secret.name
+        )));
+    }
+    if !missing.is_empty() && req.via_hook.is_none() {
+        crate::commands::run::build_request(&resolved.template, &args, true)?;
+        crate::dialog::start_schedule(ctx, req, resolved, args, draft).await;
+        return Ok(());
+    }
+    finish_add(ctx, req, draft, resolved, &args).await
+}
+
+/// Adds the schedule of `draft` (after its dialog, if it needed one): checked as its run will
+/// be, then confirmed.
+pub(crate) async fn finish_add(
+    ctx: Ctx<'_>,
+    req: &Request,
+    draft: Draft,
+    resolved: crate::commands::run::Resolved,
+    args: &crate::commands::run::Args,
+) -> Result<(), CommandError> {
+    let now = ctx.now();
+    let (plan, policy) = crate::commands::run::plan(ctx, resolved, args)?;
+    let name = draft.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or_else(|| plan.template.name.clone());
+    let cron = CronExpr::stored(&draft.cron, ctx.settings().schedule_seconds).map_err(|e| CommandError::Usage(format!("{e}.")))?;
+    let zone = draft.zone;
     let schedule = Schedule {
         id: 0,
-        room,
+        room: draft.room,
         owner: req.sender.clone(),
         name,
-        cron: cron.as_str().to_owned(),
+        cron: draft.cron.clone(),
         zone: zone.name().to_owned(),
         instance: plan.instance,
         project: plan.project.id,
         project_name: plan.project.name.clone(),
         template: plan.template.id,
         template_name: plan.template.name.clone(),
-        vars,
-        preset: preset_name,
-        missed,
+        vars: draft.vars,
+        preset: draft.preset,
+        missed: draft.missed,
         paused: None,
         created_at: now,
         last_slot: None,
@@ -212,7 +265,7 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     ctx.authorize(req, Permission::Schedule, &target(&schedule)).await?;
     let change = ScheduleChange::Add(schedule);
     let two_person = policy == crate::settings::ConfirmPolicy::TwoPerson;
-    if p.switch("yes") && !two_person {
+    if draft.yes && !two_person {
         return perform(ctx, req, change).await;
     }
     let first = cron.upcoming(zone, now, 3).into_iter().map(|t| local(t, zone)).collect::<Vec<_>>().join(", ");
@@ -230,7 +283,6 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
     ctx.ask(req, action, approver, ctx.settings().short_confirm_timeout, question).await;
     Ok(())
 }
-
 
 /// Adds or removes, once confirmed.
 pub(crate) async fn perform(ctx: Ctx<'_>, req: &Request, change: ScheduleChange) -> Result<(), CommandError> {
@@ -720,5 +772,29 @@ mod tests {
         assert!(said.contains("There is no preset `greet` here.") && said.contains("is paused"), "{said}");
         h.say(&admin(), "!cd schedule add \"0 2 * * *\" default:ops:hello --preset nope --yes").await;
         assert!(h.chat.bodies().join("\n").contains("There is no preset `nope` here."));
+    }
+
+    #[tokio::test]
+    async fn a_schedule_whose_template_needs_a_variable_asks_for_it_and_refuses_secrets() {
+        use chatrixcd_ports::ProjectId;
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd schedule add \"* * * * *\" 1 2 \"every minute\"").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("📝 The schedule of hello needs a few answers first (1 question).") && said.contains("❓ 1/1 · Who"), "{said}");
+        h.say(&admin(), "world").await;
+        let asked = h.chat.bodies().join("\n");
+        assert!(asked.contains("⏰ Schedule hello “every minute” at `* * * * *` (UTC)"), "{asked}");
+        h.say(&admin(), "yes").await;
+        assert_eq!(h.store.schedules().await.unwrap()[0].vars, [("who".to_owned(), "world".to_owned())]);
+        h.advance(Duration::minutes(1)).await;
+        let tasks = h.sims[0].model().recent_tasks(ProjectId::new(1), 10).unwrap();
+        assert_eq!(tasks[0].environment.get("who").map(String::as_str), Some("world"));
+        h.say(&admin(), "!cd schedule add \"0 2 * * *\" ops hello-args --var who=a --var env=prod --var api_key=x --yes").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("`api_key` is secret, and a schedule keeps its variables as they are; save it in a preset"), "{said}");
+        // The dialog of a schedule never asks for a secret.
+        h.say(&admin(), "!cd schedule add \"0 2 * * *\" ops hello-args --var env=prod").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(said.contains("(2 questions)"), "who and count, not api_key\n{said}");
     }
 }
