@@ -524,8 +524,10 @@ async fn finish(core: &Core, dialog: Dialog) {
     let (result, path): (_, &[&'static str]) = match dialog.purpose.clone() {
         Purpose::Run => {
             let result = match crate::commands::run::plan(ctx, dialog.resolved.clone(), &args) {
+                // Values typed one by one are shown whole before anything starts: `--yes`
+                // does not skip this confirmation (a `none` policy still does).
                 Ok((plan, policy)) => {
-                    crate::commands::run::confirm_or_launch(ctx, &req, plan, policy, args.yes, None).await
+                    crate::commands::run::confirm_or_launch(ctx, &req, plan, policy, false, None).await
                 }
                 Err(e) => Err(e),
             };
@@ -533,6 +535,7 @@ async fn finish(core: &Core, dialog: Dialog) {
         }
         Purpose::Schedule(mut draft) => {
             draft.vars.extend(dialog.answered_vars());
+            draft.yes = false;
             let result = crate::commands::schedule::finish_add(ctx, &req, *draft, dialog.resolved.clone(), &args).await;
             (result, &["schedule", "add"])
         }

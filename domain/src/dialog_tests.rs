@@ -208,6 +208,16 @@ async fn without_a_direct_room_the_secret_is_not_asked_and_the_user_is_told() {
 }
 
 #[tokio::test]
+async fn yes_does_not_skip_the_preview_after_a_dialog() {
+    let h = Harness::single().await;
+    let request = h.say_in(&room(), &admin(), "!cd run ops hello-args --var env=prod --var count=1 --yes", None).await;
+    h.say_in(&room(), &admin(), "ann", Some(&request)).await;
+    h.say_in(&room(), &admin(), "skip", Some(&request)).await;
+    assert!(last(&h).starts_with("🚀 Ready to run hello-args?"), "{}", last(&h));
+    assert!(tasks(&h).is_empty());
+}
+
+#[tokio::test]
 async fn a_hook_or_a_complete_command_never_opens_a_dialog() {
     let h = Harness::single().await;
     h.say(&admin(), "!cd run ops hello-args --var who=ann --var env=Staging --yes").await;

@@ -208,8 +208,11 @@ async fn secrets_and_survey_values_are_handled_with_care() {
     w.wait(30).await;
     let out = w.type_line("!cd logs").await;
     assert!(out.contains("hello from bash: --from-template env=stage who=me --one"), "{out}");
+    // A required variable left out is asked for, in the console as in a room.
     let out = w.type_line("!cd run ops hello").await;
-    assert!(out.contains("Template hello needs: --var who=… (Who)"), "{out}");
+    assert!(out.contains("📝 hello needs a few answers first (1 question).") && out.contains("❓ 1/1 · Who"), "{out}");
+    let out = w.type_line("cancel").await;
+    assert!(out.contains("❎ Cancelled: nothing was run of hello."), "{out}");
     // The history keeps the parameters, never the secret's value.
     let runs = w.store.runs(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
     assert_eq!(runs[0].parameters["var.api_key"], "(secret)");

@@ -145,7 +145,7 @@ pub(crate) struct Draft {
     preset: Option<String>,
     /// The schedule's own variables (a preset's stay in the preset).
     pub(crate) vars: Vec<(String, String)>,
-    yes: bool,
+    pub(crate) yes: bool,
 }
 
 async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
