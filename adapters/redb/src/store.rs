@@ -56,6 +56,26 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Every value of `table`, decoded, in key order; none when the table was never made (a file
+/// written before the table existed).
+fn all_values<K: redb::Key + 'static, T: DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: redb::TableDefinition<'_, K, &[u8]>,
+) -> Result<Vec<T>, StoreError> {
+    use redb::ReadableTable as _;
+    let table = match txn.open_table(table) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(unavailable(e)),
+    };
+    let mut out = Vec::new();
+    for item in table.iter().map_err(unavailable)? {
+        let (_, value) = item.map_err(unavailable)?;
+        out.push(decode(value.value())?);
+    }
+    Ok(out)
+}
+
 /// `{instance}/{project}/{task}/{room}`: a task may be tracked in several rooms.
 pub(crate) fn tracked_key(task: TaskRef, room: &str) -> String {
     format!("{}/{}/{}/{room}", task.instance, task.project, task.task)
@@ -408,20 +428,7 @@ impl Store for RedbStore {
     }
 
     async fn presets(&self) -> Result<Vec<Preset>, StoreError> {
-        self.read(|txn| {
-            let table = match txn.open_table(PRESETS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(unavailable(e)),
-            };
-            let mut out = Vec::new();
-            for item in table.iter().map_err(unavailable)? {
-                let (_, value) = item.map_err(unavailable)?;
-                out.push(decode(value.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| all_values(txn, PRESETS)).await
     }
 
     async fn put_preset(&self, preset: Preset) -> Result<(), StoreError> {
@@ -447,20 +454,7 @@ impl Store for RedbStore {
     }
 
     async fn schedules(&self) -> Result<Vec<Schedule>, StoreError> {
-        self.read(|txn| {
-            let table = match txn.open_table(SCHEDULES) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(unavailable(e)),
-            };
-            let mut out = Vec::new();
-            for item in table.iter().map_err(unavailable)? {
-                let (_, value) = item.map_err(unavailable)?;
-                out.push(decode(value.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| all_values(txn, SCHEDULES)).await
     }
 
     async fn put_schedule(&self, mut schedule: Schedule) -> Result<u64, StoreError> {

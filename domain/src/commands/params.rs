@@ -7,7 +7,7 @@ use chatrixcd_ports::semaphore::{App, SurveyVarType, Template};
 use crate::commands::run::resolve;
 use crate::commands::{Command, CommandError, needs_project_instance};
 use crate::core::{Ctx, Request};
-use crate::grammar::{ArgSpec, CommandSpec, Parsed, ValueKind};
+use crate::grammar::{CommandSpec, Parsed};
 use crate::instances::{ProjectRef, tag};
 use crate::permissions::Permission;
 use crate::survey;
@@ -16,15 +16,7 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "params",
     aliases: &["parameters", "variables", "vars"],
     summary: "What a template asks for, and what else a run may set",
-    args: &[
-        ArgSpec {
-            name: "project",
-            kind: ValueKind::Word,
-            required: false,
-            help: "project id or name; instance:project, or instance:project:template",
-        },
-        ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" },
-    ],
+    args: &[crate::commands::run::PROJECT_ARG, crate::commands::run::TEMPLATE_ARG],
     flags: &[],
     subcommands: &[],
     examples: &["params 1 8", "params ops hello-args", "params staging:ops:deploy-web"],

@@ -18,13 +18,8 @@ use crate::render::Reply;
 
 static SAVE_ARGS: [ArgSpec; 3] = [
     ArgSpec { name: "name", kind: ValueKind::Word, required: true, help: "what to call it (letters, digits, - and _)" },
-    ArgSpec {
-        name: "project",
-        kind: ValueKind::Word,
-        required: false,
-        help: "project id or name; instance:project, or instance:project:template",
-    },
-    ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" },
+    run::PROJECT_ARG,
+    run::TEMPLATE_ARG,
 ];
 
 const SCOPE: FlagSpec = FlagSpec {

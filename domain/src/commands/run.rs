@@ -55,18 +55,23 @@ value_flag("tags", &["tag"], "Ansible tags to run, comma-separated"),
         switch("yes", &["y"], "do not ask for confirmation (where the template's policy allows)"),
 ];
 
+/// The target of a run, as `run`, `params` and `preset save` take it.
+pub(crate) const PROJECT_ARG: ArgSpec = ArgSpec {
+    name: "project",
+    kind: ValueKind::Word,
+    required: false,
+    help: "project id or name; instance:project, or instance:project:template",
+};
+pub(crate) const TEMPLATE_ARG: ArgSpec =
+    ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" };
+
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "run",
     aliases: &["start", "deploy"],
     summary: "Start a template as a Semaphore task (asks first)",
     args: &[
-        ArgSpec {
-            name: "project",
-            kind: ValueKind::Word,
-            required: false,
-            help: "project id or name; instance:project, or instance:project:template",
-        },
-        ArgSpec { name: "template", kind: ValueKind::Word, required: false, help: "template id or name" },
+        PROJECT_ARG,
+        TEMPLATE_ARG,
         ArgSpec {
             name: "tags",
             kind: ValueKind::Word,
