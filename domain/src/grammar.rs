@@ -17,6 +17,9 @@ pub enum ValueKind {
     TaskId,
     /// All remaining words, joined by single spaces.
     Rest,
+    /// The remaining positional words (the last argument), joined by single spaces; unlike
+    /// `Rest`, flags written among or after them are still flags.
+    Words,
 }
 
 #[derive(Debug)]
@@ -112,7 +115,11 @@ impl CommandSpec {
             }
         }
         for arg in self.args {
-            let shown = if arg.kind == ValueKind::Rest { format!("{}…", arg.name) } else { arg.name.to_owned() };
+            let shown = if matches!(arg.kind, ValueKind::Rest | ValueKind::Words) {
+                format!("{}…", arg.name)
+            } else {
+                arg.name.to_owned()
+            };
             if arg.required {
                 let _ = write!(line, " <{shown}>");
             } else {
@@ -307,7 +314,12 @@ fn parse_into(spec: &'static CommandSpec, words: &[String], parsed: &mut Parsed)
     }
     let mut remaining = positionals.into_iter();
     for arg in spec.args {
-        let value = remaining.next();
+        let value = if arg.kind == ValueKind::Words {
+            let all: Vec<String> = remaining.by_ref().collect();
+            (!all.is_empty()).then(|| all.join(" "))
+        } else {
+            remaining.next()
+        };
         match value {
             Some(v) => {
                 let v = check_value(&path, arg.name, arg.kind, v)?;
@@ -332,7 +344,7 @@ fn check_value(path: &[&'static str], what: &str, kind: ValueKind, value: String
         expected,
     };
     match kind {
-        ValueKind::Word | ValueKind::Rest => Ok(value),
+        ValueKind::Word | ValueKind::Rest | ValueKind::Words => Ok(value),
         ValueKind::Number => {
             if value.parse::<u32>().is_ok() {
                 Ok(value)

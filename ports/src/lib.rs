@@ -23,4 +23,6 @@ pub use hook::{HookEvent, HookRun};
 pub use ids::{IdError, InstanceId, ProjectId, RoomId, TaskId, TemplateId, UserId};
 pub use preset::{Preset, PresetScope, SealError, Sealer};
 pub use semaphore::{SemaphoreError, SemaphorePort, TaskEvent, TaskEvents, TaskStatus};
-pub use store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
+pub use store::{
+    AuditEntry, Page, RoomSettings, RunOutcome, RunQuery, RunRecord, Store, StoreError, TaskRef, TrackedTask,
+};

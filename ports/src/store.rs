@@ -87,6 +87,52 @@ pub struct RunRecord {
     pub result: Option<TaskStatus>,
 }
 
+/// How a run ended, as `history` filters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    Success,
+    /// Ended in error or was stopped.
+    Failed,
+    /// Not ended yet (as far as the history knows).
+    Running,
+}
+
+/// Which runs to find. Every field narrows; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    pub requester: Option<UserId>,
+    pub instance: Option<InstanceId>,
+    /// A project's id or name (names compared without case).
+    pub project: Option<String>,
+    /// A template's id or name (names compared without case).
+    pub template: Option<String>,
+    pub outcome: Option<RunOutcome>,
+    /// Started at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Started before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl RunQuery {
+    pub fn matches(&self, run: &RunRecord) -> bool {
+        let named = |want: &Option<String>, id: u64, name: &str| {
+            want.as_ref().is_none_or(|w| w.parse::<u64>().ok() == Some(id) || w.eq_ignore_ascii_case(name))
+        };
+        let outcome = match &run.result {
+            None => RunOutcome::Running,
+            Some(TaskStatus::Success) => RunOutcome::Success,
+            Some(_) => RunOutcome::Failed,
+        };
+        self.requester.as_ref().is_none_or(|r| r == &run.requester)
+            && self.instance.is_none_or(|i| i == run.instance)
+            && named(&self.project, run.project.get(), &run.project_name)
+            && named(&self.template, run.template.get(), &run.template_name)
+            && self.outcome.is_none_or(|o| o == outcome)
+            && self.since.is_none_or(|s| run.started_at >= s)
+            && self.until.is_none_or(|u| run.started_at < u)
+    }
+}
+
 /// One line of the audit log: who changed what. Entries are numbered without gaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -144,6 +190,9 @@ pub trait Store: Send + Sync {
     /// The run that started `task`, if the bot started it and it is still kept (by the task index,
     /// not a scan).
     async fn run_of(&self, task: TaskRef) -> Result<Option<RunRecord>, StoreError>;
+    /// The runs that match `query`, newest first, at most `page.limit`, below `page.before` (a
+    /// run id). Runs are numbered in the order they start, so a `since` ends the walk early.
+    async fn find_runs(&self, query: &RunQuery, page: Page) -> Result<Vec<RunRecord>, StoreError>;
     /// Runs, newest first.
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError>;
     /// Removes runs that started before `cutoff`; returns how many.

@@ -6,7 +6,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chatrixcd_ports::schedule::{Schedule, SlotRun};
-use chatrixcd_ports::store::{AuditEntry, Page, RoomSettings, RunRecord, Store, StoreError, TaskRef, TrackedTask};
+use chatrixcd_ports::store::{
+    AuditEntry, Page, RoomSettings, RunQuery, RunRecord, Store, StoreError, TaskRef, TrackedTask,
+};
 use chatrixcd_ports::{Preset, PresetScope, RoomId, TaskStatus};
 use chrono::{DateTime, Utc};
 
@@ -142,6 +144,12 @@ impl Store for MemoryStore {
             .rev()
             .find(|r| r.instance == task.instance && r.project == task.project && r.task == task.task);
         Ok(run.cloned())
+    }
+
+    async fn find_runs(&self, query: &RunQuery, page: Page) -> Result<Vec<RunRecord>, StoreError> {
+        let state = self.state();
+        let matching = state.runs.iter().filter(|(_, r)| query.matches(r)).map(|(id, r)| (*id, r.clone()));
+        Ok(page_of(matching, page))
     }
 
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {

@@ -366,6 +366,31 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn find_runs(&self, query: &chatrixcd_ports::RunQuery, page: Page) -> Result<Vec<RunRecord>, StoreError> {
+        let query = query.clone();
+        self.read(move |txn| {
+            let runs = txn.open_table(RUNS).map_err(unavailable)?;
+            let upper = page.before.unwrap_or(u64::MAX);
+            let mut out = Vec::new();
+            for item in runs.range(..upper).map_err(unavailable)?.rev() {
+                if out.len() >= page.limit {
+                    break;
+                }
+                let (_, value) = item.map_err(unavailable)?;
+                let run: RunRecord = decode(value.value())?;
+                // Numbered in start order: everything further down started earlier still.
+                if query.since.is_some_and(|since| run.started_at < since) {
+                    break;
+                }
+                if query.matches(&run) {
+                    out.push(run);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {
         self.read(move |txn| page_rev(&txn.open_table(RUNS).map_err(unavailable)?, page)).await
     }

@@ -492,3 +492,89 @@ async fn a_preset_without_the_later_fields_still_reads() {
     assert!(store.remove_preset(&PresetScope::Room(room(1)), "old").await.unwrap());
     assert!(store.presets().await.unwrap().is_empty());
 }
+
+/// A random run: one of three people, three templates on two instances, any result.
+fn history_run() -> impl Strategy<Value = (u8, u8, u8, Option<u8>, i64)> {
+    (0..3u8, 0..3u8, 0..2u8, prop::option::of(0..3u8), 1..600i64)
+}
+
+/// A random query over those.
+fn history_query() -> impl Strategy<Value = chatrixcd_ports::RunQuery> {
+    use chatrixcd_ports::RunOutcome;
+    (
+        prop::option::of(0..3u8),
+        prop::option::of(0..2u8),
+        prop::option::of(prop::sample::select(vec!["1", "2", "deploy-web", "HELLO", "9"])),
+        prop::option::of(prop::sample::select(vec![RunOutcome::Success, RunOutcome::Failed, RunOutcome::Running])),
+        prop::option::of(0..40_000i64),
+        prop::option::of(0..40_000i64),
+    )
+        .prop_map(|(who, inst, template, outcome, since, until)| chatrixcd_ports::RunQuery {
+            requester: who.map(|w| UserId::parse(format!("@u{w}:test")).unwrap()),
+            instance: inst.map(instance),
+            project: None,
+            template: template.map(str::to_owned),
+            outcome,
+            since: since.map(t),
+            until: until.map(t),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `find_runs` in redb returns exactly what a plain filter of every run returns, newest
+    /// first, page by page, for any history and any combination of filters.
+    #[test]
+    fn history_filters_match_a_plain_reference(
+        runs in prop::collection::vec(history_run(), 0..120),
+        query in history_query(),
+        limit in 1..15usize,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let redb = RedbStore::open(dir.path()).unwrap();
+            let mut all = Vec::new();
+            let mut at = 0;
+            for (i, (who, template, inst, result, gap)) in runs.into_iter().enumerate() {
+                at += gap;
+                let mut r = run(i as u64 + 1, at);
+                r.requester = UserId::parse(format!("@u{who}:test")).unwrap();
+                r.instance = instance(inst);
+                r.template = TemplateId::new(u64::from(template) + 1);
+                r.template_name = ["deploy-web", "hello", "slow"][usize::from(template)].into();
+                r.id = redb.record_run(r.clone()).await.unwrap();
+                if let Some(result) = result {
+                    let status = [TaskStatus::Success, TaskStatus::Error, TaskStatus::Stopped][usize::from(result)].clone();
+                    redb.finish_run(TaskRef::new(r.instance, r.project, r.task), t(at + 5), status.clone()).await.unwrap();
+                    r.ended_at = Some(t(at + 5));
+                    r.result = Some(status);
+                }
+                all.push(r);
+            }
+            let want: Vec<u64> = all.iter().rev().filter(|r| query.matches(r)).map(|r| r.id).collect();
+            let mut got = Vec::new();
+            let mut before = None;
+            loop {
+                let page = redb.find_runs(&query, Page { limit, before }).await.unwrap();
+                assert!(page.len() <= limit);
+                if page.is_empty() {
+                    break;
+                }
+                before = page.last().map(|r| r.id);
+                got.extend(page.iter().map(|r| r.id));
+            }
+            assert_eq!(got, want, "{query:?}");
+            let model = MemoryStore::new();
+            for r in &all {
+                model.record_run(r.clone()).await.unwrap();
+                if let Some(result) = &r.result {
+                    model.finish_run(TaskRef::new(r.instance, r.project, r.task), r.ended_at.unwrap(), result.clone()).await.unwrap();
+                }
+            }
+            let first = model.find_runs(&query, Page { limit: usize::MAX, before: None }).await.unwrap();
+            assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), want, "the memory store too");
+        });
+    }
+}

@@ -91,6 +91,7 @@ registry! {
     params,
     run,
     tasks,
+    history,
     status,
     logs,
     stop,

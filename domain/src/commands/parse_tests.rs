@@ -120,6 +120,7 @@ fn every_command_parses_in_its_documented_forms() {
         ("exit --yes", &["exit"]),
         ("pet", &["pet"]),
         ("params ops hello-args", &["params"]),
+        ("history me failed --since 2026-11-01 week", &["history"]),
         ("preset save web 1 1 --limit web --scope room", &["preset", "save"]),
         ("preset list", &["preset", "list"]),
         ("scold", &["scold"]),

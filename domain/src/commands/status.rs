@@ -190,11 +190,13 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     Ok(())
 }
 
-/// The bot's own run of `task`, from the recent history.
+/// The bot's own run of `task`, by the history's task index (however old it is). A history
+/// that cannot be read leaves the answer without the requester, not without the status.
 async fn run_of(ctx: Ctx<'_>, task: TaskRef) -> Option<chatrixcd_ports::store::RunRecord> {
-    let page = chatrixcd_ports::Page { limit: crate::commands::tasks::HISTORY_LOOKBACK, before: None };
-    let runs = ctx.store().runs(page).await.unwrap_or_default();
-    runs.into_iter().find(|r| TaskRef::new(r.instance, r.project, r.task) == task)
+    ctx.store().run_of(task).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the run history is unavailable");
+        None
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,384 @@
+//! `history [filters…]`: the runs the bot started, newest first, ten a page, only those the
+//! caller may read. Filters combine: `@user` or `me`; `failed`, `success` or `running`; `today`,
+//! `week` or `month` (or `--since` / `--until` dates); `--instance`, `--project`, `--template`.
+//! Pages are stable over the store's numbering: `--before <run>` continues exactly where a page
+//! ended, whatever started meanwhile (`--page N` counts from the newest).
+
+use chatrixcd_ports::store::{RunOutcome, RunQuery, RunRecord};
+use chatrixcd_ports::{Page, UserId};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use chrono_tz::Tz;
+
+use crate::commands::{Command, CommandError, needs_nothing};
+use crate::core::{Ctx, Request};
+use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
+use crate::instances::task_label;
+use crate::permissions::{Permission, Target};
+use crate::render::Reply;
+
+/// Runs on a page.
+const PAGE: usize = 10;
+/// The most pages `--page` may skip to (a page past the end is named as such).
+const MAX_PAGE: u64 = 1_000;
+
+const fn word_flag(name: &'static str, help: &'static str) -> FlagSpec {
+    FlagSpec { name, aliases: &[], value: Some(ValueKind::Word), repeatable: false, help }
+}
+
+pub(crate) static SPEC: CommandSpec = CommandSpec {
+    name: "history",
+    aliases: &["hist", "runs"],
+    summary: "The runs the bot started, newest first, with filters",
+    args: &[ArgSpec {
+        name: "filters",
+        kind: ValueKind::Words,
+        required: false,
+        help: "any of: @user or me; failed, success or running; today, week or month",
+    }],
+    flags: &[
+        word_flag("since", "started on or after this day (2026-11-01) or time (RFC 3339)"),
+        word_flag("until", "started before the end of this day, or before this time"),
+        word_flag("instance", "only this Semaphore instance"),
+        word_flag("project", "only this project (id or name)"),
+        word_flag("template", "only this template (id or name)"),
+        FlagSpec { name: "page", aliases: &[], value: Some(ValueKind::Number), repeatable: false, help: "page N, counted from the newest" },
+        FlagSpec { name: "before", aliases: &[], value: Some(ValueKind::Number), repeatable: false, help: "runs older than this run number (the next page's link gives it)" },
+    ],
+    subcommands: &[],
+    examples: &["history", "history me failed week", "history @bob:example.org --template deploy-web", "history --since 2026-11-01 --until 2026-11-30 --project ops"],
+    hidden: false,
+    permission: Some(Permission::Read),
+};
+
+pub(crate) static COMMAND: Command =
+    Command { spec: &SPEC, needs: needs_nothing, run: |ctx, req, p| Box::pin(execute(ctx, req, p)) };
+
+/// What the filters mean, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Filters {
+    pub query: RunQuery,
+    /// The words as typed, for the next page's link.
+    pub typed: Vec<String>,
+}
+
+const WORDS: [&str; 7] = ["me", "failed", "success", "running", "today", "week", "month"];
+
+/// Reads the filter words and dates. `now` and `zone` give `today` and bare dates their day.
+pub(crate) fn parse_filters(
+    words: &[String],
+    since: Option<&str>,
+    until: Option<&str>,
+    me: &UserId,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Result<Filters, CommandError> {
+    let mut query = RunQuery::default();
+    let mut period: Option<&str> = None;
+    let clash = |a: &str, b: &str| CommandError::Usage(format!("`{a}` and `{b}` contradict each other; keep one."));
+    let mut who: Option<String> = None;
+    let mut outcome_word: Option<String> = None;
+    for word in words {
+        let lower = word.to_lowercase();
+        match lower.as_str() {
+            "me" | "mine" => {
+                if let Some(w) = &who {
+                    return Err(clash(w, word));
+                }
+                who = Some(word.clone());
+                query.requester = Some(me.clone());
+            }
+            "failed" | "failures" | "success" | "succeeded" | "running" => {
+                let outcome = match lower.as_str() {
+                    "failed" | "failures" => RunOutcome::Failed,
+                    "running" => RunOutcome::Running,
+                    _ => RunOutcome::Success,
+                };
+                if let Some(w) = &outcome_word
+                    && query.outcome != Some(outcome)
+                {
+                    return Err(clash(w, word));
+                }
+                outcome_word = Some(word.clone());
+                query.outcome = Some(outcome);
+            }
+            "today" | "week" | "month" => {
+                if let Some(p) = period {
+                    return Err(clash(p, word));
+                }
+                period = Some(match lower.as_str() {
+                    "today" => "today",
+                    "week" => "week",
+                    _ => "month",
+                });
+                query.since = Some(match lower.as_str() {
+                    "today" => start_of_day(now.with_timezone(&zone).date_naive(), zone),
+                    "week" => now - Duration::days(7),
+                    _ => now - Duration::days(30),
+                });
+            }
+            _ if word.starts_with('@') => {
+                let user = UserId::parse(word).map_err(|_| {
+                    CommandError::Usage(format!("`{word}` is not a Matrix user id; write it whole, like @bob:example.org."))
+                })?;
+                if let Some(w) = &who {
+                    return Err(clash(w, word));
+                }
+                who = Some(word.clone());
+                query.requester = Some(user);
+            }
+            _ => {
+                let hint = crate::grammar::suggest(&lower, WORDS.iter().copied())
+                    .map(|s| format!(" Did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(CommandError::Usage(format!(
+                    "`{word}` is not a filter.{hint} Filters: @user, me, failed, success, running, today, week, month (and --since, --until, --instance, --project, --template)."
+                )));
+            }
+        }
+    }
+    if let Some(given) = since {
+        if let Some(p) = period {
+            return Err(clash(p, &format!("--since {given}")));
+        }
+        query.since = Some(parse_time(given, zone, false)?);
+    }
+    if let Some(given) = until {
+        query.until = Some(parse_time(given, zone, true)?);
+    }
+    if let (Some(s), Some(u)) = (query.since, query.until)
+        && s >= u
+    {
+        return Err(CommandError::Usage("--since must be before --until: no run can be in that range.".into()));
+    }
+    Ok(Filters { query, typed: words.to_vec() })
+}
+
+fn start_of_day(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // A day that starts in a DST gap starts at its first real instant.
+    zone.from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(midnight + Duration::hours(1))).earliest())
+        .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc))
+}
+
+/// A day (`2026-11-01`, in the bot's zone; for `--until`, the end of that day) or an RFC 3339 time.
+fn parse_time(given: &str, zone: Tz, end_of_day: bool) -> Result<DateTime<Utc>, CommandError> {
+    if let Ok(day) = NaiveDate::parse_from_str(given, "%Y-%m-%d") {
+        let day = if end_of_day { day.succ_opt().unwrap_or(day) } else { day };
+        return Ok(start_of_day(day, zone));
+    }
+    DateTime::parse_from_rfc3339(given).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        CommandError::Usage(format!("`{given}` is not a date; write a day like 2026-11-01 or a time like 2026-11-01T08:00:00Z."))
+    })
+}
+
+fn target(run: &RunRecord) -> Target<'_> {
+    Target {
+        instance: Some(run.instance),
+        project_id: Some(run.project.get()),
+        project: Some(&run.project_name),
+        template_id: Some(run.template.get()),
+        template: Some(&run.template_name),
+        some_of: false,
+    }
+}
+
+async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let words: Vec<String> = p.arg("filters").map(crate::grammar::split_words).unwrap_or_default();
+    let zone = crate::cron::zone(&ctx.settings().schedule_zone).unwrap_or(Tz::UTC);
+    let now = ctx.now();
+    let mut filters = parse_filters(&words, p.flag("since"), p.flag("until"), &req.sender, now, zone)?;
+    if let Some(name) = p.flag("instance") {
+        let instance = ctx.instances().resolve(name).map_err(|e| CommandError::Usage(e.describe()))?;
+        filters.query.instance = Some(instance.id);
+    }
+    filters.query.project = p.flag("project").map(str::to_owned);
+    filters.query.template = p.flag("template").map(str::to_owned);
+    let page_number: u64 = p.flag("page").and_then(|n| n.parse().ok()).unwrap_or(1);
+    if page_number == 0 || page_number > MAX_PAGE {
+        return Err(CommandError::Usage(format!("--page counts from 1 to {MAX_PAGE}.")));
+    }
+    let mut before: Option<u64> = p.flag("before").and_then(|n| n.parse().ok());
+    if p.flag("page").is_some() && before.is_some() {
+        return Err(CommandError::Usage("--page and --before both say where to start; give one.".into()));
+    }
+    // Pages of what the caller may read: skip whole pages, then take one, plus one to know
+    // whether there is more.
+    let skip = (page_number - 1) as usize * PAGE;
+    let mut seen = 0usize;
+    let mut shown: Vec<RunRecord> = Vec::new();
+    let mut more = false;
+    loop {
+        let batch = ctx.store().find_runs(&filters.query, Page { limit: 200, before }).await?;
+        let exhausted = batch.len() < 200;
+        before = batch.last().map(|r| r.id).or(before);
+        for run in batch {
+            if !ctx.may(req, Permission::Read, &target(&run)) {
+                continue;
+            }
+            seen += 1;
+            if seen <= skip {
+                continue;
+            }
+            if shown.len() == PAGE {
+                more = true;
+                break;
+            }
+            shown.push(run);
+        }
+        if more || exhausted {
+            break;
+        }
+    }
+    let reply = if shown.is_empty() && page_number > 1 {
+        let last = seen.div_ceil(PAGE).max(1);
+        return Err(CommandError::Usage(format!("Page {page_number} is past the end: the last page is {last}.")));
+    } else if shown.is_empty() {
+        Reply::notice().push("📜 No runs match.")
+    } else {
+        let mut reply = Reply::notice().bold(&format!(
+            "📜 History{}{}",
+            describe(&filters, &p.flag("instance"), &p.flag("project"), &p.flag("template")),
+            if page_number > 1 { format!(" · page {page_number}") } else { String::new() }
+        ));
+        for run in &shown {
+            reply = line(ctx, reply.line(), run, zone, now);
+        }
+        if more {
+            let last = shown.last().map_or(0, |r| r.id);
+            let mut next = format!("{} history", ctx.prefix());
+            for word in &filters.typed {
+                next.push(' ');
+                next.push_str(word);
+            }
+            for flag in ["since", "until", "instance", "project", "template"] {
+                if let Some(v) = p.flag(flag) {
+                    next.push_str(&format!(" --{flag} {v}"));
+                }
+            }
+            next.push_str(&format!(" --before {last}"));
+            reply = reply.line().push("Older: ").code(&next);
+        }
+        reply
+    };
+    ctx.reply(req, reply).await;
+    Ok(())
+}
+
+fn describe(filters: &Filters, instance: &Option<&str>, project: &Option<&str>, template: &Option<&str>) -> String {
+    let mut parts: Vec<String> = filters.typed.clone();
+    for (name, value) in [("instance", instance), ("project", project), ("template", template)] {
+        if let Some(v) = value {
+            parts.push(format!("{name} {v}"));
+        }
+    }
+    if let Some(s) = filters.query.since.filter(|_| !filters.typed.iter().any(|w| ["today", "week", "month"].contains(&w.to_lowercase().as_str()))) {
+        parts.push(format!("since {}", s.format("%Y-%m-%d %H:%M UTC")));
+    }
+    if let Some(u) = filters.query.until {
+        parts.push(format!("until {}", u.format("%Y-%m-%d %H:%M UTC")));
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
+}
+
+/// One run: task, template, who, when, how long, result, and its link.
+fn line(ctx: Ctx<'_>, reply: Reply, run: &RunRecord, zone: Tz, now: DateTime<Utc>) -> Reply {
+    let label = task_label(ctx.instances(), run.instance, run.task);
+    let when = run.started_at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string();
+    let took = crate::render::duration::human(run.ended_at.unwrap_or(now) - run.started_at);
+    let result = match &run.result {
+        Some(status) => format!("{} {status}", crate::render::reply::status_style(status).0),
+        None => "🔄 not ended".to_owned(),
+    };
+    let text = format!("{label} {} · {} · {when} · {took} · {result}", run.template_name, run.requester);
+    let url = ctx.instances().get(run.instance).and_then(|i| i.semaphore.task_url(run.project, run.template, run.task));
+    match url {
+        Some(url) => reply.push(&text).push(" · ").link("open", &url),
+        None => reply.push(&text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chatrixcd_ports::UserId;
+    use chrono::{Duration, TimeZone as _, Utc};
+    use chrono_tz::Tz;
+
+    use super::parse_filters;
+    use crate::testing::{Harness, admin};
+
+    #[test]
+    fn filters_combine_and_contradictions_bad_dates_and_unknown_words_are_named() {
+        let me = admin();
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        let ok = parse_filters(&words("me failed today"), None, None, &me, now, berlin).unwrap();
+        assert_eq!(ok.query.requester, Some(me.clone()));
+        assert_eq!(ok.query.outcome, Some(chatrixcd_ports::RunOutcome::Failed));
+        assert_eq!(ok.query.since, Some(Utc.with_ymd_and_hms(2026, 12, 2, 23, 0, 0).unwrap()), "Berlin's midnight");
+        let dated = parse_filters(&[], Some("2026-11-01"), Some("2026-11-30"), &me, now, Tz::UTC).unwrap();
+        assert_eq!(dated.query.since, Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()));
+        assert_eq!(dated.query.until, Some(Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()), "the whole last day");
+        let bob = parse_filters(&words("@bob:test week"), None, None, &me, now, Tz::UTC).unwrap();
+        assert_eq!(bob.query.requester, Some(UserId::parse("@bob:test").unwrap()));
+        assert_eq!(bob.query.since, Some(now - Duration::days(7)));
+        let table: &[(&str, Option<&str>, Option<&str>, &str)] = &[
+            ("failed success", None, None, "`failed` and `success` contradict each other"),
+            ("me @bob:test", None, None, "`me` and `@bob:test` contradict each other"),
+            ("today week", None, None, "`today` and `week` contradict each other"),
+            ("today", Some("2026-11-01"), None, "`today` and `--since 2026-11-01` contradict each other"),
+            ("", Some("2026-11-30"), Some("2026-11-01"), "--since must be before --until"),
+            ("", Some("yesterday"), None, "`yesterday` is not a date"),
+            ("", None, Some("2026-13-01"), "`2026-13-01` is not a date"),
+            ("@bob", None, None, "`@bob` is not a Matrix user id"),
+            ("faild", None, None, "`faild` is not a filter. Did you mean `failed`?"),
+        ];
+        for (typed, since, until, wanted) in table {
+            let err = parse_filters(&words(typed), *since, *until, &me, now, Tz::UTC).unwrap_err();
+            assert!(err.to_string().contains(wanted), "{typed:?}: {err}");
+        }
+        assert!(parse_filters(&words("failed failures"), None, None, &me, now, Tz::UTC).is_ok(), "the same twice is fine");
+    }
+
+    #[tokio::test]
+    async fn history_pages_newest_first_with_filters_and_a_stable_next_page() {
+        let h = Harness::single().await;
+        for i in 0..12 {
+            let template = if i % 3 == 0 { "broken-deploy" } else { "deploy-web" };
+            h.say(&admin(), &format!("!cd run ops {template} --yes")).await;
+            h.advance(Duration::seconds(20)).await;
+        }
+        h.advance(Duration::seconds(60)).await;
+        h.chat.take();
+        h.say(&admin(), "!cd history").await;
+        let page = h.chat.bodies().join("\n");
+        assert!(page.starts_with("📜 History\n"), "{page}");
+        let lines: Vec<&str> = page.lines().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(lines.len(), 10, "{page}");
+        assert!(lines[0].contains("@alice:test") && lines[0].contains(" · open"), "{page}");
+        assert!(page.contains("Older: `!cd history --before "), "{page}");
+        let before: String = page.split("--before ").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect();
+        h.say(&admin(), &format!("!cd history --before {before}")).await;
+        let older = h.chat.bodies().join("\n");
+        assert_eq!(older.lines().filter(|l| l.starts_with('#')).count(), 2, "{older}");
+        assert!(!older.contains("Older:"), "{older}");
+        h.say(&admin(), "!cd history failed").await;
+        let failed = h.chat.bodies().join("\n");
+        let rows: Vec<&str> = failed.lines().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(rows.len(), 4, "{failed}");
+        assert!(rows.iter().all(|r| r.contains("broken-deploy") && r.contains("❌ error")), "{failed}");
+        h.say(&admin(), "!cd history --template deploy-web --page 2").await;
+        let second = h.chat.bodies().join("\n");
+        assert!(second.contains("Page 2 is past the end: the last page is 1."), "8 deploy-web runs fit on one page: {second}");
+        h.say(&admin(), "!cd history --page 2").await;
+        let second = h.chat.bodies().join("\n");
+        assert!(second.starts_with("📜 History · page 2"), "{second}");
+        assert_eq!(second.lines().filter(|l| l.starts_with('#')).count(), 2, "{second}");
+        h.say(&admin(), "!cd history --page 3").await;
+        assert!(h.chat.bodies().join("\n").contains("Page 3 is past the end: the last page is 2."));
+        h.say(&admin(), "!cd history @bob:test").await;
+        assert!(h.chat.bodies().join("\n").contains("No runs match."));
+    }
+}
