@@ -16,7 +16,8 @@ fn run(n: u64) -> RunRecord {
     RunRecord {
         id: 0,
         room: RoomId::parse("!ops:example.org").unwrap(),
-        requester: UserId::parse("@alice:example.org").unwrap(),
+        // One run in a thousand is Bob's: `history @bob` must not read the other 999.
+        requester: UserId::parse(if n.is_multiple_of(1000) { "@bob:example.org" } else { "@alice:example.org" }).unwrap(),
         instance: InstanceId::parse("production").unwrap(),
         project: ProjectId::new(1 + n % 5),
         project_name: "ops".into(),
@@ -26,7 +27,8 @@ fn run(n: u64) -> RunRecord {
         parameters: [("var.version".to_owned(), format!("1.{n}")), ("limit".to_owned(), "web".to_owned())].into(),
         started_at: DateTime::from_timestamp(1_767_225_600 + i64::try_from(n).unwrap(), 0).unwrap(),
         ended_at: None,
-        result: None,
+        // One in twenty failed.
+        result: n.is_multiple_of(20).then_some(chatrixcd_ports::TaskStatus::Error),
     }
 }
 
@@ -86,6 +88,67 @@ fn main() {
             }
             times.sort();
             println!("{name}: p50 {:.2?}, p99 {:.2?}", percentile(&times, 0.5), percentile(&times, 0.99));
+        }
+        // 4. `history` filters over the million: by the requester index, by walking back, and
+        // the worst case (a filter nothing matches, without an index: every run is read).
+        let bob = UserId::parse("@bob:example.org").unwrap();
+        let last_hour =
+            DateTime::from_timestamp(1_767_225_600 + i64::try_from(SINGLE + TOTAL).unwrap() - 3600, 0).unwrap();
+        let queries = [
+            (
+                "history @bob (1 run in 1,000; index)",
+                chatrixcd_ports::RunQuery { requester: Some(bob.clone()), ..Default::default() },
+                50,
+            ),
+            (
+                "history failed (1 in 20)",
+                chatrixcd_ports::RunQuery { outcome: Some(chatrixcd_ports::RunOutcome::Failed), ..Default::default() },
+                50,
+            ),
+            (
+                "history --template 7 (1 in 40)",
+                chatrixcd_ports::RunQuery { template: Some("7".into()), ..Default::default() },
+                50,
+            ),
+            (
+                "history @bob failed --template 1 (1 in 1,000, all match)",
+                chatrixcd_ports::RunQuery {
+                    requester: Some(bob),
+                    outcome: Some(chatrixcd_ports::RunOutcome::Failed),
+                    template: Some("1".into()),
+                    ..Default::default()
+                },
+                50,
+            ),
+            (
+                "history --since <an hour ago> (3,600 runs, walk stops there)",
+                chatrixcd_ports::RunQuery {
+                    since: Some(last_hour),
+                    template: Some("nope".into()),
+                    ..Default::default()
+                },
+                10,
+            ),
+            (
+                "history --template nope (no match, no index: reads all)",
+                chatrixcd_ports::RunQuery { template: Some("nope".into()), ..Default::default() },
+                3,
+            ),
+        ];
+        for (name, query, rounds) in queries {
+            let mut times = Vec::new();
+            for _ in 0..rounds {
+                let t = Instant::now();
+                let page = store.find_runs(&query, Page { limit: 11, before: None }).await.unwrap();
+                times.push(t.elapsed());
+                std::hint::black_box(page);
+            }
+            times.sort();
+            println!(
+                "{name}: page of 10 (+1): p50 {:.2?}, max {:.2?}",
+                percentile(&times, 0.5),
+                times[times.len() - 1]
+            );
         }
         let t = Instant::now();
         let all = store.runs(Page { limit: usize::MAX, before: None }).await.unwrap();

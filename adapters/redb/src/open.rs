@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, DatabaseError, ReadableDatabase as _, TableDefinition};
+use redb::{
+    Database, DatabaseError, MultimapTableDefinition, ReadableDatabase as _, ReadableTable as _, TableDefinition,
+};
 
 /// The layout this build reads and writes. Raise it with a migration when the layout changes.
 pub const SCHEMA_VERSION: u64 = 2;
@@ -20,6 +22,9 @@ pub(crate) const SCHEDULES: TableDefinition<'_, u64, &[u8]> = TableDefinition::n
 /// `{schedule:020}/{slot unix seconds:020}`: a schedule's slots in time order.
 pub(crate) const SLOTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("schedule_slots");
 /// `{scope key}\0{name}`: names are unique within a scope; a scope key never holds a NUL.
+/// Each requester's runs by id: `history @user` reads only that person's runs.
+pub(crate) const RUNS_BY_REQUESTER: MultimapTableDefinition<'_, &str, u64> =
+    MultimapTableDefinition::new("runs_by_requester");
 pub(crate) const PRESETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("presets");
 
 /// Why the database could not be opened.
@@ -134,6 +139,29 @@ fn prepare(db: &Database, path: &Path) -> Result<(), OpenError> {
         write.open_table(AUDIT).map_err(|e| corrupt(&e))?;
         // A table added within schema 2: created empty here, so no migration is needed.
         write.open_table(PRESETS).map_err(|e| corrupt(&e))?;
+        // An index added within schema 2: built from the runs the first time it is missing.
+        let indexed = {
+            let read = db.begin_read().map_err(|e| corrupt(&e))?;
+            match read.open_multimap_table(RUNS_BY_REQUESTER) {
+                Ok(_) => true,
+                Err(redb::TableError::TableDoesNotExist(_)) => false,
+                Err(e) => return Err(corrupt(&e)),
+            }
+        };
+        if !indexed {
+            let mut index = write.open_multimap_table(RUNS_BY_REQUESTER).map_err(|e| corrupt(&e))?;
+            let runs = write.open_table(RUNS).map_err(|e| corrupt(&e))?;
+            let mut count = 0usize;
+            for item in runs.iter().map_err(|e| corrupt(&e))? {
+                let (id, value) = item.map_err(|e| corrupt(&e))?;
+                let run: chatrixcd_ports::RunRecord = serde_json::from_slice(value.value()).map_err(|e| corrupt(&e))?;
+                index.insert(run.requester.as_str(), id.value()).map_err(|e| corrupt(&e))?;
+                count += 1;
+            }
+            if count > 0 {
+                tracing::info!(path = %path.display(), runs = count, "indexed the run history by requester");
+            }
+        }
         let mut meta = write.open_table(META).map_err(|e| corrupt(&e))?;
         // Migrations run in order, in this transaction, so the file is either all old or all new.
         if found == Some(1) {

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::open::{
-    ALIASES, AUDIT, LAST_TASK, META, OpenError, PRESETS, ROOMS, RUN_BY_TASK, RUNS, SCHEDULES, SLOTS, TRACKED,
-    open_database,
+    ALIASES, AUDIT, LAST_TASK, META, OpenError, PRESETS, ROOMS, RUN_BY_TASK, RUNS, RUNS_BY_REQUESTER, SCHEDULES, SLOTS,
+    TRACKED, open_database,
 };
 
 /// A slot's key: its schedule, then its time, both zero-padded so keys sort in time order.
@@ -112,6 +112,7 @@ impl RedbStore {
                 .map_or(Ok(0), |v| v.value().parse::<u64>().map_err(|e| StoreError::Corrupt(e.to_string())))?;
             let mut table = txn.open_table(RUNS).map_err(unavailable)?;
             let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
             let mut ids = Vec::with_capacity(runs.len());
             for mut run in runs {
                 last += 1;
@@ -119,6 +120,7 @@ impl RedbStore {
                 table.insert(last, encode(&run)?.as_slice()).map_err(unavailable)?;
                 let key = task_key(run_ref(&run));
                 index.insert(key.as_str(), last).map_err(unavailable)?;
+                by_requester.insert(run.requester.as_str(), last).map_err(unavailable)?;
                 ids.push(last);
             }
             meta.insert("last_run_id", last.to_string().as_str()).map_err(unavailable)?;
@@ -318,6 +320,10 @@ impl Store for RedbStore {
             runs.insert(id, encode(&run)?.as_slice()).map_err(unavailable)?;
             let key = task_key(run_ref(&run));
             txn.open_table(RUN_BY_TASK).map_err(unavailable)?.insert(key.as_str(), id).map_err(unavailable)?;
+            txn.open_multimap_table(RUNS_BY_REQUESTER)
+                .map_err(unavailable)?
+                .insert(run.requester.as_str(), id)
+                .map_err(unavailable)?;
             Ok(id)
         })
         .await
@@ -372,11 +378,30 @@ impl Store for RedbStore {
             let runs = txn.open_table(RUNS).map_err(unavailable)?;
             let upper = page.before.unwrap_or(u64::MAX);
             let mut out = Vec::new();
-            for item in runs.range(..upper).map_err(unavailable)?.rev() {
+            // One person's runs come from their index; the rest by walking back from `before`.
+            let ids: Box<dyn Iterator<Item = Result<u64, StoreError>>> = match &query.requester {
+                Some(requester) => {
+                    let index = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
+                    let values = index.get(requester.as_str()).map_err(unavailable)?;
+                    Box::new(
+                        values
+                            .rev()
+                            .map(|v| v.map(|v| v.value()).map_err(unavailable))
+                            .filter(move |id| id.as_ref().map_or(true, |id| *id < upper)),
+                    )
+                }
+                None => Box::new(
+                    runs.range(..upper)
+                        .map_err(unavailable)?
+                        .rev()
+                        .map(|item| item.map(|(id, _)| id.value()).map_err(unavailable)),
+                ),
+            };
+            for id in ids {
                 if out.len() >= page.limit {
                     break;
                 }
-                let (_, value) = item.map_err(unavailable)?;
+                let Some(value) = runs.get(id?).map_err(unavailable)? else { continue };
                 let run: RunRecord = decode(value.value())?;
                 // Numbered in start order: everything further down started earlier still.
                 if query.since.is_some_and(|since| run.started_at < since) {
@@ -399,19 +424,21 @@ impl Store for RedbStore {
         self.write(move |txn| {
             let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
             let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
             let mut doomed = Vec::new();
             for item in runs.iter().map_err(unavailable)? {
                 let (id, value) = item.map_err(unavailable)?;
                 let run: RunRecord = decode(value.value())?;
                 if run.started_at < cutoff {
-                    doomed.push((id.value(), task_key(run_ref(&run))));
+                    doomed.push((id.value(), task_key(run_ref(&run)), run.requester));
                 }
             }
-            for (id, key) in &doomed {
+            for (id, key, requester) in &doomed {
                 runs.remove(*id).map_err(unavailable)?;
                 if index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) == Some(*id) {
                     index.remove(key.as_str()).map_err(unavailable)?;
                 }
+                by_requester.remove(requester.as_str(), *id).map_err(unavailable)?;
             }
             Ok(doomed.len())
         })

@@ -79,6 +79,12 @@ async fn a_schema_1_file_opens_with_every_record_on_the_default_instance() {
     assert!(runs.iter().all(|r| r.instance == default));
     assert_eq!(runs[2].result, Some(TaskStatus::Error));
     assert_eq!(runs[0].parameters.get("version").map(String::as_str), Some("1.2.3"));
+    // The requester index, new within schema 2, is built from the runs the file already had.
+    let mine = chatrixcd_ports::RunQuery { requester: Some(runs[0].requester.clone()), ..Default::default() };
+    let found = store.find_runs(&mine, ALL).await.unwrap();
+    let expected: Vec<u64> = runs.iter().filter(|r| r.requester == runs[0].requester).map(|r| r.id).collect();
+    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), expected);
+    assert!(!found.is_empty());
     let audit = store.audit(ALL).await.unwrap();
     assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["task.stop", "run.start", "alias.add"]);
     assert_eq!(store.setting("greeted").await.unwrap().as_deref(), Some("yes"));
