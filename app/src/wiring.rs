@@ -108,10 +108,12 @@ pub async fn build(
         list.push(Instance { id: *id, url: semaphore.url.clone(), semaphore: Arc::new(client) });
     }
     let (mut webhook_address, mut deliveries) = (None, None);
+    let bot_slot = crate::bot_metrics::BotSlot::default();
     if let Some(mut webhooks) = config.webhooks.clone() {
         let hooks = webhooks.hooks.len();
         let mut registry = prometheus_client::registry::Registry::with_prefix("chatrixcd");
         webhooks.metrics = chatrixcd_webhook::Metrics::register(&mut registry);
+        registry.register_collector(Box::new(crate::bot_metrics::BotCollector(bot_slot.clone())));
         webhooks.exposition = Some(Arc::new(registry));
         webhooks.readiness = Some(Arc::new(crate::readiness::BotReadiness {
             chat: Arc::clone(&chat),
@@ -137,6 +139,7 @@ pub async fn build(
         chatrixcd_sealer::KeySealer::from_key_file(&key_file).context("the key presets' secrets are sealed with")?;
     let deps = Deps { chat, instances, store, clock, sealer: Some(Arc::new(sealer)) };
     let bot = Bot::new(deps, settings, personality, redactor(&config));
+    bot_slot.fill(bot.clone());
     bot.resume().await;
     Ok(Wired { bot, pushes: crate::runtime::forward_pushes(streams), webhook_address, deliveries })
 }

@@ -196,4 +196,128 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
         }
     }
     assert!(seen.iter().any(|b| b.contains("started by @hook-gitea:webhooks.invalid")), "{seen:?}");
+
+    // /metrics, read by a Prometheus text-format parser: the bot's counters moved with what it did.
+    let scrape = || async {
+        let text =
+            client.get(format!("http://127.0.0.1:{hook_port}/metrics")).send().await.unwrap().text().await.unwrap();
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+    };
+    let value = |scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    let before = scrape().await;
+    assert_eq!(
+        value(&before, "chatrixcd_commands_total", &[("command", "run"), ("outcome", "ok")]),
+        2.0,
+        "the person's run and the hook's"
+    );
+    assert_eq!(
+        value(&before, "chatrixcd_tasks_started_total", &[("instance", "production")]),
+        2.0,
+        "the person's and the hook's"
+    );
+    assert_eq!(
+        value(&before, "chatrixcd_tasks_finished_total", &[("instance", "production"), ("result", "success")]),
+        2.0
+    );
+    assert!(value(&before, "chatrixcd_messages_sent_total", &[]) >= 4.0);
+    assert!(value(&before, "chatrixcd_start_time_seconds", &[]) > 1.7e9);
+    assert!(before.samples.iter().any(|s| s.metric == "chatrixcd_command_duration_seconds"), "the histogram");
+    assert!(value(&before, "chatrixcd_webhook_requests_total", &[]) >= 4.0, "the endpoint's own beside the bot's");
+    let meta = Incoming {
+        room: RoomId::parse("!ops:test").unwrap(),
+        sender: UserId::parse("@alice:test").unwrap(),
+        sender_name: None,
+        event_id: EventId("$ping".into()),
+        timestamp: chrono::Utc::now(),
+    };
+    inputs.send(Input::Event(ChatEvent::Message { meta, body: "!cd ping".into(), thread_root: None })).await.unwrap();
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !matches!(tokio::time::timeout_at(give_up, replies.recv()).await, Ok(Some((_, ref b, _))) if b.contains("Semaphore is up"))
+    {
+    }
+    let after = scrape().await;
+    assert_eq!(value(&after, "chatrixcd_commands_total", &[("command", "ping"), ("outcome", "ok")]), 1.0);
+
+    // docs/metrics.md is generated from what /metrics says of itself.
+    let text = client.get(format!("http://127.0.0.1:{hook_port}/metrics")).send().await.unwrap().text().await.unwrap();
+    let reference = metrics_reference(&text);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(path, &reference).unwrap();
+    }
+    let written = std::fs::read_to_string(path).unwrap_or_default();
+    assert_eq!(
+        written, reference,
+        "docs/metrics.md is stale: run UPDATE_DOCS=1 cargo test -p chatrixcd --test webhooks"
+    );
+    // The Grafana dashboard asks only for metrics that exist.
+    let dashboard =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/grafana-dashboard.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect();
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let known = names.iter().any(|n| expr.contains(n.as_str()));
+            assert!(known, "the dashboard asks for something /metrics does not have: {expr}");
+            asked += 1;
+        }
+    }
+    assert!(asked >= 8, "{asked}");
+}
+
+/// The Markdown reference of every metric family /metrics shows: name, type, help.
+fn metrics_reference(text: &str) -> String {
+    let mut rows = Vec::new();
+    let mut help = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, what) = rest.split_once(' ').unwrap_or((rest, ""));
+            help.insert(name.to_owned(), what.to_owned());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            let labels: std::collections::BTreeSet<String> = text
+                .lines()
+                .filter(|l| !l.starts_with('#') && l.starts_with(name))
+                .filter_map(|l| {
+                    l.split_once('{').and_then(|(_, r)| r.split_once('}')).map(|(labels, _)| labels.to_owned())
+                })
+                .flat_map(|labels| {
+                    labels.split(',').filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_owned())).collect::<Vec<_>>()
+                })
+                .filter(|k| k != "le")
+                .collect();
+            let shown = if kind == "counter" { format!("{name}_total") } else { name.to_owned() };
+            let labels =
+                if labels.is_empty() { "—".to_owned() } else { labels.into_iter().collect::<Vec<_>>().join(", ") };
+            rows.push(format!("| `{shown}` | {kind} | {labels} | {} |", help.get(name).cloned().unwrap_or_default()));
+        }
+    }
+    format!(
+        "# Metrics\n\n<!-- Generated from a scrape of /metrics in app/tests/webhooks.rs. Do not edit by hand: run\n     `UPDATE_DOCS=1 cargo test -p chatrixcd --test webhooks` to refresh it. -->\n\n\
+         `/metrics` is served by the webhook endpoint ([webhooks.md](webhooks.md)) to the addresses in\n\
+         `webhooks.status_allow` (loopback by default), in the OpenMetrics text format. Labels take\n\
+         values from fixed sets: command names from the grammar, outcomes, configured instances, task\n\
+         results. A Grafana dashboard that reads these is in [grafana-dashboard.json](grafana-dashboard.json).\n\n\
+         | Metric | Type | Labels | What |\n|---|---|---|---|\n{}\n",
+        rows.join("\n")
+    )
 }

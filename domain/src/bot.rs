@@ -116,6 +116,22 @@ impl Bot {
         self.core.out.counters.snapshot()
     }
 
+    /// Everything counted for `/metrics`.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        let stats = self.stats();
+        let open_questions = lock(&self.core.questions).len() + lock(&self.core.dialogs).len();
+        crate::metrics::MetricsSnapshot {
+            messages_sent: stats.messages_sent,
+            chat_errors: stats.errors,
+            undecryptable: stats.undecryptable,
+            alerts: stats.alerts,
+            hook_deliveries: stats.hook_deliveries,
+            open_questions: open_questions as u64,
+            started_at: self.core.started_at.timestamp(),
+            ..self.core.meter.snapshot()
+        }
+    }
+
     /// Reads the grants made in chat, and picks up tasks tracked and tails followed before a
     /// restart. Tasks of an instance that is
     /// no longer configured are kept in the store (nothing is lost if it comes back) but not
@@ -634,10 +650,13 @@ async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command
         Box::pin(report_error(core, req, &parsed.path, denied)).await;
         return;
     }
+    let started = core.now();
     let result = match command {
         Some(command) => (command.run)(core.ctx(), req, &parsed).await,
         None => Err(CommandError::Usage(format!("Unknown command `{}`.", parsed.path.join(" ")))),
     };
+    let seconds = (core.now() - started).num_microseconds().map_or(0.0, |us| us as f64 / 1e6);
+    core.meter.command(commands::spec_of(&parsed).name, crate::metrics::outcome(&result), seconds);
     if let Err(error) = result {
         // Boxed: the error path's future is most of this one's size, and every command's job
         // is allocated at that size (see docs/performance.md).

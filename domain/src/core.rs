@@ -97,6 +97,8 @@ pub(crate) struct Core {
     pub questions: Questions,
     /// Runs asking their requester for variables.
     pub dialogs: Mutex<crate::dialog::Dialogs>,
+    /// What operators see on `/metrics`.
+    pub meter: crate::metrics::Meter,
     pub watch: Mutex<Watchers>,
     pub tails: Mutex<Tails>,
     pub started_at: DateTime<Utc>,
@@ -128,6 +130,7 @@ impl Core {
             out,
             questions: Mutex::new(Confirmations::default()),
             dialogs: Mutex::new(crate::dialog::Dialogs::default()),
+            meter: crate::metrics::Meter::default(),
             watch: Mutex::new(watch),
             tails: Mutex::new(Tails::default()),
             started_at,

@@ -15,6 +15,7 @@ mod error;
 pub mod grammar;
 mod grants;
 pub mod instances;
+pub mod metrics;
 pub mod notify;
 mod outbox;
 pub mod permissions;

@@ -259,6 +259,9 @@ async fn catch_up(core: &Core, live: &mut Live, now: DateTime<Utc>) {
     let keep = run.min(missed.len());
     let skipped = missed.len() - keep;
     let id = live.schedule.id;
+    for _ in 0..skipped {
+        core.meter.schedule_fired("missed");
+    }
     if skipped > 0 {
         // The newest skipped slot is claimed as skipped: the schedule's last slot moves past
         // them all in one write.
@@ -366,6 +369,7 @@ async fn start(core: &Core, schedule: &Schedule, mut claim: SlotRun) {
     };
     let reference = format!("{}:{}:{}", schedule.instance, schedule.project, schedule.template);
     let outcome = scheduled_run(ctx, &req, schedule, &reference, claim.slot).await;
+    core.meter.schedule_fired(if outcome.is_ok() { "started" } else { "failed" });
     match outcome {
         Ok(task) => {
             claim.task = Some(task.task);

@@ -17,7 +17,8 @@ fn run(n: u64) -> RunRecord {
         id: 0,
         room: RoomId::parse("!ops:example.org").unwrap(),
         // One run in a thousand is Bob's: `history @bob` must not read the other 999.
-        requester: UserId::parse(if n.is_multiple_of(1000) { "@bob:example.org" } else { "@alice:example.org" }).unwrap(),
+        requester: UserId::parse(if n.is_multiple_of(1000) { "@bob:example.org" } else { "@alice:example.org" })
+            .unwrap(),
         instance: InstanceId::parse("production").unwrap(),
         project: ProjectId::new(1 + n % 5),
         project_name: "ops".into(),

@@ -568,6 +568,7 @@ pub(crate) async fn launch(
         .get(plan.instance)
         .ok_or_else(|| CommandError::Refused(format!("Instance {} is no longer configured.", plan.instance)))?;
     let task = instance.semaphore.start_task(plan.project.id, plan.request.clone()).await.on(instance.id)?;
+    ctx.core().meter.task_started(instance.id);
     let now = ctx.now();
     let mut tracked = TrackedTask {
         instance: instance.id,
