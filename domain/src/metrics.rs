@@ -120,6 +120,16 @@ impl Meter {
     }
 }
 
+/// The bucket bound within which a `q` share of the handled commands fell; `None` before any,
+/// or when they fell beyond the last bucket.
+pub fn quantile(buckets: &[(f64, u64)], count: u64, q: f64) -> Option<f64> {
+    if count == 0 {
+        return None;
+    }
+    let wanted = (count as f64 * q).ceil() as u64;
+    buckets.iter().find(|(_, n)| *n >= wanted).map(|(bound, _)| *bound)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +147,9 @@ mod tests {
         assert_eq!(s.latency_buckets[5], (0.25, 2));
         assert_eq!(s.latency_buckets.last(), Some(&(30.0, 2)), "60 s is only in +Inf (the count)");
         assert!((s.latency_sum - 60.201).abs() < 1e-9);
+        assert_eq!(quantile(&s.latency_buckets, s.latency_count, 0.3), Some(0.005));
+        assert_eq!(quantile(&s.latency_buckets, s.latency_count, 0.6), Some(0.25));
+        assert_eq!(quantile(&s.latency_buckets, s.latency_count, 0.95), None, "beyond the last bucket");
+        assert_eq!(quantile(&[], 0, 0.5), None);
     }
 }

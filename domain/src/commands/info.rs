@@ -44,10 +44,26 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
         format!("websocket {websocket} · alerts received: {} (all instances)", stats.alerts),
     ]);
     let tracked = ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
+    // The same numbers /metrics shows.
+    let meter = ctx.core().meter.snapshot();
+    let started: u64 = meter.tasks_started.values().sum();
+    let ended: u64 = meter.tasks_finished.values().sum();
+    let succeeded: u64 = meter.tasks_finished.iter().filter(|((_, r), _)| r == "success").map(|(_, n)| n).sum();
+    let runs = if ended == 0 {
+        format!("{started} started")
+    } else {
+        format!("{started} started · {ended} ended, {}% successful", succeeded * 100 / ended)
+    };
+    let handling = match crate::metrics::quantile(&meter.latency_buckets, meter.latency_count, 0.95) {
+        Some(bound) => format!("95% within {}", seconds(bound)),
+        None => "—".to_owned(),
+    };
     let bot_rows = vec![
         vec!["Version".to_owned(), ctx.settings().version.clone()],
         vec!["Uptime".to_owned(), human(now - ctx.core().started_at)],
         vec!["Commands handled".to_owned(), stats.commands.to_string()],
+        vec!["Command handling".to_owned(), handling],
+        vec!["Runs since start".to_owned(), runs],
         vec!["Messages sent".to_owned(), stats.messages_sent.to_string()],
         vec!["Errors".to_owned(), stats.errors.to_string()],
         vec!["Undecryptable messages".to_owned(), stats.undecryptable.to_string()],
@@ -78,6 +94,10 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
     Ok(())
 }
 
+fn seconds(bound: f64) -> String {
+    if bound < 1.0 { format!("{} ms", (bound * 1000.0).round()) } else { format!("{bound} s") }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::{Harness, admin};
@@ -89,6 +109,7 @@ mod tests {
         let said = h.chat.bodies().join("\n");
         assert!(said.contains("production (the default)"), "{said}");
         assert!(said.contains("Commands handled"), "{said}");
+        assert!(said.contains("Runs since start        0 started"), "{said}");
         h.say(&admin(), "!cd use staging").await;
         h.chat.take();
         h.say(&admin(), "!cd info").await;
