@@ -49,10 +49,9 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
     let started: u64 = meter.tasks_started.values().sum();
     let ended: u64 = meter.tasks_finished.values().sum();
     let succeeded: u64 = meter.tasks_finished.iter().filter(|((_, r), _)| r == "success").map(|(_, n)| n).sum();
-    let runs = if ended == 0 {
-        format!("{started} started")
-    } else {
-        format!("{started} started · {ended} ended, {}% successful", succeeded * 100 / ended)
+    let runs = match (succeeded * 100).checked_div(ended) {
+        Some(rate) => format!("{started} started · {ended} ended, {rate}% successful"),
+        None => format!("{started} started"),
     };
     let handling = match crate::metrics::quantile(&meter.latency_buckets, meter.latency_count, 0.95) {
         Some(bound) => format!("95% within {}", seconds(bound)),
