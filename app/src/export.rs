@@ -1,4 +1,4 @@
-//! `chatrixcd export history|audit --csv --data-dir DIR`: the bot's records for spreadsheets and
+//! `chatrixcd export history|audit --csv|--json --data-dir DIR`: the bot's records for spreadsheets and
 //! audits, as CSV on stdout.
 
 use std::io::Write as _;
@@ -13,15 +13,18 @@ pub(crate) struct ExportArgs {
     /// What to export.
     #[arg(value_parser = ["history", "audit"])]
     what: String,
-    /// Write CSV (the only format for now; the flag keeps room for others).
-    #[arg(long, required = true)]
+    /// Write CSV (RFC 4180).
+    #[arg(long, required_unless_present = "json", conflicts_with = "json")]
     csv: bool,
+    /// Write JSON Lines (one record per line).
+    #[arg(long)]
+    json: bool,
     /// The data directory of the bot (holds chatrixcd.redb).
     #[arg(long)]
     data_dir: PathBuf,
 }
 
-use chatrixcd_domain::render::csv::{audit_header, audit_row, row};
+use chatrixcd_domain::render::csv::{audit_header, audit_row, run_header, run_row};
 
 pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let _ = args.csv;
@@ -36,42 +39,23 @@ pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
     // Oldest first reads naturally in a spreadsheet; the store pages newest first.
     let page = Page { limit: usize::MAX, before: None };
     match args.what.as_str() {
-        "history" => {
-            out.write_all(
-                row(&[
-                    "id",
-                    "started_at",
-                    "ended_at",
-                    "result",
-                    "room",
-                    "requester",
-                    "instance",
-                    "project",
-                    "template",
-                    "task",
-                    "parameters",
-                ]
-                .map(str::to_owned))
-                .as_bytes(),
-            )?;
+        "history" if args.json => {
+            // One JSON object per line (JSON Lines): streams, and any tool reads it line by line.
             for r in store.runs(page).await.context("reading the run history")?.into_iter().rev() {
-                let parameters: Vec<String> = r.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.write_all(
-                    row(&[
-                        r.id.to_string(),
-                        r.started_at.to_rfc3339(),
-                        r.ended_at.map(|e| e.to_rfc3339()).unwrap_or_default(),
-                        r.result.map(|s| s.to_string()).unwrap_or_default(),
-                        r.room.to_string(),
-                        r.requester.to_string(),
-                        r.instance.to_string(),
-                        format!("{} ({})", r.project_name, r.project),
-                        format!("{} ({})", r.template_name, r.template),
-                        r.task.to_string(),
-                        parameters.join("; "),
-                    ])
-                    .as_bytes(),
-                )?;
+                serde_json::to_writer(&mut out, &r)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        "history" => {
+            out.write_all(run_header().as_bytes())?;
+            for r in store.runs(page).await.context("reading the run history")?.into_iter().rev() {
+                out.write_all(run_row(&r).as_bytes())?;
+            }
+        }
+        "audit" if args.json => {
+            for e in store.audit(page).await.context("reading the audit log")?.into_iter().rev() {
+                serde_json::to_writer(&mut out, &e)?;
+                out.write_all(b"\n")?;
             }
         }
         _ => {

@@ -43,6 +43,8 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         word_flag("template", "only this template (id or name)"),
         FlagSpec { name: "page", aliases: &[], value: Some(ValueKind::Number), repeatable: false, help: "page N, counted from the newest" },
         FlagSpec { name: "before", aliases: &[], value: Some(ValueKind::Number), repeatable: false, help: "runs older than this run number (the next page's link gives it)" },
+        FlagSpec { name: "csv", aliases: &[], value: None, repeatable: false, help: "upload every matching run as a CSV file instead" },
+        FlagSpec { name: "json", aliases: &[], value: None, repeatable: false, help: "upload every matching run as JSON Lines instead" },
     ],
     subcommands: &[],
     examples: &["history", "history me failed week", "history @bob:example.org --template deploy-web", "history --since 2026-11-01 --until 2026-11-30 --project ops"],
@@ -195,6 +197,9 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     }
     filters.query.project = p.flag("project").map(str::to_owned);
     filters.query.template = p.flag("template").map(str::to_owned);
+    if p.switch("csv") || p.switch("json") {
+        return export(ctx, req, &filters, p.switch("json")).await;
+    }
     let page_number: u64 = p.flag("page").and_then(|n| n.parse().ok()).unwrap_or(1);
     if page_number == 0 || page_number > MAX_PAGE {
         return Err(CommandError::Usage(format!("--page counts from 1 to {MAX_PAGE}.")));
@@ -266,6 +271,52 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     Ok(())
 }
 
+/// The most runs one export holds; the file says when there were more.
+const EXPORT_MAX: usize = 100_000;
+
+/// Every matching run the caller may read, oldest first, as one file. Written batch by batch:
+/// only the file and one batch of 500 runs are in memory at once.
+async fn export(ctx: Ctx<'_>, req: &Request, filters: &Filters, json: bool) -> Result<(), CommandError> {
+    let mut newest_first: Vec<String> = Vec::new();
+    let mut before = None;
+    let mut truncated = false;
+    loop {
+        let batch = ctx.store().find_runs(&filters.query, Page { limit: 500, before }).await?;
+        let exhausted = batch.len() < 500;
+        before = batch.last().map(|r| r.id).or(before);
+        for run in batch.iter().filter(|r| ctx.may(req, Permission::Read, &target(r))) {
+            if newest_first.len() == EXPORT_MAX {
+                truncated = true;
+                break;
+            }
+            newest_first.push(if json {
+                let mut line = serde_json::to_string(run).map_err(|e| CommandError::Refused(format!("A run could not be written: {e}.")))?;
+                line.push('\n');
+                line
+            } else {
+                crate::render::csv::run_row(run)
+            });
+        }
+        if truncated || exhausted {
+            break;
+        }
+    }
+    let count = newest_first.len();
+    let mut text = if json { String::new() } else { crate::render::csv::run_header() };
+    for line in newest_first.into_iter().rev() {
+        text.push_str(&line);
+    }
+    let (name, mime) = if json { ("history.jsonl", "application/x-ndjson") } else { ("history.csv", "text/csv") };
+    let mut caption = format!("📜 {count} run(s){}", describe(filters, &None, &filters.query.project.as_deref(), &filters.query.template.as_deref()));
+    if truncated {
+        caption.push_str(&format!(", the newest {EXPORT_MAX} (narrow it with filters for the rest)"));
+    }
+    let file = chatrixcd_ports::chat::FileUpload { file_name: name.into(), mime_type: mime.into(), bytes: text.into_bytes(), caption: Some(caption) };
+    ctx.chat().upload(&req.room, file).await?;
+    ctx.audit(req, "history.export", format!("{count} run(s) as {name}")).await;
+    Ok(())
+}
+
 fn describe(filters: &Filters, instance: &Option<&str>, project: &Option<&str>, template: &Option<&str>) -> String {
     let mut parts: Vec<String> = filters.typed.clone();
     for (name, value) in [("instance", instance), ("project", project), ("template", template)] {
@@ -304,6 +355,8 @@ mod tests {
     use chatrixcd_ports::UserId;
     use chrono::{Duration, TimeZone as _, Utc};
     use chrono_tz::Tz;
+
+    use chatrixcd_ports::Store as _;
 
     use super::parse_filters;
     use crate::testing::{Harness, admin};
@@ -380,5 +433,38 @@ mod tests {
         assert!(h.chat.bodies().join("\n").contains("Page 3 is past the end: the last page is 2."));
         h.say(&admin(), "!cd history @bob:test").await;
         assert!(h.chat.bodies().join("\n").contains("No runs match."));
+    }
+
+    #[tokio::test]
+    async fn the_history_uploads_as_csv_or_json_lines_with_the_same_filters() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd run ops deploy-web --yes").await;
+        h.say(&admin(), "!cd run ops broken-deploy --yes").await;
+        h.advance(Duration::seconds(60)).await;
+        h.chat.take();
+        h.say(&admin(), "!cd history failed --csv").await;
+        h.say(&admin(), "!cd history --json").await;
+        let uploads: Vec<chatrixcd_ports::chat::FileUpload> = h
+            .chat
+            .take()
+            .into_iter()
+            .filter_map(|p| match p {
+                crate::testing::Posted::Upload(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(uploads.len(), 2, "{uploads:?}");
+        let csv = String::from_utf8(uploads[0].bytes.clone()).unwrap();
+        assert_eq!(uploads[0].file_name, "history.csv");
+        assert!(csv.starts_with("id,started_at,ended_at,result,room,requester"), "{csv}");
+        assert_eq!(csv.lines().count(), 2, "the header and the one failure\n{csv}");
+        assert!(csv.contains(",error,") && csv.contains("broken-deploy"), "{csv}");
+        assert_eq!(uploads[0].caption.as_deref(), Some("📜 1 run(s) (failed)"));
+        let json = String::from_utf8(uploads[1].bytes.clone()).unwrap();
+        let runs: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["template_name"], "deploy-web", "oldest first");
+        let audit = h.store.audit(chatrixcd_ports::Page { limit: 20, before: None }).await.unwrap();
+        assert!(audit.iter().any(|a| a.action == "history.export"));
     }
 }

@@ -29,6 +29,41 @@ pub fn audit_row(e: &chatrixcd_ports::AuditEntry) -> String {
     ])
 }
 
+/// The run history's header row.
+pub fn run_header() -> String {
+    row(&[
+        "id",
+        "started_at",
+        "ended_at",
+        "result",
+        "room",
+        "requester",
+        "instance",
+        "project",
+        "template",
+        "task",
+        "parameters",
+    ])
+}
+
+/// One run as a row under `run_header` (its parameters as `k=v; …`, secrets never among them).
+pub fn run_row(r: &chatrixcd_ports::RunRecord) -> String {
+    let parameters: Vec<String> = r.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    row(&[
+        r.id.to_string(),
+        r.started_at.to_rfc3339(),
+        r.ended_at.map(|e| e.to_rfc3339()).unwrap_or_default(),
+        r.result.as_ref().map(ToString::to_string).unwrap_or_default(),
+        r.room.to_string(),
+        r.requester.to_string(),
+        r.instance.to_string(),
+        format!("{} ({})", r.project_name, r.project),
+        format!("{} ({})", r.template_name, r.template),
+        r.task.to_string(),
+        parameters.join("; "),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
