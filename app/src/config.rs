@@ -179,6 +179,18 @@ pub(crate) struct RawConfig {
     pub bot: BotSection,
     /// The webhook endpoint (new in chatrixcd; off when absent).
     pub webhooks: Option<crate::webhook_config::WebhooksSection>,
+    /// How long the run history keeps what (new in chatrixcd).
+    pub privacy: PrivacySection,
+}
+
+/// `privacy`: the run history's retention, and when it forgets who asked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PrivacySection {
+    /// Forget runs older than this many days (the same as `bot.keep_history_days`).
+    pub retention_days: Option<u32>,
+    /// Replace the requester of runs older than this many days with one pseudonym.
+    pub anonymise_after_days: Option<u32>,
 }
 
 /// A problem with one key.
@@ -289,6 +301,7 @@ const TOP: &[&str] = &[
     "default_instance",
     "bot",
     "webhooks",
+    "privacy",
     "plugins",
     "_config_version",
 ];
@@ -538,6 +551,24 @@ pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Proble
     section!("default_instance", default_instance);
     section!("bot", bot);
     section!("webhooks", webhooks);
+    section!("privacy", privacy);
+    if let (Some(a), Some(b)) = (raw.privacy.retention_days, raw.bot.keep_history_days)
+        && a != b
+    {
+        problems.push(problem(
+            "privacy.retention_days",
+            format!("says {a} days and bot.keep_history_days says {b}; keep one"),
+        ));
+    }
+    if let (Some(anonymise), Some(keep)) =
+        (raw.privacy.anonymise_after_days, raw.privacy.retention_days.or(raw.bot.keep_history_days))
+        && anonymise >= keep
+    {
+        warnings.push(problem(
+            "privacy.anonymise_after_days",
+            format!("is {anonymise} days, but runs are forgotten after {keep}: nothing will be anonymised"),
+        ));
+    }
     // Instance by instance, so a wrong type names the instance.
     match top.get("semaphore_instances") {
         None | Some(Value::Null) => {}
@@ -1001,6 +1032,25 @@ mod tests {
             ],
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_privacy_section_is_read_and_checked() {
+        let with = |privacy: &str, keep: &str| {
+            GOOD.replace("plugins:", &format!("privacy: {privacy}, plugins:")).replace("mouse_enabled: false,", keep)
+        };
+        let (config, warnings) = parse(&with("{ retention_days: 90, anonymise_after_days: 30 }", "")).unwrap();
+        assert_eq!((config.raw.privacy.retention_days, config.raw.privacy.anonymise_after_days), (Some(90), Some(30)));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let problems = parse(&with("{ retention_days: 90 }", "keep_history_days: 30,")).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.key == "privacy.retention_days" && p.message.contains("keep one")),
+            "{problems:?}"
+        );
+        let (_, warnings) = parse(&with("{ retention_days: 30, anonymise_after_days: 60 }", "")).unwrap();
+        assert!(warnings.iter().any(|w| w.key == "privacy.anonymise_after_days"), "{warnings:?}");
+        let problems = parse(&with("{ retention: 30 }", "")).unwrap_err();
+        assert!(problems.iter().any(|p| p.key == "privacy" && p.message.contains("retention")), "{problems:?}");
     }
 
     #[cfg(unix)]

@@ -200,6 +200,7 @@ async fn demo_config(
         messages_file: args.messages.clone(),
         aliases_file: args.aliases.clone(),
         keep_history_days: args.keep_history_days,
+        anonymise_after_days: None,
         greeting_rooms: Vec::new(),
         startup_message: None,
         shutdown_message: None,

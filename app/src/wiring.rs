@@ -36,6 +36,8 @@ pub struct BotConfig {
     pub aliases_file: Option<PathBuf>,
     /// Forget runs older than this many days (at start).
     pub keep_history_days: Option<u32>,
+    /// Replace the requester of runs older than this many days with a pseudonym (at start).
+    pub anonymise_after_days: Option<u32>,
     /// Where the startup and shutdown messages go, and what they say.
     pub greeting_rooms: Vec<RoomId>,
     pub startup_message: Option<String>,
@@ -95,6 +97,13 @@ pub async fn build(
         let pruned = store.prune_runs(cutoff).await?;
         if pruned > 0 {
             tracing::info!(pruned, days, "old runs removed from the history");
+        }
+    }
+    if let Some(days) = config.anonymise_after_days {
+        let cutoff = clock.now() - chrono::Duration::days(i64::from(days));
+        let anonymised = store.anonymise_runs(cutoff).await?;
+        if anonymised > 0 {
+            tracing::info!(anonymised, days, "old runs no longer name who asked for them");
         }
     }
     let seed = u64::try_from(clock.now().timestamp_micros()).unwrap_or_default();

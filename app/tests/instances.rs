@@ -87,6 +87,7 @@ impl World {
             messages_file: None,
             aliases_file: None,
             keep_history_days: None,
+            anonymise_after_days: None,
             greeting_rooms: Vec::new(),
             startup_message: None,
             shutdown_message: None,

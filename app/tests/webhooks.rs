@@ -99,6 +99,7 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
         messages_file: None,
         aliases_file: None,
         keep_history_days: None,
+        anonymise_after_days: None,
         greeting_rooms: Vec::new(),
         startup_message: None,
         shutdown_message: None,

@@ -747,6 +747,7 @@ fn may_answer(
         ),
         PendingAction::Exit => (Permission::Exit, Target::bot()),
         PendingAction::Grant(_) => (Permission::Grant, Target::bot()),
+        PendingAction::Purge { .. } => (Permission::Audit, Target::bot()),
         PendingAction::Schedule(change) => (Permission::Schedule, crate::commands::schedule::target(change.schedule())),
     };
     policy.authorize(&meta.sender, &meta.room, permission, &target, now).is_allowed()
@@ -874,6 +875,7 @@ async fn still_allowed(core: &Core, req: &Request, action: &PendingAction) -> Re
             ctx.authorize_on(req, Permission::Stop, &mut named).await.map(drop)
         }
         PendingAction::Exit => ctx.authorize(req, Permission::Exit, &Target::bot()).await.map(drop),
+        PendingAction::Purge { .. } => ctx.authorize(req, Permission::Audit, &Target::bot()).await.map(drop),
         PendingAction::Grant(_) => ctx.authorize(req, Permission::Grant, &Target::bot()).await.map(drop),
         PendingAction::Schedule(change) => ctx
             .authorize(req, Permission::Schedule, &crate::commands::schedule::target(change.schedule()))

@@ -60,6 +60,11 @@ pub enum PendingAction {
     Grant(Box<GrantChange>),
     // Boxed: a schedule carries its target's names and variables.
     Schedule(Box<ScheduleChange>),
+    /// Removing every run a person asked for from the history.
+    Purge {
+        user: UserId,
+        runs: usize,
+    },
 }
 
 /// A schedule to add or remove, as asked.
@@ -98,6 +103,7 @@ impl PendingAction {
                 ),
                 ScheduleChange::Remove(s) => format!("remove schedule #{} “{}”", s.id, s.name),
             },
+            Self::Purge { user, runs } => format!("remove the {runs} run(s) of {user} from the history"),
         }
     }
 
@@ -115,6 +121,7 @@ impl PendingAction {
                 ScheduleChange::Add(_) => &["schedule", "add"],
                 ScheduleChange::Remove(_) => &["schedule", "remove"],
             },
+            Self::Purge { .. } => &["history", "purge"],
         }
     }
 
@@ -124,7 +131,7 @@ impl PendingAction {
             Self::Run(plan) => Some(plan.instance),
             Self::Stop(plan) => Some(plan.task.instance),
             Self::Schedule(change) => Some(change.schedule().instance),
-            Self::Exit | Self::Grant(_) => None,
+            Self::Exit | Self::Grant(_) | Self::Purge { .. } => None,
         }
     }
 }

@@ -87,6 +87,10 @@ pub struct RunRecord {
     pub result: Option<TaskStatus>,
 }
 
+/// Who old runs name once they are anonymised (`privacy.anonymise_after_days`): one
+/// pseudonym for everybody, so nothing in it leads back to a person.
+pub const ANONYMOUS: &str = "@anonymous:chatrixcd.invalid";
+
 /// How a run ended, as `history` filters it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -193,6 +197,11 @@ pub trait Store: Send + Sync {
     /// The runs that match `query`, newest first, at most `page.limit`, below `page.before` (a
     /// run id). Runs are numbered in the order they start, so a `since` ends the walk early.
     async fn find_runs(&self, query: &RunQuery, page: Page) -> Result<Vec<RunRecord>, StoreError>;
+    /// Removes every run `user` asked for (`history purge`); returns how many.
+    async fn purge_runs_of(&self, user: &UserId) -> Result<usize, StoreError>;
+    /// Replaces the requester of runs that started before `cutoff` with [`ANONYMOUS`]; returns
+    /// how many were changed (runs already anonymous are not counted).
+    async fn anonymise_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
     /// Runs, newest first.
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError>;
     /// Removes runs that started before `cutoff`; returns how many.

@@ -9,7 +9,7 @@ use chatrixcd_ports::schedule::{Schedule, SlotRun};
 use chatrixcd_ports::store::{
     AuditEntry, Page, RoomSettings, RunQuery, RunRecord, Store, StoreError, TaskRef, TrackedTask,
 };
-use chatrixcd_ports::{Preset, PresetScope, RoomId, TaskStatus};
+use chatrixcd_ports::{Preset, PresetScope, RoomId, TaskStatus, UserId};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
@@ -150,6 +150,24 @@ impl Store for MemoryStore {
         let state = self.state();
         let matching = state.runs.iter().filter(|(_, r)| query.matches(r)).map(|(id, r)| (*id, r.clone()));
         Ok(page_of(matching, page))
+    }
+
+    async fn purge_runs_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        let mut state = self.state();
+        let before = state.runs.len();
+        state.runs.retain(|_, r| &r.requester != user);
+        Ok(before - state.runs.len())
+    }
+
+    async fn anonymise_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let anonymous =
+            UserId::parse(chatrixcd_ports::store::ANONYMOUS).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut changed = 0;
+        for run in self.state().runs.values_mut().filter(|r| r.started_at < cutoff && r.requester != anonymous) {
+            run.requester = anonymous.clone();
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     async fn runs(&self, page: Page) -> Result<Vec<RunRecord>, StoreError> {

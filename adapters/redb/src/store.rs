@@ -420,6 +420,62 @@ impl Store for RedbStore {
         self.read(move |txn| page_rev(&txn.open_table(RUNS).map_err(unavailable)?, page)).await
     }
 
+    async fn purge_runs_of(&self, user: &chatrixcd_ports::UserId) -> Result<usize, StoreError> {
+        let user = user.clone();
+        self.write(move |txn| {
+            let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
+            let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
+            let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
+            let ids: Vec<u64> = by_requester
+                .remove_all(user.as_str())
+                .map_err(unavailable)?
+                .map(|v| v.map(|v| v.value()).map_err(unavailable))
+                .collect::<Result<_, _>>()?;
+            for id in &ids {
+                let Some(run) =
+                    runs.remove(*id).map_err(unavailable)?.map(|v| decode::<RunRecord>(v.value())).transpose()?
+                else {
+                    continue;
+                };
+                let key = task_key(run_ref(&run));
+                if index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) == Some(*id) {
+                    index.remove(key.as_str()).map_err(unavailable)?;
+                }
+            }
+            Ok(ids.len())
+        })
+        .await
+    }
+
+    async fn anonymise_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let anonymous = chatrixcd_ports::UserId::parse(chatrixcd_ports::store::ANONYMOUS)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
+            let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
+            let mut changed = Vec::new();
+            for item in runs.iter().map_err(unavailable)? {
+                let (id, value) = item.map_err(unavailable)?;
+                let run: RunRecord = decode(value.value())?;
+                // Numbered in start order: the first run at or after the cutoff ends the walk.
+                if run.started_at >= cutoff {
+                    break;
+                }
+                if run.requester != anonymous {
+                    changed.push((id.value(), run));
+                }
+            }
+            for (id, mut run) in changed.iter().cloned() {
+                by_requester.remove(run.requester.as_str(), id).map_err(unavailable)?;
+                run.requester = anonymous.clone();
+                runs.insert(id, encode(&run)?.as_slice()).map_err(unavailable)?;
+                by_requester.insert(anonymous.as_str(), id).map_err(unavailable)?;
+            }
+            Ok(changed.len())
+        })
+        .await
+    }
+
     async fn prune_runs(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(move |txn| {
             let mut runs = txn.open_table(RUNS).map_err(unavailable)?;

@@ -114,6 +114,35 @@ async fn everything_survives_reopening() {
     assert_eq!(store.setting("aliases_imported").await.unwrap().as_deref(), Some("yes"));
 }
 
+#[tokio::test]
+async fn purging_and_anonymising_keep_the_requester_index_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    let bob = UserId::parse("@bob:test").unwrap();
+    for (task, at, who) in [(1, 0, user()), (2, 10, bob.clone()), (3, 20, user()), (4, 30, bob.clone())] {
+        let mut r = run(task, at);
+        r.requester = who;
+        store.record_run(r).await.unwrap();
+    }
+    let of = |who: &UserId| chatrixcd_ports::RunQuery { requester: Some(who.clone()), ..Default::default() };
+    assert_eq!(store.anonymise_runs(t(15)).await.unwrap(), 2, "the two runs before the cutoff");
+    assert_eq!(store.anonymise_runs(t(15)).await.unwrap(), 0, "already anonymous");
+    let anonymous = UserId::parse(chatrixcd_ports::store::ANONYMOUS).unwrap();
+    let ids = |runs: Vec<RunRecord>| runs.iter().map(|r| r.task.get()).collect::<Vec<_>>();
+    assert_eq!(ids(store.find_runs(&of(&anonymous), ALL).await.unwrap()), [2, 1]);
+    assert_eq!(ids(store.find_runs(&of(&bob), ALL).await.unwrap()), [4]);
+    assert_eq!(store.purge_runs_of(&bob).await.unwrap(), 1);
+    assert!(store.find_runs(&of(&bob), ALL).await.unwrap().is_empty());
+    assert_eq!(ids(store.runs(ALL).await.unwrap()), [3, 2, 1]);
+    assert_eq!(
+        store.run_of(TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(4))).await.unwrap(),
+        None
+    );
+    drop(store);
+    let store = RedbStore::open(dir.path()).unwrap();
+    assert_eq!(ids(store.find_runs(&of(&user()), ALL).await.unwrap()), [3], "kept across reopening");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn files_are_private_to_their_owner() {

@@ -46,7 +46,15 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         FlagSpec { name: "csv", aliases: &[], value: None, repeatable: false, help: "upload every matching run as a CSV file instead" },
         FlagSpec { name: "json", aliases: &[], value: None, repeatable: false, help: "upload every matching run as JSON Lines instead" },
     ],
-    subcommands: &[],
+    subcommands: &[CommandSpec {
+        name: "purge",
+        summary: "Remove every run a person asked for from the history (asks first; audited)",
+        args: &[ArgSpec { name: "user", kind: ValueKind::Word, required: true, help: "their Matrix id, @bob:example.org" }],
+        flags: &[FlagSpec { name: "yes", aliases: &["y"], value: None, repeatable: false, help: "do not ask for confirmation" }],
+        examples: &["history purge @bob:example.org"],
+        permission: Some(Permission::Audit),
+        ..CommandSpec::BASE
+    }],
     examples: &["history", "history me failed week", "history @bob:example.org --template deploy-web", "history --since 2026-11-01 --until 2026-11-30 --project ops"],
     hidden: false,
     permission: Some(Permission::Read),
@@ -187,6 +195,9 @@ fn target(run: &RunRecord) -> Target<'_> {
 }
 
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    if p.sub() == Some("purge") {
+        return purge(ctx, req, p).await;
+    }
     let words: Vec<String> = p.arg("filters").map(crate::grammar::split_words).unwrap_or_default();
     let zone = crate::cron::zone(&ctx.settings().schedule_zone).unwrap_or(Tz::UTC);
     let now = ctx.now();
@@ -268,6 +279,36 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         reply
     };
     ctx.reply(req, reply).await;
+    Ok(())
+}
+
+async fn purge(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
+    let given = p.arg("user").unwrap_or_default();
+    let user = UserId::parse(given)
+        .map_err(|_| CommandError::Usage(format!("`{given}` is not a Matrix user id; write it whole, like @bob:example.org.")))?;
+    let query = RunQuery { requester: Some(user.clone()), ..RunQuery::default() };
+    let runs = ctx.store().find_runs(&query, Page { limit: usize::MAX, before: None }).await?.len();
+    if runs == 0 {
+        return Err(CommandError::Refused(format!("The history holds no runs of {user}.")));
+    }
+    let action = crate::plans::PendingAction::Purge { user, runs };
+    if p.switch("yes") {
+        let crate::plans::PendingAction::Purge { user, .. } = &action else { return Ok(()) };
+        return perform_purge(ctx, req, user).await;
+    }
+    let question = Reply::notice()
+        .bold(&format!("🧹 {}?", crate::commands::grant::capitalised(&action.describe())))
+        .line()
+        .push("The audit log keeps that it was done, not what was removed.");
+    ctx.ask(req, action, crate::confirm::Approver::Requester, ctx.settings().short_confirm_timeout, question).await;
+    Ok(())
+}
+
+/// Removes the runs, once confirmed.
+pub(crate) async fn perform_purge(ctx: Ctx<'_>, req: &Request, user: &UserId) -> Result<(), CommandError> {
+    let removed = ctx.store().purge_runs_of(user).await?;
+    ctx.audit(req, "history.purge", format!("{user}: {removed} run(s)")).await;
+    ctx.reply(req, Reply::notice().push(&format!("🧹 Removed {removed} run(s) of {user} from the history."))).await;
     Ok(())
 }
 
@@ -466,5 +507,29 @@ mod tests {
         assert_eq!(runs[0]["template_name"], "deploy-web", "oldest first");
         let audit = h.store.audit(chatrixcd_ports::Page { limit: 20, before: None }).await.unwrap();
         assert!(audit.iter().any(|a| a.action == "history.export"));
+    }
+
+    #[tokio::test]
+    async fn purging_a_persons_runs_asks_first_is_audited_and_needs_audit() {
+        let h = Harness::single().await;
+        h.say(&admin(), "!cd run ops deploy-web --yes").await;
+        h.say(&UserId::parse("@bob:test").unwrap(), "!cd run ops deploy-web --yes").await;
+        h.chat.take();
+        h.say(&UserId::parse("@victor:test").unwrap(), "!cd history purge @alice:test").await;
+        assert!(h.chat.bodies().join("\n").contains("audit"), "a viewer may not");
+        h.say(&admin(), "!cd history purge @alice:test").await;
+        let asked = h.chat.bodies().join("\n");
+        assert!(asked.contains("🧹 Remove the 1 run(s) of @alice:test from the history?"), "{asked}");
+        h.say(&admin(), "yes").await;
+        assert!(h.chat.bodies().join("\n").contains("🧹 Removed 1 run(s) of @alice:test from the history."));
+        let runs = h.store.runs(chatrixcd_ports::Page { limit: 10, before: None }).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].requester.as_str(), "@bob:test");
+        let audit = h.store.audit(chatrixcd_ports::Page { limit: 20, before: None }).await.unwrap();
+        assert!(audit.iter().any(|a| a.action == "history.purge" && a.detail == "@alice:test: 1 run(s)"), "{audit:?}");
+        h.say(&admin(), "!cd history purge @alice:test").await;
+        assert!(h.chat.bodies().join("\n").contains("The history holds no runs of @alice:test."));
+        h.say(&admin(), "!cd history purge bob").await;
+        assert!(h.chat.bodies().join("\n").contains("`bob` is not a Matrix user id"));
     }
 }

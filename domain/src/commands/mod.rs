@@ -162,6 +162,7 @@ pub(crate) async fn perform(
         PendingAction::Run(plan) => run::launch(ctx, req, *plan, approved_by).await.map(drop),
         PendingAction::Stop(plan) => stop::perform(ctx, req, plan).await,
         PendingAction::Exit => exit::perform(ctx, req).await,
+        PendingAction::Purge { user, .. } => history::perform_purge(ctx, req, &user).await,
         PendingAction::Grant(change) => grant::perform(ctx, req, *change).await,
         PendingAction::Schedule(change) => schedule::perform(ctx, req, *change).await,
     }
