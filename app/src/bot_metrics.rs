@@ -8,7 +8,8 @@ use chatrixcd_domain::bot::Bot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _, NoLabelSet};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 /// Hands the collector its bot once it is built.
@@ -58,7 +59,21 @@ impl Collector for BotCollector {
                 None,
                 MetricType::Histogram,
             )?;
-            metric.encode_histogram::<NoLabelSet>(s.latency_sum, s.latency_count, &s.latency_buckets, None)?;
+            // The snapshot's buckets are cumulative; the encoder adds them up itself.
+            let mut below = 0;
+            let mut per_bucket: Vec<(f64, u64)> = s
+                .latency_buckets
+                .iter()
+                .map(|(bound, cumulative)| {
+                    let n = cumulative - below;
+                    below = *cumulative;
+                    (*bound, n)
+                })
+                .collect();
+            // What took longer than the last bound: the +Inf bucket (which the encoder writes for
+            // f64::MAX, as its own histograms have it), so that it equals the count.
+            per_bucket.push((f64::MAX, s.latency_count.saturating_sub(below)));
+            metric.encode_histogram::<NoLabelSet>(s.latency_sum, s.latency_count, &per_bucket, None)?;
         }
         {
             let mut family = encoder.encode_descriptor(
@@ -111,6 +126,58 @@ impl Collector for BotCollector {
             i64::try_from(s.open_questions).unwrap_or(i64::MAX),
         )?;
         gauge(&mut encoder, "start_time_seconds", "When the bot started, in Unix seconds", s.started_at)?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "websocket_connected",
+                "Whether each instance's Semaphore websocket is open (1) or not (0)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (instance, open) in &s.websocket {
+                ConstGauge::new(i64::from(*open)).encode(family.encode_family(&[("instance", instance.as_str())])?)?;
+            }
+        }
         Ok(())
+    }
+}
+
+/// Labels of a request to Semaphore.
+type RequestLabels = Vec<(&'static str, String)>;
+
+/// Counts every request each instance's client sends, by route and status.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SemaphoreRequests(Family<RequestLabels, Counter>);
+
+impl SemaphoreRequests {
+    pub(crate) fn register(registry: &mut prometheus_client::registry::Registry) -> Self {
+        let requests = Self::default();
+        registry.register(
+            "semaphore_requests",
+            "Requests to Semaphore, by instance, method, route (ids as :id) and status (or timeout, unreachable)",
+            requests.0.clone(),
+        );
+        requests
+    }
+
+    /// The observer for one instance's client.
+    pub(crate) fn of(&self, instance: chatrixcd_ports::InstanceId) -> Arc<dyn chatrixcd_semaphore::Observe> {
+        Arc::new(InstanceRequests { instance: instance.to_string(), family: self.0.clone() })
+    }
+}
+
+struct InstanceRequests {
+    instance: String,
+    family: Family<RequestLabels, Counter>,
+}
+
+impl chatrixcd_semaphore::Observe for InstanceRequests {
+    fn request(&self, method: &str, route: &str, outcome: &str) {
+        let labels = vec![
+            ("instance", self.instance.clone()),
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", outcome.to_owned()),
+        ];
+        self.family.get_or_create(&labels).inc();
     }
 }

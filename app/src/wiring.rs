@@ -110,8 +110,13 @@ pub async fn build(
     let personality = load_personality(config.messages_file.as_deref(), seed)?;
     let mut list = Vec::new();
     let mut streams: Vec<(InstanceId, Box<dyn TaskEvents>)> = Vec::new();
+    // One registry for /metrics, made before the clients so that they count their requests.
+    let mut registry = prometheus_client::registry::Registry::with_prefix("chatrixcd");
+    let requests = crate::bot_metrics::SemaphoreRequests::register(&mut registry);
     for (id, semaphore) in &config.instances {
-        let client = HttpSemaphore::new(semaphore).with_context(|| format!("Semaphore instance {id}"))?;
+        let client = HttpSemaphore::new(semaphore)
+            .with_context(|| format!("Semaphore instance {id}"))?
+            .with_observer(requests.of(*id));
         // Semaphore's websocket shows status changes at once; polling stays as the safety net.
         streams.push((*id, Box::new(client.events(chatrixcd_semaphore::Reconnect::default()))));
         list.push(Instance { id: *id, url: semaphore.url.clone(), semaphore: Arc::new(client) });
@@ -120,7 +125,6 @@ pub async fn build(
     let bot_slot = crate::bot_metrics::BotSlot::default();
     if let Some(mut webhooks) = config.webhooks.clone() {
         let hooks = webhooks.hooks.len();
-        let mut registry = prometheus_client::registry::Registry::with_prefix("chatrixcd");
         webhooks.metrics = chatrixcd_webhook::Metrics::register(&mut registry);
         registry.register_collector(Box::new(crate::bot_metrics::BotCollector(bot_slot.clone())));
         webhooks.exposition = Some(Arc::new(registry));

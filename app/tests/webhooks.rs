@@ -236,6 +236,36 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     assert!(value(&before, "chatrixcd_start_time_seconds", &[]) > 1.7e9);
     assert!(before.samples.iter().any(|s| s.metric == "chatrixcd_command_duration_seconds"), "the histogram");
     assert!(value(&before, "chatrixcd_webhook_requests_total", &[]) >= 4.0, "the endpoint's own beside the bot's");
+    let started = [("instance", "production"), ("method", "POST"), ("route", "/project/:id/tasks"), ("status", "201")];
+    assert_eq!(
+        value(&before, "chatrixcd_semaphore_requests_total", &started),
+        2.0,
+        "each start, with the id kept out of the route"
+    );
+    let task_reads = before
+        .samples
+        .iter()
+        .filter(|s| s.metric == "chatrixcd_semaphore_requests_total" && s.labels.get("method") == Some("GET"))
+        .filter(|s| s.labels.get("route").is_some_and(|r| r.starts_with("/project/:id/tasks")))
+        .count();
+    assert!(
+        task_reads >= 1,
+        "the reads of the tasks: {:?}",
+        before.samples.iter().filter(|s| s.metric.contains("semaphore")).map(|s| &s.labels).collect::<Vec<_>>()
+    );
+    let raw = client.get(format!("http://127.0.0.1:{hook_port}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        raw.contains("chatrixcd_websocket_connected{instance=\"production\"} 0"),
+        "no websocket in this test\n{raw}"
+    );
+    let count =
+        raw.lines().find_map(|l| l.strip_prefix("chatrixcd_command_duration_seconds_count ")).unwrap().to_owned();
+    let inf = raw
+        .lines()
+        .find_map(|l| l.strip_prefix("chatrixcd_command_duration_seconds_bucket{le=\"+Inf\"} "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(count, inf, "a histogram's +Inf bucket is its count\n{raw}");
     let meta = Incoming {
         room: RoomId::parse("!ops:test").unwrap(),
         sender: UserId::parse("@alice:test").unwrap(),

@@ -128,6 +128,10 @@ impl Bot {
             hook_deliveries: stats.hook_deliveries,
             open_questions: open_questions as u64,
             started_at: self.core.started_at.timestamp(),
+            websocket: {
+                let watch = lock(&self.core.watch);
+                self.core.instances().iter().map(|i| (i.id.to_string(), watch.push_open(i.id))).collect()
+            },
             ..self.core.meter.snapshot()
         }
     }

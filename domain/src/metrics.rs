@@ -39,6 +39,8 @@ pub struct MetricsSnapshot {
     pub open_questions: u64,
     /// When the bot started (Unix seconds).
     pub started_at: i64,
+    /// instance → whether its websocket is open.
+    pub websocket: BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Default)]

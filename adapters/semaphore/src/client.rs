@@ -34,6 +34,8 @@ pub struct HttpSemaphore {
     retry_backoff: Duration,
     /// Whether the server predates `params` (older than 2.13), learned from `/api/info` once.
     legacy: Arc<Mutex<Option<bool>>>,
+    /// Told of every request's route and outcome (for `/metrics`).
+    observer: Option<Arc<dyn Observe>>,
 }
 
 impl std::fmt::Debug for HttpSemaphore {
@@ -109,7 +111,26 @@ impl HttpSemaphore {
             read_retries: config.read_retries,
             retry_backoff: config.retry_backoff,
             legacy: Arc::new(Mutex::new(None)),
+            observer: None,
         })
+    }
+
+    /// Tells `observer` of every request this client sends.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observe>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, method: &Method, path: &str, status: Result<StatusCode, &SemaphoreError>) {
+        if let Some(observer) = &self.observer {
+            let outcome = match status {
+                Ok(status) => status.as_u16().to_string(),
+                Err(SemaphoreError::Timeout(_)) => "timeout".to_owned(),
+                Err(_) => "unreachable".to_owned(),
+            };
+            observer.request(method.as_str(), &route(path), &outcome);
+        }
     }
 
     pub(crate) fn api(&self) -> &str {
@@ -126,12 +147,19 @@ impl HttpSemaphore {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, String), SemaphoreError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.api)).bearer_auth(&self.token);
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.api)).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let response = match request.send().await.map_err(transport_error) {
+            Ok(response) => response,
+            Err(e) => {
+                self.observe(&method, path, Err(&e));
+                return Err(e);
+            }
+        };
         let status = response.status();
+        self.observe(&method, path, Ok(status));
         let text = response.text().await.map_err(transport_error)?;
         Ok((status, text))
     }
@@ -171,8 +199,16 @@ impl HttpSemaphore {
     {
         self.retrying(path, || async {
             let url = format!("{}{path}", self.api);
-            let mut response = self.http.get(url).bearer_auth(&self.token).send().await.map_err(transport_error)?;
+            let sent = self.http.get(url).bearer_auth(&self.token).send().await.map_err(transport_error);
+            let mut response = match sent {
+                Ok(response) => response,
+                Err(e) => {
+                    self.observe(&Method::GET, path, Err(&e));
+                    return Err(e);
+                }
+            };
             let status = response.status();
+            self.observe(&Method::GET, path, Ok(status));
             if !status.is_success() {
                 let text = response.text().await.map_err(transport_error)?;
                 return Err(status_error(status, &text, what));
@@ -244,6 +280,22 @@ impl HttpSemaphore {
         *self.legacy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(legacy);
         Ok(legacy)
     }
+}
+
+/// Told of each request: its method, its route with ids as `:id` (`/project/:id/tasks/:id`, so
+/// the set of routes stays small) and its status code, or `timeout` or `unreachable`.
+pub trait Observe: Send + Sync {
+    fn request(&self, method: &str, route: &str, outcome: &str);
+}
+
+/// A path as a route: no query, every all-digit segment `:id` (no braces: label values stay
+/// plain for every text-format reader).
+pub(crate) fn route(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    path.split('/')
+        .map(|s| if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { ":id" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn transport_error(e: reqwest::Error) -> SemaphoreError {
@@ -427,6 +479,14 @@ impl SemaphorePort for HttpSemaphore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_keep_ids_out_of_labels() {
+        assert_eq!(route("/project/12/tasks/2147483646/output?x=1"), "/project/:id/tasks/:id/output");
+        assert_eq!(route("/project/1/templates?sort=name&order=asc"), "/project/:id/templates");
+        assert_eq!(route("/ping"), "/ping");
+        assert_eq!(route("/project/ops1/tasks"), "/project/ops1/tasks");
+    }
 
     #[test]
     fn every_status_maps_to_a_typed_error() {

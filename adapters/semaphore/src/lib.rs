@@ -15,7 +15,7 @@ mod events;
 pub mod list;
 mod wire;
 
-pub use client::HttpSemaphore;
+pub use client::{HttpSemaphore, Observe};
 pub use config::{ConfigError, SemaphoreConfig};
 pub use events::{Reconnect, WsEvents};
 
