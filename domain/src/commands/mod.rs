@@ -92,6 +92,7 @@ registry! {
     run,
     tasks,
     history,
+    stats,
     status,
     logs,
     stop,

@@ -121,6 +121,7 @@ fn every_command_parses_in_its_documented_forms() {
         ("pet", &["pet"]),
         ("params ops hello-args", &["params"]),
         ("history me failed --since 2026-11-01 week", &["history"]),
+        ("stats week --by template", &["stats"]),
         ("preset save web 1 1 --limit web --scope room", &["preset", "save"]),
         ("preset list", &["preset", "list"]),
         ("scold", &["scold"]),

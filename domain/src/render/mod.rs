@@ -2,6 +2,7 @@
 
 pub mod ansi;
 pub mod ansible;
+pub mod chart;
 pub mod csv;
 pub mod duration;
 pub mod html;
