@@ -36,6 +36,22 @@ fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: i64
     ConstGauge::new(value).encode(metric)
 }
 
+/// The snapshot's cumulative buckets as the encoder wants them (it adds them up itself), with
+/// the +Inf bucket (which it writes for f64::MAX) holding what exceeded the last bound.
+fn per_bucket(cumulative: &[(f64, u64)], count: u64) -> Vec<(f64, u64)> {
+    let mut below = 0;
+    let mut out: Vec<(f64, u64)> = cumulative
+        .iter()
+        .map(|(bound, total)| {
+            let n = total - below;
+            below = *total;
+            (*bound, n)
+        })
+        .collect();
+    out.push((f64::MAX, count.saturating_sub(below)));
+    out
+}
+
 impl Collector for BotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let Some(bot) = self.0.0.get() else { return Ok(()) };
@@ -59,20 +75,7 @@ impl Collector for BotCollector {
                 None,
                 MetricType::Histogram,
             )?;
-            // The snapshot's buckets are cumulative; the encoder adds them up itself.
-            let mut below = 0;
-            let mut per_bucket: Vec<(f64, u64)> = s
-                .latency_buckets
-                .iter()
-                .map(|(bound, cumulative)| {
-                    let n = cumulative - below;
-                    below = *cumulative;
-                    (*bound, n)
-                })
-                .collect();
-            // What took longer than the last bound: the +Inf bucket (which the encoder writes for
-            // f64::MAX, as its own histograms have it), so that it equals the count.
-            per_bucket.push((f64::MAX, s.latency_count.saturating_sub(below)));
+            let per_bucket = per_bucket(&s.latency_buckets, s.latency_count);
             metric.encode_histogram::<NoLabelSet>(s.latency_sum, s.latency_count, &per_bucket, None)?;
         }
         {
@@ -126,6 +129,34 @@ impl Collector for BotCollector {
             i64::try_from(s.open_questions).unwrap_or(i64::MAX),
         )?;
         gauge(&mut encoder, "start_time_seconds", "When the bot started, in Unix seconds", s.started_at)?;
+        gauge(
+            &mut encoder,
+            "chat_connected",
+            "Whether the chat connection is up (1: Matrix is syncing)",
+            i64::from(s.chat_connected),
+        )?;
+        {
+            let mut metric = encoder.encode_descriptor(
+                "chat_event_lag_seconds",
+                "From the homeserver's timestamp of a message to the bot taking it in",
+                None,
+                MetricType::Histogram,
+            )?;
+            let per_bucket = per_bucket(&s.lag_buckets, s.lag_count);
+            metric.encode_histogram::<NoLabelSet>(s.lag_sum, s.lag_count, &per_bucket, None)?;
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "watched_tasks",
+                "Tasks the bot watches, by instance, as of each instance's last poll",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (instance, n) in &s.watched {
+                let n = i64::try_from(*n).unwrap_or(i64::MAX);
+                ConstGauge::new(n).encode(family.encode_family(&[("instance", instance.as_str())])?)?;
+            }
+        }
         {
             let mut family = encoder.encode_descriptor(
                 "websocket_connected",

@@ -266,6 +266,8 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
         .unwrap()
         .to_owned();
     assert_eq!(count, inf, "a histogram's +Inf bucket is its count\n{raw}");
+    assert!(raw.contains("chatrixcd_watched_tasks{instance=\"production\"} 0"), "both runs ended\n{raw}");
+    assert!(raw.contains("chatrixcd_chat_event_lag_seconds_count 1"), "the one message so far\n{raw}");
     let meta = Incoming {
         room: RoomId::parse("!ops:test").unwrap(),
         sender: UserId::parse("@alice:test").unwrap(),

@@ -132,6 +132,7 @@ impl Bot {
                 let watch = lock(&self.core.watch);
                 self.core.instances().iter().map(|i| (i.id.to_string(), watch.push_open(i.id))).collect()
             },
+            chat_connected: self.core.deps.chat.connection_info().connected,
             ..self.core.meter.snapshot()
         }
     }
@@ -432,6 +433,8 @@ impl Bot {
     async fn accept_message(&self, meta: Incoming, body: String, thread: Option<EventId>) -> Option<Job> {
         grants::ensure_loaded(&self.core).await;
         let now = self.core.now();
+        let lag = (now - meta.timestamp).num_milliseconds() as f64 / 1000.0;
+        self.core.meter.event_lag(lag);
         // A dialog's answers come first: its requester's words (even "yes") are for it, and a
         // secret answered in a direct room must reach it, wherever that room is.
         let is_command = strip_prefix(&body, &self.core.settings.prefix).is_some();

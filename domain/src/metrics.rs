@@ -12,6 +12,10 @@ use chatrixcd_ports::{InstanceId, TaskStatus};
 use crate::core::lock;
 use crate::error::CommandError;
 
+/// Upper bounds (seconds) of the chat event lag histogram: from the homeserver's timestamp of a
+/// message to the bot taking it in (sync delay, a backlog, a skewed clock).
+pub const LAG_BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+
 /// Upper bounds (seconds) of the command handling time histogram.
 pub const LATENCY_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
@@ -41,6 +45,14 @@ pub struct MetricsSnapshot {
     pub started_at: i64,
     /// instance → whether its websocket is open.
     pub websocket: BTreeMap<String, bool>,
+    /// instance → tasks the bot watches there, as of its last poll.
+    pub watched: BTreeMap<String, u64>,
+    /// Cumulative counts per bucket of [`LAG_BUCKETS`], then the sum and count.
+    pub lag_buckets: Vec<(f64, u64)>,
+    pub lag_sum: f64,
+    pub lag_count: u64,
+    /// Whether the chat connection is up (Matrix: syncing).
+    pub chat_connected: bool,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +64,10 @@ struct Counts {
     tasks_started: BTreeMap<InstanceId, u64>,
     tasks_finished: BTreeMap<(InstanceId, String), u64>,
     schedule_fires: BTreeMap<&'static str, u64>,
+    watched: BTreeMap<InstanceId, u64>,
+    lag: [u64; LAG_BUCKETS.len()],
+    lag_sum: f64,
+    lag_count: u64,
 }
 
 /// The bot's meter, shared by every job.
@@ -85,6 +101,22 @@ impl Meter {
         counts.latency_count += 1;
     }
 
+    /// How long after the homeserver received it a message reached the bot.
+    pub(crate) fn event_lag(&self, seconds: f64) {
+        let mut counts = lock(&self.counts);
+        let seconds = seconds.max(0.0);
+        if let Some(i) = LAG_BUCKETS.iter().position(|b| seconds <= *b) {
+            counts.lag[i] += 1;
+        }
+        counts.lag_sum += seconds;
+        counts.lag_count += 1;
+    }
+
+    /// The tasks watched on `instance`, as a poll just read them.
+    pub(crate) fn watched(&self, instance: InstanceId, count: usize) {
+        lock(&self.counts).watched.insert(instance, count as u64);
+    }
+
     pub(crate) fn task_started(&self, instance: InstanceId) {
         *lock(&self.counts).tasks_started.entry(instance).or_default() += 1;
     }
@@ -100,15 +132,7 @@ impl Meter {
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {
         let counts = lock(&self.counts);
-        let mut cumulative = 0;
-        let latency_buckets = LATENCY_BUCKETS
-            .iter()
-            .zip(counts.buckets)
-            .map(|(bound, n)| {
-                cumulative += n;
-                (*bound, cumulative)
-            })
-            .collect();
+        let latency_buckets = cumulative_buckets(&LATENCY_BUCKETS, &counts.buckets);
         MetricsSnapshot {
             commands: counts.commands.iter().map(|((c, o), n)| ((c.to_string(), o.to_string()), *n)).collect(),
             latency_buckets,
@@ -117,9 +141,25 @@ impl Meter {
             tasks_started: counts.tasks_started.iter().map(|(i, n)| (i.to_string(), *n)).collect(),
             tasks_finished: counts.tasks_finished.iter().map(|((i, r), n)| ((i.to_string(), r.clone()), *n)).collect(),
             schedule_fires: counts.schedule_fires.iter().map(|(o, n)| (o.to_string(), *n)).collect(),
+            watched: counts.watched.iter().map(|(i, n)| (i.to_string(), *n)).collect(),
+            lag_buckets: cumulative_buckets(&LAG_BUCKETS, &counts.lag),
+            lag_sum: counts.lag_sum,
+            lag_count: counts.lag_count,
             ..MetricsSnapshot::default()
         }
     }
+}
+
+fn cumulative_buckets(bounds: &[f64], counts: &[u64]) -> Vec<(f64, u64)> {
+    let mut total = 0;
+    bounds
+        .iter()
+        .zip(counts)
+        .map(|(bound, n)| {
+            total += n;
+            (*bound, total)
+        })
+        .collect()
 }
 
 /// The bucket bound within which a `q` share of the handled commands fell; `None` before any,

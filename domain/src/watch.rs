@@ -151,7 +151,11 @@ pub(crate) async fn poll(core: &Core, instance: InstanceId) -> bool {
         changed(core, tracked, current).await;
     }
     match core.store().tracked_tasks().await {
-        Ok(t) => t.iter().any(|t| t.instance == instance),
+        Ok(t) => {
+            let here = t.iter().filter(|t| t.instance == instance).count();
+            core.meter.watched(instance, here);
+            here > 0
+        }
         Err(_) => true,
     }
 }
