@@ -25,6 +25,24 @@ pub(crate) const SLOTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new(
 /// Each requester's runs by id: `history @user` reads only that person's runs.
 pub(crate) const RUNS_BY_REQUESTER: MultimapTableDefinition<'_, &str, u64> =
     MultimapTableDefinition::new("runs_by_requester");
+/// Runs by template: `n:<name, lower case>` and `i:<id>` → run ids (`history --template`).
+pub(crate) const RUNS_BY_TEMPLATE: MultimapTableDefinition<'_, &str, u64> =
+    MultimapTableDefinition::new("runs_by_template");
+
+/// The keys of a run in [`RUNS_BY_TEMPLATE`].
+pub(crate) fn template_keys(run: &chatrixcd_ports::RunRecord) -> [String; 2] {
+    [format!("n:{}", run.template_name.to_lowercase()), format!("i:{}", run.template)]
+}
+
+/// The keys a `--template` filter looks up: its name, and its id when it is a number.
+pub(crate) fn template_lookup(given: &str) -> Vec<String> {
+    let mut keys = vec![format!("n:{}", given.to_lowercase())];
+    if given.parse::<u64>().is_ok() {
+        keys.push(format!("i:{given}"));
+    }
+    keys
+}
+
 pub(crate) const PRESETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("presets");
 
 /// Why the database could not be opened.
@@ -139,27 +157,36 @@ fn prepare(db: &Database, path: &Path) -> Result<(), OpenError> {
         write.open_table(AUDIT).map_err(|e| corrupt(&e))?;
         // A table added within schema 2: created empty here, so no migration is needed.
         write.open_table(PRESETS).map_err(|e| corrupt(&e))?;
-        // An index added within schema 2: built from the runs the first time it is missing.
-        let indexed = {
+        // Indexes added within schema 2: each built from the runs the first time it is missing.
+        let missing = |table: MultimapTableDefinition<'_, &str, u64>| -> Result<bool, OpenError> {
             let read = db.begin_read().map_err(|e| corrupt(&e))?;
-            match read.open_multimap_table(RUNS_BY_REQUESTER) {
-                Ok(_) => true,
-                Err(redb::TableError::TableDoesNotExist(_)) => false,
-                Err(e) => return Err(corrupt(&e)),
+            match read.open_multimap_table(table) {
+                Ok(_) => Ok(false),
+                Err(redb::TableError::TableDoesNotExist(_)) => Ok(true),
+                Err(e) => Err(corrupt(&e)),
             }
         };
-        if !indexed {
-            let mut index = write.open_multimap_table(RUNS_BY_REQUESTER).map_err(|e| corrupt(&e))?;
+        let (by_requester, by_template) = (missing(RUNS_BY_REQUESTER)?, missing(RUNS_BY_TEMPLATE)?);
+        if by_requester || by_template {
+            let mut requesters = write.open_multimap_table(RUNS_BY_REQUESTER).map_err(|e| corrupt(&e))?;
+            let mut templates = write.open_multimap_table(RUNS_BY_TEMPLATE).map_err(|e| corrupt(&e))?;
             let runs = write.open_table(RUNS).map_err(|e| corrupt(&e))?;
             let mut count = 0usize;
             for item in runs.iter().map_err(|e| corrupt(&e))? {
                 let (id, value) = item.map_err(|e| corrupt(&e))?;
                 let run: chatrixcd_ports::RunRecord = serde_json::from_slice(value.value()).map_err(|e| corrupt(&e))?;
-                index.insert(run.requester.as_str(), id.value()).map_err(|e| corrupt(&e))?;
+                if by_requester {
+                    requesters.insert(run.requester.as_str(), id.value()).map_err(|e| corrupt(&e))?;
+                }
+                if by_template {
+                    for key in template_keys(&run) {
+                        templates.insert(key.as_str(), id.value()).map_err(|e| corrupt(&e))?;
+                    }
+                }
                 count += 1;
             }
             if count > 0 {
-                tracing::info!(path = %path.display(), runs = count, "indexed the run history by requester");
+                tracing::info!(path = %path.display(), runs = count, "indexed the run history");
             }
         }
         let mut meta = write.open_table(META).map_err(|e| corrupt(&e))?;

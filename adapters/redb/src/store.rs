@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::open::{
-    ALIASES, AUDIT, LAST_TASK, META, OpenError, PRESETS, ROOMS, RUN_BY_TASK, RUNS, RUNS_BY_REQUESTER, SCHEDULES, SLOTS,
-    TRACKED, open_database,
+    ALIASES, AUDIT, LAST_TASK, META, OpenError, PRESETS, ROOMS, RUN_BY_TASK, RUNS, RUNS_BY_REQUESTER, RUNS_BY_TEMPLATE,
+    SCHEDULES, SLOTS, TRACKED, open_database, template_keys, template_lookup,
 };
 
 /// A slot's key: its schedule, then its time, both zero-padded so keys sort in time order.
@@ -113,6 +113,7 @@ impl RedbStore {
             let mut table = txn.open_table(RUNS).map_err(unavailable)?;
             let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
             let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
+            let mut by_template = txn.open_multimap_table(RUNS_BY_TEMPLATE).map_err(unavailable)?;
             let mut ids = Vec::with_capacity(runs.len());
             for mut run in runs {
                 last += 1;
@@ -121,6 +122,9 @@ impl RedbStore {
                 let key = task_key(run_ref(&run));
                 index.insert(key.as_str(), last).map_err(unavailable)?;
                 by_requester.insert(run.requester.as_str(), last).map_err(unavailable)?;
+                for key in template_keys(&run) {
+                    by_template.insert(key.as_str(), last).map_err(unavailable)?;
+                }
                 ids.push(last);
             }
             meta.insert("last_run_id", last.to_string().as_str()).map_err(unavailable)?;
@@ -324,6 +328,10 @@ impl Store for RedbStore {
                 .map_err(unavailable)?
                 .insert(run.requester.as_str(), id)
                 .map_err(unavailable)?;
+            let mut by_template = txn.open_multimap_table(RUNS_BY_TEMPLATE).map_err(unavailable)?;
+            for key in template_keys(&run) {
+                by_template.insert(key.as_str(), id).map_err(unavailable)?;
+            }
             Ok(id)
         })
         .await
@@ -378,9 +386,23 @@ impl Store for RedbStore {
             let runs = txn.open_table(RUNS).map_err(unavailable)?;
             let upper = page.before.unwrap_or(u64::MAX);
             let mut out = Vec::new();
-            // One person's runs come from their index; the rest by walking back from `before`.
-            let ids: Box<dyn Iterator<Item = Result<u64, StoreError>>> = match &query.requester {
-                Some(requester) => {
+            // One person's or one template's runs come from their index; the rest by walking
+            // back from `before`.
+            let ids: Box<dyn Iterator<Item = Result<u64, StoreError>>> = match (&query.requester, &query.template) {
+                (None, Some(template)) => {
+                    let index = txn.open_multimap_table(RUNS_BY_TEMPLATE).map_err(unavailable)?;
+                    let mut ids = std::collections::BTreeSet::new();
+                    for key in template_lookup(template) {
+                        for id in index.get(key.as_str()).map_err(unavailable)? {
+                            let id = id.map_err(unavailable)?.value();
+                            if id < upper {
+                                ids.insert(id);
+                            }
+                        }
+                    }
+                    Box::new(ids.into_iter().rev().map(Ok))
+                }
+                (Some(requester), _) => {
                     let index = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
                     let values = index.get(requester.as_str()).map_err(unavailable)?;
                     Box::new(
@@ -390,7 +412,7 @@ impl Store for RedbStore {
                             .filter(move |id| id.as_ref().map_or(true, |id| *id < upper)),
                     )
                 }
-                None => Box::new(
+                (None, None) => Box::new(
                     runs.range(..upper)
                         .map_err(unavailable)?
                         .rev()
@@ -426,6 +448,7 @@ impl Store for RedbStore {
             let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
             let mut index = txn.open_table(RUN_BY_TASK).map_err(unavailable)?;
             let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
+            let mut by_template = txn.open_multimap_table(RUNS_BY_TEMPLATE).map_err(unavailable)?;
             let ids: Vec<u64> = by_requester
                 .remove_all(user.as_str())
                 .map_err(unavailable)?
@@ -440,6 +463,9 @@ impl Store for RedbStore {
                 let key = task_key(run_ref(&run));
                 if index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) == Some(*id) {
                     index.remove(key.as_str()).map_err(unavailable)?;
+                }
+                for key in template_keys(&run) {
+                    by_template.remove(key.as_str(), *id).map_err(unavailable)?;
                 }
             }
             Ok(ids.len())
@@ -486,10 +512,14 @@ impl Store for RedbStore {
                 let (id, value) = item.map_err(unavailable)?;
                 let run: RunRecord = decode(value.value())?;
                 if run.started_at < cutoff {
-                    doomed.push((id.value(), task_key(run_ref(&run)), run.requester));
+                    doomed.push((id.value(), task_key(run_ref(&run)), template_keys(&run), run.requester));
                 }
             }
-            for (id, key, requester) in &doomed {
+            let mut by_template = txn.open_multimap_table(RUNS_BY_TEMPLATE).map_err(unavailable)?;
+            for (id, key, templates, requester) in &doomed {
+                for template in templates {
+                    by_template.remove(template.as_str(), *id).map_err(unavailable)?;
+                }
                 runs.remove(*id).map_err(unavailable)?;
                 if index.get(key.as_str()).map_err(unavailable)?.map(|v| v.value()) == Some(*id) {
                     index.remove(key.as_str()).map_err(unavailable)?;

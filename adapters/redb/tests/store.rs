@@ -134,6 +134,10 @@ async fn purging_and_anonymising_keep_the_requester_index_true() {
     assert_eq!(store.purge_runs_of(&bob).await.unwrap(), 1);
     assert!(store.find_runs(&of(&bob), ALL).await.unwrap().is_empty());
     assert_eq!(ids(store.runs(ALL).await.unwrap()), [3, 2, 1]);
+    let template = |t: &str| chatrixcd_ports::RunQuery { template: Some(t.into()), ..Default::default() };
+    assert_eq!(ids(store.find_runs(&template("DEPLOY-web"), ALL).await.unwrap()), [3, 2, 1], "by name, any case");
+    assert_eq!(ids(store.find_runs(&template("1"), ALL).await.unwrap()), [3, 2, 1], "by id");
+    assert!(store.find_runs(&template("nope"), ALL).await.unwrap().is_empty());
     assert_eq!(
         store.run_of(TaskRef::new(InstanceId::default(), ProjectId::new(1), TaskId::new(4))).await.unwrap(),
         None
@@ -141,6 +145,12 @@ async fn purging_and_anonymising_keep_the_requester_index_true() {
     drop(store);
     let store = RedbStore::open(dir.path()).unwrap();
     assert_eq!(ids(store.find_runs(&of(&user()), ALL).await.unwrap()), [3], "kept across reopening");
+    assert_eq!(store.prune_runs(t(5)).await.unwrap(), 1);
+    assert_eq!(
+        ids(store.find_runs(&template("deploy-web"), ALL).await.unwrap()),
+        [3, 2],
+        "pruned out of the index too"
+    );
 }
 
 #[cfg(unix)]

@@ -80,7 +80,23 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
     }
     chat_rows.push(vec!["Encryption".to_owned(), if chat.encryption { "on" } else { "off" }.to_owned()]);
     chat_rows.push(vec!["Connected".to_owned(), if chat.connected { "yes" } else { "no" }.to_owned()]);
-    let reply = Reply::notice()
+    // Each instance's health as the bot sees it, without asking Semaphore (`instances` does).
+    let health: Vec<Vec<String>> = ctx
+        .instances()
+        .iter()
+        .map(|i| {
+            let open = crate::core::lock(&ctx.core().watch).push_open(i.id);
+            let watched = meter.watched.get(&i.id.to_string()).copied().unwrap_or(0);
+            let started_here = meter.tasks_started.get(&i.id.to_string()).copied().unwrap_or(0);
+            vec![
+                i.id.to_string(),
+                format!("websocket {}", if open { "open" } else { "closed" }),
+                format!("{watched} watched"),
+                format!("{started_here} started"),
+            ]
+        })
+        .collect();
+    let mut reply = Reply::notice()
         .bold("🤖 chatrixcd")
         .table(&["", ""], &bot_rows)
         .line()
@@ -89,6 +105,9 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
         .line()
         .bold("🛠️ Semaphore")
         .table(&["", ""], &semaphore);
+    if ctx.instances().is_multi() {
+        reply = reply.line().bold("Instances").table(&["", "", "", ""], &health);
+    }
     ctx.reply(req, reply).await;
     Ok(())
 }
@@ -114,6 +133,7 @@ mod tests {
         h.say(&admin(), "!cd info").await;
         let said = h.chat.bodies().join("\n");
         assert!(said.contains("staging (chosen with `use`)"), "{said}");
+        assert!(said.contains("Instances") && said.contains("staging     websocket closed  0 watched  0 started"), "{said}");
         let one = Harness::single().await;
         one.say(&admin(), "!cd info").await;
         assert!(!one.chat.bodies().join("\n").contains("Instance"), "one instance: not mentioned");
