@@ -42,6 +42,13 @@ pub struct FlagSpec {
     pub help: &'static str,
 }
 
+impl FlagSpec {
+    /// A flag with one word as its value, no other spelling, given at most once.
+    pub const fn word(name: &'static str, help: &'static str) -> Self {
+        Self { name, aliases: &[], value: Some(ValueKind::Word), repeatable: false, help }
+    }
+}
+
 /// The definition of one command (or sub-command).
 #[derive(Debug)]
 pub struct CommandSpec {

@@ -21,10 +21,6 @@ const PAGE: usize = 10;
 /// The most pages `--page` may skip to (a page past the end is named as such).
 const MAX_PAGE: u64 = 1_000;
 
-const fn word_flag(name: &'static str, help: &'static str) -> FlagSpec {
-    FlagSpec { name, aliases: &[], value: Some(ValueKind::Word), repeatable: false, help }
-}
-
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "history",
     aliases: &["hist", "runs"],
@@ -36,11 +32,11 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         help: "any of: @user or me; failed, success or running; today, week or month",
     }],
     flags: &[
-        word_flag("since", "started on or after this day (2026-11-01) or time (RFC 3339)"),
-        word_flag("until", "started before the end of this day, or before this time"),
-        word_flag("instance", "only this Semaphore instance"),
-        word_flag("project", "only this project (id or name)"),
-        word_flag("template", "only this template (id or name)"),
+        FlagSpec::word("since", "started on or after this day (2026-11-01) or time (RFC 3339)"),
+        FlagSpec::word("until", "started before the end of this day, or before this time"),
+        FlagSpec::word("instance", "only this Semaphore instance"),
+        FlagSpec::word("project", "only this project (id or name)"),
+        FlagSpec::word("template", "only this template (id or name)"),
         FlagSpec { name: "page", aliases: &[], value: Some(ValueKind::Number), repeatable: false, help: "page N, counted from the newest" },
         FlagSpec { name: "before", aliases: &[], value: Some(ValueKind::Number), repeatable: false, help: "runs older than this run number (the next page's link gives it)" },
         FlagSpec { name: "csv", aliases: &[], value: None, repeatable: false, help: "upload every matching run as a CSV file instead" },
@@ -183,7 +179,8 @@ fn parse_time(given: &str, zone: Tz, end_of_day: bool) -> Result<DateTime<Utc>, 
     })
 }
 
-fn target(run: &RunRecord) -> Target<'_> {
+/// What a run is about, as the policy sees it.
+pub(crate) fn target(run: &RunRecord) -> Target<'_> {
     Target {
         instance: Some(run.instance),
         project_id: Some(run.project.get()),
@@ -315,33 +312,51 @@ pub(crate) async fn perform_purge(ctx: Ctx<'_>, req: &Request, user: &UserId) ->
 /// The most runs one export holds; the file says when there were more.
 const EXPORT_MAX: usize = 100_000;
 
+/// The runs that match and that the caller may read, newest first, at most `max`; whether
+/// there were more. Read 1,000 at a time.
+pub(crate) async fn visible_runs(
+    ctx: Ctx<'_>,
+    req: &Request,
+    query: &RunQuery,
+    max: usize,
+) -> Result<(Vec<RunRecord>, bool), CommandError> {
+    let mut out = Vec::new();
+    let mut before = None;
+    loop {
+        let batch = ctx.store().find_runs(query, Page { limit: 1_000, before }).await?;
+        let exhausted = batch.len() < 1_000;
+        before = batch.last().map(|r| r.id).or(before);
+        for run in batch {
+            if !ctx.may(req, Permission::Read, &target(&run)) {
+                continue;
+            }
+            if out.len() == max {
+                return Ok((out, true));
+            }
+            out.push(run);
+        }
+        if exhausted {
+            return Ok((out, false));
+        }
+    }
+}
+
 /// Every matching run the caller may read, oldest first, as one file. Written batch by batch:
 /// only the file and one batch of 500 runs are in memory at once.
 async fn export(ctx: Ctx<'_>, req: &Request, filters: &Filters, json: bool) -> Result<(), CommandError> {
-    let mut newest_first: Vec<String> = Vec::new();
-    let mut before = None;
-    let mut truncated = false;
-    loop {
-        let batch = ctx.store().find_runs(&filters.query, Page { limit: 500, before }).await?;
-        let exhausted = batch.len() < 500;
-        before = batch.last().map(|r| r.id).or(before);
-        for run in batch.iter().filter(|r| ctx.may(req, Permission::Read, &target(r))) {
-            if newest_first.len() == EXPORT_MAX {
-                truncated = true;
-                break;
-            }
-            newest_first.push(if json {
-                let mut line = serde_json::to_string(run).map_err(|e| CommandError::Refused(format!("A run could not be written: {e}.")))?;
-                line.push('\n');
-                line
-            } else {
-                crate::render::csv::run_row(run)
-            });
-        }
-        if truncated || exhausted {
-            break;
-        }
+    let (runs, truncated) = visible_runs(ctx, req, &filters.query, EXPORT_MAX).await?;
+    let mut newest_first: Vec<String> = Vec::with_capacity(runs.len());
+    for run in &runs {
+        newest_first.push(if json {
+            let mut line = serde_json::to_string(run)
+                .map_err(|e| CommandError::Refused(format!("A run could not be written: {e}.")))?;
+            line.push('\n');
+            line
+        } else {
+            crate::render::csv::run_row(run)
+        });
     }
+    drop(runs);
     let count = newest_first.len();
     let mut text = if json { String::new() } else { crate::render::csv::run_header() };
     for line in newest_first.into_iter().rev() {

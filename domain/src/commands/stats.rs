@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use chatrixcd_ports::store::{RunQuery, RunRecord};
-use chatrixcd_ports::{Page, TaskStatus};
+use chatrixcd_ports::store::RunRecord;
+use chatrixcd_ports::TaskStatus;
 use chrono::{DateTime, Duration, NaiveDate, Timelike as _, Utc};
 use chrono_tz::Tz;
 
@@ -15,7 +15,7 @@ use crate::commands::history::parse_filters;
 use crate::commands::{Command, CommandError, needs_nothing};
 use crate::core::{Ctx, Request};
 use crate::grammar::{ArgSpec, CommandSpec, FlagSpec, Parsed, ValueKind};
-use crate::permissions::{Permission, Target};
+use crate::permissions::Permission;
 use crate::render::chart::{self, BLUE, Bar, Chart, GREEN, GREY, RED};
 use crate::render::duration::human;
 use crate::render::Reply;
@@ -24,10 +24,6 @@ use crate::render::Reply;
 const MAX_RUNS: usize = 200_000;
 /// The most days a chart shows (the newest).
 const MAX_DAYS: usize = 62;
-
-const fn word_flag(name: &'static str, help: &'static str) -> FlagSpec {
-    FlagSpec { name, aliases: &[], value: Some(ValueKind::Word), repeatable: false, help }
-}
 
 pub(crate) static SPEC: CommandSpec = CommandSpec {
     name: "stats",
@@ -40,12 +36,12 @@ pub(crate) static SPEC: CommandSpec = CommandSpec {
         help: "today, week or month (default: month), and any of history's filters (me, @user, failed…)",
     }],
     flags: &[
-        word_flag("since", "from this day (2026-11-01) or time"),
-        word_flag("until", "to the end of this day, or this time"),
-        word_flag("by", "a table by user, template, project or instance"),
-        word_flag("template", "one template (id or name): its duration trend"),
-        word_flag("project", "only this project (id or name)"),
-        word_flag("instance", "only this Semaphore instance"),
+        FlagSpec::word("since", "from this day (2026-11-01) or time"),
+        FlagSpec::word("until", "to the end of this day, or this time"),
+        FlagSpec::word("by", "a table by user, template, project or instance"),
+        FlagSpec::word("template", "one template (id or name): its duration trend"),
+        FlagSpec::word("project", "only this project (id or name)"),
+        FlagSpec::word("instance", "only this Semaphore instance"),
     ],
     subcommands: &[],
     examples: &["stats", "stats week --by template", "stats --since 2026-11-01 --by user", "stats month --template deploy-web"],
@@ -219,17 +215,6 @@ pub(crate) fn chart_of(summary: &Summary, durations: bool) -> Chart {
     Chart { bars, unit: if durations { "s" } else { "" } }
 }
 
-fn target(run: &RunRecord) -> Target<'_> {
-    Target {
-        instance: Some(run.instance),
-        project_id: Some(run.project.get()),
-        project: Some(&run.project_name),
-        template_id: Some(run.template.get()),
-        template: Some(&run.template_name),
-        some_of: false,
-    }
-}
-
 fn took(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".to_owned(), human)
 }
@@ -249,7 +234,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     filters.query.project = p.flag("project").map(str::to_owned);
     filters.query.template = p.flag("template").map(str::to_owned);
     let by = p.flag("by").map(By::parse).transpose()?.unwrap_or(if filters.query.template.is_some() { By::User } else { By::Template });
-    let (runs, truncated) = read_runs(ctx, req, &filters.query).await?;
+    let (runs, truncated) = crate::commands::history::visible_runs(ctx, req, &filters.query, MAX_RUNS).await?;
     let since: DateTime<Utc> = filters.query.since.unwrap_or(now);
     let until = filters.query.until.unwrap_or(now).min(now);
     let first = since.with_timezone(&zone).date_naive();
@@ -272,29 +257,6 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
     let file = chatrixcd_ports::chat::FileUpload { file_name: "stats.png".into(), mime_type: "image/png".into(), bytes: png, caption: Some(caption) };
     ctx.chat().upload(&req.room, file).await?;
     Ok(())
-}
-
-/// The runs that match, that the caller may read, newest first, at most [`MAX_RUNS`].
-async fn read_runs(ctx: Ctx<'_>, req: &Request, query: &RunQuery) -> Result<(Vec<RunRecord>, bool), CommandError> {
-    let mut out = Vec::new();
-    let mut before = None;
-    loop {
-        let batch = ctx.store().find_runs(query, Page { limit: 1_000, before }).await?;
-        let exhausted = batch.len() < 1_000;
-        before = batch.last().map(|r| r.id).or(before);
-        for run in batch {
-            if !ctx.may(req, Permission::Read, &target(&run)) {
-                continue;
-            }
-            if out.len() == MAX_RUNS {
-                return Ok((out, true));
-            }
-            out.push(run);
-        }
-        if exhausted {
-            return Ok((out, false));
-        }
-    }
 }
 
 fn describe(s: &Summary, by: By, period: &str, truncated: bool) -> Reply {
