@@ -107,7 +107,7 @@ fn main() {
                 50,
             ),
             (
-                "history --template 7 (1 in 40)",
+                "history --template 7 (1 in 40; index)",
                 chatrixcd_ports::RunQuery { template: Some("7".into()), ..Default::default() },
                 50,
             ),
@@ -122,17 +122,22 @@ fn main() {
                 50,
             ),
             (
-                "history --since <an hour ago> (3,600 runs, walk stops there)",
+                "history --project nope --since <an hour ago> (walk stops at the hour: 3,600 runs)",
                 chatrixcd_ports::RunQuery {
                     since: Some(last_hour),
-                    template: Some("nope".into()),
+                    project: Some("nope".into()),
                     ..Default::default()
                 },
                 10,
             ),
             (
-                "history --template nope (no match, no index: reads all)",
+                "history --template nope (no such template; index)",
                 chatrixcd_ports::RunQuery { template: Some("nope".into()), ..Default::default() },
+                50,
+            ),
+            (
+                "history --project nope (no match, no index, no date: reads all)",
+                chatrixcd_ports::RunQuery { project: Some("nope".into()), ..Default::default() },
                 3,
             ),
         ];

@@ -56,6 +56,35 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Ids from lists that are each newest first, as one list newest first, each id once.
+fn merge_newest_first<I>(mut lists: Vec<std::iter::Peekable<I>>) -> impl Iterator<Item = Result<u64, StoreError>>
+where
+    I: Iterator<Item = Result<u64, StoreError>>,
+{
+    let mut last: Option<u64> = None;
+    std::iter::from_fn(move || {
+        loop {
+            let mut best: Option<(usize, u64)> = None;
+            for (i, list) in lists.iter_mut().enumerate() {
+                match list.peek() {
+                    // An error first, so it is not lost.
+                    Some(Err(_)) => return list.next(),
+                    Some(Ok(id)) if best.is_none_or(|(_, b)| *id > b) => best = Some((i, *id)),
+                    _ => {}
+                }
+            }
+            let (i, id) = best?;
+            lists[i].next();
+            // The same run under its template's name and its id.
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            return Some(Ok(id));
+        }
+    })
+}
+
 /// Every value of `table`, decoded, in key order; none when the table was never made (a file
 /// written before the table existed).
 fn all_values<K: redb::Key + 'static, T: DeserializeOwned>(
@@ -391,16 +420,14 @@ impl Store for RedbStore {
             let ids: Box<dyn Iterator<Item = Result<u64, StoreError>>> = match (&query.requester, &query.template) {
                 (None, Some(template)) => {
                     let index = txn.open_multimap_table(RUNS_BY_TEMPLATE).map_err(unavailable)?;
-                    let mut ids = std::collections::BTreeSet::new();
+                    // A name and maybe an id: each key's ids newest first, merged as they are
+                    // read, so a page costs a page, however common the template.
+                    let mut lists = Vec::new();
                     for key in template_lookup(template) {
-                        for id in index.get(key.as_str()).map_err(unavailable)? {
-                            let id = id.map_err(unavailable)?.value();
-                            if id < upper {
-                                ids.insert(id);
-                            }
-                        }
+                        let ids = index.get(key.as_str()).map_err(unavailable)?;
+                        lists.push(ids.rev().map(|v| v.map(|v| v.value()).map_err(unavailable)).peekable());
                     }
-                    Box::new(ids.into_iter().rev().map(Ok))
+                    Box::new(merge_newest_first(lists).filter(move |id| id.as_ref().map_or(true, |id| *id < upper)))
                 }
                 (Some(requester), _) => {
                     let index = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
