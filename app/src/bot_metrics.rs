@@ -129,6 +129,12 @@ impl Collector for BotCollector {
             i64::try_from(s.open_questions).unwrap_or(i64::MAX),
         )?;
         gauge(&mut encoder, "start_time_seconds", "When the bot started, in Unix seconds", s.started_at)?;
+        counter(
+            &mut encoder,
+            "chat_sync_failures",
+            "Matrix syncs that failed or got stuck since the start",
+            s.chat_sync_failures,
+        )?;
         gauge(
             &mut encoder,
             "chat_connected",

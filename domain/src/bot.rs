@@ -120,6 +120,7 @@ impl Bot {
     pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
         let stats = self.stats();
         let open_questions = lock(&self.core.questions).len() + lock(&self.core.dialogs).len();
+        let chat = self.core.deps.chat.connection_info();
         crate::metrics::MetricsSnapshot {
             messages_sent: stats.messages_sent,
             chat_errors: stats.errors,
@@ -132,7 +133,8 @@ impl Bot {
                 let watch = lock(&self.core.watch);
                 self.core.instances().iter().map(|i| (i.id.to_string(), watch.push_open(i.id))).collect()
             },
-            chat_connected: self.core.deps.chat.connection_info().connected,
+            chat_connected: chat.connected,
+            chat_sync_failures: chat.sync_failures,
             ..self.core.meter.snapshot()
         }
     }

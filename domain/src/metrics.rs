@@ -53,6 +53,8 @@ pub struct MetricsSnapshot {
     pub lag_count: u64,
     /// Whether the chat connection is up (Matrix: syncing).
     pub chat_connected: bool,
+    /// Syncs that failed or got stuck.
+    pub chat_sync_failures: u64,
 }
 
 #[derive(Debug, Default)]

@@ -187,4 +187,6 @@ pub struct ConnectionInfo {
     pub device_id: Option<String>,
     pub encryption: bool,
     pub connected: bool,
+    /// Syncs that failed or got stuck since the start (Matrix).
+    pub sync_failures: u64,
 }

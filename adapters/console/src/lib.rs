@@ -304,6 +304,7 @@ impl ChatPort for ConsoleChat {
             device_id: None,
             encryption: false,
             connected: true,
+            sync_failures: 0,
         }
     }
 }

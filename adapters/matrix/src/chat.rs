@@ -25,6 +25,8 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomOrAliasId};
 pub struct MatrixChat {
     client: Client,
     connected: Arc<AtomicBool>,
+    /// Syncs that failed or got stuck (counted by the sync loop).
+    sync_failures: Arc<std::sync::atomic::AtomicU64>,
     encryption: MatrixEncryption,
 }
 
@@ -50,8 +52,13 @@ fn refused(e: impl std::fmt::Display) -> ChatError {
 }
 
 impl MatrixChat {
-    pub(crate) fn new(client: Client, connected: Arc<AtomicBool>, encryption: MatrixEncryption) -> Self {
-        Self { client, connected, encryption }
+    pub(crate) fn new(
+        client: Client,
+        connected: Arc<AtomicBool>,
+        sync_failures: Arc<std::sync::atomic::AtomicU64>,
+        encryption: MatrixEncryption,
+    ) -> Self {
+        Self { client, connected, sync_failures, encryption }
     }
 
     /// The encryption layer, for `chatrixcd verify` (the bot reaches it through the chat port).
@@ -207,6 +214,7 @@ impl ChatPort for MatrixChat {
             device_id: self.client.device_id().map(ToString::to_string),
             encryption: true,
             connected: self.connected.load(Ordering::Relaxed),
+            sync_failures: self.sync_failures.load(Ordering::Relaxed),
         }
     }
 

@@ -195,7 +195,8 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
     let (tx, rx) = mpsc::channel(256);
     let connected = Arc::new(AtomicBool::new(false));
     let encryption = MatrixEncryption::new(client.clone(), tx.clone());
-    let chat = MatrixChat::new(client.clone(), Arc::clone(&connected), encryption.clone());
+    let sync_failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let chat = MatrixChat::new(client.clone(), Arc::clone(&connected), Arc::clone(&sync_failures), encryption.clone());
     // A restored session resumes from its stored sync token: what arrived meanwhile is handed
     // over (the bot decides by age). A fresh login skips the room's old history.
     if restored {
@@ -240,7 +241,8 @@ pub async fn connect(config: MatrixConfig) -> Result<(MatrixChat, mpsc::Receiver
         }
     }
     let stuck_after = config.sync_timeout + config.sync_patience;
-    tokio::spawn(sync_forever(client, first.next_batch, connected, config.sync_timeout, stuck_after));
+    let health = SyncHealth { connected, failures: sync_failures };
+    tokio::spawn(sync_forever(client, first.next_batch, health, config.sync_timeout, stuck_after));
     Ok((chat, rx))
 }
 
@@ -463,13 +465,14 @@ const TIMELINE_LIMIT: u32 = 50;
 
 /// `sync_once` in a loop: unlike `Client::sync`, it adds no throttle between syncs, so replies
 /// are not delayed by up to a second under traffic.
-async fn sync_forever(
-    client: Client,
-    token: String,
+/// What the sync loop tells the chat port: whether it is syncing, and how often it failed.
+struct SyncHealth {
     connected: Arc<AtomicBool>,
-    timeout: Duration,
-    stuck_after: Duration,
-) {
+    failures: Arc<std::sync::atomic::AtomicU64>,
+}
+
+async fn sync_forever(client: Client, token: String, health: SyncHealth, timeout: Duration, stuck_after: Duration) {
+    let SyncHealth { connected, failures } = health;
     let mut settings = sync_settings(false).token(token).timeout(timeout);
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -477,6 +480,7 @@ async fn sync_forever(
         // from the same token, so nothing is skipped.
         let Ok(synced) = tokio::time::timeout(stuck_after, client.sync_once(settings.clone())).await else {
             connected.store(false, Ordering::Relaxed);
+            failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(waited = ?stuck_after, "a sync did not finish; starting it again");
             continue;
         };
@@ -488,6 +492,7 @@ async fn sync_forever(
             }
             Err(e) => {
                 connected.store(false, Ordering::Relaxed);
+                failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, retry_in = ?backoff, "sync failed");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
