@@ -375,7 +375,7 @@ impl Bot {
         for dialog in dialogs {
             let reply =
                 Reply::notice().push(&format!("❎ Cancelled the questions for {}: {why}.", dialog.template_name()));
-            self.core.out.post(&dialog.req.room, reply.build()).await;
+            crate::dialog::post_in_thread(&self.core, &dialog, reply).await;
         }
     }
 

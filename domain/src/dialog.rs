@@ -196,7 +196,9 @@ pub(crate) enum Route {
 }
 
 impl Dialogs {
-    /// Opens a dialog; one of the same requester in the same room is replaced (and returned).
+    /// Opens a dialog. A person has at most one, in any room: their direct room is shared by
+    /// all their dialogs, so two could not tell whose secret an answer there is. The one
+    /// replaced is returned.
     fn open(
         &mut self,
         purpose: Purpose,
@@ -206,7 +208,7 @@ impl Dialogs {
         resolved: Resolved,
         args: Args,
     ) -> (Dialog, Option<Dialog>) {
-        let replaced = self.close(&req.room, &req.sender);
+        let replaced = self.open.iter().position(|d| d.req.sender == req.sender).map(|i| self.open.remove(i));
         self.next_id += 1;
         let dialog = Dialog::new(self.next_id, purpose, req, thread_root, deadline, resolved, args);
         self.open.push(dialog.clone());
@@ -280,7 +282,9 @@ impl Dialogs {
                 continue;
             }
             let in_thread = thread == Some(&d.thread_root);
-            if mine && (in_thread || thread.is_none()) {
+            // While a secret is asked in the direct room, only the thread speaks to the dialog
+            // here: other chatter of the requester stays theirs (and is not deleted).
+            if mine && (in_thread || (thread.is_none() && !d.asks_secret())) {
                 return Route::Answer(d.id);
             }
             if !mine && in_thread {
@@ -312,8 +316,9 @@ async fn open(ctx: Ctx<'_>, req: &Request, purpose: Purpose, resolved: Resolved,
     let core = ctx.core();
     let thread_root = req.thread.clone().unwrap_or_else(|| req.event_id.clone());
     let deadline = core.now() + core.settings.run_confirm_timeout;
-    let (dialog, _) =
+    let (dialog, elsewhere) =
         crate::core::lock(&core.dialogs).open(purpose, req.clone(), thread_root, deadline, resolved, args);
+    let replaced = replaced.or(elsewhere);
     let count = dialog.questions.len();
     let what = match dialog.purpose {
         Purpose::Run => dialog.template_name().to_owned(),
@@ -331,7 +336,8 @@ async fn open(ctx: Ctx<'_>, req: &Request, purpose: Purpose, resolved: Resolved,
         &format!("Answer here; `skip` leaves out an optional one, `back` goes back, `cancel` stops. {nothing}"),
     );
     if let Some(old) = replaced {
-        intro = intro.line().push(&format!("(This replaces your open questions for {}.)", old.template_name()));
+        let place = if old.req.room == dialog.req.room { String::new() } else { format!(" in {}", old.req.room) };
+        intro = intro.line().push(&format!("(This replaces your open questions for {}{place}.)", old.template_name()));
     }
     if let Some(warning) = secrets_warning(&dialog) {
         intro = intro.line().push(&warning);
@@ -346,7 +352,7 @@ fn secrets_warning(dialog: &Dialog) -> Option<String> {
     survey::secrets_warning(&dialog.resolved.template, &secrets)
 }
 
-async fn post_in_thread(core: &Core, dialog: &Dialog, reply: Reply) -> Option<EventId> {
+pub(crate) async fn post_in_thread(core: &Core, dialog: &Dialog, reply: Reply) -> Option<EventId> {
     let mut message = reply.build();
     message.thread_root = Some(dialog.thread_root.clone());
     message.reply_to = Some(dialog.req.event_id.clone());
@@ -450,7 +456,9 @@ async fn ask(core: &Core, id: u64) {
                 var.name
             ));
             let reply = if var.required {
-                reply.push("Give it with --var in a direct room with me, or `cancel`.")
+                // Nothing could answer it: the dialog ends here rather than wait for its timeout.
+                crate::core::lock(&core.dialogs).take(id);
+                reply.push("Nothing was run; give it with --var in a direct room with me.")
             } else {
                 reply.push("`skip` leaves it out, `cancel` stops.")
             };

@@ -287,3 +287,33 @@ proptest::proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn one_person_has_one_dialog_so_a_direct_answer_is_never_anothers_and_chatter_is_left_alone() {
+    let h = Harness::single().await;
+    let elsewhere = RoomId::parse("!dev:test").unwrap();
+    let first = h.say_in(&room(), &admin(), "!cd run ops hello-args --var env=prod --var count=1", None).await;
+    h.say_in(&room(), &admin(), "ann", Some(&first)).await;
+    assert!(last(&h).contains("I asked you in a direct message"), "{}", last(&h));
+    // Unthreaded chatter while the secret waits in the direct room: neither taken nor deleted.
+    let chatter = h.say_in(&room(), &admin(), "lunch?", None).await;
+    assert!(!h.chat.redacted.lock().unwrap().iter().any(|(_, e)| e == &chatter));
+    assert!(last(&h).contains("I asked you in a direct message"), "nothing said to it: {}", last(&h));
+    // A dialog in another room replaces this one, and says where the old one was.
+    h.say_in(&elsewhere, &admin(), "!cd run ops hello-args --var env=stage --var count=2", None).await;
+    let sent = h.sent();
+    assert!(
+        sent.iter().any(|(r, _, b)| r == &elsewhere
+            && b.contains("(This replaces your open questions for hello-args in !ops:test.)")),
+        "{sent:?}"
+    );
+    h.say_in(&elsewhere, &admin(), "bea", None).await;
+    let dm = direct_room_of(&admin());
+    h.say_in(&dm, &admin(), "the-staging-key", None).await;
+    let preview = last(&h);
+    assert!(
+        preview.starts_with("🚀 Ready to run hello-args?") && preview.contains("Variable env      stage"),
+        "{preview}"
+    );
+    assert!(h.sent().last().is_some_and(|(r, _, _)| r == &elsewhere), "the preview is in the dialog's own room");
+}

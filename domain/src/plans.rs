@@ -103,6 +103,9 @@ impl PendingAction {
                 ),
                 ScheduleChange::Remove(s) => format!("remove schedule #{} “{}”", s.id, s.name),
             },
+            Self::Purge { user, runs } if *runs >= 10_000 => {
+                format!("remove the {runs} or more run(s) of {user} from the history")
+            }
             Self::Purge { user, runs } => format!("remove the {runs} run(s) of {user} from the history"),
         }
     }
