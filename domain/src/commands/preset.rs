@@ -353,7 +353,7 @@ async fn show(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErro
         .line()
         .push(&format!(
             "{} preset for {} ({}) in {}, saved by {} on {}.",
-            capitalise(&scope_words(&preset.scope, &req.room)),
+            crate::commands::grant::capitalised(&scope_words(&preset.scope, &req.room)),
             preset.template_name,
             preset.template,
             preset.project_name,
@@ -383,11 +383,6 @@ async fn show(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErro
     reply = reply.line().push(&status);
     ctx.reply(req, reply).await;
     Ok(())
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }
 
 async fn remove(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
