@@ -504,27 +504,38 @@ impl Store for RedbStore {
         self.write(move |txn| {
             let anonymous = chatrixcd_ports::UserId::parse(chatrixcd_ports::store::ANONYMOUS)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // Runs up to this id were anonymised (or checked) at an earlier start: each start reads
+            // only the runs that have come of age since, not the whole old history again.
+            let mut meta = txn.open_table(META).map_err(unavailable)?;
+            let done: u64 = meta
+                .get("anonymised_through")
+                .map_err(unavailable)?
+                .map_or(Ok(0), |v| v.value().parse::<u64>().map_err(|e| StoreError::Corrupt(e.to_string())))?;
             let mut runs = txn.open_table(RUNS).map_err(unavailable)?;
             let mut by_requester = txn.open_multimap_table(RUNS_BY_REQUESTER).map_err(unavailable)?;
             let mut changed = Vec::new();
-            for item in runs.iter().map_err(unavailable)? {
+            let mut through = done;
+            for item in runs.range(done.saturating_add(1)..).map_err(unavailable)? {
                 let (id, value) = item.map_err(unavailable)?;
                 let run: RunRecord = decode(value.value())?;
                 // Numbered in start order: the first run at or after the cutoff ends the walk.
                 if run.started_at >= cutoff {
                     break;
                 }
+                through = id.value();
                 if run.requester != anonymous {
                     changed.push((id.value(), run));
                 }
             }
-            for (id, mut run) in changed.iter().cloned() {
+            let count = changed.len();
+            for (id, mut run) in changed {
                 by_requester.remove(run.requester.as_str(), id).map_err(unavailable)?;
                 run.requester = anonymous.clone();
                 runs.insert(id, encode(&run)?.as_slice()).map_err(unavailable)?;
                 by_requester.insert(anonymous.as_str(), id).map_err(unavailable)?;
             }
-            Ok(changed.len())
+            meta.insert("anonymised_through", through.to_string().as_str()).map_err(unavailable)?;
+            Ok(count)
         })
         .await
     }
