@@ -26,14 +26,58 @@ impl BotSlot {
 #[derive(Debug)]
 pub(crate) struct BotCollector(pub(crate) BotSlot);
 
-fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
-    let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-    ConstCounter::new(value).encode(metric)
+/// Label pairs of one series.
+type Labels<'a> = Vec<(&'static str, &'a str)>;
+
+/// A counter family, one series per row (no label: a plain counter).
+fn counters<'a>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Labels<'a>, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, n) in rows {
+        if labels.is_empty() {
+            ConstCounter::new(n).encode(family)?;
+            return Ok(());
+        }
+        ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
-fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
-    let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    ConstGauge::new(value).encode(metric)
+/// A gauge family, one series per row (no label: a plain gauge).
+fn gauges<'a>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Labels<'a>, i64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, n) in rows {
+        if labels.is_empty() {
+            ConstGauge::new(n).encode(family)?;
+            return Ok(());
+        }
+        ConstGauge::new(n).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// A histogram from the snapshot's cumulative buckets.
+fn histogram(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    (buckets, sum, count): (&[(f64, u64)], f64, u64),
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+    metric.encode_histogram::<NoLabelSet>(sum, count, &per_bucket(buckets, count), None)
+}
+
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The snapshot's cumulative buckets as the encoder wants them (it adds them up itself), with
@@ -56,124 +100,84 @@ impl Collector for BotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let Some(bot) = self.0.0.get() else { return Ok(()) };
         let s = bot.metrics();
-        {
-            let mut family = encoder.encode_descriptor(
-                "commands",
-                "Chat commands handled, by command and outcome (ok, usage, denied, refused, semaphore_error, error)",
-                None,
-                MetricType::Counter,
-            )?;
-            for ((command, outcome), n) in &s.commands {
-                let labels = [("command", command.as_str()), ("outcome", outcome.as_str())];
-                ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        {
-            let mut metric = encoder.encode_descriptor(
-                "command_duration_seconds",
-                "Time from a command's parse to the end of its handling",
-                None,
-                MetricType::Histogram,
-            )?;
-            let per_bucket = per_bucket(&s.latency_buckets, s.latency_count);
-            metric.encode_histogram::<NoLabelSet>(s.latency_sum, s.latency_count, &per_bucket, None)?;
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "tasks_started",
-                "Semaphore tasks the bot started, by instance",
-                None,
-                MetricType::Counter,
-            )?;
-            for (instance, n) in &s.tasks_started {
-                ConstCounter::new(*n).encode(family.encode_family(&[("instance", instance.as_str())])?)?;
-            }
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "tasks_finished",
-                "The bot's watched tasks that ended, by instance and result",
-                None,
-                MetricType::Counter,
-            )?;
-            for ((instance, result), n) in &s.tasks_finished {
-                let labels = [("instance", instance.as_str()), ("result", result.as_str())];
-                ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "schedule_fires",
-                "Schedule slots, by outcome (started, failed, missed)",
-                None,
-                MetricType::Counter,
-            )?;
-            for (outcome, n) in &s.schedule_fires {
-                ConstCounter::new(*n).encode(family.encode_family(&[("outcome", outcome.as_str())])?)?;
-            }
-        }
-        counter(&mut encoder, "messages_sent", "Messages and edits the bot posted", s.messages_sent)?;
-        counter(
-            &mut encoder,
-            "chat_errors",
-            "Posts and edits the chat server refused or did not answer",
-            s.chat_errors,
+        let e = &mut encoder;
+        counters(
+            e,
+            "commands",
+            "Chat commands handled, by command and outcome (ok, usage, denied, refused, semaphore_error, error)",
+            s.commands.iter().map(|((c, o), n)| (vec![("command", c.as_str()), ("outcome", o.as_str())], *n)),
         )?;
-        counter(&mut encoder, "undecryptable_events", "Encrypted events the bot could not decrypt", s.undecryptable)?;
-        counter(&mut encoder, "alerts", "Semaphore alerts taken in through the webhook endpoint", s.alerts)?;
-        counter(&mut encoder, "hook_deliveries", "Named hooks' deliveries posted to rooms", s.hook_deliveries)?;
-        gauge(
-            &mut encoder,
+        histogram(
+            e,
+            "command_duration_seconds",
+            "Time from a command's parse to the end of its handling",
+            (&s.latency_buckets, s.latency_sum, s.latency_count),
+        )?;
+        counters(
+            e,
+            "tasks_started",
+            "Semaphore tasks the bot started, by instance",
+            s.tasks_started.iter().map(|(i, n)| (vec![("instance", i.as_str())], *n)),
+        )?;
+        counters(
+            e,
+            "tasks_finished",
+            "The bot's watched tasks that ended, by instance and result",
+            s.tasks_finished.iter().map(|((i, r), n)| (vec![("instance", i.as_str()), ("result", r.as_str())], *n)),
+        )?;
+        counters(
+            e,
+            "schedule_fires",
+            "Schedule slots, by outcome (started, failed, missed)",
+            s.schedule_fires.iter().map(|(o, n)| (vec![("outcome", o.as_str())], *n)),
+        )?;
+        let plain = [
+            ("messages_sent", "Messages and edits the bot posted", s.messages_sent),
+            ("chat_errors", "Posts and edits the chat server refused or did not answer", s.chat_errors),
+            ("undecryptable_events", "Encrypted events the bot could not decrypt", s.undecryptable),
+            ("alerts", "Semaphore alerts taken in through the webhook endpoint", s.alerts),
+            ("hook_deliveries", "Named hooks' deliveries posted to rooms", s.hook_deliveries),
+        ];
+        for (name, help, n) in plain {
+            counters(e, name, help, [(Vec::new(), n)])?;
+        }
+        gauges(
+            e,
             "open_questions",
             "Confirmations and dialogs waiting for an answer",
-            i64::try_from(s.open_questions).unwrap_or(i64::MAX),
+            [(Vec::new(), big(s.open_questions))],
         )?;
-        gauge(&mut encoder, "start_time_seconds", "When the bot started, in Unix seconds", s.started_at)?;
-        counter(
-            &mut encoder,
+        gauges(e, "start_time_seconds", "When the bot started, in Unix seconds", [(Vec::new(), s.started_at)])?;
+        counters(
+            e,
             "chat_sync_failures",
             "Matrix syncs that failed or got stuck since the start",
-            s.chat_sync_failures,
+            [(Vec::new(), s.chat_sync_failures)],
         )?;
-        gauge(
-            &mut encoder,
+        gauges(
+            e,
             "chat_connected",
             "Whether the chat connection is up (1: Matrix is syncing)",
-            i64::from(s.chat_connected),
+            [(Vec::new(), i64::from(s.chat_connected))],
         )?;
-        {
-            let mut metric = encoder.encode_descriptor(
-                "chat_event_lag_seconds",
-                "From the homeserver's timestamp of a message to the bot taking it in",
-                None,
-                MetricType::Histogram,
-            )?;
-            let per_bucket = per_bucket(&s.lag_buckets, s.lag_count);
-            metric.encode_histogram::<NoLabelSet>(s.lag_sum, s.lag_count, &per_bucket, None)?;
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "watched_tasks",
-                "Tasks the bot watches, by instance, as of each instance's last poll",
-                None,
-                MetricType::Gauge,
-            )?;
-            for (instance, n) in &s.watched {
-                let n = i64::try_from(*n).unwrap_or(i64::MAX);
-                ConstGauge::new(n).encode(family.encode_family(&[("instance", instance.as_str())])?)?;
-            }
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "websocket_connected",
-                "Whether each instance's Semaphore websocket is open (1) or not (0)",
-                None,
-                MetricType::Gauge,
-            )?;
-            for (instance, open) in &s.websocket {
-                ConstGauge::new(i64::from(*open)).encode(family.encode_family(&[("instance", instance.as_str())])?)?;
-            }
-        }
+        histogram(
+            e,
+            "chat_event_lag_seconds",
+            "From the homeserver's timestamp of a message to the bot taking it in",
+            (&s.lag_buckets, s.lag_sum, s.lag_count),
+        )?;
+        gauges(
+            e,
+            "watched_tasks",
+            "Tasks the bot watches, by instance, as of each instance's last poll",
+            s.watched.iter().map(|(i, n)| (vec![("instance", i.as_str())], big(*n))),
+        )?;
+        gauges(
+            e,
+            "websocket_connected",
+            "Whether each instance's Semaphore websocket is open (1) or not (0)",
+            s.websocket.iter().map(|(i, open)| (vec![("instance", i.as_str())], i64::from(*open))),
+        )?;
         Ok(())
     }
 }
