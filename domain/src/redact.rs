@@ -123,8 +123,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(r"pypi-AgE[A-Za-z0-9_-]{50,}", any),
         // JWTs: header and payload are base64 JSON objects, so both start with `eyJ`.
         rule(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?", any),
-        // Matrix: Synapse access and refresh tokens, MAS tokens.
-        rule(r"sy[tr]_[A-Za-z0-9_]{10,}", any),
+        // Matrix: Synapse access, refresh and SSO login tokens, MAS tokens.
+        rule(r"sy[tlr]_[A-Za-z0-9_]{10,}", any),
         rule(r"(?:mat|mar|mct|mcr)_[A-Za-z0-9]{30}_[A-Za-z0-9]{6}", any),
     ]
 });
@@ -190,6 +190,7 @@ const RULE_WORDS: &[&str] = &[
     "pypi-",
     "eyj",
     "syt_",
+    "syl_",
     "syr_",
     "mat_",
     "mar_",
@@ -234,6 +235,13 @@ impl Redactor {
             needles.push(percent_encode(&secret));
             if let Some(json) = json_escape(&secret) {
                 needles.push(json);
+            }
+            // A message's HTML carries outside text escaped (`&` as `&amp;`), where the secret
+            // itself would not be found; the log renderer leaves `'` as it is.
+            let html = crate::render::html::escape(&secret);
+            if html != secret {
+                needles.push(html.replace("&#39;", "'"));
+                needles.push(html.into_owned());
             }
             needles.push(secret);
         }
@@ -670,6 +678,7 @@ mod tests {
             ("AIzaSyA-1234567890abcdefghijklmnopqrstu", "[REDACTED]"),
             ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "jwt [REDACTED]"),
             ("syt_Ym90_abcdefghijklmnop_123456", "[REDACTED]"),
+            ("syl_Ym90_abcdefghijklmnop_123456", "[REDACTED]"),
             ("mat_abcdefghijklmnopqrstuvwxyz0123_a1b2c3", "[REDACTED]"),
             ("\x1b[0;33mghp_abcdefghijklmnopqrstuvwxyz0123456789\x1b[0m", "\x1b[0;33m[REDACTED]\x1b[0m"),
             // Semaphore tokens, anywhere.
@@ -738,6 +747,14 @@ mod tests {
         assert_eq!(r.redact(r#"{"pw":"p@ss/word!\""}"#), r#"{"pw":"[REDACTED]"}"#);
         assert_eq!(r.redact("abc stays"), "abc stays", "short values are not treated as secrets");
         assert_eq!(r.redact("REDACT stays"), "REDACT stays", "parts of the mark are not secrets");
+    }
+
+    #[test]
+    fn known_secrets_are_masked_in_html_too() {
+        let r = Redactor::new(["a&b<c>\"d'e".to_owned()]);
+        assert_eq!(r.redact("<code>a&amp;b&lt;c&gt;&quot;d&#39;e</code>"), "<code>[REDACTED]</code>");
+        assert_eq!(r.redact("<pre>a&amp;b&lt;c&gt;&quot;d'e</pre>"), "<pre>[REDACTED]</pre>", "as the log renderer escapes");
+        assert_eq!(r.redact("a&b<c>\"d'e"), "[REDACTED]");
     }
 
     #[test]
@@ -829,6 +846,11 @@ mod tests {
             let text = format!("{prefix}{secret}{suffix}");
             let out = r.redact(&text);
             prop_assert!(!out.contains(&secret), "{:?}", out);
+            // The same in a message's HTML, where the secret is escaped like all outside text.
+            let escaped = crate::render::html::escape(&secret).into_owned();
+            let html = format!("{}{escaped}{}", crate::render::html::escape(&prefix), crate::render::html::escape(&suffix));
+            let out = r.redact(&html);
+            prop_assert!(!out.contains(&escaped), "{:?}", out);
         }
 
         #[test]
