@@ -48,19 +48,40 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
 }
 
 /// What matrix-sdk says at `info` is a line per sync with every setting in it, and it logs the
-/// homeserver's expected 404s (no backup yet, no secret storage) as errors: operators would drown
-/// in both. Its warnings stay; `RUST_LOG` brings the rest back when debugging.
-const QUIET_MATRIX_SDK: &str =
-    "matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,matrix_sdk::http_client=off";
+/// homeserver's expected 404s (no backup yet, no secret storage, no encryption state in a plain
+/// room) as errors: operators would drown in both, and would learn to ignore ERROR. Its
+/// warnings stay; `RUST_LOG` brings the rest back when debugging.
+const QUIET_MATRIX_SDK: &str = "matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,\
+                                matrix_sdk::http_client=off";
 
-/// Installs the global subscriber. `RUST_LOG` overrides `default_level`.
+/// How each log record is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One line of text per event, for people and journald.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields.message`, the event's fields), for
+    /// log shippers.
+    Json,
+}
+
+/// The filter: `RUST_LOG` when set, else `default_level` for the bot with matrix-sdk quietened.
+fn filter(default_level: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{default_level},{QUIET_MATRIX_SDK}")))
+}
+
+/// Installs the global subscriber, as text. `RUST_LOG` overrides `default_level`.
 pub(crate) fn init(default_level: &str, redactor: Arc<Redactor>) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},{QUIET_MATRIX_SDK}")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(RedactingStderr { redactor })
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+    init_as(default_level, redactor, LogFormat::Text);
+}
+
+/// Installs the global subscriber in `format`. `RUST_LOG` overrides `default_level`.
+pub(crate) fn init_as(default_level: &str, redactor: Arc<Redactor>, format: LogFormat) {
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter(default_level)).with_writer(RedactingStderr { redactor });
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).with_target(false).try_init(),
+        // Every record is one line with its target, so a shipper can route matrix-sdk's apart.
+        LogFormat::Json => builder.json().with_ansi(false).with_current_span(false).try_init(),
+    };
 }

@@ -22,11 +22,15 @@ pub(crate) struct RunArgs {
     /// Where to keep state; default: the config's matrix.store_path (ChatrixCD's `./store`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// How the log on stderr is written: `text` (a line per event) or `json` (an object per
+    /// line, for log shippers). `RUST_LOG` sets what is logged.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: crate::logging::LogFormat,
 }
 
 impl Default for RunArgs {
     fn default() -> Self {
-        Self { config: PathBuf::from("config.json"), data_dir: None }
+        Self { config: PathBuf::from("config.json"), data_dir: None, log_format: crate::logging::LogFormat::Text }
     }
 }
 
@@ -34,7 +38,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (config, warnings) = load_config_with_warnings(&args.config)?;
     let data_dir = data_dir(&config, args.data_dir.as_deref());
     let bot_config = bot_config(&config, data_dir.clone());
-    crate::logging::init("info", Arc::new(wiring::redactor(&bot_config)));
+    crate::logging::init_as("info", Arc::new(wiring::redactor(&bot_config)), args.log_format);
     for w in &warnings {
         tracing::warn!("{w}");
     }

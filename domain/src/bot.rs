@@ -665,7 +665,10 @@ async fn run_parsed(core: &Core, req: &Request, command: Option<&'static Command
         None => Err(CommandError::Usage(format!("Unknown command `{}`.", parsed.path.join(" ")))),
     };
     let seconds = (core.now() - started).num_microseconds().map_or(0.0, |us| us as f64 / 1e6);
-    core.meter.command(commands::spec_of(&parsed).name, crate::metrics::outcome(&result), seconds);
+    let (name, outcome) = (commands::spec_of(&parsed).name, crate::metrics::outcome(&result));
+    core.meter.command(name, outcome, seconds);
+    // One line per command, for the operator: what, where, who, how it went, how long it took.
+    tracing::info!(command = name, room = %req.room, sender = %req.sender, outcome, ms = (seconds * 1e4).round() / 10.0, "command handled");
     if let Err(error) = result {
         // Boxed: the error path's future is most of this one's size, and every command's job
         // is allocated at that size (see docs/performance.md).

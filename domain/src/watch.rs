@@ -288,6 +288,10 @@ async fn update(core: &Core, mut tracked: TrackedTask, task: &Task) {
     let shown = shown_status(&tracked, &task.status);
     let ended = task.end.unwrap_or(now);
     core.meter.task_finished(task_ref.instance, &shown);
+    tracing::info!(
+        instance = %task_ref.instance, task = %task_ref.task, template = %tracked.template_name, status = %shown,
+        room = %tracked.room, "task finished"
+    );
     if let Err(e) = core.store().finish_run(task_ref, ended, shown.clone()).await {
         tracing::error!(error = %e, "could not record how a run ended");
     }

@@ -130,11 +130,17 @@ impl Setup {
     /// Starts the bot and returns once it says it is connected to Matrix, so tests neither guess
     /// with sleeps nor blame a later step for a start that failed.
     pub fn start_bot(&self) -> Child {
+        self.start_bot_with(&[])
+    }
+
+    /// `start_bot` with more arguments to `run` (e.g. `--log-format json`).
+    pub fn start_bot_with(&self, extra: &[&str]) -> Child {
         const CONNECTED: &str = "connected to Matrix";
         let before = self.bot_log().matches(CONNECTED).count();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
             .args(["run", "--config", self.config.to_str().unwrap()])
+            .args(extra)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -352,15 +358,26 @@ impl Person {
 
     /// Creates an encrypted room (a direct one or not), invites the bot and waits until it joined.
     pub async fn encrypted_room(&self, bot: &str, direct: bool) -> Room {
+        self.room_with(bot, direct, true).await
+    }
+
+    /// Creates a room without encryption, invites the bot and waits until it joined.
+    pub async fn plain_room(&self, bot: &str) -> Room {
+        self.room_with(bot, false, false).await
+    }
+
+    async fn room_with(&self, bot: &str, direct: bool, encrypted: bool) -> Room {
         let bot_id: OwnedUserId = bot.try_into().unwrap();
         let mut request = CreateRoom::new();
         request.preset = Some(RoomPreset::PrivateChat);
         request.is_direct = direct;
         request.invite = vec![bot_id.clone()];
-        request.initial_state = vec![
-            InitialStateEvent::with_empty_state_key(RoomEncryptionEventContent::with_recommended_defaults())
-                .to_raw_any(),
-        ];
+        if encrypted {
+            request.initial_state = vec![
+                InitialStateEvent::with_empty_state_key(RoomEncryptionEventContent::with_recommended_defaults())
+                    .to_raw_any(),
+            ];
+        }
         let room = self.client.create_room(request).await.unwrap();
         // Generous (two minutes): this only bounds how long a failing test hangs.
         for _ in 0..1200 {
@@ -371,7 +388,7 @@ impl Person {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the bot never joined the encrypted room");
+        panic!("the bot never joined the room");
     }
 
     pub async fn say(&self, room: &Room, text: &str) {

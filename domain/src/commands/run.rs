@@ -569,6 +569,10 @@ pub(crate) async fn launch(
         .ok_or_else(|| CommandError::Refused(format!("Instance {} is no longer configured.", plan.instance)))?;
     let task = instance.semaphore.start_task(plan.project.id, plan.request.clone()).await.on(instance.id)?;
     ctx.core().meter.task_started(instance.id);
+    tracing::info!(
+        instance = %instance.id, project = %plan.project.id, template = %plan.template.name, task = %task.id,
+        room = %req.room, requester = %req.sender, approved_by = %approved_by, "task started"
+    );
     let now = ctx.now();
     let mut tracked = TrackedTask {
         instance: instance.id,
