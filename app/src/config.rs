@@ -11,7 +11,7 @@ use chatrixcd_semaphore::SemaphoreConfig;
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct MatrixSection {
     pub homeserver: String,
@@ -31,8 +31,31 @@ pub(crate) struct MatrixSection {
     pub store_passphrase_file: Option<String>,
 }
 
+/// Shows whether a secret is set, never its value: for the `Debug` of sections holding one.
+pub(crate) fn hidden(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for MatrixSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixSection")
+            .field("homeserver", &self.homeserver)
+            .field("user_id", &self.user_id)
+            .field("device_id", &self.device_id)
+            .field("auth_type", &self.auth_type)
+            .field("password", &hidden(&self.password))
+            .field("password_file", &self.password_file)
+            .field("access_token", &hidden(&self.access_token))
+            .field("access_token_file", &self.access_token_file)
+            .field("store_path", &self.store_path)
+            .field("store_passphrase", &hidden(&self.store_passphrase))
+            .field("store_passphrase_file", &self.store_passphrase_file)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One Semaphore server: ChatrixCD's `semaphore` section, or one entry of `semaphore_instances`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub(crate) struct SemaphoreSection {
     pub url: String,
@@ -50,6 +73,19 @@ pub(crate) struct SemaphoreSection {
     /// The secret in the URL Semaphore's alerts are sent to (`webhooks`; docs/webhooks.md).
     pub alert_secret: Option<String>,
     pub alert_secret_file: Option<String>,
+}
+
+impl std::fmt::Debug for SemaphoreSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SemaphoreSection")
+            .field("url", &self.url)
+            .field("api_token", &hidden(&self.api_token))
+            .field("api_token_file", &self.api_token_file)
+            .field("ssl_verify", &self.ssl_verify)
+            .field("alert_secret", &hidden(&self.alert_secret))
+            .field("alert_secret_file", &self.alert_secret_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SemaphoreSection {
@@ -1269,5 +1305,45 @@ mod tests {
         assert!(problems[0].message.contains("at least 128 bits"), "{problems:?}");
         let (_, warnings) = parse(&good.replace(r#"webhooks: { listen: "127.0.0.1:8088" },"#, "")).unwrap();
         assert!(warnings.iter().any(|w| w.key == "semaphore_instances.production.alert_secret"), "{warnings:?}");
+    }
+
+    #[test]
+    fn debug_output_of_the_configuration_holds_no_secret() {
+        let secrets = [
+            "matrix-password-4a7c1e",
+            "matrix-token-9b2d4f",
+            "store-passphrase-6e8a0c",
+            "semaphore-token-1f3b5d",
+            "0123456789abcdef0123456789abcdef-alert",
+            "fedcba9876543210fedcba9876543210-hook",
+        ];
+        let text = format!(
+            r#"{{
+                matrix: {{ homeserver: "https://m.example", user_id: "@bot:m.example", password: "{}",
+                          access_token: "{}", store_passphrase: "{}", device_id: "DEV" }},
+                semaphore: {{ url: "https://s.example", api_token: "{}", alert_secret: "{}" }},
+                webhooks: {{ listen: "127.0.0.1:8088",
+                            hooks: {{ ci: {{ secret: "{}", verify: "github", rooms: ["!r:m.example"] }} }} }},
+                bot: {{ admin_users: ["@alice:m.example"] }},
+            }}"#,
+            secrets[0], secrets[1], secrets[2], secrets[3], secrets[4], secrets[5]
+        );
+        let (config, _) = parse(&text).unwrap();
+        let bot = crate::serve::bot_config(&config, PathBuf::from("/tmp/data"));
+        let matrix = crate::serve::matrix_config(&config, Path::new("/tmp/data"));
+        let shown = [
+            format!("{config:?}"),
+            format!("{:?}", config.raw),
+            format!("{bot:?}"),
+            format!("{matrix:?}"),
+            format!("{:?}", config.instances[0].semaphore_config()),
+        ];
+        for (shown, secret) in shown.iter().flat_map(|s| secrets.iter().map(move |secret| (s, secret))) {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown[1].contains(r#"password: Some("<redacted>")"#), "{}", shown[1]);
+        // Every one of them is known to the redactor.
+        let all = config.secrets();
+        assert!(secrets.iter().all(|s| all.iter().any(|a| a == s)), "{all:?}");
     }
 }

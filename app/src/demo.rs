@@ -25,7 +25,7 @@ use crate::sim::{SimSpec, bind_simulator, millis};
 use crate::wiring::{self, BotConfig};
 
 /// Options of `chatrixcd demo`. The defaults give a lively demo; tests make it instant.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub(crate) struct DemoArgs {
     /// How the default instance, `production`, behaves: 2.10 (ids count down, as on BoltDB) or
     /// current. `staging` behaves the other way.
@@ -73,6 +73,17 @@ pub(crate) struct DemoArgs {
     /// Test mode: schedules may have six fields, seconds first (the crash test's slot a second).
     #[arg(long, hide = true)]
     schedule_seconds: bool,
+}
+
+impl std::fmt::Debug for DemoArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoArgs")
+            .field("mode", &self.mode)
+            .field("data_dir", &self.data_dir)
+            .field("semaphore", &self.semaphore)
+            .field("semaphore_token", &crate::config::hidden(&self.semaphore_token))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for DemoArgs {

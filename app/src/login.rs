@@ -15,7 +15,7 @@ use tokio::io::AsyncBufReadExt as _;
 
 use crate::serve;
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub(crate) struct LoginArgs {
     /// The configuration file (ChatrixCD's config.json works as it is).
     #[arg(long, short, default_value = "config.json")]
@@ -26,6 +26,17 @@ pub(crate) struct LoginArgs {
     /// The `loginToken` from the redirect, or the whole redirect address; asked for when missing.
     #[arg(long)]
     token: Option<String>,
+}
+
+impl std::fmt::Debug for LoginArgs {
+    // The login token is a credential (for a minute or two): never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginArgs")
+            .field("config", &self.config)
+            .field("data_dir", &self.data_dir)
+            .field("token", &crate::config::hidden(&self.token))
+            .finish()
+    }
 }
 
 /// Where ChatrixCD sent the browser back to when `matrix.oidc_redirect_url` is unset. Nothing needs

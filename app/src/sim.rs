@@ -12,7 +12,7 @@ use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
 use chrono::Duration;
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub(crate) struct SimArgs {
     /// Address to listen on; loopback unless you mean otherwise.
     #[arg(long, default_value = "127.0.0.1:3000")]
@@ -33,6 +33,13 @@ pub(crate) struct SimArgs {
     /// `slack=URL`, `rocketchat=URL`, `teams=URL` or `gotify=URL?token=TOKEN`. Repeatable.
     #[arg(long, value_name = "KIND=URL")]
     alert: Vec<String>,
+}
+
+impl std::fmt::Debug for SimArgs {
+    // The token, and alert URLs that may carry one, are never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimArgs").field("listen", &self.listen).field("mode", &self.mode).finish_non_exhaustive()
+    }
 }
 
 fn parse_alert(spec: &str) -> anyhow::Result<AlertTarget> {

@@ -36,7 +36,7 @@ pub(crate) struct WebhooksSection {
 }
 
 /// `webhooks.hooks.<name>`, as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct HookSection {
     pub secret: Option<String>,
@@ -50,6 +50,18 @@ pub(crate) struct HookSection {
     /// leave the hook open to everybody.
     #[serde(flatten)]
     pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for HookSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookSection")
+            .field("secret", &crate::config::hidden(&self.secret))
+            .field("secret_file", &self.secret_file)
+            .field("verify", &self.verify)
+            .field("rooms", &self.rooms)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
 }
 
 const HOOK_KEYS: [&str; 7] = ["secret", "secret_file", "verify", "rooms", "template", "allow", "run"];

@@ -19,8 +19,9 @@ use chatrixcd_store_redb::RedbStore;
 use chatrixcd_webhook::{WebhookConfig, Webhooks};
 use tokio::sync::mpsc;
 
-/// Everything that makes the bot, whatever the mode.
-#[derive(Debug, Clone)]
+/// Everything that makes the bot, whatever the mode. Its `Debug` shows how many secrets there
+/// are, never one of them.
+#[derive(Clone)]
 pub struct BotConfig {
     /// The domain's settings; `bot_user` is taken from the chat connection, `version` from this build.
     pub settings: Settings,
@@ -46,6 +47,18 @@ pub struct BotConfig {
     pub webhooks: Option<WebhookConfig>,
     /// The key presets' secrets are sealed with; default `secrets.key` in `data_dir`.
     pub secrets_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BotConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotConfig")
+            .field("instances", &self.instances)
+            .field("default_instance", &self.default_instance)
+            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field("data_dir", &self.data_dir)
+            .field("webhooks", &self.webhooks)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The bot, built, with the pushes of every instance's websocket and of the webhook endpoint.

@@ -48,8 +48,9 @@ impl InvitePolicy {
     }
 }
 
-/// How to reach and log in to the homeserver.
-#[derive(Debug, Clone)]
+/// How to reach and log in to the homeserver. Its `Debug` shows whether a password, token or
+/// passphrase is set, never one of them.
+#[derive(Clone)]
 pub struct MatrixConfig {
     pub homeserver: String,
     pub user_id: String,
@@ -74,6 +75,22 @@ pub struct MatrixConfig {
     /// How long a sync may take beyond its long poll before it counts as stuck and is done
     /// again. A sync answers within one request's time (30 s at most, in matrix-sdk).
     pub sync_patience: Duration,
+}
+
+impl std::fmt::Debug for MatrixConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("MatrixConfig")
+            .field("homeserver", &self.homeserver)
+            .field("user_id", &self.user_id)
+            .field("password", &set(&self.password))
+            .field("access_token", &set(&self.access_token))
+            .field("device_id", &self.device_id)
+            .field("store_dir", &self.store_dir)
+            .field("store_passphrase", &set(&self.store_passphrase))
+            .field("invites", &self.invites)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
