@@ -753,7 +753,11 @@ mod tests {
     fn known_secrets_are_masked_in_html_too() {
         let r = Redactor::new(["a&b<c>\"d'e".to_owned()]);
         assert_eq!(r.redact("<code>a&amp;b&lt;c&gt;&quot;d&#39;e</code>"), "<code>[REDACTED]</code>");
-        assert_eq!(r.redact("<pre>a&amp;b&lt;c&gt;&quot;d'e</pre>"), "<pre>[REDACTED]</pre>", "as the log renderer escapes");
+        assert_eq!(
+            r.redact("<pre>a&amp;b&lt;c&gt;&quot;d'e</pre>"),
+            "<pre>[REDACTED]</pre>",
+            "as the log renderer escapes"
+        );
         assert_eq!(r.redact("a&b<c>\"d'e"), "[REDACTED]");
     }
 
