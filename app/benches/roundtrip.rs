@@ -11,7 +11,17 @@
 //! the event it replies to. Only loopback addresses are used.
 //!
 //! `cargo bench -p chatrixcd --bench roundtrip`; results in docs/performance.md.
-//! `ROUNDTRIP_SAMPLES` (default 200 per kind) and `ROUNDTRIP_WARMUP` (default 20) change the counts.
+//! `ROUNDTRIP_SAMPLES` (default 200 per kind) and `ROUNDTRIP_WARMUP` (default 20) change the counts;
+//! `ROUNDTRIP_COMMAND` (default `!cd ping`) the command.
+//!
+//! `CHATRIXCD_SRC=<a ChatrixCD checkout>` adds ChatrixCD, the Python bot chatrixcd replaces, as a
+//! third responder on the same Synapse, Semaphore and config, interleaved with the others sample
+//! by sample (see `support/peer.rs`), and prints the bot's medians as ratios of ChatrixCD's and
+//! both bots' resident memory. Without it the peer is skipped, and the run says so.
+//!
+//! `ROUNDTRIP_SOAK=<n>` then sends the bot n more commands (alternating `ping` and `projects`, one
+//! in flight) and prints its resident memory before and after, idle, to show whether it grows.
+//! `ROUNDTRIP_BOT_LOG=1` prints the bot's log at the end (what an operator would have seen).
 //!
 //! To see where the bot's extra time goes, `ROUNDTRIP_MIMIC=filter,member,semaphore,html` adds a
 //! third responder: an echo that does what the bot does on Matrix, one listed part at a time
@@ -22,7 +32,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark reports on stdout
 #![recursion_limit = "256"]
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +59,10 @@ use matrix_sdk::{Client, RoomState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::Process;
+
 /// The whole run, set-up included, must end within this.
 const TOTAL_BUDGET: Duration = Duration::from_secs(600);
 /// One round trip that takes longer than this is a failure, not a sample.
@@ -59,29 +73,15 @@ const PAUSE: Duration = Duration::from_millis(20);
 /// The sync timeout of the echo and of alice (the bot's own loop uses 30 s; a long poll returns as
 /// soon as there is something new, so this only bounds how long a stop takes).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(1);
+/// The command asked, unless `ROUNDTRIP_COMMAND` says otherwise.
 const COMMAND: &str = "!cd ping";
+/// The soak's whole run must end within this, however many commands it was asked for.
+const SOAK_BUDGET: Duration = Duration::from_secs(900);
 
 fn env_count(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
         Ok(v) => v.parse().with_context(|| format!("{name}={v} is not a count")),
         Err(_) => Ok(default),
-    }
-}
-
-/// The bot's process: SIGTERM (then SIGKILL) when dropped, so a failed run leaves nothing behind.
-struct BotProcess(Child);
-
-impl Drop for BotProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        for _ in 0..200 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -295,6 +295,9 @@ struct Kind {
     room: Room,
     responder: OwnedUserId,
     encrypted: bool,
+    /// The reply is the responder's next message (ChatrixCD's answers are not Matrix replies),
+    /// rather than the message that replies to the request.
+    next_message: bool,
     round_trips: Vec<Duration>,
     send_calls: Vec<Duration>,
     /// The reply's server timestamp minus the request's: the responder's share, in ms.
@@ -310,6 +313,7 @@ impl Kind {
             room,
             responder: responder.clone(),
             encrypted,
+            next_message: false,
             round_trips: Vec::new(),
             send_calls: Vec::new(),
             server_gaps: Vec::new(),
@@ -317,11 +321,16 @@ impl Kind {
         }
     }
 
+    fn answering_with_next_message(mut self) -> Self {
+        self.next_message = true;
+        self
+    }
+
     /// One request, one reply; `record` false for the warm-up.
-    async fn sample(&mut self, seen: &mut mpsc::UnboundedReceiver<Seen>, record: bool) -> Result<()> {
+    async fn sample(&mut self, seen: &mut mpsc::UnboundedReceiver<Seen>, command: &str, record: bool) -> Result<()> {
         while seen.try_recv().is_ok() {}
         let start = Instant::now();
-        let sent = self.room.send(RoomMessageEventContent::text_plain(COMMAND)).await?;
+        let sent = self.room.send(RoomMessageEventContent::text_plain(command)).await?;
         let send_call = start.elapsed();
         let request = sent.response.event_id;
         let mut request_ts = None;
@@ -333,7 +342,9 @@ impl Kind {
                 .ok_or_else(|| anyhow!("alice stopped watching"))?;
             if event.event_id == request {
                 request_ts = Some(event.server_ts);
-            } else if event.sender == self.responder && event.reply_to.as_ref() == Some(&request) {
+            } else if event.sender == self.responder
+                && (event.reply_to.as_ref() == Some(&request) || (self.next_message && request_ts.is_some()))
+            {
                 break event;
             }
         };
@@ -382,15 +393,30 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The processes whose memory the run reports, and who they are on Matrix.
+struct Responders<'a> {
+    bot: &'a OwnedUserId,
+    bot_process: &'a Process,
+    /// ChatrixCD, when `CHATRIXCD_SRC` gave a checkout.
+    peer: Option<(&'a OwnedUserId, &'a Process)>,
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
 async fn measure(
     synapse: &Synapse,
     dir: &std::path::Path,
-    bot: &OwnedUserId,
+    responders: &Responders<'_>,
     semaphore_url: &str,
     started: Instant,
 ) -> Result<()> {
+    let bot = responders.bot;
     let samples = env_count("ROUNDTRIP_SAMPLES", 200)?;
     let warmup = env_count("ROUNDTRIP_WARMUP", 20)?;
+    let soak = env_count("ROUNDTRIP_SOAK", 0)?;
+    let command = std::env::var("ROUNDTRIP_COMMAND").unwrap_or_else(|_| COMMAND.to_owned());
     let mimic = match std::env::var("ROUNDTRIP_MIMIC") {
         Ok(list) => Some(Mimic::parse(&list, semaphore_url)?),
         Err(_) => None,
@@ -418,23 +444,41 @@ async fn measure(
     }
 
     let result = async {
-        let mut kinds = vec![
+        // Plain rooms first, then encrypted ones; each group's responders take turns.
+        let mut plain = vec![
             Kind::new("plain, bot", create_room(&alice, bot, false).await?, bot, false),
             Kind::new("plain, echo", create_room(&alice, &echo_id, false).await?, &echo_id, false),
+        ];
+        let mut encrypted = vec![
             Kind::new("encrypted, bot", create_room(&alice, bot, true).await?, bot, true),
             Kind::new("encrypted, echo", create_room(&alice, &echo_id, true).await?, &echo_id, true),
         ];
+        if let Some((peer, _)) = responders.peer {
+            plain.push(
+                Kind::new("plain, ChatrixCD", create_room(&alice, peer, false).await?, peer, false)
+                    .answering_with_next_message(),
+            );
+            encrypted.push(
+                Kind::new("encrypted, ChatrixCD", create_room(&alice, peer, true).await?, peer, true)
+                    .answering_with_next_message(),
+            );
+        } else {
+            println!("ChatrixCD: skipped (set CHATRIXCD_SRC to a ChatrixCD checkout to measure it beside the bot)");
+        }
         if let (Some(client), Some(mimic)) = (&mimic_client, &mimic) {
             let id = client.user_id().context("mimic is logged in")?.to_owned();
             let name = mimic.describe();
             println!("diagnostic echo: {name}");
-            kinds.push(Kind::new("plain, echo like the bot", create_room(&alice, &id, false).await?, &id, false));
-            kinds.push(Kind::new("encrypted, echo like the bot", create_room(&alice, &id, true).await?, &id, true));
+            plain.push(Kind::new("plain, echo like the bot", create_room(&alice, &id, false).await?, &id, false));
+            encrypted.push(Kind::new("encrypted, echo like the bot", create_room(&alice, &id, true).await?, &id, true));
         }
         println!(
-            "set-up done in {:.1} s; {warmup} warm-up and {samples} samples per kind",
+            "set-up done in {:.1} s; {warmup} warm-up and {samples} samples per kind of `{command}`",
             started.elapsed().as_secs_f64()
         );
+        // Both bots idle in their rooms: what a quiet bot holds.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let idle = (responders.bot_process.rss_kib(), responders.peer.and_then(|(_, p)| p.rss_kib()));
         let measuring = Instant::now();
         for round in 0..warmup + samples {
             if started.elapsed() > TOTAL_BUDGET {
@@ -445,20 +489,20 @@ async fn measure(
                     warmup + samples
                 );
             }
-            // bot, echo, bot, echo; which of the pair goes first alternates from round to round.
-            let mut order: Vec<usize> = if round % 2 == 0 { vec![0, 1, 2, 3] } else { vec![1, 0, 3, 2] };
-            if kinds.len() == 6 {
-                order.extend([4, 5]);
-            }
-            for i in order {
-                kinds[i].sample(&mut seen, round >= warmup).await?;
-                tokio::time::sleep(PAUSE).await;
+            // Who goes first turns round from round to round, so no responder always follows
+            // the same one.
+            for group in [&mut plain, &mut encrypted] {
+                let n = group.len();
+                for i in 0..n {
+                    group[(i + round) % n].sample(&mut seen, &command, round >= warmup).await?;
+                    tokio::time::sleep(PAUSE).await;
+                }
             }
         }
         println!("measured in {:.1} s\n", measuring.elapsed().as_secs_f64());
         println!("| Room, responder | median | p95 | min | max | send() call, median | server-side gap, median |");
         println!("|---|---|---|---|---|---|---|");
-        for kind in &kinds {
+        for kind in plain.iter().chain(encrypted.iter()) {
             println!(
                 "| {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} ms |",
                 kind.name,
@@ -471,7 +515,7 @@ async fn measure(
             );
         }
         println!();
-        for kind in kinds.iter().filter(|k| k.responder == *bot && !k.semaphore.is_empty()) {
+        for kind in plain.iter().chain(encrypted.iter()).filter(|k| k.responder == *bot && !k.semaphore.is_empty()) {
             println!(
                 "{}: Semaphore answered the bot in {:.0} ms median, {:.0} ms p95 (ms resolution)",
                 kind.name,
@@ -479,13 +523,34 @@ async fn measure(
                 ms(percentile(&kind.semaphore, 0.95))
             );
         }
-        for (bot, echo) in [(&kinds[0], &kinds[1]), (&kinds[2], &kinds[3])] {
-            let added = ms(median(&bot.round_trips)) - ms(median(&echo.round_trips));
+        for group in [&plain, &encrypted] {
+            let (bot_kind, echo_kind) = (&group[0], &group[1]);
+            let room = if bot_kind.encrypted { "encrypted" } else { "plain" };
+            let added = ms(median(&bot_kind.round_trips)) - ms(median(&echo_kind.round_trips));
+            println!("{room}: the bot adds {added:+.1} ms to the bare echo's median");
+            if let Some(peer) = group.iter().find(|k| k.next_message) {
+                let ratio = ms(median(&bot_kind.round_trips)) / ms(median(&peer.round_trips));
+                let gap = ms(median(&bot_kind.server_gaps));
+                println!(
+                    "{room}: the bot's median round trip is {ratio:.2}× ChatrixCD's (target ≤ 0.80 {}); server-side \
+                     gap {gap:.0} ms against ChatrixCD's {:.0} ms (target ≤ 25 ms {})",
+                    if ratio <= 0.8 { "✓" } else { "✗" },
+                    ms(median(&peer.server_gaps)),
+                    if gap <= 25.0 { "✓" } else { "✗" },
+                );
+            }
+        }
+        let after = (responders.bot_process.rss_kib(), responders.peer.and_then(|(_, p)| p.rss_kib()));
+        println!("\nresident memory, idle before the samples → after them: bot {} → {}", mib(idle.0), mib(after.0));
+        if responders.peer.is_some() {
             println!(
-                "{}: the bot adds {added:+.1} ms to the echo's median (target: at most +5 ms) {}",
-                if bot.encrypted { "encrypted" } else { "plain" },
-                if added <= 5.0 { "✓" } else { "✗" }
+                "resident memory, idle before the samples → after them: ChatrixCD {} → {}",
+                mib(idle.1),
+                mib(after.1)
             );
+        }
+        if soak > 0 {
+            soak_bot(&mut plain[0], &mut seen, soak, responders.bot_process).await?;
         }
         Ok(())
     }
@@ -502,8 +567,43 @@ async fn measure(
     result
 }
 
+/// `count` more commands to the bot, one in flight, then its memory idle against before.
+async fn soak_bot(
+    kind: &mut Kind,
+    seen: &mut mpsc::UnboundedReceiver<Seen>,
+    count: usize,
+    bot: &Process,
+) -> Result<()> {
+    let started = Instant::now();
+    let before = bot.rss_kib();
+    let mut checkpoints = Vec::new();
+    for i in 0..count {
+        if started.elapsed() > SOAK_BUDGET {
+            bail!("the soak passed its budget of {} s after {i} of {count} commands", SOAK_BUDGET.as_secs());
+        }
+        let command = if i % 2 == 0 { "!cd ping" } else { "!cd projects" };
+        kind.sample(seen, command, false).await?;
+        if (i + 1) % (count / 4).max(1) == 0 {
+            checkpoints.push((i + 1, bot.rss_kib()));
+        }
+    }
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = bot.rss_kib();
+    println!(
+        "\nsoak: {count} commands in {:.1} s; bot resident memory {} before, {} after (idle 5 s); on the way: {}",
+        took.as_secs_f64(),
+        mib(before),
+        mib(after),
+        checkpoints.iter().map(|(n, kib)| format!("{n}: {}", mib(*kib))).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let started = Instant::now();
+    let peer_src = support::peer::checkout()?;
+    let peer_python = peer_src.as_deref().map(support::peer::python).transpose()?;
     let synapse = Synapse::start().context("a local Synapse (see tests/src/synapse.rs)")?;
     let bot: OwnedUserId = synapse.register("bot", "botpass", false)?.as_str().try_into()?;
     let alice = synapse.register("alice", "alicepass", false)?;
@@ -518,22 +618,24 @@ fn run() -> Result<()> {
         tokio::spawn(http::serve(listener, sim, HttpConfig::new("sim-token")));
         anyhow::Ok(url)
     })?;
+    // The same ChatrixCD-style config.json for both bots, apart from who they are.
+    let config_of = |user: &str, password: &str, store: &std::path::Path| {
+        chatrixcd_tests::bot_config::BotConfig {
+            homeserver: &synapse.url,
+            bot: user,
+            login: &format!(r#""password": "{password}""#),
+            store,
+            semaphore_url: &semaphore_url,
+            semaphore_token: "sim-token",
+            admin: &alice,
+        }
+        .text()
+    };
     let config = dir.path().join("config.json");
-    let store = dir.path().join("store");
-    let text = chatrixcd_tests::bot_config::BotConfig {
-        homeserver: &synapse.url,
-        bot: bot.as_str(),
-        login: r#""password": "botpass""#,
-        store: &store,
-        semaphore_url: &semaphore_url,
-        semaphore_token: "sim-token",
-        admin: &alice,
-    }
-    .text();
-    std::fs::write(&config, text)?;
+    std::fs::write(&config, config_of(bot.as_str(), "botpass", &dir.path().join("store")))?;
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path)?;
-    let process = BotProcess(
+    let process = Process(
         Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
             .args(["run", "--config"])
             .arg(&config)
@@ -542,11 +644,30 @@ fn run() -> Result<()> {
             .spawn()
             .context("starting the bot")?,
     );
-    let result = runtime.block_on(measure(&synapse, dir.path(), &bot, &semaphore_url, started));
-    drop(process);
+    let peer = match (&peer_src, &peer_python) {
+        (Some(src), Some(python)) => {
+            let user: OwnedUserId = synapse.register("peer", "peerpass", false)?.as_str().try_into()?;
+            let peer_dir = dir.path().join("chatrixcd");
+            let text = config_of(user.as_str(), "peerpass", &peer_dir.join("store"));
+            let (process, log) = support::peer::start(src, python, &text, &peer_dir)?;
+            Some((user, process, log))
+        }
+        _ => None,
+    };
+    let responders =
+        Responders { bot: &bot, bot_process: &process, peer: peer.as_ref().map(|(user, process, _)| (user, process)) };
+    let result = runtime.block_on(measure(&synapse, dir.path(), &responders, &semaphore_url, started));
     if result.is_err() {
         eprintln!("--- bot log ---\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+        if let Some((_, _, log)) = &peer {
+            eprintln!("--- ChatrixCD log (the end) ---\n{}", support::tail(log, 60));
+        }
     }
+    if std::env::var_os("ROUNDTRIP_BOT_LOG").is_some() {
+        println!("--- bot log ---\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+    }
+    drop(peer);
+    drop(process);
     drop(runtime);
     result
 }
