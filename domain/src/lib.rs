@@ -12,6 +12,8 @@ mod core;
 pub mod cron;
 mod dialog;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grammar;
 mod grants;
 pub mod instances;

@@ -11,6 +11,8 @@
 pub mod alert;
 mod client;
 mod config;
+#[doc(hidden)]
+pub mod decode;
 mod events;
 pub mod list;
 mod wire;
