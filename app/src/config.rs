@@ -537,8 +537,8 @@ fn policy(text: &str) -> Option<ConfirmPolicy> {
 const POLICIES: &str = "none, confirm, two-person";
 
 pub(crate) fn parse_with(text: &str, env: Env<'_>) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
-    let value: Value =
-        deser_hjson::from_str(text).map_err(|e| vec![problem("(file)", format!("not valid HJSON/JSON: {e}"))])?;
+    let value: Value = chatrixcd_domain::hjson::from_str(text)
+        .map_err(|e| vec![problem("(file)", format!("not valid HJSON/JSON: {e}"))])?;
     let Value::Object(top) = &value else {
         return Err(vec![problem("(file)", "must be an object with matrix, semaphore and bot sections")]);
     };
@@ -1037,6 +1037,13 @@ mod tests {
         bot: { command_prefix: "!cd", admin_users: ["@alice:example.org"], allowed_rooms: ["!ops:example.org"], mouse_enabled: false, },
         plugins: { semaphore_poll: { enabled: true } }
     }"#;
+
+    /// Found by the `config` fuzz target: the HJSON reader panicked on it.
+    #[test]
+    fn a_file_the_reader_trips_over_is_not_valid_hjson() {
+        let problems = parse("{i\r\u{605}").unwrap_err();
+        assert!(problems[0].message.starts_with("not valid HJSON/JSON"), "{problems:?}");
+    }
 
     #[test]
     fn a_chatrixcd_file_is_read_as_it_is() {

@@ -209,7 +209,7 @@ fn top_members(text: &str) -> Result<Vec<Member>, MigrateError> {
 
 /// The migrated text, or `None` when the file is already in the new layout.
 pub(crate) fn migrate_text(text: &str) -> Result<Option<String>, MigrateError> {
-    let before: Value = deser_hjson::from_str(text).map_err(|e| MigrateError::Unreadable(e.to_string()))?;
+    let before: Value = chatrixcd_domain::hjson::from_str(text).map_err(|e| MigrateError::Unreadable(e.to_string()))?;
     let Value::Object(top) = &before else { return Err(MigrateError::NotAnObject) };
     match (top.contains_key("semaphore"), top.contains_key("semaphore_instances")) {
         (false, _) => return Ok(None),
@@ -238,7 +238,7 @@ pub(crate) fn migrate_text(text: &str) -> Result<Option<String>, MigrateError> {
     out.push_str(&text[semaphore.value_end..]);
 
     // The new text must say the same: the section moved whole, nothing else touched.
-    let after: Value = deser_hjson::from_str(&out)
+    let after: Value = chatrixcd_domain::hjson::from_str(&out)
         .map_err(|e| MigrateError::Scan(format!("the rewritten file would not read back ({e})")))?;
     let mut expected = top.clone();
     let section = expected.remove("semaphore").unwrap_or(Value::Null);
@@ -309,6 +309,12 @@ mod tests {
   "bot": { "admin_users": ["@alice:example.org"] }
 }
 "#;
+
+    /// Found by the `config_migrate` fuzz target: the HJSON reader panicked on it.
+    #[test]
+    fn a_file_the_reader_trips_over_is_unreadable() {
+        assert!(matches!(migrate_text("{\"\"\u{2026}"), Err(MigrateError::Unreadable(_))));
+    }
 
     #[test]
     fn the_semaphore_section_becomes_the_default_instance_and_comments_stay() {

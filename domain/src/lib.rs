@@ -16,6 +16,7 @@ mod error;
 pub mod fuzzing;
 pub mod grammar;
 mod grants;
+pub mod hjson;
 pub mod instances;
 pub mod metrics;
 pub mod notify;

@@ -260,9 +260,9 @@ impl Personality {
     pub fn from_hjson(text: &str) -> Result<Self, PersonalityError> {
         // Read as an object first: that is what lets the root braces be left out, as HJSON
         // allows. Only when that fails is the file read as any value, to say what it is instead.
-        let map = match deser_hjson::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+        let map = match crate::hjson::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
             Ok(map) => map,
-            Err(error) => match deser_hjson::from_str::<serde_json::Value>(text) {
+            Err(error) => match crate::hjson::from_str::<serde_json::Value>(text) {
                 Ok(value) if !value.is_object() => return Err(PersonalityError::NotAnObject(kind(&value))),
                 _ => return Err(syntax_error(&error)),
             },
@@ -409,6 +409,12 @@ fn split_bold<'a>(text: &'a str, pieces: &mut Vec<Piece<'a>>) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `personality` fuzz target: the HJSON reader panicked on it.
+    #[test]
+    fn a_file_the_reader_trips_over_is_a_syntax_error() {
+        assert!(matches!(Personality::from_hjson("\u{FFFD}\n\u{FFFD}"), Err(PersonalityError::Syntax(_))));
+    }
 
     #[test]
     fn every_category_has_defaults_and_a_key() {
