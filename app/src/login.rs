@@ -50,13 +50,20 @@ pub(crate) async fn run(args: LoginArgs) -> anyhow::Result<()> {
         [m.password.clone(), m.access_token.clone(), m.store_passphrase.clone()].into_iter().flatten().collect();
     crate::logging::init("warn", std::sync::Arc::new(chatrixcd_domain::redact::Redactor::new(secrets)));
     let data_dir = serve::data_dir(&config, args.data_dir.as_deref());
+    chatrixcd::private_files::secure_and_log(&data_dir)?;
     // Holding the store proves the bot is not running: two processes must never share a device.
     let _lock = RedbStore::open(&data_dir).context("opening the data directory")?;
     let matrix = serve::matrix_config(&config, &data_dir);
-    let input = match args.token {
-        Some(token) => token,
+    let (input, state) = match args.token {
+        // Given on the command line (a script): there is no login of ours for it to answer.
+        Some(token) => (token, None),
         None => {
             let redirect = config.raw.matrix.oidc_redirect_url.clone().unwrap_or_else(|| DEFAULT_REDIRECT.into());
+            // A one-time value in the address the browser comes back to: an address pasted from
+            // another login (one somebody else started, to get the bot into their account) is
+            // refused. The homeserver keeps the query of the redirect and adds `loginToken`.
+            let state = chatrixcd_sealer::random_hex(16).context("no randomness for the login's state")?;
+            let redirect = with_state(&redirect, &state);
             let urls = chatrixcd_matrix::sso_login_urls(&matrix, &redirect).await?;
             println!("Open one of these in a browser and log in as {}:", matrix.user_id);
             for (name, url) in urls {
@@ -68,17 +75,58 @@ pub(crate) async fn run(args: LoginArgs) -> anyhow::Result<()> {
             );
             let mut line = String::new();
             tokio::io::BufReader::new(tokio::io::stdin()).read_line(&mut line).await?;
-            line
+            (line, Some(state))
         }
     };
+    if let Some(state) = &state {
+        answers_this_login(&input, state).map_err(anyhow::Error::msg)?;
+    }
     let token = login_token_from(&input).context("no loginToken in what was given")?;
     let device = chatrixcd_matrix::login_with_token(&matrix, &token).await?;
+    chatrixcd::private_files::secure_and_log(&data_dir)?;
     println!(
         "Logged in as {}, device {device}. The session is saved in {}; `chatrixcd run` uses it from now on.",
         matrix.user_id,
         matrix.store_dir.display()
     );
     Ok(())
+}
+
+/// The name of the one-time value added to the redirect address.
+const STATE: &str = "chatrixcd_state";
+
+/// `redirect` with the login's state in its query.
+fn with_state(redirect: &str, state: &str) -> String {
+    let (address, fragment) = redirect.split_once('#').map_or((redirect, None), |(a, f)| (a, Some(f)));
+    let joiner = if address.contains('?') { '&' } else { '?' };
+    let mut out = format!("{address}{joiner}{STATE}={state}");
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// A pasted redirect address must carry this login's state; a bare token (typed or copied by the
+/// operator from the address bar) is taken as it is.
+fn answers_this_login(input: &str, state: &str) -> Result<(), String> {
+    let input = input.trim();
+    if !input.contains("loginToken=") {
+        return Ok(());
+    }
+    let query = input.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split('#').next().unwrap_or_default();
+    let given = query.split('&').find_map(|pair| pair.strip_prefix(STATE).and_then(|v| v.strip_prefix('=')));
+    // Compared in constant time: an equal length is all a timing difference could tell.
+    let same = |g: &str| g.len() == state.len() && g.bytes().zip(state.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+    if given.is_some_and(same) {
+        Ok(())
+    } else {
+        Err(format!(
+            "that address is not the answer to this login (its {STATE} is missing or different): run `chatrixcd login` \
+             again and paste the address the browser is sent to after it"
+        ))
+    }
 }
 
 /// The login token in a redirect address (`…?loginToken=abc&…`), or the input itself when it is
@@ -114,6 +162,26 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::login_token_from;
+
+    #[test]
+    fn a_pasted_address_must_answer_this_login() {
+        use super::{answers_this_login, with_state};
+        let state = "0123456789abcdef0123456789abcdef";
+        let redirect = with_state("http://localhost:8080/callback", state);
+        assert_eq!(redirect, format!("http://localhost:8080/callback?chatrixcd_state={state}"));
+        assert_eq!(with_state("https://x.example/cb?a=1#f", "s"), "https://x.example/cb?a=1&chatrixcd_state=s#f");
+        // What the homeserver sends the browser to: our address with `loginToken` added.
+        assert_eq!(answers_this_login(&format!("{redirect}&loginToken=syl_abc\n"), state), Ok(()));
+        assert_eq!(answers_this_login("syl_abc", state), Ok(()), "a bare token is the operator's own");
+        for foreign in [
+            "http://localhost:8080/callback?loginToken=syl_abc".to_owned(),
+            format!("http://localhost:8080/callback?chatrixcd_state={}&loginToken=syl_abc", "f".repeat(32)),
+            format!("http://localhost:8080/callback?chatrixcd_state={}&loginToken=syl_abc", &state[..31]),
+        ] {
+            let refused = answers_this_login(&foreign, state).unwrap_err();
+            assert!(refused.contains("not the answer to this login") && !refused.contains("syl_abc"), "{refused}");
+        }
+    }
 
     #[test]
     fn the_token_is_found_in_what_people_paste() {

@@ -42,6 +42,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
+    // Owner-only before the session, the stores or the sealing key are read or made there.
+    chatrixcd::private_files::secure_and_log(&data_dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut matrix_config = matrix_config(&config, &data_dir);
     // Invites are answered by the bot's live policy once it is built (grants made in chat
@@ -62,6 +64,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let greeting_rooms = bot_config.greeting_rooms.clone();
     let (startup, shutdown) = (bot_config.startup_message.clone(), bot_config.shutdown_message.clone());
     let wired = wiring::build(bot_config, Arc::new(chat), config.user_id.clone(), Arc::clone(&clock)).await?;
+    // Again for what the first start made with the process's umask (matrix-sdk's sqlite files).
+    chatrixcd::private_files::secure_and_log(&data_dir)?;
     let bot = wired.bot;
     let _ = live.set(bot.clone());
     if let Some(text) = startup.as_deref() {

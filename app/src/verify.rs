@@ -78,12 +78,14 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<()> {
         [m.password.clone(), m.access_token.clone(), m.store_passphrase.clone()].into_iter().flatten().collect();
     crate::logging::init("warn", std::sync::Arc::new(Redactor::new(secrets)));
     let data_dir = serve::data_dir(&config, args.data_dir.as_deref());
+    chatrixcd::private_files::secure_and_log(&data_dir)?;
     // Holding the store proves the bot is not running: one device must not run twice.
     let _lock = RedbStore::open(&data_dir).context("opening the data directory (is the bot running?)")?;
     let mut matrix = serve::matrix_config(&config, &data_dir);
     // Some steps (backup uploads, secrets arriving) complete with the next sync: keep it short.
     matrix.sync_timeout = Duration::from_secs(1);
     let (chat, mut events) = chatrixcd_matrix::connect(matrix).await.context("connecting to Matrix")?;
+    chatrixcd::private_files::secure_and_log(&data_dir)?;
     let encryption = chat.encryption_layer().clone();
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     match args.action {

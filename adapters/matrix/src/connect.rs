@@ -168,6 +168,11 @@ pub async fn login_with_token(config: &MatrixConfig, token: &str) -> Result<Stri
     }
     let response = request.send().await.map_err(|e| MatrixError::Login(e.to_string()))?;
     if response.user_id.as_str() != config.user_id {
+        // Not the bot's account (a token from somebody else's login): its new device is ended
+        // at once rather than left logged in, and nothing of it is saved.
+        if let Err(e) = client.logout().await {
+            tracing::warn!(error = %e, "could not end the session a foreign login token opened");
+        }
         return Err(MatrixError::Login(format!(
             "the token logged in {}, but matrix.user_id is {}",
             response.user_id, config.user_id

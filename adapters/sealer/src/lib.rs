@@ -118,6 +118,18 @@ impl Sealer for KeySealer {
     }
 }
 
+/// `bytes` random bytes from the operating system, as lower-case hex: for one-time values (the
+/// state of a single sign-on login).
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+    use std::fmt::Write as _;
+    let mut raw = vec![0u8; bytes];
+    random(&mut raw)?;
+    Ok(raw.iter().fold(String::with_capacity(bytes * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    }))
+}
+
 /// The operating system's randomness, or why there is none.
 fn random(into: &mut [u8]) -> std::io::Result<()> {
     OsRng.try_fill_bytes(into).map_err(|e| std::io::Error::other(format!("no randomness from the system: {e}")))

@@ -175,3 +175,11 @@ proptest! {
         prop_assert_eq!(sealer.open(&forged), Err(SealError::Unreadable));
     }
 }
+
+#[test]
+fn random_hex_is_fresh_hex_of_the_asked_length() {
+    let (a, b) = (chatrixcd_sealer::random_hex(16).unwrap(), chatrixcd_sealer::random_hex(16).unwrap());
+    assert_eq!(a.len(), 32);
+    assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{a}");
+    assert_ne!(a, b);
+}
