@@ -218,7 +218,9 @@ impl Scope {
             if part.is_empty() {
                 return Err(ScopeError::EmptyPart(text.to_owned()));
             }
-            if !part.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '*' | '?')) {
+            // `İ` lower-cases to `i` and a combining dot (U+0307), the one character lower-casing
+            // a letter makes that is not a letter: taken too, so a scope read back reads.
+            if !part.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '*' | '?' | '\u{307}')) {
                 return Err(ScopeError::BadCharacter { given: text.to_owned(), part: (*part).to_owned() });
             }
             out.push(Pattern(part.to_lowercase()));
@@ -770,6 +772,15 @@ mod tests {
         assert_eq!(Scope::parse("prod::x"), Err(ScopeError::EmptyPart("prod::x".into())));
         assert!(matches!(Scope::parse("prod:o ps"), Err(ScopeError::BadCharacter { .. })));
         assert_eq!(Scope::parse("Staging:*").unwrap().to_string(), "staging");
+    }
+
+    /// Found by the `references` fuzz target: `İ` is stored lower-cased as `i` and U+0307, which
+    /// was refused when the scope was read again (a chat grant's, at the next start).
+    #[test]
+    fn a_scope_with_a_dotted_capital_i_reads_back() {
+        let scope = Scope::parse("staging:İzmir").unwrap();
+        assert_eq!(Scope::parse(&scope.to_string()), Ok(scope.clone()));
+        assert!(scope.project.matches("İZMIR") && scope.project.matches("i\u{307}zmir"));
     }
 
     fn part() -> impl Strategy<Value = String> {
