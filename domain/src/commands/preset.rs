@@ -242,6 +242,7 @@ async fn save(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErro
     let args = Args::from_parsed(p)?;
     let resolved = run::resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
     let t = &resolved.template;
+    run::delete_typed_secret(ctx, req, t, &args.vars).await;
     // Checked as a run would be now: overrides the template allows, values of the right type.
     let checked = run::build_request(t, &args, true)?;
     let mut preset = Preset {

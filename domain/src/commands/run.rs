@@ -208,6 +208,8 @@ pub(crate) static COMMAND: Command =
 
 async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError> {
     let args = Args::from_parsed(p)?;
+    // What was typed, before a preset adds its own (opened) values.
+    let typed = args.vars.clone();
     // A new run replaces the requester's open questions about another one in this room.
     let replaced = ctx.close_dialog(&req.room, &req.sender);
     let (args, preset) = match args.preset.clone() {
@@ -218,6 +220,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandE
         None => (args, None),
     };
     let resolved = resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
+    delete_typed_secret(ctx, req, &resolved.template, &typed).await;
     if let Some(preset) = &preset {
         crate::commands::preset::check(preset, &resolved)?;
     }
@@ -388,6 +391,9 @@ pub(crate) fn build_request(template: &Template, args: &Args, allow_missing: boo
             return refuse(what, why);
         }
     }
+    if let Some(branch) = args.branch.as_deref().filter(|b| !valid_branch(b)) {
+        return Err(CommandError::Usage(format!("`{branch}` is not a git branch name.")));
+    }
     let (environment, secrets) = survey_values(template, &args.vars, allow_missing)?;
     Ok(StartTask {
         template_id: template.id,
@@ -418,14 +424,18 @@ fn survey_values(
     let mut environment = BTreeMap::new();
     let mut secrets = BTreeMap::new();
     for (name, value) in given {
+        // Only what the template declares: anything else would reach the run as an extra
+        // variable of the caller's choosing (Ansible's `ansible_ssh_common_args` runs commands on
+        // the runner), also on a template that declares none.
         let Some(var) = template.survey_vars.iter().find(|v| &v.name == name) else {
-            if template.survey_vars.is_empty() {
-                environment.insert(name.clone(), value.clone());
-                continue;
-            }
             return Err(CommandError::Usage(unknown_variable(template, name)));
         };
         let value = crate::survey::check(var, value, crate::survey::Given::Flag).map_err(CommandError::Usage)?;
+        if template.app == App::Ansible && templated(&value) {
+            return Err(CommandError::Usage(format!(
+                "`{name}`'s value holds Jinja markup (`{{{{`, `{{%` or `{{#`), which Ansible would evaluate on the runner as code; give it without."
+            )));
+        }
         if var.var_type == SurveyVarType::Secret {
             secrets.insert(name.clone(), value);
         } else {
@@ -462,10 +472,48 @@ fn survey_values(
 
 /// "Template X has no variable `y`", with a suggestion and the ones it has.
 pub(crate) fn unknown_variable(template: &Template, name: &str) -> String {
+    if template.survey_vars.is_empty() {
+        return format!(
+            "Template {} asks for no variables, so `{name}` cannot be given: it would reach the run as an extra variable the template does not declare.",
+            template.name
+        );
+    }
     let known: Vec<&str> = template.survey_vars.iter().map(|v| v.name.as_str()).collect();
     let hint =
         crate::grammar::suggest(name, known.iter().copied()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
     format!("Template {} has no variable `{name}`.{hint} It asks for: {}.", template.name, known.join(", "))
+}
+
+/// Whether a value holds Jinja markup, which Ansible evaluates wherever the variable is used
+/// (extra variables are not marked unsafe), so that a value could run code on the runner.
+fn templated(value: &str) -> bool {
+    ["{{", "{%", "{#"].iter().any(|open| value.contains(open))
+}
+
+/// Whether git would take `name` as a branch (`git check-ref-format --branch`, roughly), and it
+/// cannot be read as an option by the tools Semaphore hands it to.
+pub(crate) fn valid_branch(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(['-', '/', '.'])
+        && !name.ends_with(['/', '.'])
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("@{")
+        && !name.chars().any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+}
+
+/// A secret variable's value typed in a command is in the room's history for everybody there:
+/// the command is deleted (where the room lets the bot), as a secret typed as an answer is.
+pub(crate) async fn delete_typed_secret(ctx: Ctx<'_>, req: &Request, template: &Template, typed: &[(String, String)]) {
+    let secret = |name: &String| template.survey_vars.iter().any(|v| &v.name == name && v.var_type == SurveyVarType::Secret);
+    if req.via_hook.is_some() || !typed.iter().any(|(name, _)| secret(name)) {
+        return;
+    }
+    if let Err(e) = ctx.chat().redact(&req.room, &req.event_id, Some("it held a secret value".into())).await {
+        tracing::debug!(error = %e, "could not delete a command holding a secret value");
+    }
 }
 
 /// The required variables that have no value given and no default.
@@ -605,7 +653,11 @@ pub(crate) async fn launch(
         template: plan.template.id,
         template_name: plan.template.name.clone(),
         task: task.id,
-        parameters: recorded_parameters(&plan.request),
+        // Redacted like everything the bot posts: `--args="--password=…"` is kept masked.
+        parameters: recorded_parameters(&plan.request)
+            .into_iter()
+            .map(|(k, v)| (k, ctx.out().redactor().redact(&v).into_owned()))
+            .collect(),
         started_at: now,
         ended_at: None,
         result: None,
@@ -708,5 +760,98 @@ mod tests {
         let kept = &runs[0].parameters;
         assert_eq!(kept.get("var.api_key").map(String::as_str), Some("(secret)"), "{kept:?}");
         assert_eq!(kept.get("var.who").map(String::as_str), Some("ann"), "{kept:?}");
+    }
+
+    fn ansible_template() -> chatrixcd_ports::semaphore::Template {
+        use chatrixcd_ports::semaphore::{SurveyVar, TaskParamsPolicy, Template};
+        Template {
+            name: "deploy".into(),
+            params_policy: TaskParamsPolicy { allow_override_branch: true, ..Default::default() },
+            survey_vars: vec![
+                SurveyVar { name: "version".into(), ..Default::default() },
+                SurveyVar {
+                    name: "token".into(),
+                    var_type: chatrixcd_ports::semaphore::SurveyVarType::Secret,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn request(template: &chatrixcd_ports::semaphore::Template, vars: &[(&str, &str)], branch: Option<&str>) -> String {
+        let args = super::Args {
+            vars: vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            branch: branch.map(str::to_owned),
+            ..Default::default()
+        };
+        match super::build_request(template, &args, false) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_variables_a_template_declares_reach_the_run_even_where_it_declares_none() {
+        let h = Harness::single().await;
+        // deploy-web declares no variable: an extra one would be an Ansible extra var of the
+        // caller's choosing.
+        h.say(&admin(), "!cd run ops deploy-web --var ansible_ssh_common_args=-oProxyCommand=id --yes").await;
+        let said = h.chat.bodies().join("\n");
+        assert!(
+            said.contains("Template deploy-web asks for no variables, so `ansible_ssh_common_args` cannot be given"),
+            "{said}"
+        );
+        assert!(tasks_on(&h, 0).is_empty());
+        let mut template = ansible_template();
+        assert!(request(&template, &[("become_exe", "x")], None).contains("has no variable `become_exe`"));
+        template.survey_vars.clear();
+        assert!(request(&template, &[("x", "1")], None).contains("asks for no variables"));
+    }
+
+    #[test]
+    fn jinja_in_a_value_is_refused_for_ansible_never_echoing_a_secret() {
+        let template = ansible_template();
+        assert_eq!(request(&template, &[("version", "1.2.3")], None), "ok");
+        for value in ["{{ lookup('pipe', 'id') }}", "{% for x in y %}", "a{#b"] {
+            let refused = request(&template, &[("version", value)], None);
+            assert!(refused.contains("Jinja markup"), "{value}: {refused}");
+            let refused = request(&template, &[("token", value)], None);
+            assert!(refused.contains("`token`'s value holds Jinja markup") && !refused.contains(value), "{refused}");
+        }
+        // Terraform and scripts do not evaluate Jinja: a value is a value there.
+        let bash = chatrixcd_ports::semaphore::Template { app: chatrixcd_ports::semaphore::App::Bash, ..template };
+        assert_eq!(request(&bash, &[("version", "{{ x }}")], None), "ok");
+    }
+
+    #[test]
+    fn a_branch_must_be_a_branch_name_not_an_option() {
+        let template = ansible_template();
+        assert_eq!(request(&template, &[], Some("release/2.5")), "ok");
+        for bad in ["--upload-pack=touch /tmp/x", "-x", "a b", "a..b", "a~1", "x.lock", "", "a\u{7}b", "/abs"] {
+            assert_eq!(request(&template, &[], Some(bad)), format!("`{bad}` is not a git branch name."), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_holding_a_secret_value_is_deleted_and_the_history_keeps_arguments_redacted() {
+        let h = Harness::single().await;
+        let typed = h
+            .say_in(
+                &room(),
+                &admin(),
+                "!cd run ops hello-args --var who=ann --var env=prod --var api_key=hunter2hunter2 --args=\"--password=pa55w0rd-xyz\" --yes",
+                None,
+            )
+            .await;
+        assert!(h.chat.redacted.lock().unwrap().iter().any(|(r, e)| r == &room() && e == &typed), "deleted");
+        assert_eq!(tasks_on(&h, 0).len(), 1);
+        let runs = h.store.runs(Page { limit: 10, before: None }).await.unwrap();
+        let kept = format!("{:?}", runs[0].parameters);
+        assert!(!kept.contains("hunter2hunter2") && !kept.contains("pa55w0rd-xyz"), "{kept}");
+        assert!(kept.contains("--password=[REDACTED]"), "{kept}");
+        // Without a secret, the command stays.
+        let plain = h.say_in(&room(), &admin(), "!cd run ops hello --var who=bea --yes", None).await;
+        assert!(!h.chat.redacted.lock().unwrap().iter().any(|(_, e)| e == &plain));
     }
 }
