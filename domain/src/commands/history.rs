@@ -348,15 +348,19 @@ pub(crate) async fn visible_runs(
 async fn export(ctx: Ctx<'_>, req: &Request, filters: &Filters, json: bool) -> Result<(), CommandError> {
     let (runs, truncated) = visible_runs(ctx, req, &filters.query, EXPORT_MAX).await?;
     let mut newest_first: Vec<String> = Vec::with_capacity(runs.len());
+    // A file is posted like a message: redacted (runs recorded before parameters were redacted
+    // at record time may hold a secret's shape).
+    let redactor = ctx.out().redactor();
     for run in &runs {
-        newest_first.push(if json {
+        let line = if json {
             let mut line = serde_json::to_string(run)
                 .map_err(|e| CommandError::Refused(format!("A run could not be written: {e}.")))?;
             line.push('\n');
             line
         } else {
             crate::render::csv::run_row(run)
-        });
+        };
+        newest_first.push(redactor.redact(&line).into_owned());
     }
     drop(runs);
     let count = newest_first.len();
@@ -370,7 +374,7 @@ async fn export(ctx: Ctx<'_>, req: &Request, filters: &Filters, json: bool) -> R
         caption.push_str(&format!(", the newest {EXPORT_MAX} (narrow it with filters for the rest)"));
     }
     let file = chatrixcd_ports::chat::FileUpload { file_name: name.into(), mime_type: mime.into(), bytes: text.into_bytes(), caption: Some(caption) };
-    ctx.chat().upload(&req.room, file).await?;
+    ctx.out().upload(&req.room, file).await?;
     ctx.audit(req, "history.export", format!("{count} run(s) as {name}")).await;
     Ok(())
 }

@@ -1,8 +1,15 @@
 //! CSV rows (RFC 4180) for exports: the audit log from chat, the history and audit from the CLI.
 
-/// One field, quoted when it needs to be.
+/// One field, quoted when it needs to be. A field a spreadsheet would take for a formula (it
+/// starts with `=`, `+`, `-`, a tab or a carriage return, or with `@` and holds a call: a
+/// template name, a run's parameters, all from outside) gets a leading `'`, so opening an export
+/// never runs what somebody typed (OWASP's CSV injection advice). A Matrix user id (`@alice:x`,
+/// which holds no parenthesis) stays as it is.
 pub fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    let formula = text.starts_with(['=', '+', '-', '\t', '\r']) || (text.starts_with('@') && text.contains('('));
+    let text: std::borrow::Cow<'_, str> =
+        if formula { std::borrow::Cow::Owned(format!("'{text}")) } else { std::borrow::Cow::Borrowed(text) };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.into_owned() }
 }
 
 /// One row, ended by CRLF.
@@ -72,5 +79,13 @@ mod tests {
     fn fields_are_quoted_only_when_needed() {
         assert_eq!(row(&["a", "b,c", "say \"hi\"", "two\nlines"]), "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
         assert_eq!(row::<&str>(&[]), "\r\n");
+    }
+
+    #[test]
+    fn what_a_spreadsheet_would_run_is_defused() {
+        assert_eq!(
+            row(&["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "\tx", "a=b", "@alice:example.org"]),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'-2,'@SUM(A1),'\tx,a=b,@alice:example.org\r\n"
+        );
     }
 }
