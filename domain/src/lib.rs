@@ -48,4 +48,6 @@ mod bot_tests;
 #[cfg(test)]
 mod dialog_tests;
 #[cfg(test)]
+mod leak_tests;
+#[cfg(test)]
 mod testing;

@@ -370,6 +370,36 @@ impl Harness {
         Self { bot, chat, clock, store, sims }
     }
 
+    /// One instance, `default` in 2.10 mode, reached through `wrap` (a simulator that misbehaves
+    /// in a test's own way), with `secrets` as the configured secrets the bot redacts.
+    pub(crate) async fn wrapped(
+        settings: Settings,
+        secrets: Vec<String>,
+        wrap: impl FnOnce(chatrixcd_sim_semaphore::SimSemaphore) -> Arc<dyn SemaphorePort>,
+    ) -> Self {
+        let clock = chatrixcd_clock::ManualClock::at_epoch();
+        let config = chatrixcd_sim_semaphore::SimConfig {
+            mode: chatrixcd_sim_semaphore::Mode::V2_10,
+            web_host: Some("https://default.semaphore.test".to_owned()),
+            ..Default::default()
+        };
+        let sim = chatrixcd_sim_semaphore::SimSemaphore::demo(config, Arc::new(clock.clone()));
+        let id = chatrixcd_ports::InstanceId::default();
+        let instance = Instance { id, url: "https://default.semaphore.test".into(), semaphore: wrap(sim.clone()) };
+        let chat = Arc::new(RecordingChat::default());
+        let store = Arc::new(chatrixcd_store_memory::MemoryStore::new());
+        let deps = Deps {
+            chat: chat.clone(),
+            instances: Instances::new(vec![instance], id).unwrap(),
+            store: store.clone(),
+            clock: Arc::new(clock.clone()),
+            sealer: Some(Arc::new(chatrixcd_sealer::KeySealer::from_bytes([7; 32]))),
+        };
+        let bot = Bot::new(deps, settings, Personality::with_seed(7), Redactor::new(secrets));
+        bot.resume().await;
+        Self { bot, chat, clock, store, sims: vec![sim] }
+    }
+
     /// The bot started again over the same store, simulators and clock (a process restart
     /// with Semaphore still up): a new chat, a new bot, `resume` done.
     pub(crate) async fn restart(&self, settings: Settings) -> Self {
