@@ -509,6 +509,21 @@ fn warn_if_readable_by_others(file: &str, key: &str, warnings: &mut Vec<Problem>
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_file: &str, _key: &str, _warnings: &mut Vec<Problem>) {}
 
+/// Whether `url` is plain `http` to another machine: what it carries (a token, a password, a
+/// task's secret values) crosses the network unencrypted. Loopback is the operator's own.
+pub(crate) fn plain_http_off_host(url: &str) -> bool {
+    let Some(rest) = url.trim().strip_prefix("http://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 fn is_http_url(url: &str) -> bool {
     url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).is_some_and(|rest| {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -783,6 +798,11 @@ fn check_matrix(
         problems.push(problem("matrix.homeserver", "is required, e.g. \"https://matrix.example.org\""));
     } else if !is_http_url(m.homeserver.trim()) {
         problems.push(problem("matrix.homeserver", format!("`{}` is not an http(s) URL", m.homeserver)));
+    } else if plain_http_off_host(&m.homeserver) {
+        warnings.push(problem(
+            "matrix.homeserver",
+            "is plain http to another machine: the bot's password or token and every unencrypted room's messages cross the network in the clear; use https",
+        ));
     }
     let user_id = match UserId::parse(m.user_id.trim()) {
         Ok(u) => Some(u),
@@ -901,7 +921,13 @@ fn check_instances(
         if !section.ssl_verify {
             warnings.push(problem(
                 &format!("{key}.ssl_verify"),
-                "is false: the server's certificate is not checked (prefer ssl_ca_cert)",
+                "is false: the server's certificate is not checked, so anyone on the way can read the API token and answer in the server's name (prefer ssl_ca_cert)",
+            ));
+        }
+        if plain_http_off_host(url) {
+            warnings.push(problem(
+                &format!("{key}.url"),
+                "is plain http to another machine: the API token and every task's secret values cross the network in the clear; use https",
             ));
         }
         let alert_variable = variable.replace("_API_TOKEN", "_ALERT_SECRET");
@@ -1312,6 +1338,29 @@ mod tests {
         assert!(problems[0].message.contains("at least 128 bits"), "{problems:?}");
         let (_, warnings) = parse(&good.replace(r#"webhooks: { listen: "127.0.0.1:8088" },"#, "")).unwrap();
         assert!(warnings.iter().any(|w| w.key == "semaphore_instances.production.alert_secret"), "{warnings:?}");
+    }
+
+    #[test]
+    fn plain_http_and_unchecked_certificates_are_warned_about_by_key() {
+        let text = r#"{
+            matrix: { homeserver: "http://matrix.example.org", user_id: "@bot:example.org", password: "pw" },
+            semaphore: { url: "http://semaphore.example.org", api_token: "tok", ssl_verify: false },
+            bot: { admin_users: ["@alice:example.org"] },
+        }"#;
+        let (config, warnings) = parse(text).unwrap();
+        let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["matrix.homeserver", "semaphore.ssl_verify", "semaphore.url"], "{warnings:?}");
+        assert!(warnings.iter().all(|w| w.message.contains("in the clear") || w.message.contains("not checked")));
+        assert!(!config.instances[0].semaphore_config().verify_tls, "the setting is honoured, warned about");
+        // Loopback is the operator's own: no warning; https never.
+        for url in ["http://127.0.0.1:3000", "http://localhost:3000/api", "http://[::1]:3000", "https://s.example"] {
+            assert!(!plain_http_off_host(url), "{url}");
+        }
+        for url in ["http://10.0.0.5", "http://user:pw@s.example", "http://localhost.evil.example"] {
+            assert!(plain_http_off_host(url), "{url}");
+        }
+        let (_, warnings) = parse(GOOD).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

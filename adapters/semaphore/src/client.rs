@@ -48,6 +48,7 @@ impl std::fmt::Debug for HttpSemaphore {
 fn tls_builder(config: &SemaphoreConfig) -> Result<reqwest::ClientBuilder, ConfigError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
+        .redirect(redirect_policy())
         .user_agent(concat!("chatrixcd/", env!("CARGO_PKG_VERSION")));
     if !config.verify_tls {
         builder = builder.tls_danger_accept_invalid_certs(true);
@@ -77,6 +78,26 @@ fn tls_builder(config: &SemaphoreConfig) -> Result<reqwest::ClientBuilder, Confi
         builder = builder.identity(identity);
     }
     Ok(builder)
+}
+
+/// Redirects are followed only while they keep TLS: an `https` server sending the client to
+/// `http` would have a task's start (its secret values; a 307 sends the body again) go out in
+/// the clear. reqwest already drops the token when the scheme, host or port changes.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if downgrades(attempt.previous(), attempt.url()) {
+            attempt.error("Semaphore redirected from https to plain http; not followed")
+        } else if attempt.previous().len() > 5 {
+            attempt.error("Semaphore redirected more than 5 times")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Whether going to `next` leaves TLS that an earlier address of the request had.
+fn downgrades(previous: &[reqwest::Url], next: &reqwest::Url) -> bool {
+    next.scheme() != "https" && previous.iter().any(|u| u.scheme() == "https")
 }
 
 fn read_pem(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
@@ -479,6 +500,18 @@ impl SemaphorePort for HttpSemaphore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_that_leaves_tls_is_not_followed() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        let https = [url("https://semaphore.example.org/api/project/1/tasks")];
+        assert!(downgrades(&https, &url("http://semaphore.example.org/api/project/1/tasks")));
+        assert!(downgrades(&[https[0].clone(), url("https://other.example.org/")], &url("http://x.example/")));
+        assert!(!downgrades(&https, &url("https://semaphore.example.org/api/")));
+        // Plain http by the configured URL's own word: nothing is left that was not already.
+        assert!(!downgrades(&[url("http://127.0.0.1:3000/api/ping")], &url("http://127.0.0.1:3000/api/ping/")));
+        assert!(!downgrades(&[url("http://s.example/")], &url("https://s.example/")));
+    }
 
     #[test]
     fn routes_keep_ids_out_of_labels() {
