@@ -50,4 +50,6 @@ mod dialog_tests;
 #[cfg(test)]
 mod leak_tests;
 #[cfg(test)]
+mod path_tests;
+#[cfg(test)]
 mod testing;
