@@ -214,11 +214,17 @@ fn shaped(s: &AppState, body: Value) -> Value {
     }
 }
 
-/// The real server lower-cases the whole header and strips "bearer ".
+/// The real server lower-cases the whole header and strips "bearer ". The token is compared in
+/// constant time (the simulator may listen beyond loopback): only its length can show.
 fn authorised(headers: &HeaderMap, token: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
     let value = value.to_lowercase();
-    value.strip_prefix("bearer ").is_some_and(|t| t.trim() == token.to_lowercase())
+    value.strip_prefix("bearer ").is_some_and(|t| same_secret(t.trim().as_bytes(), token.to_lowercase().as_bytes()))
+}
+
+/// Equal, looked at byte for byte whatever the first difference.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
 }
 
 /// Parses a path id the way the router does: not a number is a 400 on task routes, 404 elsewhere.
@@ -763,4 +769,24 @@ async fn relay(mut socket: WebSocket, s: AppState) {
     }
     pump.abort();
     let _ = socket.send(Message::Close(None)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_taken_as_the_real_server_takes_it() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        assert!(authorised(&with("Bearer abc123"), "abc123"));
+        assert!(authorised(&with("bearer ABC123 "), "abc123"), "case and spaces as the real server");
+        for wrong in ["Bearer abc124", "Bearer abc12", "Bearer abc1234", "Token abc123", ""] {
+            assert!(!authorised(&with(wrong), "abc123"), "{wrong}");
+        }
+        assert!(!authorised(&HeaderMap::new(), "abc123"));
+    }
 }
