@@ -48,6 +48,8 @@ mod bot_tests;
 #[cfg(test)]
 mod dialog_tests;
 #[cfg(test)]
+mod html_tests;
+#[cfg(test)]
 mod leak_tests;
 #[cfg(test)]
 mod path_tests;
