@@ -387,6 +387,50 @@ mod tests {
         assert_eq!(parse_version("develop"), None);
     }
 
+    proptest::proptest! {
+        /// Whatever a run's tags, skipped tags, limit and arguments hold (spaces, `--become`,
+        /// `-e @/etc/shadow`, quotes), the CLI arguments Semaphore gets are the given arguments
+        /// one for one, plus on 2.10 one `--tags=…` and one `--skip-tags=…`: a value never
+        /// becomes a flag of its own, and nothing is added beyond what the template allows.
+        #[test]
+        fn values_never_become_extra_cli_arguments(
+            tags in proptest::collection::vec("[ -~]{0,20}", 0..4),
+            skip_tags in proptest::collection::vec("[ -~]{0,20}", 0..3),
+            limit in proptest::collection::vec("[ -~]{0,20}", 0..3),
+            arguments in proptest::collection::vec("[ -~]{0,20}", 0..4),
+            legacy in proptest::bool::ANY,
+        ) {
+            let r = StartTask {
+                template_id: TemplateId::new(8),
+                tags: tags.clone(),
+                skip_tags: skip_tags.clone(),
+                limit: limit.clone(),
+                arguments: arguments.clone(),
+                ..Default::default()
+            };
+            let body = start_body(&r, legacy);
+            let sent: Vec<String> = match body.get("arguments") {
+                Some(Value::String(text)) => serde_json::from_str(text).unwrap(),
+                None => Vec::new(),
+                Some(other) => panic!("arguments must be JSON in a string: {other}"),
+            };
+            let mut expected = arguments.clone();
+            if legacy {
+                if !tags.is_empty() {
+                    expected.push(format!("--tags={}", tags.join(",")));
+                }
+                if !skip_tags.is_empty() {
+                    expected.push(format!("--skip-tags={}", skip_tags.join(",")));
+                }
+            }
+            proptest::prop_assert_eq!(sent, expected);
+            // The limit is one field (`--limit=<value>` to Semaphore), never arguments.
+            if !limit.is_empty() {
+                proptest::prop_assert_eq!(&body["limit"], &json!(limit.join(",")));
+            }
+        }
+    }
+
     #[test]
     fn legacy_start_body_carries_tags_as_arguments_and_json_in_strings() {
         let mut r =
