@@ -454,7 +454,26 @@ pub(crate) fn token_variable(instance: Option<&InstanceId>) -> String {
 pub(crate) fn load(path: &Path) -> Result<(Config, Vec<Problem>), Vec<Problem>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![problem(&path.display().to_string(), format!("cannot read it: {e}"))])?;
-    parse_with(&text, &process_env)
+    let (config, mut warnings) = parse_with(&text, &process_env)?;
+    warn_if_inline_secrets_are_open(path, &text, &config, &mut warnings);
+    Ok((config, warnings))
+}
+
+/// ChatrixCD's config.json holds its secrets inline: a file others may read gives them away.
+fn warn_if_inline_secrets_are_open(path: &Path, text: &str, config: &Config, warnings: &mut Vec<Problem>) {
+    if config.secrets().iter().any(|s| text.contains(s.as_str())) {
+        let shown = path.display().to_string();
+        let mut found = Vec::new();
+        warn_if_readable_by_others(&shown, &shown, &mut found);
+        warnings.extend(found.into_iter().map(|_| {
+            problem(
+                &shown,
+                format!(
+                    "holds secrets inline but others may read it: `chmod 600 {shown}`, or move them to `…_file` keys or CHATRIXCD_… variables"
+                ),
+            )
+        }));
+    }
 }
 
 #[cfg(test)]
@@ -1338,6 +1357,23 @@ mod tests {
         assert!(problems[0].message.contains("at least 128 bits"), "{problems:?}");
         let (_, warnings) = parse(&good.replace(r#"webhooks: { listen: "127.0.0.1:8088" },"#, "")).unwrap();
         assert!(warnings.iter().any(|w| w.key == "semaphore_instances.production.alert_secret"), "{warnings:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_file_with_inline_secrets_that_others_may_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, GOOD).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, warnings) = load(&path).unwrap();
+        assert!(
+            warnings.iter().any(|w| w.message.starts_with("holds secrets inline but others may read it: `chmod 600")),
+            "{warnings:?}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load(&path).unwrap().1.is_empty());
     }
 
     #[test]
