@@ -260,6 +260,21 @@ fn backup_path(path: &Path) -> PathBuf {
     PathBuf::from(format!("{}.backup.{now}", path.display()))
 }
 
+/// A new file readable by its owner only from its first byte (it holds the config's secrets until
+/// it takes the old file's permissions).
+fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    // A leftover of an interrupted migration is replaced, never reused with its mode.
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
 pub(crate) fn run(args: &MigrateArgs) -> anyhow::Result<()> {
     let path = &args.config;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -272,7 +287,7 @@ pub(crate) fn run(args: &MigrateArgs) -> anyhow::Result<()> {
     // Written beside the file and renamed over it, so a crash leaves the old or the new file,
     // never half of one; the permissions (the file holds secrets) are kept.
     let temporary = PathBuf::from(format!("{}.migrating", path.display()));
-    std::fs::write(&temporary, &migrated).with_context(|| format!("cannot write {}", temporary.display()))?;
+    write_owner_only(&temporary, &migrated).with_context(|| format!("cannot write {}", temporary.display()))?;
     if let Ok(meta) = std::fs::metadata(path) {
         std::fs::set_permissions(&temporary, meta.permissions())
             .with_context(|| format!("cannot set the permissions of {}", temporary.display()))?;
