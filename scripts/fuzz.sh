@@ -186,7 +186,9 @@ for t in "${targets[@]}"; do
   [[ "$mode" == campaign ]] && limit=(-runs="$campaign")
   extra=()
   [[ -n "${FUZZ_MAX_LEN:-}" ]] && extra+=(-max_len="$FUZZ_MAX_LEN")
+  # One log per kind of run, so a pass beside a running campaign does not write over its log.
   log="$artifacts/last-run.log"
+  [[ "$mode" == campaign ]] && log="$artifacts/campaign-run.log"
   echo "==> $t (${limit[*]})"
   start=$(date +%s.%N)
   set +e
@@ -204,17 +206,18 @@ for t in "${targets[@]}"; do
     rate=$(awk -v n="$execs" -v e="$elapsed" 'BEGIN { printf "%d", (e > 0 ? n / e : 0) }')
   fi
   # The last status line: `#N DONE cov: X ft: Y corp: Z/…` (or the last pulse before a crash).
-  stats=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  # (-a: the log holds libFuzzer's dictionary, raw bytes and all.)
+  stats=$(grep -aE '^#[0-9]+' "$log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$stats")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$stats")
   corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$stats")
-  artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+  artifact=$(LC_ALL=C sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
   crashes=0
   if ((status != 0)); then
     crashes=1
     failed+=("$t")
     echo "!!! $t failed (exit $status); its log: $log" >&2
-    grep -E 'panicked at|ERROR: libFuzzer|SUMMARY' "$log" | head -5 >&2 || true
+    grep -aE 'panicked at|ERROR: libFuzzer|SUMMARY' "$log" | head -5 >&2 || true
     if [[ -n "$artifact" ]]; then
       echo "!!! crash input: $artifact (again: $bin_dir/$t $artifact)" >&2
     fi
