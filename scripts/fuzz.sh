@@ -42,7 +42,8 @@ corpus_root="${FUZZ_CORPUS_DIR:-$cache/fuzz-corpus}"
 artifacts_root="${FUZZ_ARTIFACTS:-$cache/fuzz-artifacts}"
 tools="${FUZZ_TOOLS:-$cache/tools}"
 campaign_dir="${FUZZ_CAMPAIGN_DIR:-$cache/fuzz-campaign}"
-seeds_dir="$cache/fuzz-seeds"
+# Made afresh by each run (its own, so runs side by side do not pull them from under each other).
+seeds_dir="$cache/fuzz-seeds/$$"
 sanitizer="${FUZZ_SANITIZER:-none}"
 nice_level="${FUZZ_NICE:-10}"
 per_input="${FUZZ_TIMEOUT:-10}"
@@ -142,6 +143,7 @@ if [[ -z "$recordings" ]]; then
   [[ -d "$recordings" ]] || recordings="$repo/testdata/semaphore/2.10.32"
 fi
 rm -rf "$seeds_dir"
+trap 'rm -rf "$seeds_dir"' EXIT
 if command -v python3 >/dev/null 2>&1 && [[ -d "$recordings" ]]; then
   python3 fuzz/seeds.py --recordings "$recordings" --out "$seeds_dir"
 else
