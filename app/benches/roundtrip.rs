@@ -21,7 +21,9 @@
 //!
 //! `ROUNDTRIP_SOAK=<n>` then sends the bot n more commands (alternating `ping` and `projects`, one
 //! in flight) and prints its resident memory before and after, idle, to show whether it grows.
-//! `ROUNDTRIP_BOT_LOG=1` prints the bot's log at the end (what an operator would have seen).
+//! `ROUNDTRIP_BOT_LOG=1` prints the bot's log at the end (what an operator would have seen);
+//! `ROUNDTRIP_BOT_BIN=<path>` runs another build of the bot (to compare two builds against the
+//! same peer).
 //!
 //! To see where the bot's extra time goes, `ROUNDTRIP_MIMIC=filter,member,semaphore,html` adds a
 //! third responder: an echo that does what the bot does on Matrix, one listed part at a time
@@ -636,7 +638,7 @@ fn run() -> Result<()> {
     let log_path = dir.path().join("bot.log");
     let log = std::fs::File::create(&log_path)?;
     let process = Process(
-        Command::new(env!("CARGO_BIN_EXE_chatrixcd"))
+        Command::new(std::env::var_os("ROUNDTRIP_BOT_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_chatrixcd").into()))
             .args(["run", "--config"])
             .arg(&config)
             .stdout(log.try_clone()?)

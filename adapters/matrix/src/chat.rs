@@ -109,7 +109,9 @@ impl ChatPort for MatrixChat {
         if let Some(txn) = transaction_id(&message) {
             request = request.with_transaction_id(txn);
         }
+        let started = std::time::Instant::now();
         let sent = request.await.map_err(refused)?;
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, event = %sent.response.event_id, "sent");
         Ok(EventId(sent.response.event_id.to_string()))
     }
 

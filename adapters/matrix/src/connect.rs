@@ -117,7 +117,13 @@ async fn build_client(config: &MatrixConfig) -> Result<Client, MatrixError> {
         .map_err(|e| MatrixError::Store { dir: config.store_dir.clone(), detail: e.to_string() })?;
     Client::builder()
         .homeserver_url(&config.homeserver)
-        .sqlite_store(config.store_dir.join("sdk"), config.store_passphrase.as_deref())
+        // A bot is one client with a few rooms: a connection per core and a 500 KB page cache each
+        // (matrix-sdk's low-memory settings) instead of four connections per core with 2 MB each.
+        .sqlite_store_with_config_and_cache_path(
+            matrix_sdk::SqliteStoreConfig::with_low_memory_config(config.store_dir.join("sdk"))
+                .passphrase(config.store_passphrase.as_deref()),
+            None::<&std::path::Path>,
+        )
         .with_encryption_settings(EncryptionSettings {
             // Cross-signing is set up explicitly after login (see `bootstrap_cross_signing`), so
             // token logins get it too.
@@ -453,6 +459,9 @@ fn answer_invite(room: Room, inviter: String, policy: InvitePolicy) {
 }
 
 async fn incoming(room: &Room, sender: &str, event_id: &str, ts: MilliSecondsSinceUnixEpoch) -> Option<Incoming> {
+    // From the homeserver's timestamp to here: its sync answer and matrix-sdk's processing of it
+    // (same clock when both run on one machine, as in the benchmarks).
+    tracing::debug!(lag_ms = (chrono::Utc::now() - to_utc(ts)).num_microseconds().unwrap_or(0) as f64 / 1e3, %event_id, "event handed to the bot");
     let sender_id = UserId::parse(sender).ok()?;
     let sender_name = match room.get_member_no_sync(&matrix_sdk::ruma::OwnedUserId::try_from(sender).ok()?).await {
         Ok(Some(member)) => member.display_name().map(str::to_owned),
@@ -473,12 +482,21 @@ async fn incoming(room: &Room, sender: &str, event_id: &str, ts: MilliSecondsSin
 /// 4–5 ms of every command's round trip (docs/performance.md); they only carry membership changes.
 /// The timeline per room is capped: after a long downtime the bot reads the newest messages (the
 /// only ones young enough to run, see `bot.offline_command_window`), not a room's whole backlog.
+/// What the bot never reads is not asked for: presence, typing notifications and read receipts
+/// (a room's "ephemeral" events), and per-room account data (read markers, tags). Synapse then
+/// skips computing them for every sync, and, more to the point, someone typing or reading no
+/// longer wakes the bot's long poll, so a command is not kept waiting behind such a sync.
+/// Global account data stays: `m.direct` names the direct rooms, and the secret storage and
+/// key backup settings live there.
 fn sync_settings(lazy_members: bool) -> SyncSettings {
     use matrix_sdk::ruma::UInt;
-    use matrix_sdk::ruma::api::client::filter::FilterDefinition;
+    use matrix_sdk::ruma::api::client::filter::{self, FilterDefinition, RoomEventFilter};
     use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
     let mut filter = if lazy_members { FilterDefinition::with_lazy_loading() } else { FilterDefinition::default() };
     filter.room.timeline.limit = Some(UInt::from(TIMELINE_LIMIT));
+    filter.presence = filter::Filter::ignore_all();
+    filter.room.ephemeral = RoomEventFilter::ignore_all();
+    filter.room.account_data = RoomEventFilter::ignore_all();
     SyncSettings::default().filter(Filter::FilterDefinition(filter))
 }
 

@@ -49,7 +49,8 @@ pub fn status_kib(pid: u32, key: &str) -> Option<u64> {
 
 /// The last `lines` lines of a log file, for an error message.
 pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -58,7 +58,8 @@ pub fn start(src: &Path, python: &Path, config: &str, dir: &Path) -> Result<(Pro
     std::fs::create_dir_all(dir)?;
     let config_file = dir.join("config.json");
     std::fs::write(&config_file, config)?;
-    let log_path = dir.join("chatrixcd.log");
+    // Not `chatrixcd.log`: ChatrixCD writes that file itself in its working directory.
+    let log_path = dir.join("stdout.log");
     let log = std::fs::File::create(&log_path)?;
     let child = Command::new(python)
         .args(["-m", "chatrixcd.main", "-L", "-N", "-c"])
@@ -66,6 +67,7 @@ pub fn start(src: &Path, python: &Path, config: &str, dir: &Path) -> Result<(Pro
         .current_dir(dir)
         .env("PYTHONPATH", src)
         .env("PYTHONUNBUFFERED", "1")
+        .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
@@ -74,7 +76,9 @@ pub fn start(src: &Path, python: &Path, config: &str, dir: &Path) -> Result<(Pro
     // It syncs once to test its session, then announces its sync loop.
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {
-        if std::fs::read_to_string(&log_path).unwrap_or_default().contains("Starting sync loop") {
+        // Read as bytes: its log is not always valid UTF-8 (the device's QR art, a locale's choice).
+        let log = std::fs::read(&log_path).unwrap_or_default();
+        if String::from_utf8_lossy(&log).contains("Starting sync loop") {
             return Ok((process, log_path));
         }
         if let Some(status) = process.exited() {
