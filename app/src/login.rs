@@ -83,7 +83,7 @@ pub(crate) async fn run(args: LoginArgs) -> anyhow::Result<()> {
     }
     let token = login_token_from(&input).context("no loginToken in what was given")?;
     let device = chatrixcd_matrix::login_with_token(&matrix, &token).await?;
-    chatrixcd::private_files::secure_and_log(&data_dir)?;
+    chatrixcd::private_files::secure_what_was_made(&data_dir)?;
     println!(
         "Logged in as {}, device {device}. The session is saved in {}; `chatrixcd run` uses it from now on.",
         matrix.user_id,

@@ -70,6 +70,19 @@ pub fn secure(dir: &Path) -> Result<Vec<Closed>, PrivateError> {
     Ok(Vec::new())
 }
 
+/// [`secure`] again after this start made its stores: what matrix-sdk and redb just created with
+/// the process's umask sat inside a directory already its owner's only, so nothing was open to
+/// anyone; it is closed too (for a directory moved or copied later) and told only at debug.
+pub fn secure_what_was_made(dir: &Path) -> Result<(), PrivateError> {
+    for c in secure(dir)? {
+        tracing::debug!(
+            path = %c.path.display(), was = format_args!("{:03o}", c.was), now = format_args!("{:03o}", c.now),
+            "made owner-only"
+        );
+    }
+    Ok(())
+}
+
 /// [`secure`], with each closed path logged as a warning.
 pub fn secure_and_log(dir: &Path) -> Result<(), PrivateError> {
     for c in secure(dir)? {

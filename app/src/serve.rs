@@ -65,7 +65,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (startup, shutdown) = (bot_config.startup_message.clone(), bot_config.shutdown_message.clone());
     let wired = wiring::build(bot_config, Arc::new(chat), config.user_id.clone(), Arc::clone(&clock)).await?;
     // Again for what the first start made with the process's umask (matrix-sdk's sqlite files).
-    chatrixcd::private_files::secure_and_log(&data_dir)?;
+    chatrixcd::private_files::secure_what_was_made(&data_dir)?;
     let bot = wired.bot;
     let _ = live.set(bot.clone());
     if let Some(text) = startup.as_deref() {

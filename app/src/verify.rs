@@ -85,7 +85,7 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     // Some steps (backup uploads, secrets arriving) complete with the next sync: keep it short.
     matrix.sync_timeout = Duration::from_secs(1);
     let (chat, mut events) = chatrixcd_matrix::connect(matrix).await.context("connecting to Matrix")?;
-    chatrixcd::private_files::secure_and_log(&data_dir)?;
+    chatrixcd::private_files::secure_what_was_made(&data_dir)?;
     let encryption = chat.encryption_layer().clone();
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     match args.action {

@@ -81,6 +81,9 @@ impl Setup {
             admin: &self.alice,
         };
         std::fs::write(&self.config, config.text()).unwrap();
+        // It holds the bot's password: owner-only, as the bot asks of a real one.
+        #[cfg(unix)]
+        std::fs::set_permissions(&self.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     }
 
     /// The simulated Semaphore (2.10 mode) every test gets.
