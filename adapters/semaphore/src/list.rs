@@ -41,6 +41,26 @@ pub struct ListSplitter {
     items: usize,
 }
 
+/// JSON's whitespace: space, tab, line feed, carriage return. Not the rest of ASCII's (a form
+/// feed, say), which `serde_json` refuses too: the list reads the same whole or item by item.
+fn is_json_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn trim_json_space(mut bytes: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = bytes
+        && is_json_space(*first)
+    {
+        bytes = rest;
+    }
+    while let [rest @ .., last] = bytes
+        && is_json_space(*last)
+    {
+        bytes = rest;
+    }
+    bytes
+}
+
 impl ListSplitter {
     /// Feeds the next bytes of the body; `each` gets every item completed by them, decoded.
     pub fn feed<T: DeserializeOwned>(&mut self, chunk: &[u8], mut each: impl FnMut(T)) -> Result<(), ListError> {
@@ -61,11 +81,11 @@ impl ListSplitter {
                         self.opened = true;
                         self.item_start = i + 1;
                     }
-                    b if b.is_ascii_whitespace() => {}
+                    b if is_json_space(b) => {}
                     _ => return Err(ListError::NotAList(describe(&self.pending[i..]))),
                 }
             } else if self.closed {
-                if !byte.is_ascii_whitespace() {
+                if !is_json_space(byte) {
                     return Err(ListError::TrailingData);
                 }
             } else {
@@ -105,7 +125,7 @@ impl ListSplitter {
     }
 
     fn emit<T: DeserializeOwned>(&mut self, end: usize, last: bool, each: &mut impl FnMut(T)) -> Result<(), ListError> {
-        let item = self.pending[self.item_start..end].trim_ascii();
+        let item = trim_json_space(&self.pending[self.item_start..end]);
         if item.is_empty() {
             // `[]` is an empty list; `[,` or `[1,]` is broken.
             return if last && self.items == 0 { Ok(()) } else { Err(ListError::EmptyItem(self.items)) };
@@ -148,6 +168,19 @@ mod tests {
         let count = splitter.finish()?;
         assert_eq!(count, items.len());
         Ok(items)
+    }
+
+    #[test]
+    fn only_json_whitespace_separates_items() {
+        // Found by the semaphore_wire fuzz target: `[ \x0c ]` read as an empty list item by
+        // item, while serde_json refuses the form feed.
+        let mut splitter = ListSplitter::default();
+        let result = splitter.feed::<serde_json::Value>(b"[ \x0c   ]", |_| {});
+        assert!(result.is_err(), "{result:?}");
+        assert!(serde_json::from_slice::<Vec<serde_json::Value>>(b"[ \x0c   ]").is_err());
+        let mut splitter = ListSplitter::default();
+        splitter.feed::<serde_json::Value>(b" \t\r\n[ 1 ,\n2 ]\r\n", |_| {}).unwrap();
+        assert_eq!(splitter.finish().unwrap(), 2);
     }
 
     #[test]
