@@ -179,6 +179,8 @@ mod tests {
         assert!(result.is_err(), "{result:?}");
         assert!(serde_json::from_slice::<Vec<serde_json::Value>>(b"[ \x0c   ]").is_err());
         let mut splitter = ListSplitter::default();
+        assert!(splitter.feed::<serde_json::Value>(b"\x0c[[2]\n\n]", |_| {}).is_err(), "a form feed before the list");
+        let mut splitter = ListSplitter::default();
         splitter.feed::<serde_json::Value>(b" \t\r\n[ 1 ,\n2 ]\r\n", |_| {}).unwrap();
         assert_eq!(splitter.finish().unwrap(), 2);
     }
