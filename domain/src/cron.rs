@@ -70,10 +70,43 @@ impl CronExpr {
     pub fn parse_with(text: &str, zone: Tz, now: DateTime<Utc>, seconds: bool) -> Result<Self, CronError> {
         let expr = Self::stored(text, seconds)?;
         let horizon = now + chrono::Duration::days(366 * HORIZON_YEARS);
-        match expr.next_after(zone, now) {
+        match expr.first_within(zone, now, horizon) {
             Some(next) if next <= horizon => Ok(expr),
             _ => Err(CronError::NeverFires { text: expr.text }),
         }
+    }
+
+    /// The first slot after `now`, looked for only up to the local year of `horizon`: the same
+    /// slot as `next_after` gives whenever that one is before `horizon`. Looking without the
+    /// bound, croner walks on to the year 5000 for an expression that fires rarely or never
+    /// (`0 0 31 4 *`: milliseconds the bot's event loop would be stopped for, for each such
+    /// `schedule add`). So the check runs on a copy of the expression with a year field.
+    fn first_within(&self, zone: Tz, now: DateTime<Utc>, horizon: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        use chrono::Datelike as _;
+        if self.text.starts_with('@') {
+            // The shortcuts fire within a year.
+            return self.next_after(zone, now);
+        }
+        let (from, until) = (now.with_timezone(&zone).year(), horizon.with_timezone(&zone).year());
+        match self.with_years(from, until) {
+            Some(bounded) => {
+                bounded.find_next_occurrence(&now.with_timezone(&zone), false).ok().map(|t| t.with_timezone(&Utc))
+            }
+            // Years croner cannot take (before 1 or after 5000): the slow way, which is right.
+            None => self.next_after(zone, now),
+        }
+    }
+
+    /// This expression limited to the years `from..=until` (croner takes a year field only
+    /// after a seconds field: a five-field expression gets the `0` croner itself would give it).
+    fn with_years(&self, from: i32, until: i32) -> Option<croner::Cron> {
+        let seconds = if self.text.split(' ').count() == 6 { "" } else { "0 " };
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .year(croner::parser::Year::Required)
+            .build()
+            .parse(&format!("{seconds}{} {from}-{until}", self.text))
+            .ok()
     }
 
     /// An expression checked when it was made (a stored schedule's): read, without looking
@@ -87,6 +120,8 @@ impl CronExpr {
                 .build();
             let cron =
                 parser.parse(&text).map_err(|e| CronError::Other { text: text.clone(), reason: e.to_string() })?;
+            let names = std::iter::once("second").chain(FIELDS);
+            check_lists(&text, names)?;
             return Ok(Self { text, cron });
         }
         Self::read(&text)
@@ -112,7 +147,10 @@ impl CronExpr {
             return Err(CronError::FieldCount { text: text.to_owned(), count: fields.len() });
         }
         match parser().parse(text) {
-            Ok(cron) => Ok(Self { text: text.to_owned(), cron }),
+            Ok(cron) => {
+                check_lists(text, FIELDS)?;
+                Ok(Self { text: text.to_owned(), cron })
+            }
             Err(whole) => {
                 // Which field: each alone, the others `*`.
                 for (i, value) in fields.iter().enumerate() {
@@ -156,6 +194,27 @@ impl CronExpr {
     }
 }
 
+/// What croner reads but no one means: an empty item in a list (`1,,5`, `,`, a bare `+`), which
+/// croner takes for no value at all, so that the expression never fires, and croner looks for a
+/// slot second by second for a year before it says so (six seconds for `, * * * *`, the bot's
+/// event loop stopped meanwhile). `names` are the fields' names in order.
+fn check_lists(text: &str, names: impl IntoIterator<Item = &'static str>) -> Result<(), CronError> {
+    for (position, (value, field)) in text.split(' ').zip(names).enumerate() {
+        // The day of week's `+` (both days must match) stands before the list.
+        let list = value.strip_prefix('+').unwrap_or(value);
+        if list.split(',').any(str::is_empty) {
+            return Err(CronError::Field {
+                text: text.to_owned(),
+                position: position + 1,
+                field,
+                value: value.to_owned(),
+                reason: "a list item is empty (two commas, a comma at an end, or nothing after `+`)".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A time zone by its IANA name (case-insensitive), or a clear error with "did you mean".
 pub fn zone(word: &str) -> Result<Tz, CronError> {
     crate::windows::find_zone(word.trim()).ok_or_else(|| CronError::UnknownZone {
@@ -194,6 +253,60 @@ mod tests {
         let zone_err = zone("Europe/Berln").unwrap_err().to_string();
         assert!(zone_err.contains("did you mean `Europe/Berlin`"), "{zone_err}");
         assert_eq!(zone("europe/berlin").unwrap(), chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn empty_list_items_are_named_by_field() {
+        let field = |text: &str, seconds| match CronExpr::parse_with(text, Tz::UTC, now(), seconds) {
+            Err(CronError::Field { position, field, reason, .. }) if reason.contains("list item is empty") => {
+                (position, field)
+            }
+            other => panic!("{text:?}: {other:?}"),
+        };
+        assert_eq!(field(", * * * *", false), (1, "minute"));
+        assert_eq!(field("0 20 , 1 *", false), (3, "day of month"));
+        assert_eq!(field("0 0 1,,15 * *", false), (3, "day of month"));
+        assert_eq!(field("0 0 * 1, *", false), (4, "month"));
+        assert_eq!(field("0 0 * * +", false), (5, "day of week"));
+        assert_eq!(field(", * * * * *", true), (1, "second"));
+        assert_eq!(field("0 ,5 * * * *", true), (2, "minute"));
+        assert!(CronExpr::stored(", * * * *", false).is_err(), "nor stored");
+        assert!(CronExpr::parse("0 0 * * +1", Tz::UTC, now()).is_ok(), "`+` before a day is croner's AND");
+        assert!(CronExpr::parse("0 0 1,15 * *", Tz::UTC, now()).is_ok());
+    }
+
+    #[test]
+    fn the_bounded_look_ahead_finds_what_the_open_one_finds() {
+        let zones = [Tz::UTC, chrono_tz::Europe::Berlin, chrono_tz::Pacific::Kiritimati, chrono_tz::America::Adak];
+        let texts = [
+            "0 0 29 2 *",
+            "0 0 29 2 1",
+            "0 0 31 * 5#5",
+            "0 0 L 2 *",
+            "30 2 * * *",
+            "0 0 13 * 5",
+            "0 0 1 1 *",
+            "59 23 31 12 *",
+            "* * * * *",
+            "0 0 31W 3 *",
+            "0 0 * * 7L",
+        ];
+        let nows = [now(), utc(2096, 3, 1, 0, 0), utc(2031, 12, 31, 23, 59), utc(1970, 1, 1, 0, 0)];
+        for text in texts {
+            for zone in zones {
+                for now in nows {
+                    let expr = CronExpr::stored(text, false).unwrap();
+                    let horizon = now + chrono::Duration::days(366 * HORIZON_YEARS);
+                    let open = expr.next_after(zone, now).filter(|t| *t <= horizon);
+                    let bounded = expr.first_within(zone, now, horizon).filter(|t| *t <= horizon);
+                    assert_eq!(bounded, open, "{text} in {zone} after {now}");
+                    assert!(expr.with_years(2026, 2035).is_some(), "{text} takes a year field");
+                }
+            }
+        }
+        let six = CronExpr::stored("*/5 * * * * *", true).unwrap();
+        assert!(six.with_years(2026, 2035).is_some(), "a six-field expression takes one too");
+        assert_eq!(six.first_within(Tz::UTC, now(), now() + chrono::Duration::days(1)), six.next_after(Tz::UTC, now()));
     }
 
     #[test]

@@ -228,15 +228,76 @@ impl GrammarError {
     }
 }
 
-/// The closest name within a small edit distance, for "did you mean".
+/// The closest name within a small edit distance, for "did you mean": the first of the
+/// nearest candidates whose Damerau-Levenshtein distance (on lowercase) is at most about a third
+/// of its length.
+///
+/// Most candidates are ruled out without computing the distance (zone names alone are ~600, and
+/// a mistyped zone is checked against each of them): a cheap lower bound of the distance, the
+/// difference of the two words' letter counts, is compared first with the best distance still
+/// worth having.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1) + usize::from(word.len() > 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    let counts = LetterCounts::of(&word);
+    let mut best: Option<(usize, &'a str)> = None;
+    let mut lowered = String::new();
+    for candidate in candidates {
+        let limit = (candidate.len() / 3).max(1) + usize::from(word.len() > 4);
+        // Only a strictly nearer candidate replaces the best one: the first of equals wins.
+        let worth = match best {
+            Some((0, _)) => break,
+            Some((d, _)) => limit.min(d - 1),
+            None => limit,
+        };
+        lowered.clear();
+        if candidate.is_ascii() {
+            lowered.extend(candidate.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            lowered.push_str(&candidate.to_lowercase());
+        }
+        if counts.distance_to(&lowered) > worth {
+            continue;
+        }
+        let distance = strsim::damerau_levenshtein(&word, &lowered);
+        if distance <= worth {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// How often each letter occurs in a word, letters folded into 64 buckets.
+///
+/// The difference of two words' counts (the larger of "letters only the first has" and
+/// "letters only the second has") is at most their edit distance: an insertion or a deletion
+/// changes one count by one, a substitution moves one letter's count to another's, a
+/// transposition changes nothing. Folding letters into buckets only makes differences cancel,
+/// so the bound stays a lower one.
+struct LetterCounts([i32; 64]);
+
+impl LetterCounts {
+    fn of(word: &str) -> Self {
+        let mut counts = [0; 64];
+        for c in word.chars() {
+            counts[bucket(c)] += 1;
+        }
+        Self(counts)
+    }
+
+    fn distance_to(&self, other: &str) -> usize {
+        let mut counts = self.0;
+        for c in other.chars() {
+            counts[bucket(c)] -= 1;
+        }
+        let only_here: i32 = counts.iter().filter(|&&n| n > 0).sum();
+        let only_there: i32 = counts.iter().filter(|&&n| n < 0).map(|n| -n).sum();
+        usize::try_from(only_here.max(only_there)).unwrap_or(usize::MAX)
+    }
+}
+
+fn bucket(c: char) -> usize {
+    // A char is at most 0x10FFFF, so the remainder always fits.
+    (u32::from(c) % 64) as usize
 }
 
 /// Finds the command spec for the first word.
@@ -464,6 +525,35 @@ mod tests {
         for word in ["plain", "two words", "--args=--a b", r#"say "hi""#, r"back\slash", "", "it's"] {
             assert_eq!(split_words(&quote_word(word)), vec![word.to_owned()], "{word:?}");
         }
+    }
+
+    /// What `suggest` computed before it learnt to rule candidates out cheaply.
+    fn suggest_by_every_distance<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+        let word = word.to_lowercase();
+        candidates
+            .iter()
+            .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), *c))
+            .filter(|(d, c)| *d <= (c.len() / 3).max(1) + usize::from(word.len() > 4))
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, c)| c)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn suggest_ruling_out_changes_no_answer(
+            word in "[a-eA-E/_İΣσς]{0,12}",
+            candidates in proptest::collection::vec("[a-eA-E/_İΣσς]{0,14}", 0..12),
+        ) {
+            let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(suggest(&word, candidates.iter().copied()), suggest_by_every_distance(&word, &candidates));
+        }
+    }
+
+    #[test]
+    fn suggest_keeps_the_first_of_equally_near_names() {
+        assert_eq!(suggest("ab", ["ax", "ay", "ab", "ab"]), Some("ab"));
+        assert_eq!(suggest("ab", ["ax", "ay"]), Some("ax"));
+        assert_eq!(suggest("europe/berln", chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())), Some("Europe/Berlin"));
     }
 
     #[test]
