@@ -103,8 +103,7 @@ impl Renderer {
     /// The text for one delivery.
     pub fn render(&self, hook: &str, verify: Verify, event: Option<&str>, body: &Value) -> String {
         let name = if self.custom { Some("custom") } else { event.and_then(default_key) };
-        let context =
-            minijinja::context! { body => body, hook => hook, event => event, verify => format!("{verify:?}") };
+        let context = minijinja::context! { body => minijinja::value::Serde(body), hook => hook, event => event, verify => format!("{verify:?}") };
         let fallback = || format!("📬 {hook}: {}", event.unwrap_or("a delivery"));
         let text = match name.map(|n| self.env.get_template(n).and_then(|t| t.render(&context))) {
             Some(Ok(text)) if !text.trim().is_empty() => text,

@@ -48,7 +48,7 @@ impl RunTemplates {
 
     /// The run a delivery asks for: `None` when the condition is not met or cannot be read.
     pub fn run_for(&self, hook: &str, event: Option<&str>, body: &Value) -> Option<HookRun> {
-        let context = minijinja::context! { body => body, hook => hook, event => event };
+        let context = minijinja::context! { body => minijinja::value::Serde(body), hook => hook, event => event };
         if let Some(when) = &self.config.when {
             let met = self.env.compile_expression(when).and_then(|e| e.eval(&context)).map(|v| v.is_true());
             match met {
@@ -130,5 +130,11 @@ mod tests {
         };
         assert!(bad(Some("event ==="), "ok").starts_with("run.when:"));
         assert!(bad(None, "{{ unclosed").starts_with("run.vars.v:"));
+        // A `}}` inside the condition closed the expression's only lexer state, and the next
+        // token panicked in minijinja 2 ("empty lexer stack": a config.json stopped the bot at
+        // start; found by the config fuzz targets). minijinja 3 says what is wrong.
+        for when in ["event}}x", "a }} == 'b'", "}}}}}}.ref == 'refs/heads/main'"] {
+            assert!(bad(Some(when), "ok").starts_with("run.when:"), "{when:?}");
+        }
     }
 }
