@@ -236,19 +236,9 @@ impl HttpSemaphore {
             }
             let malformed = |e: ListError| SemaphoreError::Malformed(format!("{what}: {e}"));
             let mut collected = start();
-            let mut refused = None;
             let mut splitter = ListSplitter::default();
             while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-                splitter
-                    .feed(&chunk, |item| {
-                        if refused.is_none() {
-                            refused = add(&mut collected, item).err();
-                        }
-                    })
-                    .map_err(malformed)?;
-                if let Some(e) = refused.take() {
-                    return Err(e);
-                }
+                splitter.feed_into(&chunk, &mut collected, &add, malformed)?;
             }
             splitter.finish().map_err(malformed)?;
             Ok(collected)

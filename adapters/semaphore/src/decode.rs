@@ -104,18 +104,8 @@ fn each<'c, T: DeserializeOwned, A>(
 ) -> Result<A, SemaphoreError> {
     let malformed = |e: crate::list::ListError| SemaphoreError::Malformed(e.to_string());
     let mut splitter = ListSplitter::default();
-    let mut refused = None;
     for chunk in chunks {
-        splitter
-            .feed(chunk, |item| {
-                if refused.is_none() {
-                    refused = add(&mut collected, item).err();
-                }
-            })
-            .map_err(malformed)?;
-        if let Some(e) = refused.take() {
-            return Err(e);
-        }
+        splitter.feed_into(chunk, &mut collected, &add, malformed)?;
     }
     splitter.finish().map_err(malformed)?;
     Ok(collected)

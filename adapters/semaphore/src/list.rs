@@ -115,6 +115,28 @@ impl ListSplitter {
         Ok(())
     }
 
+    /// Feeds the next bytes of the body and hands each item they complete to `add`, which keeps
+    /// what it wants of it in `collected`. The first item `add` refuses ends the reading: its
+    /// error is returned once the chunk is split (the items after it are not handed over); a
+    /// body that is not a list is `malformed`. The one loop of the client and of the fuzz
+    /// target that stands in for it.
+    pub fn feed_into<T: DeserializeOwned, A, E>(
+        &mut self,
+        chunk: &[u8],
+        collected: &mut A,
+        add: impl Fn(&mut A, T) -> Result<(), E>,
+        malformed: impl Fn(ListError) -> E,
+    ) -> Result<(), E> {
+        let mut refused = None;
+        self.feed(chunk, |item| {
+            if refused.is_none() {
+                refused = add(collected, item).err();
+            }
+        })
+        .map_err(malformed)?;
+        refused.map_or(Ok(()), Err)
+    }
+
     /// Ends the body; returns how many items it held.
     pub fn finish(self) -> Result<usize, ListError> {
         match (self.opened, self.closed) {
@@ -168,6 +190,28 @@ mod tests {
         let count = splitter.finish()?;
         assert_eq!(count, items.len());
         Ok(items)
+    }
+
+    #[test]
+    fn feeding_into_stops_at_the_first_refused_item_and_names_a_bad_body() {
+        let keep_small = |kept: &mut Vec<u32>, n: u32| {
+            if n >= 10 {
+                return Err(format!("{n} is too big"));
+            }
+            kept.push(n);
+            Ok(())
+        };
+        let as_text = |e: ListError| e.to_string();
+        let mut kept = Vec::new();
+        let mut splitter = ListSplitter::default();
+        assert_eq!(splitter.feed_into(b"[1, 2", &mut kept, keep_small, as_text), Ok(()));
+        assert_eq!(splitter.feed_into(b", 30, 4, 50", &mut kept, keep_small, as_text), Err("30 is too big".into()));
+        assert_eq!(kept, [1, 2], "nothing after the refused item is handed over");
+
+        let mut kept = Vec::new();
+        let mut splitter = ListSplitter::default();
+        let err = splitter.feed_into(b"{\"a\": 1}", &mut kept, keep_small, as_text).unwrap_err();
+        assert!(err.starts_with("expected a list, found an object"), "{err}");
     }
 
     #[test]
