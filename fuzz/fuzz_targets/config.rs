@@ -12,21 +12,7 @@
 //! the checks read the files a configuration names.
 #![no_main]
 
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../app/src/access_config.rs"]
-mod access_config;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../app/src/config.rs"]
-mod config;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../app/src/webhook_config.rs"]
-mod webhook_config;
-
-#[path = "common/files.rs"]
-mod files;
-
-#[path = "common/panics.rs"]
-mod panics;
+include!("common/app_config.rs");
 
 use libfuzzer_sys::fuzz_target;
 

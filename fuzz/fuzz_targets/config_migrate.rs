@@ -6,24 +6,11 @@
 //! panicking.
 #![no_main]
 
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../app/src/access_config.rs"]
-mod access_config;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../app/src/config.rs"]
-mod config;
+include!("common/app_config.rs");
+
 #[allow(dead_code, unused_imports, clippy::all)]
 #[path = "../../app/src/migrate_config.rs"]
 mod migrate_config;
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../../app/src/webhook_config.rs"]
-mod webhook_config;
-
-#[path = "common/files.rs"]
-mod files;
-
-#[path = "common/panics.rs"]
-mod panics;
 
 use libfuzzer_sys::fuzz_target;
 

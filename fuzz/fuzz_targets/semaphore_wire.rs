@@ -33,10 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let project = ProjectId::new(1 + (data.len() as u64 % 3));
 
-    if let Ok(info) = decode::info(&text) {
-        if let Some((major, minor)) = decode::version(&info.version) {
-            assert_eq!(decode::version(&format!("{major}.{minor}")), Some((major, minor)), "{:?}", info.version);
-        }
+    if let Ok(info) = decode::info(&text)
+        && let Some((major, minor)) = decode::version(&info.version)
+    {
+        assert_eq!(decode::version(&format!("{major}.{minor}")), Some((major, minor)), "{:?}", info.version);
     }
     let _ = decode::version(&text);
     let _ = decode::projects(&text);
