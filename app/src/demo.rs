@@ -67,8 +67,9 @@ pub(crate) struct DemoArgs {
     /// a simulated one; `staging` stays simulated. Needs `--semaphore-token`.
     #[arg(long, requires = "semaphore_token")]
     semaphore: Option<String>,
-    /// The API token for `--semaphore`.
-    #[arg(long)]
+    /// The API token for `--semaphore` (the variable keeps it out of the process list, which
+    /// other users can read).
+    #[arg(long, env = "CHATRIXCD_SEMAPHORE_TOKEN", hide_env_values = true)]
     semaphore_token: Option<String>,
     /// Test mode: schedules may have six fields, seconds first (the crash test's slot a second).
     #[arg(long, hide = true)]

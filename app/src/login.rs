@@ -24,7 +24,8 @@ pub(crate) struct LoginArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The `loginToken` from the redirect, or the whole redirect address; asked for when missing.
-    #[arg(long)]
+    /// The prompt or the variable keep it out of the process list, which other users can read.
+    #[arg(long, env = "CHATRIXCD_LOGIN_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
 

@@ -105,3 +105,37 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// A secret on the command line is in the process list, which every user of the machine
+    /// can read: each flag that takes a token can be given by a variable instead, whose value
+    /// `--help` does not print.
+    #[test]
+    fn every_token_flag_can_come_from_the_environment() {
+        let cli = Cli::command();
+        let mut seen = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| a.get_id().as_str().contains("token")) {
+                let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default().to_owned();
+                assert!(env.starts_with("CHATRIXCD_"), "{} --{}: no variable", sub.get_name(), arg.get_id());
+                assert!(
+                    arg.is_hide_env_values_set(),
+                    "{} --{}: --help would print its value",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+                seen.push(format!("{} {env}", sub.get_name()));
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["demo CHATRIXCD_SEMAPHORE_TOKEN", "login CHATRIXCD_LOGIN_TOKEN", "sim-semaphore CHATRIXCD_SIM_TOKEN"]
+        );
+    }
+}

@@ -17,8 +17,9 @@ pub(crate) struct SimArgs {
     /// Address to listen on; loopback unless you mean otherwise.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// The API token clients must send as `Authorization: Bearer TOKEN`.
-    #[arg(long)]
+    /// The API token clients must send as `Authorization: Bearer TOKEN` (the variable keeps it
+    /// out of the process list, which other users can read).
+    #[arg(long, env = "CHATRIXCD_SIM_TOKEN", hide_env_values = true)]
     token: String,
     /// 2.10 (BoltDB ids counting down, 2.10 answers) or current.
     #[arg(long, default_value = "2.10", value_parser = ["2.10", "current"])]
