@@ -66,9 +66,24 @@ enum ConfigCommand {
     Migrate(migrate_config::MigrateArgs),
 }
 
+/// deser-hjson panics on some texts; `chatrixcd_domain::hjson::from_str` catches that and says the
+/// file cannot be read. The default panic hook would first print the panic's message to stderr,
+/// and the standard library's message for a bad slice quotes up to 256 bytes of the text: the
+/// top of a config.json, the Matrix password with it. Those panics stay silent; any other
+/// prints as before.
+fn quiet_hjson_reader_panics() {
+    let print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.location().is_some_and(|at| at.file().contains("deser-hjson-")) {
+            print(info);
+        }
+    }));
+}
+
 // A fatal error before logging is set up can only be told on stderr.
 #[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
+    quiet_hjson_reader_panics();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,

@@ -123,6 +123,25 @@ fn state_survives_a_restart_and_exports_as_csv() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A config.json the HJSON reader panics on (deser-hjson slices inside a character after an
+/// empty key) is refused as unreadable, and stderr shows none of its text: the panic's message
+/// would quote its first 256 bytes, the password with them.
+#[test]
+fn an_unreadable_config_shows_none_of_its_text() {
+    let dir = std::env::temp_dir().join(format!("chatrixcd-unreadable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.json");
+    std::fs::write(&file, "{ matrix: { password: \"hunter2-sekrit\" }, \"\"\u{2026} }").unwrap();
+    for command in ["check", "run"] {
+        let (ok, out, err) = chatrixcd(&[command, "--config", file.to_str().unwrap()]);
+        assert!(!ok, "{command}: {out}");
+        assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{command}: {out}\n{err}");
+        assert!(!err.contains("panicked"), "{command}: {err}");
+        assert!(format!("{out}{err}").contains("cannot handle"), "{command} says why: {out}\n{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn check_names_every_problem_by_its_key() {
     let dir = std::env::temp_dir().join(format!("chatrixcd-check-{}", std::process::id()));
