@@ -203,6 +203,8 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
         None => (args, None),
     };
     let resolved = crate::commands::run::resolve(ctx, req, args.project.as_ref(), args.template.as_deref(), Permission::Run).await?;
+    // Refused below or not, the secret stays out of the room's history.
+    crate::commands::run::delete_typed_secret(ctx, req, &resolved.template, &draft.vars).await;
     if let Some(preset) = &preset {
         crate::commands::preset::check(preset, &resolved)?;
     }
@@ -536,7 +538,7 @@ mod tests {
     use chatrixcd_ports::{Clock as _, Store as _};
     use chrono::Duration;
 
-    use crate::testing::{Harness, admin};
+    use crate::testing::{Harness, admin, room};
 
     #[tokio::test]
     async fn a_schedule_fires_each_slot_once_and_catches_up_after_a_restart() {
@@ -789,9 +791,10 @@ mod tests {
         h.advance(Duration::minutes(1)).await;
         let tasks = h.sims[0].model().recent_tasks(ProjectId::new(1), 10).unwrap();
         assert_eq!(tasks[0].environment.get("who").map(String::as_str), Some("world"));
-        h.say(&admin(), "!cd schedule add \"0 2 * * *\" ops hello-args --var who=a --var env=prod --var api_key=x --yes").await;
+        let typed = h.say_in(&room(), &admin(), "!cd schedule add \"0 2 * * *\" ops hello-args --var who=a --var env=prod --var api_key=x --yes", None).await;
         let said = h.chat.bodies().join("\n");
         assert!(said.contains("`api_key` is secret, and a schedule keeps its variables as they are; save it in a preset"), "{said}");
+        assert!(h.chat.redacted.lock().unwrap().iter().any(|(_, e)| e == &typed), "the command holding the secret is deleted");
         // The dialog of a schedule never asks for a secret.
         h.say(&admin(), "!cd schedule add \"0 2 * * *\" ops hello-args --var env=prod").await;
         let said = h.chat.bodies().join("\n");
