@@ -108,10 +108,23 @@ fn walk(dir: &Path, depth: usize, closed: &mut Vec<Closed>) -> Result<(), Privat
         }
         close(&path, &meta, closed)?;
         if meta.is_dir() && depth > 0 {
-            walk(&path, depth - 1, closed)?;
+            match walk(&path, depth - 1, closed) {
+                Err(e) if unreadable_but_closed(&e, &path) => {
+                    tracing::debug!(path = %path.display(), "not looked into: another user's directory, closed to others");
+                }
+                other => other?,
+            }
         }
     }
     Ok(())
+}
+
+/// Whether `e` says only that `dir` itself cannot be read for lack of permission. `close` has
+/// just made sure that it is closed to group and others, so what it holds is another user's
+/// business: `lost+found` (root's, 0700) when the data directory is a file system of its own.
+#[cfg(unix)]
+fn unreadable_but_closed(e: &PrivateError, dir: &Path) -> bool {
+    matches!(e, PrivateError::Read { path, source } if path == dir && source.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// Closes one file or directory to group and others, if it is open to them.
@@ -137,6 +150,26 @@ fn close(path: &Path, meta: &std::fs::Metadata, closed: &mut Vec<Closed>) -> Res
 #[cfg(test)]
 #[cfg(unix)]
 mod tests {
+    #[test]
+    fn only_a_closed_directory_that_cannot_be_read_is_passed_over() {
+        // (The tests run as root, who reads every directory: the decision is tested alone.)
+        let dir = Path::new("/data/lost+found");
+        let read = |path: &str, kind| PrivateError::Read { path: path.into(), source: std::io::Error::from(kind) };
+        assert!(unreadable_but_closed(&read("/data/lost+found", std::io::ErrorKind::PermissionDenied), dir));
+        assert!(
+            !unreadable_but_closed(&read("/data/lost+found/x", std::io::ErrorKind::PermissionDenied), dir),
+            "deeper: its own check"
+        );
+        assert!(!unreadable_but_closed(&read("/data/lost+found", std::io::ErrorKind::Other), dir));
+        let open = PrivateError::Open {
+            path: dir.into(),
+            mode: 0o755,
+            want: 0o700,
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(!unreadable_but_closed(&open, dir), "one that stays open to others still stops the start");
+    }
+
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
