@@ -119,7 +119,7 @@ fn answers_this_login(input: &str, state: &str) -> Result<(), String> {
     let query = query.split('#').next().unwrap_or_default();
     let given = query.split('&').find_map(|pair| pair.strip_prefix(STATE).and_then(|v| v.strip_prefix('=')));
     // Compared in constant time: an equal length is all a timing difference could tell.
-    let same = |g: &str| g.len() == state.len() && g.bytes().zip(state.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+    let same = |g: &str| bool::from(subtle::ConstantTimeEq::ct_eq(g.as_bytes(), state.as_bytes()));
     if given.is_some_and(same) {
         Ok(())
     } else {
