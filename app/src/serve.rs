@@ -30,7 +30,7 @@ pub(crate) struct RunArgs {
 
 impl Default for RunArgs {
     fn default() -> Self {
-        Self { config: PathBuf::from("config.json"), data_dir: None, log_format: crate::logging::LogFormat::Text }
+        Self { config: PathBuf::from("config.json"), data_dir: None, log_format: crate::logging::LogFormat::default() }
     }
 }
 

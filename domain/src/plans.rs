@@ -8,6 +8,9 @@ use chatrixcd_ports::{InstanceId, TaskStatus, UserId};
 
 use crate::permissions::{Grant, Scope};
 
+/// How many of a user's runs `history purge` counts before it asks; past that, it says "more than".
+pub(crate) const PURGE_COUNTED: usize = 10_000;
+
 /// A run, checked against its template, ready to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunPlan {
@@ -103,8 +106,8 @@ impl PendingAction {
                 ),
                 ScheduleChange::Remove(s) => format!("remove schedule #{} “{}”", s.id, s.name),
             },
-            Self::Purge { user, runs } if *runs >= 10_000 => {
-                format!("remove the {runs} or more run(s) of {user} from the history")
+            Self::Purge { user, runs } if *runs > PURGE_COUNTED => {
+                format!("remove all runs of {user} from the history (more than {PURGE_COUNTED})")
             }
             Self::Purge { user, runs } => format!("remove the {runs} run(s) of {user} from the history"),
         }

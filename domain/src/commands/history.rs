@@ -284,9 +284,9 @@ async fn purge(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErr
     let user = UserId::parse(given)
         .map_err(|_| CommandError::Usage(format!("`{given}` is not a Matrix user id; write it whole, like @bob:example.org.")))?;
     let query = RunQuery { requester: Some(user.clone()), ..RunQuery::default() };
-    // Counted up to a bound (the question says "at least" beyond it); the purge removes all.
-    const COUNTED: usize = 10_000;
-    let runs = ctx.store().find_runs(&query, Page { limit: COUNTED, before: None }).await?.len();
+    // Counted up to a bound, one past it to know there are more (the question then says "more
+    // than"); the purge removes all.
+    let runs = ctx.store().find_runs(&query, Page { limit: crate::plans::PURGE_COUNTED + 1, before: None }).await?.len();
     if runs == 0 {
         return Err(CommandError::Refused(format!("The history holds no runs of {user}.")));
     }
