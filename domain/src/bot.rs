@@ -821,7 +821,7 @@ pub(crate) async fn report_error(core: &Core, req: &Request, path: &[&'static st
 
 /// An adapter's error text as a room may see it: redacted first (so that no path taken out of
 /// it can cut a secret in two and leave half of it), then without filesystem paths.
-fn shown(core: &Core, text: &str) -> String {
+pub(crate) fn shown(core: &Core, text: &str) -> String {
     without_paths(&core.out.redactor().redact(text)).into_owned()
 }
 

@@ -452,8 +452,9 @@ async fn ask(core: &Core, id: u64) {
         Err(e) => {
             tracing::warn!(error = %e, "could not open a direct room for a secret question");
             let reply = Reply::notice().push(&format!(
-                "🔒 `{}` is secret, and I could not open a direct room with you to ask for it ({e}). ",
-                var.name
+                "🔒 `{}` is secret, and I could not open a direct room with you to ask for it ({}). ",
+                var.name,
+                crate::bot::shown(core, &e.to_string())
             ));
             let reply = if var.required {
                 // Nothing could answer it: the dialog ends here rather than wait for its timeout.

@@ -239,6 +239,7 @@ impl GrammarError {
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_lowercase();
     let counts = LetterCounts::of(&word);
+    let word_chars = word.chars().count();
     let mut best: Option<(usize, &'a str)> = None;
     let mut lowered = String::new();
     for candidate in candidates {
@@ -249,6 +250,11 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             Some((d, _)) => limit.min(d - 1),
             None => limit,
         };
+        // The difference in length is a lower bound of the edit distance, known before any
+        // lowering for an ASCII name (lowering keeps its length; other letters may not).
+        if candidate.is_ascii() && word_chars.abs_diff(candidate.len()) > worth {
+            continue;
+        }
         lowered.clear();
         if candidate.is_ascii() {
             lowered.extend(candidate.bytes().map(|b| char::from(b.to_ascii_lowercase())));

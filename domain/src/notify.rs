@@ -12,6 +12,7 @@ use std::hash::Hash;
 
 use chatrixcd_ports::semaphore::Task;
 use chatrixcd_ports::store::TaskRef;
+use chatrixcd_ports::StoreError;
 use chatrixcd_ports::{InstanceId, ProjectId, RoomId, TaskId, TaskStatus, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -223,16 +224,10 @@ pub(crate) async fn ensure_loaded(core: &Core) {
     *lock(&core.followers.follows) = Some(follows);
 }
 
-/// Why a change of follows was not made.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ChangeError {
-    #[error("the follows cannot be saved: {0}")]
-    Store(String),
-}
-
 /// Applies `change` to chat's follows and saves them; nothing changes if the save fails.
-/// Returns what `change` returned.
-pub(crate) async fn change<R>(core: &Core, change: impl FnOnce(&mut Vec<Follow>) -> R) -> Result<R, ChangeError> {
+/// Returns what `change` returned. A failed save is a store error, so the room hears only that
+/// the storage failed and the operator's log has the store's own words.
+pub(crate) async fn change<R>(core: &Core, change: impl FnOnce(&mut Vec<Follow>) -> R) -> Result<R, StoreError> {
     ensure_loaded(core).await;
     let _writing = core.followers.writing.lock().await;
     let mut follows = core.followers.all();
@@ -252,8 +247,8 @@ pub(crate) async fn change<R>(core: &Core, change: impl FnOnce(&mut Vec<Follow>)
         })
         .collect();
     stored.extend(lock(&core.followers.unreadable).iter().cloned());
-    let text = serde_json::to_string(&stored).map_err(|e| ChangeError::Store(e.to_string()))?;
-    core.store().set_setting(KEY, &text).await.map_err(|e| ChangeError::Store(e.to_string()))?;
+    let text = serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(format!("the follows cannot be written as JSON: {e}")))?;
+    core.store().set_setting(KEY, &text).await?;
     *lock(&core.followers.follows) = Some(follows);
     Ok(result)
 }

@@ -29,7 +29,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
     let instance = ctx.instance_for(&req.room, None).await?;
     let mut semaphore = match instance.semaphore.info().await {
         Ok(info) => vec![vec!["Version".to_owned(), info.version]],
-        Err(e) => vec![vec!["Status".to_owned(), format!("⚠️ {e}")]],
+        Err(e) => vec![vec!["Status".to_owned(), format!("⚠️ {}", crate::bot::shown(ctx.core(), &e.to_string()))]],
     };
     if ctx.instances().is_multi() {
         let chosen = crate::core::room_instance(ctx.core(), &req.room).await.is_some();
@@ -43,7 +43,11 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
         "Pushes".to_owned(),
         format!("websocket {websocket} · alerts received: {} (all instances)", stats.alerts),
     ]);
-    let tracked = ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| format!("⚠️ {e}"));
+    // What the store said is for the operator's log (it may name files), not for the room.
+    let tracked = ctx.store().tracked_tasks().await.map(|t| t.len().to_string()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "info: the tracked tasks could not be read");
+        "⚠️ the bot's storage failed; the operator's log says why".to_owned()
+    });
     // The same numbers /metrics shows.
     let meter = ctx.core().meter.snapshot();
     let started: u64 = meter.tasks_started.values().sum();

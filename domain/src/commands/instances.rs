@@ -86,8 +86,10 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
                     running.map_or_else(|| "?".to_owned(), |n| n.to_string()),
                 ),
                 State::TokenRefused => ("—".into(), "🔑 token refused".into(), "—".into()),
-                State::Unreachable(why) => ("—".into(), format!("❌ unreachable: {why}"), "—".into()),
-                State::Failing(why) => ("—".into(), format!("⚠️ {why}"), "—".into()),
+                State::Unreachable(why) => {
+                    ("—".into(), format!("❌ unreachable: {}", crate::bot::shown(ctx.core(), why)), "—".into())
+                }
+                State::Failing(why) => ("—".into(), format!("⚠️ {}", crate::bot::shown(ctx.core(), why)), "—".into()),
             };
             vec![name, instance.url.clone(), version, state, running]
         })

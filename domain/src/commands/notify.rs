@@ -126,8 +126,7 @@ async fn add(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandError
         follows.push(follow);
         replaced
     })
-    .await
-    .map_err(|e| CommandError::Refused(format!("Nothing changed: {e}.")))?;
+    .await?;
     ctx.audit(req, "notify.add", format!("{scope} {}", on.as_str())).await;
     let told = match on {
         On::Failures => "failures",
@@ -160,8 +159,7 @@ async fn remove(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandEr
     crate::notify::change(ctx.core(), |follows| {
         follows.retain(|f| !(f.room == room && f.scope == scope && f.origin != Origin::Config));
     })
-    .await
-    .map_err(|e| CommandError::Refused(format!("Nothing changed: {e}.")))?;
+    .await?;
     ctx.audit(req, "notify.remove", scope.to_string()).await;
     ctx.reply(req, Reply::notice().push("🔕 This room no longer follows ").code(&scope.to_string())).await;
     Ok(())
