@@ -29,7 +29,7 @@ pub(crate) struct BotCollector(pub(crate) BotSlot);
 /// Label pairs of one series.
 type Labels<'a> = Vec<(&'static str, &'a str)>;
 
-/// A counter family, one series per row (no label: a plain counter).
+/// A counter family, one labelled series per row.
 fn counters<'a>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
@@ -38,16 +38,17 @@ fn counters<'a>(
 ) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, n) in rows {
-        if labels.is_empty() {
-            ConstCounter::new(n).encode(family)?;
-            return Ok(());
-        }
         ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }
 
-/// A gauge family, one series per row (no label: a plain gauge).
+/// A plain counter: one series, no label.
+fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, n: u64) -> Result<(), std::fmt::Error> {
+    ConstCounter::new(n).encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)
+}
+
+/// A gauge family, one labelled series per row.
 fn gauges<'a>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
@@ -56,13 +57,14 @@ fn gauges<'a>(
 ) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, n) in rows {
-        if labels.is_empty() {
-            ConstGauge::new(n).encode(family)?;
-            return Ok(());
-        }
         ConstGauge::new(n).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
+}
+
+/// A plain gauge: one series, no label.
+fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, n: i64) -> Result<(), std::fmt::Error> {
+    ConstGauge::new(n).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
 }
 
 /// A histogram from the snapshot's cumulative buckets.
@@ -139,26 +141,21 @@ impl Collector for BotCollector {
             ("hook_deliveries", "Named hooks' deliveries posted to rooms", s.hook_deliveries),
         ];
         for (name, help, n) in plain {
-            counters(e, name, help, [(Vec::new(), n)])?;
+            counter(e, name, help, n)?;
         }
-        gauges(
-            e,
-            "open_questions",
-            "Confirmations and dialogs waiting for an answer",
-            [(Vec::new(), big(s.open_questions))],
-        )?;
-        gauges(e, "start_time_seconds", "When the bot started, in Unix seconds", [(Vec::new(), s.started_at)])?;
-        counters(
+        gauge(e, "open_questions", "Confirmations and dialogs waiting for an answer", big(s.open_questions))?;
+        gauge(e, "start_time_seconds", "When the bot started, in Unix seconds", s.started_at)?;
+        counter(
             e,
             "chat_sync_failures",
             "Matrix syncs that failed or got stuck since the start",
-            [(Vec::new(), s.chat_sync_failures)],
+            s.chat_sync_failures,
         )?;
-        gauges(
+        gauge(
             e,
             "chat_connected",
             "Whether the chat connection is up (1: Matrix is syncing)",
-            [(Vec::new(), i64::from(s.chat_connected))],
+            i64::from(s.chat_connected),
         )?;
         histogram(
             e,

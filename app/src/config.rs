@@ -463,16 +463,14 @@ pub(crate) fn load(path: &Path) -> Result<(Config, Vec<Problem>), Vec<Problem>> 
 fn warn_if_inline_secrets_are_open(path: &Path, text: &str, config: &Config, warnings: &mut Vec<Problem>) {
     if config.secrets().iter().any(|s| text.contains(s.as_str())) {
         let shown = path.display().to_string();
-        let mut found = Vec::new();
-        warn_if_readable_by_others(&shown, &shown, &mut found);
-        warnings.extend(found.into_iter().map(|_| {
-            problem(
+        if readable_by_others(&shown) {
+            warnings.push(problem(
                 &shown,
                 format!(
                     "holds secrets inline but others may read it: `chmod 600 {shown}`, or move them to `…_file` keys or CHATRIXCD_… variables"
                 ),
-            )
-        }));
+            ));
+        }
     }
 }
 
@@ -515,18 +513,23 @@ pub(crate) fn secret(
     inline.filter(|v| !v.trim().is_empty()).cloned()
 }
 
-#[cfg(unix)]
 fn warn_if_readable_by_others(file: &str, key: &str, warnings: &mut Vec<Problem>) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(file)
-        && meta.permissions().mode() & 0o044 != 0
-    {
+    if readable_by_others(file) {
         warnings.push(problem(key, format!("`{file}` holds a secret but others may read it: `chmod 600 {file}`")));
     }
 }
 
+/// Whether the group or everyone may read `file` (false if it cannot be looked at).
+#[cfg(unix)]
+fn readable_by_others(file: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(file).is_ok_and(|meta| meta.permissions().mode() & 0o044 != 0)
+}
+
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_file: &str, _key: &str, _warnings: &mut Vec<Problem>) {}
+fn readable_by_others(_file: &str) -> bool {
+    false
+}
 
 /// Whether `url` is plain `http` to another machine: what it carries (a token, a password, a
 /// task's secret values) crosses the network unencrypted. Loopback is the operator's own.

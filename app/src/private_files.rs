@@ -7,7 +7,10 @@
 //! group or others may reach is closed: directories to 0700, files to 0600 (owner bits kept).
 //! What was closed is logged as a warning naming it; what cannot be closed stops the start with
 //! its path and the `chmod` to run. Symbolic links are neither followed nor changed: what they
-//! point to is the operator's.
+//! point to is the operator's. A mode keeps out group and others, not the owner: the directory
+//! and what it holds must belong to the bot's user (or root), else the start stops naming the
+//! owner and the `chown` to run (a data directory of another account, used by a bot run as
+//! root, is readable by that account whatever its modes).
 //!
 //! A second pass after the Matrix connection is made closes what matrix-sdk created with the
 //! process's umask on the first start (its sqlite files).
@@ -39,6 +42,10 @@ pub enum PrivateError {
     Open { path: PathBuf, mode: u32, want: u32, source: std::io::Error },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path} holds the bot's secrets but belongs to uid {owner}, neither the bot's user (uid {us}) nor root: that account may read and change them whatever the mode; run `chown -R {us} {dir}`"
+    )]
+    Foreign { path: PathBuf, owner: u32, us: u32, dir: PathBuf },
 }
 
 /// Makes `dir` (and every parent it needs) owner-only if missing, then closes it and what it
@@ -58,10 +65,32 @@ pub fn secure(dir: &Path) -> Result<Vec<Closed>, PrivateError> {
     if !meta.is_dir() {
         return Err(PrivateError::NotADirectory { path: dir.to_owned() });
     }
+    let owners = Owners { us: rustix::process::geteuid().as_raw(), dir };
     let mut closed = Vec::new();
+    owners.check(dir, &meta)?;
     close(dir, &meta, &mut closed)?;
-    walk(dir, DEPTH, &mut closed)?;
+    walk(dir, DEPTH, &owners, &mut closed)?;
     Ok(closed)
+}
+
+/// Who may own what the data directory holds: the bot's own user, and root (who can read it
+/// anyway; `lost+found` is root's).
+#[cfg(unix)]
+struct Owners<'a> {
+    us: u32,
+    dir: &'a Path,
+}
+
+#[cfg(unix)]
+impl Owners<'_> {
+    fn check(&self, path: &Path, meta: &std::fs::Metadata) -> Result<(), PrivateError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let owner = meta.uid();
+        if owner == self.us || owner == 0 {
+            return Ok(());
+        }
+        Err(PrivateError::Foreign { path: path.to_owned(), owner, us: self.us, dir: self.dir.to_owned() })
+    }
 }
 
 #[cfg(not(unix))]
@@ -95,7 +124,7 @@ pub fn secure_and_log(dir: &Path) -> Result<(), PrivateError> {
 }
 
 #[cfg(unix)]
-fn walk(dir: &Path, depth: usize, closed: &mut Vec<Closed>) -> Result<(), PrivateError> {
+fn walk(dir: &Path, depth: usize, owners: &Owners<'_>, closed: &mut Vec<Closed>) -> Result<(), PrivateError> {
     let entries = std::fs::read_dir(dir).map_err(|source| PrivateError::Read { path: dir.to_owned(), source })?;
     for entry in entries {
         let entry = entry.map_err(|source| PrivateError::Read { path: dir.to_owned(), source })?;
@@ -106,9 +135,10 @@ fn walk(dir: &Path, depth: usize, closed: &mut Vec<Closed>) -> Result<(), Privat
         if meta.file_type().is_symlink() {
             continue;
         }
+        owners.check(&path, &meta)?;
         close(&path, &meta, closed)?;
         if meta.is_dir() && depth > 0 {
-            match walk(&path, depth - 1, closed) {
+            match walk(&path, depth - 1, owners, closed) {
                 Err(e) if unreadable_but_closed(&e, &path) => {
                     tracing::debug!(path = %path.display(), "not looked into: another user's directory, closed to others");
                 }
@@ -227,6 +257,43 @@ mod tests {
         assert_eq!(mode(&dir.join("chatrixcd.redb")), 0o600);
         assert_eq!(mode(&outside), 0o644, "the link's target is left alone");
         assert_eq!(secure(&dir).unwrap(), [], "nothing left to close");
+    }
+
+    #[test]
+    fn a_data_directory_or_a_file_in_it_of_another_account_stops_the_start_with_the_chown() {
+        // Run as root (as the tests are) a directory of uid 4242 passes every mode check and is
+        // still that account's to read; as another user the same holds for anything not ours.
+        let us = rustix::process::geteuid().as_raw();
+        let stranger = if us == 4242 { 4243 } else { 4242 };
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("session.json"), "x").unwrap();
+        set(&dir, 0o700);
+        set(&dir.join("session.json"), 0o600);
+        let owned_by = |path: &Path, uid: u32| std::os::unix::fs::chown(path, Some(uid), None);
+        if owned_by(&dir.join("session.json"), stranger).is_err() {
+            // Not root: nobody else's file can be made here; the decision is the same code.
+            return;
+        }
+        let e = secure(&dir).unwrap_err();
+        assert!(
+            matches!(&e, PrivateError::Foreign { path, owner, .. } if path.ends_with("session.json") && *owner == stranger),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&format!("chown -R {us} {}", dir.display())), "{e}");
+        owned_by(&dir.join("session.json"), us).unwrap();
+        owned_by(&dir, stranger).unwrap();
+        let e = secure(&dir).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{} holds the bot's secrets but belongs to uid {stranger}", dir.display())),
+            "{e}"
+        );
+        // Root's is allowed (it reads everything anyway).
+        owned_by(&dir, 0).unwrap();
+        if us == 0 {
+            assert_eq!(secure(&dir).unwrap(), []);
+        }
     }
 
     #[test]

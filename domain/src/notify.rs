@@ -10,9 +10,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::Hash;
 
+use chatrixcd_ports::StoreError;
 use chatrixcd_ports::semaphore::Task;
 use chatrixcd_ports::store::TaskRef;
-use chatrixcd_ports::StoreError;
 use chatrixcd_ports::{InstanceId, ProjectId, RoomId, TaskId, TaskStatus, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -247,7 +247,8 @@ pub(crate) async fn change<R>(core: &Core, change: impl FnOnce(&mut Vec<Follow>)
         })
         .collect();
     stored.extend(lock(&core.followers.unreadable).iter().cloned());
-    let text = serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(format!("the follows cannot be written as JSON: {e}")))?;
+    let text = serde_json::to_string(&stored)
+        .map_err(|e| StoreError::Corrupt(format!("the follows cannot be written as JSON: {e}")))?;
     core.store().set_setting(KEY, &text).await?;
     *lock(&core.followers.follows) = Some(follows);
     Ok(result)

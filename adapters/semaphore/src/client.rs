@@ -369,10 +369,7 @@ impl SemaphorePort for HttpSemaphore {
         let what = format!("project {project}");
         let list: Vec<WireTemplate> =
             self.get(&format!("/project/{project}/templates?sort=name&order=asc"), &what).await?;
-        let mut templates: Vec<Template> = list.into_iter().map(|t| t.into_port(project)).collect();
-        // Numbered the way people see them in the UI: by id.
-        templates.sort_by_key(|t| t.id);
-        Ok(templates)
+        Ok(wire::templates_into_port(list, project))
     }
 
     async fn environments(&self, project: ProjectId) -> Result<Vec<Environment>, SemaphoreError> {
@@ -435,7 +432,7 @@ impl SemaphorePort for HttpSemaphore {
                 &format!("/project/{project}/tasks/{task}/output"),
                 &what,
                 TaskLog::new,
-                |log, entry: WireOutput| log.push_entry(entry.output.as_deref().unwrap_or_default()).map_err(too_large),
+                |log, entry: WireOutput| entry.push_into(log).map_err(too_large),
             )
             .await
             .map_err(|e| task_not_found(e, project, task))?;

@@ -34,10 +34,7 @@ pub fn projects(text: &str) -> Result<Vec<Project>, SemaphoreError> {
 
 /// `GET /api/project/<project>/templates`, numbered by id as the client hands them out.
 pub fn templates(text: &str, project: ProjectId) -> Result<Vec<Template>, SemaphoreError> {
-    let list = decode::<Vec<WireTemplate>>(text)?;
-    let mut templates: Vec<Template> = list.into_iter().map(|t| t.into_port(project)).collect();
-    templates.sort_by_key(|t| t.id);
-    Ok(templates)
+    decode::<Vec<WireTemplate>>(text).map(|list| crate::wire::templates_into_port(list, project))
 }
 
 /// `GET /api/project/<project>/environment`.
@@ -84,9 +81,7 @@ pub fn task_list<'c>(
 /// `GET /api/project/<project>/tasks/<task>/output` (read item by item as its chunks arrive).
 pub fn task_output<'c>(chunks: impl IntoIterator<Item = &'c [u8]>) -> Result<TaskLog, SemaphoreError> {
     let too_large = |e: LogTooLarge| SemaphoreError::Malformed(e.to_string());
-    let mut log = each(chunks, TaskLog::new(), |log, entry: WireOutput| {
-        log.push_entry(entry.output.as_deref().unwrap_or_default()).map_err(too_large)
-    })?;
+    let mut log = each(chunks, TaskLog::new(), |log, entry: WireOutput| entry.push_into(log).map_err(too_large))?;
     log.shrink_to_fit();
     Ok(log)
 }

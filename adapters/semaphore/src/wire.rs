@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use chatrixcd_ports::semaphore::{
-    ActivityEvent, App, Environment, Inventory, Project, ServerInfo, ServerSchedule, StartTask, SurveyEnumValue,
-    SurveyVar, SurveyVarType, Task, TaskParamsPolicy, TaskStatus, Template,
+    ActivityEvent, App, Environment, Inventory, LogTooLarge, Project, ServerInfo, ServerSchedule, StartTask,
+    SurveyEnumValue, SurveyVar, SurveyVarType, Task, TaskLog, TaskParamsPolicy, TaskStatus, Template,
 };
 use chatrixcd_ports::{ProjectId, TaskId, TemplateId};
 use chrono::{DateTime, Utc};
@@ -319,6 +319,21 @@ pub(crate) struct WireOutput {
     // Each entry's `time` is not read: nothing shows per-line times.
     #[serde(default)]
     pub output: Option<String>,
+}
+
+impl WireOutput {
+    /// Adds this entry's line to `log` (an entry without output is an empty line).
+    pub(crate) fn push_into(self, log: &mut TaskLog) -> Result<(), LogTooLarge> {
+        log.push_entry(self.output.as_deref().unwrap_or_default())
+    }
+}
+
+/// A project's templates as the port hands them out: numbered the way people see them in the
+/// UI, by id, whatever order the server listed them in.
+pub(crate) fn templates_into_port(list: Vec<WireTemplate>, project: ProjectId) -> Vec<Template> {
+    let mut templates: Vec<Template> = list.into_iter().map(|t| t.into_port(project)).collect();
+    templates.sort_by_key(|t| t.id);
+    templates
 }
 
 /// The start body for the server in front of us. Both shapes at once where harmless: 2.10 reads
