@@ -21,8 +21,7 @@ use tokio::sync::mpsc;
 
 const TOKEN: &str = "instances-test-token-0123456789abcdef";
 
-#[path = "support/channel_chat.rs"]
-mod channel_chat;
+use crate::support::channel_chat;
 use channel_chat::ChannelChat;
 
 async fn simulator(mode: Mode) -> String {

@@ -16,8 +16,7 @@ use chatrixcd_clock::SystemClock;
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 
-#[path = "support/semaphore_tasks.rs"]
-mod semaphore_tasks;
+use crate::support::semaphore_tasks;
 
 const TOKEN: &str = "crash-test-token";
 const KILLS: usize = 50;

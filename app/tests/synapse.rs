@@ -11,9 +11,7 @@ use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
 use chatrixcd_tests::synapse::Synapse;
 
-mod support;
-
-use support::Setup;
+use crate::support::Setup;
 
 #[test]
 fn check_reaches_a_real_synapse_and_semaphore() {
@@ -105,7 +103,7 @@ struct Human {
 
 impl Human {
     async fn login(base: &str, user: &str, password: &str) -> Self {
-        let token = support::access_token(base, user, password).await;
+        let token = crate::support::access_token(base, user, password).await;
         Self { http: reqwest::Client::new(), base: base.to_owned(), token }
     }
 

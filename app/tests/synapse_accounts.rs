@@ -1,5 +1,4 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! The bot's account and device on a real Synapse: single sign-on by login token; emoji
 //! verification with a matrix-sdk client as the person on the other side, from chat (an admin
@@ -7,16 +6,14 @@
 //! operator answers on the terminal); then the bot's store is lost and its recovery key brings its
 //! identity back.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{Setup, stop_bot};
 use matrix_sdk::Client;
 use matrix_sdk::encryption::verification::{SasVerification, VerificationRequest, VerificationRequestState};
 use matrix_sdk::ruma::OwnedUserId;
 use matrix_sdk::ruma::events::key::verification::request::ToDeviceKeyVerificationRequestEvent;
-use support::{Setup, stop_bot};
 
 async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
     for _ in 0..600 {
@@ -299,7 +296,7 @@ fn the_terminal_verifies_a_device_and_the_recovery_key_survives_a_lost_store() {
         eventually("both confirmed", || sas.is_done()).await;
         line
     });
-    let out = support::wait_with_timeout(&mut waiting, Duration::from_secs(60));
+    let out = crate::support::wait_with_timeout(&mut waiting, Duration::from_secs(60));
     printed.extend(lines.try_iter());
     let printed = printed.join("\n");
     assert!(out.status.success(), "{printed}");
@@ -337,7 +334,7 @@ fn single_sign_on_by_login_token_saves_a_session_the_bot_reuses() {
     // Synapse here has no identity provider; a login token is what SSO hands back, and an existing
     // session can mint one (MSC3882), so that is how the test gets it.
     let token = setup.runtime.block_on(async {
-        let session = support::access_token(&setup.synapse.url, "bot", "botpass").await;
+        let session = crate::support::access_token(&setup.synapse.url, "bot", "botpass").await;
         let minted: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/_matrix/client/v1/login/get_token", setup.synapse.url))
             .bearer_auth(session)

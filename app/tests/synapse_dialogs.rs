@@ -1,23 +1,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! A run's missing variables asked for through `chatrixcd run` on a real Synapse: in a shared
 //! encrypted room, the bot asks in the thread; for the secret it opens an encrypted direct room
 //! with the requester, asks there, deletes the answer once read, and the preview masks it. The
 //! value reaches the simulated Semaphore and nothing else: not the shared room, not the log.
 
-mod support;
+use crate::support::semaphore_tasks;
 
-#[path = "support/semaphore_tasks.rs"]
-mod semaphore_tasks;
-
-use support::stop_bot;
+use crate::support::stop_bot;
 
 const SECRET: &str = "hunter2-synapse-secret";
 
 #[test]
 fn a_secret_is_asked_in_an_encrypted_direct_room_and_deleted_there() {
-    let setup = support::Setup::new();
+    let setup = crate::support::Setup::new();
     let child = setup.start_bot();
     setup.runtime.block_on(async {
         let mut alice = setup.alice_on("alice").await;

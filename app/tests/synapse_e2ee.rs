@@ -1,16 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! The bot in an end-to-end encrypted room on a real Synapse, with a matrix-sdk client as the
 //! person: the command is encrypted, and so is the answer, which the person must be able to read.
 //! Then the bot restarts: same device, and it still reads and answers.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Setup, stop_bot};
 use matrix_sdk::ruma::OwnedUserId;
-use support::{Setup, stop_bot};
 
 #[test]
 fn the_bot_reads_answers_and_runs_in_an_encrypted_room_across_a_restart() {
@@ -86,7 +83,7 @@ fn the_bot_waits_out_rate_limits_and_loses_no_answer() {
     // would): the answers beyond that are refused with 429 and a delay, and must still arrive.
     setup.synapse.register("root", "rootpass", true).unwrap();
     setup.runtime.block_on(async {
-        let root = support::access_token(&setup.synapse.url, "root", "rootpass").await;
+        let root = crate::support::access_token(&setup.synapse.url, "root", "rootpass").await;
         let limited = reqwest::Client::new()
             .post(format!("{}/_synapse/admin/v1/users/{}/override_ratelimit", setup.synapse.url, setup.bot))
             .bearer_auth(root)

@@ -1,13 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! Several Semaphore instances in one encrypted room on a real Synapse: the bot as a process,
 //! started from a config.json with `semaphore_instances` (a 2.10 simulator, a current one, and a
 //! black hole that accepts connections and never answers), a matrix-sdk client as the person.
 
-mod support;
-
-use support::{Setup, stop_bot};
+use crate::support::{Setup, stop_bot};
 
 /// Starts a current-mode simulator and a black hole on loopback; returns their URLs.
 fn more_servers(setup: &Setup) -> (String, String) {

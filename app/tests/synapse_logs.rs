@@ -6,9 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
-use support::{Setup, stop_bot};
+use crate::support::{Setup, stop_bot};
 
 /// Each command with a word its answer holds.
 const COMMANDS: [(&str, &str); 10] = [

@@ -1,5 +1,4 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! Roles and permissions over a real Synapse: the bot as a process, started from a config.json
 //! with two instances (`production`, protected, and `staging`), an admin and an operator whose
@@ -7,13 +6,11 @@
 //! The operator runs on staging, is refused on production (and nothing starts there), the admin
 //! grants production in chat, and the operator's production run starts.
 
-mod support;
-
 use std::future::Future;
 use std::time::Duration;
 
+use crate::support::{Person, Setup, stop_bot};
 use matrix_sdk::ruma::OwnedUserId;
-use support::{Person, Setup, stop_bot};
 
 /// Bounds one step of the conversation: no step may hang the test.
 async fn within<T>(what: &str, step: impl Future<Output = T>) -> T {

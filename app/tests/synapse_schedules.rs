@@ -1,19 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! A schedule over a real Synapse, through `chatrixcd run` from a config.json: Alice adds an
 //! every-minute schedule in her encrypted room; its slot posts a status message and the run ends
 //! in chat; `schedule show` lists the run; after a restart the next slot runs and no slot runs
 //! twice (the simulator's tasks carry each slot's marker once). Real time: about two minutes.
 
-#[path = "support/semaphore_tasks.rs"]
-mod semaphore_tasks;
-mod support;
+use crate::support::semaphore_tasks;
 
 use std::future::Future;
 use std::time::Duration;
 
-use support::{Person, Setup, stop_bot};
+use crate::support::{Person, Setup, stop_bot};
 
 async fn within<T>(what: &str, limit: u64, step: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(limit), step)

@@ -1,5 +1,4 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may fail loudly
-#![recursion_limit = "256"]
 
 //! The webhook endpoint over a real Synapse: the bot as a process started from a config.json with
 //! a `webhooks` section, a simulated 2.10 Semaphore with no websocket that sends Slack-format
@@ -8,17 +7,15 @@
 //! `production:ops` is told of a failure started in Semaphore itself; `/readyz` and `/metrics`
 //! answer on loopback.
 
-mod support;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{Person, Setup, stop_bot};
 use chatrixcd_clock::SystemClock;
 use chatrixcd_sim_semaphore::alerts::{AlertKind, AlertTarget};
 use chatrixcd_sim_semaphore::http::{self, HttpConfig};
 use chatrixcd_sim_semaphore::{SimConfig, SimSemaphore};
-use support::{Person, Setup, stop_bot};
 
 const ALERT_SECRET: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
 const GITEA_SECRET: &str = "feedbeeffeedbeeffeedbeeffeedbeef";

@@ -21,11 +21,9 @@ use chatrixcd_sim_semaphore::{Mode, SimConfig, SimSemaphore};
 use chatrixcd_webhook::{Cidr, HookConfig, Verify, WebhookConfig};
 use tokio::sync::mpsc;
 
-#[path = "support/semaphore_tasks.rs"]
-mod semaphore_tasks;
+use crate::support::semaphore_tasks;
 
-#[path = "support/channel_chat.rs"]
-mod channel_chat;
+use crate::support::channel_chat;
 use channel_chat::ChannelChat;
 
 const TOKEN: &str = "webhooks-test-token-0123456789abcdef";
@@ -293,7 +291,7 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     let written = std::fs::read_to_string(path).unwrap_or_default();
     assert_eq!(
         written, reference,
-        "docs/metrics.md is stale: run UPDATE_DOCS=1 cargo test -p chatrixcd --test webhooks"
+        "docs/metrics.md is stale: run UPDATE_DOCS=1 cargo test -p chatrixcd --test integration webhooks::"
     );
     // The Grafana dashboard asks only for metrics that exist.
     let dashboard =
@@ -345,7 +343,7 @@ fn metrics_reference(text: &str) -> String {
         }
     }
     format!(
-        "# Metrics\n\n<!-- Generated from a scrape of /metrics in app/tests/webhooks.rs. Do not edit by hand: run\n     `UPDATE_DOCS=1 cargo test -p chatrixcd --test webhooks` to refresh it. -->\n\n\
+        "# Metrics\n\n<!-- Generated from a scrape of /metrics in app/tests/webhooks.rs. Do not edit by hand: run\n     `UPDATE_DOCS=1 cargo test -p chatrixcd --test integration webhooks::` to refresh it. -->\n\n\
          `/metrics` is served by the webhook endpoint ([webhooks.md](webhooks.md)) to the addresses in\n\
          `webhooks.status_allow` (loopback by default), in the OpenMetrics text format. Labels take\n\
          values from fixed sets: command names from the grammar, outcomes, configured instances, task\n\
