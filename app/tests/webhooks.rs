@@ -278,7 +278,15 @@ async fn a_slack_alert_ends_a_run_in_chat_without_polling_or_websocket() {
     while !matches!(tokio::time::timeout_at(give_up, replies.recv()).await, Ok(Some((_, ref b, _))) if b.contains("Semaphore is up"))
     {
     }
-    let after = scrape().await;
+    // The command is counted when its handling ends, which may be just after its reply reached
+    // the chat port: scraped again until it shows, within the same bound.
+    let mut after = scrape().await;
+    while value(&after, "chatrixcd_commands_total", &[("command", "ping"), ("outcome", "ok")]) != 1.0
+        && tokio::time::Instant::now() < give_up
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = scrape().await;
+    }
     assert_eq!(value(&after, "chatrixcd_commands_total", &[("command", "ping"), ("outcome", "ok")]), 1.0);
 
     // docs/metrics.md is generated from what /metrics says of itself.
