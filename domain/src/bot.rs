@@ -799,30 +799,30 @@ pub(crate) async fn report_error(core: &Core, req: &Request, path: &[&'static st
             let mut reply = opening.clone().push("⚠️ ");
             match instance.filter(|_| instances.is_multi()) {
                 Some(instance) => {
-                    reply = reply.push(&tag(instances, instance)).push(&shown(core, &error.to_string())).push(
-                        &format!(". Only {instance} is affected: commands on the other instances work as usual."),
-                    );
+                    reply = reply.push(&tag(instances, instance)).push(&shown(core, &error)).push(&format!(
+                        ". Only {instance} is affected: commands on the other instances work as usual."
+                    ));
                 }
-                None => reply = reply.push(&shown(core, &error.to_string())),
+                None => reply = reply.push(&shown(core, &error)),
             }
             reply
         }
-        CommandError::Chat(e) => opening.clone().push("⚠️ ").push(&shown(core, &e.to_string())),
+        CommandError::Chat(e) => opening.clone().push("⚠️ ").push(&shown(core, &e)),
         // What the store said is for the operator (it may name files and the database's
         // insides); the room is told what it needs.
         CommandError::Store(e) => {
             tracing::error!(error = %e, "a command failed on the store");
             opening.clone().push("⚠️ The bot's storage failed, so this was not done; the operator's log says why.")
         }
-        CommandError::Encryption(e) => opening.clone().push("🔐 ").push(&shown(core, &e.to_string())),
+        CommandError::Encryption(e) => opening.clone().push("🔐 ").push(&shown(core, &e)),
     };
     core.reply(req, reply).await;
 }
 
 /// An adapter's error text as a room may see it: redacted first (so that no path taken out of
 /// it can cut a secret in two and leave half of it), then without filesystem paths.
-pub(crate) fn shown(core: &Core, text: &str) -> String {
-    without_paths(&core.out.redactor().redact(text)).into_owned()
+pub(crate) fn shown(core: &Core, text: &impl std::fmt::Display) -> String {
+    without_paths(&core.out.redactor().redact(&text.to_string())).into_owned()
 }
 
 async fn on_resolution(core: &Core, meta: &Incoming, resolution: Resolution<PendingAction>) {

@@ -454,7 +454,7 @@ async fn ask(core: &Core, id: u64) {
             let reply = Reply::notice().push(&format!(
                 "🔒 `{}` is secret, and I could not open a direct room with you to ask for it ({}). ",
                 var.name,
-                crate::bot::shown(core, &e.to_string())
+                crate::bot::shown(core, &e)
             ));
             let reply = if var.required {
                 // Nothing could answer it: the dialog ends here rather than wait for its timeout.

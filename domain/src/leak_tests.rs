@@ -336,89 +336,18 @@ async fn error_replies_name_no_internal_path_and_no_store_detail() {
     assert_eq!(said[1], "⚠️ Semaphore failed with an internal error (500): open [path]: [REDACTED] [path]", "{said:?}");
 }
 
-/// A Semaphore that, once `broken`, fails every read a status reply shows with an error naming
-/// the server's own files.
-struct Pathy {
-    inner: chatrixcd_sim_semaphore::SimSemaphore,
-    broken: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Pathy {
-    fn check(&self) -> Result<(), SemaphoreError> {
-        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(SemaphoreError::Rejected("open /var/lib/semaphore/tmp/repository_1_1/site.yml: denied".into()));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SemaphorePort for Pathy {
-    async fn ping(&self) -> Result<(), SemaphoreError> {
-        self.inner.ping().await
-    }
-    async fn info(&self) -> Result<ServerInfo, SemaphoreError> {
-        self.check()?;
-        self.inner.info().await
-    }
-    async fn projects(&self) -> Result<Vec<Project>, SemaphoreError> {
-        self.inner.projects().await
-    }
-    async fn templates(&self, project: ProjectId) -> Result<Vec<Template>, SemaphoreError> {
-        self.check()?;
-        self.inner.templates(project).await
-    }
-    async fn environments(&self, project: ProjectId) -> Result<Vec<Environment>, SemaphoreError> {
-        self.inner.environments(project).await
-    }
-    async fn inventories(&self, project: ProjectId) -> Result<Vec<Inventory>, SemaphoreError> {
-        self.inner.inventories(project).await
-    }
-    async fn schedules(&self, project: ProjectId) -> Result<Vec<ServerSchedule>, SemaphoreError> {
-        self.check()?;
-        self.inner.schedules(project).await
-    }
-    async fn recent_events(&self, project: ProjectId) -> Result<Vec<ActivityEvent>, SemaphoreError> {
-        self.inner.recent_events(project).await
-    }
-    async fn start_task(&self, project: ProjectId, request: StartTask) -> Result<Task, SemaphoreError> {
-        self.inner.start_task(project, request).await
-    }
-    async fn task(&self, project: ProjectId, task: TaskId) -> Result<Task, SemaphoreError> {
-        self.inner.task(project, task).await
-    }
-    async fn recent_tasks(&self, project: ProjectId, limit: u16) -> Result<Vec<Task>, SemaphoreError> {
-        self.inner.recent_tasks(project, limit).await
-    }
-    async fn task_output(&self, project: ProjectId, task: TaskId) -> Result<TaskLog, SemaphoreError> {
-        self.inner.task_output(project, task).await
-    }
-    async fn task_log_text(&self, project: ProjectId, task: TaskId) -> Result<String, SemaphoreError> {
-        self.inner.task_log_text(project, task).await
-    }
-    async fn stop_task(&self, project: ProjectId, task: TaskId, mode: StopMode) -> Result<(), SemaphoreError> {
-        self.inner.stop_task(project, task, mode).await
-    }
-    async fn confirm_task(&self, project: ProjectId, task: TaskId) -> Result<(), SemaphoreError> {
-        self.inner.confirm_task(project, task).await
-    }
-    fn task_url(&self, project: ProjectId, template: TemplateId, task: TaskId) -> Option<String> {
-        self.inner.task_url(project, template, task)
-    }
-}
-
 /// The replies that show a Semaphore failure inside a status (not as the command's error):
 /// `info`'s status row, `instances`' state, `preset show`'s check, `schedule list --semaphore`'s
 /// failures; each names the failure without the server's paths.
 #[tokio::test]
 async fn status_replies_that_carry_a_semaphore_failure_name_no_path() {
-    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = broken.clone();
-    let h = Harness::wrapped(settings(), Vec::new(), move |sim| Arc::new(Pathy { inner: sim, broken: flag })).await;
+    let h = Harness::single().await;
     h.say(&admin(), "!cd preset save nightly 1 1 --limit web").await;
     assert!(h.chat.bodies().join("\n").contains("nightly"), "{:?}", h.chat.bodies());
-    broken.store(true, std::sync::atomic::Ordering::SeqCst);
     for command in ["!cd info", "!cd instances", "!cd preset show nightly", "!cd schedule list --semaphore"] {
+        // The command's first request to Semaphore fails, naming the server's own files.
+        h.sims[0]
+            .fail_next(SemaphoreError::Rejected("open /var/lib/semaphore/tmp/repository_1_1/site.yml: denied".into()));
         let before = h.chat.bodies().len();
         h.say(&admin(), command).await;
         let said = h.chat.bodies()[before..].join("\n");

@@ -29,7 +29,7 @@ async fn execute(ctx: Ctx<'_>, req: &Request, _: &Parsed) -> Result<(), CommandE
     let instance = ctx.instance_for(&req.room, None).await?;
     let mut semaphore = match instance.semaphore.info().await {
         Ok(info) => vec![vec!["Version".to_owned(), info.version]],
-        Err(e) => vec![vec!["Status".to_owned(), format!("⚠️ {}", crate::bot::shown(ctx.core(), &e.to_string()))]],
+        Err(e) => vec![vec!["Status".to_owned(), format!("⚠️ {}", crate::bot::shown(ctx.core(), &e))]],
     };
     if ctx.instances().is_multi() {
         let chosen = crate::core::room_instance(ctx.core(), &req.room).await.is_some();

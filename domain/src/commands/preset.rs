@@ -367,7 +367,7 @@ async fn show(ctx: Ctx<'_>, req: &Request, p: &Parsed) -> Result<(), CommandErro
     let status = match ctx.instances().get(preset.instance) {
         None => format!("⚠️ Its instance {} is no longer configured.", preset.instance),
         Some(instance) => match instance.semaphore.templates(preset.project).await {
-            Err(e) => format!("⚠️ Could not check it against Semaphore: {}.", crate::bot::shown(ctx.core(), &e.to_string())),
+            Err(e) => format!("⚠️ Could not check it against Semaphore: {}.", crate::bot::shown(ctx.core(), &e)),
             Ok(templates) => match templates.iter().find(|t| t.id == preset.template) {
                 None => format!("⚠️ Its template {} ({}) is gone from Semaphore.", preset.template_name, preset.template),
                 Some(t) => {

@@ -362,7 +362,7 @@ async fn server_schedules(ctx: Ctx<'_>, req: &Request, all: bool, mut reply: Rep
         let projects = match instance.semaphore.projects().await {
             Ok(projects) => ctx.readable_projects(req, instance.id, projects),
             Err(e) => {
-                failures.push(format!("{}: {}", instance.id, crate::bot::shown(ctx.core(), &e.to_string())));
+                failures.push(format!("{}: {}", instance.id, crate::bot::shown(ctx.core(), &e)));
                 continue;
             }
         };
@@ -370,7 +370,7 @@ async fn server_schedules(ctx: Ctx<'_>, req: &Request, all: bool, mut reply: Rep
             let schedules = match instance.semaphore.schedules(project.id).await {
                 Ok(list) => list,
                 Err(e) => {
-                    failures.push(format!("{} / {}: {}", instance.id, project.name, crate::bot::shown(ctx.core(), &e.to_string())));
+                    failures.push(format!("{} / {}: {}", instance.id, project.name, crate::bot::shown(ctx.core(), &e)));
                     continue;
                 }
             };
