@@ -511,10 +511,13 @@ struct SyncHealth {
     failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// The wait after a first failed sync; it doubles with each further one, up to 30 s.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
 async fn sync_forever(client: Client, token: String, health: SyncHealth, timeout: Duration, stuck_after: Duration) {
     let SyncHealth { connected, failures } = health;
     let mut settings = sync_settings(false).token(token).timeout(timeout);
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_RETRY;
     loop {
         // A sync that takes much longer than its long poll is stuck: it is dropped and done again
         // from the same token, so nothing is skipped.
@@ -528,12 +531,18 @@ async fn sync_forever(client: Client, token: String, health: SyncHealth, timeout
             Ok(response) => {
                 settings = settings.token(response.next_batch);
                 connected.store(true, Ordering::Relaxed);
-                backoff = Duration::from_millis(100);
+                backoff = FIRST_RETRY;
             }
             Err(e) => {
                 connected.store(false, Ordering::Relaxed);
                 failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, retry_in = ?backoff, "sync failed");
+                // One failure retried at once is not the operator's concern (a busy store can
+                // abort a transaction); a second in a row is, and the counter has every one.
+                if backoff == FIRST_RETRY {
+                    tracing::info!(error = %e, retry_in = ?backoff, "sync failed");
+                } else {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "sync failed");
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
