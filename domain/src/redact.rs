@@ -532,7 +532,11 @@ impl<'r> LineRedactor<'r> {
                     self.key_lines = None;
                     let rest = &line[end.end()..];
                     let rest = self.redact_line(rest);
-                    return Cow::Owned(format!("{MARK}{rest}"));
+                    // The mark and what follows it can together spell a known secret (one
+                    // `REDACTED] do` after a key ending `-----END … KEY----- done`), so the
+                    // joined line is redacted once more.
+                    let joined = format!("{MARK}{rest}");
+                    return Cow::Owned(self.redactor.redact(&joined).into_owned());
                 }
                 None if count < MAX_KEY_LINES => {
                     self.key_lines = Some(count + 1);
@@ -810,6 +814,19 @@ mod tests {
         let mut lines = r.lines();
         let out: Vec<String> = log.lines().map(|l| lines.redact_line(l).into_owned()).collect();
         assert_eq!(out, ["cat id_rsa", "[REDACTED]", "[REDACTED]", "[REDACTED]", "[REDACTED] done", "ok: [host]"]);
+    }
+
+    #[test]
+    fn a_known_secret_the_mark_of_a_key_end_completes_does_not_survive() {
+        // Found by the fuzz campaign of 2026-12-04 (fuzz/corpus/redact/crash-2026-12-04).
+        let redactor = Redactor::new(["REDACTED] do".to_owned()]);
+        let mut lines = redactor.lines();
+        let _ = lines.redact_line("-----BEGIN RSA PRIVATE KEY-----");
+        let _ = lines.redact_line("MIIEowIBAAKCAQEA");
+        let end = lines.redact_line("-----END RSA PRIVATE KEY----- done");
+        assert!(!end.contains("REDACTED] do"), "{end:?}");
+        assert_eq!(end, format!("[{MARK}ne"));
+        assert_eq!(lines.state(), LineState::default());
     }
 
     #[test]
